@@ -1,0 +1,110 @@
+// Package config loads, validates and redacts opsdeck's configuration: the
+// targets it watches (PostgreSQL, Redis, Kubernetes, Prometheus, Alertmanager),
+// the backup store and the thresholds shared by checks, metrics and alert rules.
+package config
+
+import "time"
+
+// Config is the whole configuration file after defaults and environment
+// overrides have been applied.
+type Config struct {
+	// Path is the file the configuration was read from ("" when built in code).
+	Path string `yaml:"-" json:"-"`
+
+	// ReadOnly hides and refuses every action that changes anything.
+	ReadOnly bool `yaml:"read_only" json:"read_only"`
+	// StateDir holds logs, the audit log and other local state.
+	// Default: $XDG_STATE_HOME/opsdeck (~/.local/state/opsdeck).
+	StateDir string `yaml:"state_dir" json:"state_dir"`
+
+	Postgres     PostgresConfig `yaml:"postgres" json:"postgres"`
+	Redis        RedisConfig    `yaml:"redis" json:"redis"`
+	Kubernetes   KubeConfig     `yaml:"kubernetes" json:"kubernetes"`
+	Prometheus   EndpointConfig `yaml:"prometheus" json:"prometheus"`
+	Alertmanager EndpointConfig `yaml:"alertmanager" json:"alertmanager"`
+	Backup       BackupConfig   `yaml:"backup" json:"backup"`
+	Thresholds   Thresholds     `yaml:"thresholds" json:"thresholds"`
+	Timeouts     Timeouts       `yaml:"timeouts" json:"timeouts"`
+}
+
+// PostgresConfig names the database to watch. An empty DSN falls back to
+// DATABASE_URL, then to libpq's PG* environment variables.
+type PostgresConfig struct {
+	DSN string `yaml:"dsn" json:"dsn"`
+}
+
+// RedisConfig names the Redis server to watch. An empty URL falls back to REDIS_URL.
+type RedisConfig struct {
+	URL string `yaml:"url" json:"url"`
+}
+
+// KubeConfig selects the cluster with kubectl's loading rules (KUBECONFIG,
+// ~/.kube/config) or the in-cluster configuration inside a pod.
+type KubeConfig struct {
+	Kubeconfig string   `yaml:"kubeconfig" json:"kubeconfig"`
+	Context    string   `yaml:"context" json:"context"`
+	Namespaces []string `yaml:"namespaces" json:"namespaces"`
+}
+
+// EndpointConfig is an optional HTTP endpoint; an empty URL means absent.
+type EndpointConfig struct {
+	URL string `yaml:"url" json:"url"`
+}
+
+// BackupConfig describes where backup sets are kept.
+type BackupConfig struct {
+	// Dir is the local store. Default: $XDG_DATA_HOME/opsdeck/backups.
+	Dir string `yaml:"dir" json:"dir"`
+	// S3, when its bucket is set, replaces the local store.
+	S3 S3Config `yaml:"s3" json:"s3"`
+}
+
+// S3Config is an S3-compatible object store.
+type S3Config struct {
+	Endpoint  string `yaml:"endpoint" json:"endpoint"`
+	Bucket    string `yaml:"bucket" json:"bucket"`
+	Prefix    string `yaml:"prefix" json:"prefix"`
+	Region    string `yaml:"region" json:"region"`
+	AccessKey string `yaml:"access_key" json:"access_key"`
+	SecretKey string `yaml:"secret_key" json:"secret_key"`
+	Insecure  bool   `yaml:"insecure" json:"insecure"`
+}
+
+// Limit is a pair of levels for one metric. For "higher is worse" metrics a
+// value at or above Warn is a warning and at or above Crit is critical; for
+// "lower is worse" metrics (cache hit ratio) the comparison is reversed.
+type Limit struct {
+	Warn float64 `yaml:"warn" json:"warn"`
+	Crit float64 `yaml:"crit" json:"crit"`
+}
+
+// DurationLimit is a Limit on a duration.
+type DurationLimit struct {
+	Warn time.Duration `yaml:"warn" json:"warn"`
+	Crit time.Duration `yaml:"crit" json:"crit"`
+}
+
+// Thresholds are the levels shared by the checks, the metrics and the
+// generated alert rules. Defaults follow the reference system.
+type Thresholds struct {
+	CPUPercent           Limit         `yaml:"cpu_percent" json:"cpu_percent"`                       // warn 80, crit 90
+	MemoryPercent        Limit         `yaml:"memory_percent" json:"memory_percent"`                 // warn 85, crit 90
+	DiskPercent          Limit         `yaml:"disk_percent" json:"disk_percent"`                     // warn 90, crit 95
+	APIP95               DurationLimit `yaml:"api_p95" json:"api_p95"`                               // warn 2s, crit 5s
+	APIErrorRatePercent  Limit         `yaml:"api_error_rate_percent" json:"api_error_rate_percent"` // warn 1, crit 5
+	DBConnectionsPercent Limit         `yaml:"db_connections_percent" json:"db_connections_percent"` // warn 80, crit 95
+	CacheHitRatioPercent Limit         `yaml:"cache_hit_ratio_percent" json:"cache_hit_ratio_percent"` // lower is worse: warn 90, crit 80
+	RedisMemoryPercent   Limit         `yaml:"redis_memory_percent" json:"redis_memory_percent"`     // warn 90, crit 95
+	RedisHitRatePercent  Limit         `yaml:"redis_hit_rate_percent" json:"redis_hit_rate_percent"` // lower is worse: warn 90, crit 80
+	LongestTransaction   DurationLimit `yaml:"longest_transaction" json:"longest_transaction"`       // warn 5m, crit 30m
+	ReplicationLag       DurationLimit `yaml:"replication_lag" json:"replication_lag"`               // warn 30s, crit 5m
+	PodRestarts          Limit         `yaml:"pod_restarts" json:"pod_restarts"`                     // warn 3, crit 10 (per container)
+}
+
+// Timeouts bound every network call.
+type Timeouts struct {
+	// Check bounds one target's whole check (default 5s).
+	Check time.Duration `yaml:"check" json:"check"`
+	// Connect bounds establishing a connection (default 3s).
+	Connect time.Duration `yaml:"connect" json:"connect"`
+}
