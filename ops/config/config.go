@@ -25,6 +25,10 @@ type Config struct {
 	Backup       BackupConfig   `yaml:"backup" json:"backup"`
 	Thresholds   Thresholds     `yaml:"thresholds" json:"thresholds"`
 	Timeouts     Timeouts       `yaml:"timeouts" json:"timeouts"`
+
+	// meta records where values came from (file positions, environment
+	// variables); Load fills it and Validate uses it to locate problems.
+	meta *meta
 }
 
 // PostgresConfig names the database to watch. An empty DSN falls back to

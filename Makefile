@@ -1,0 +1,46 @@
+# opsdeck — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/opsdeck
+PKGS := ./...
+TEST_TIMEOUT ?= 30m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install PostgreSQL, Redis and the kube test binaries (idempotent)
+	@scripts/deps.sh
+
+.PHONY: build
+build: ## Build bin/opsdeck
+	$(GO) build -o $(BIN) ./cmd/opsdeck
+
+.PHONY: demo
+demo: deps build ## Open the cockpit on a local sandbox (PostgreSQL, Redis, Kubernetes API)
+	$(BIN) demo
+
+.PHONY: test
+test: deps ## Install what is missing, then run every test with -race against real servers
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+.PHONY: bench
+bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9s, check vs a bash script
+	scripts/bench.sh
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+
+.PHONY: update-golden
+update-golden: ## Regenerate golden files under testdata/
+	$(GO) test ./tui/... -update
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin

@@ -1,0 +1,129 @@
+// Package cockpit opens the TUI: it builds the data sources from the
+// configuration, hands them to the tabs and cleans them up on exit.
+package cockpit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsdeck/opsdeck/ops/config"
+	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/tui"
+	"github.com/opsdeck/opsdeck/tui/common"
+	"github.com/opsdeck/opsdeck/tui/health"
+	"github.com/opsdeck/opsdeck/tui/pending"
+)
+
+// Sources are the live data sources of one cockpit. Close stops them.
+type Sources struct {
+	Health health.Sources
+
+	mu    sync.Mutex
+	cache *kube.Cache
+}
+
+// NewSources builds the data sources for cfg. Nothing connects until a tab
+// asks; ctx ends the informers.
+func NewSources(ctx context.Context, cfg *config.Config) *Sources {
+	s := &Sources{}
+	s.Health = health.Sources{
+		Timeout: cfg.Timeouts.Check,
+		Context: ctx,
+		Checks: func(ctx context.Context) []ophealth.Result {
+			return ophealth.RunCheckers(ctx, cfg.Timeouts.Check, ophealth.Checkers(cfg, "postgres", "redis")).Results
+		},
+		Kube: func(wait context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+			return s.connectKube(ctx, wait, cfg)
+		},
+	}
+	return s
+}
+
+// connectKube starts the informers (they live as long as ctx) and waits for
+// them to sync within wait. Sources that fail keep their error for the tab to
+// show; only a cluster that cannot be reached at all is an error.
+func (s *Sources) connectKube(ctx, wait context.Context, cfg *config.Config) (health.KubeSource, common.KubeInfoMsg, error) {
+	client, err := kube.NewClient(cfg.Kubernetes, cfg.Timeouts.Check)
+	if err != nil {
+		return nil, common.KubeInfoMsg{}, err
+	}
+	info := common.KubeInfoMsg{Context: client.ContextName(), Server: client.Host(), Namespaces: client.Namespaces()}
+	s.mu.Lock()
+	if s.cache == nil {
+		c, err := kube.NewCache(client, client.Namespaces())
+		if err != nil {
+			s.mu.Unlock()
+			return nil, info, err
+		}
+		c.Start(ctx)
+		s.cache = c
+	}
+	cache := s.cache
+	s.mu.Unlock()
+	if err := cache.WaitSynced(wait); err != nil {
+		slog.Warn("kubernetes sources not all synced", "err", err)
+		if allUnreachable(cache) {
+			return nil, info, err
+		}
+	}
+	return cache, info, nil
+}
+
+// allUnreachable reports whether every source failed to reach the server,
+// the case where the tab should say "cannot reach" rather than show empty
+// tables.
+func allUnreachable(c *kube.Cache) bool {
+	states := c.Sources()
+	for _, st := range states {
+		if st.Synced {
+			return false
+		}
+		if kind, _ := kube.Classify(st.Err); st.Err != nil && kind != kube.KindUnreachable {
+			return false
+		}
+	}
+	return len(states) > 0
+}
+
+// Close stops the informers and waits for them.
+func (s *Sources) Close() {
+	s.mu.Lock()
+	c := s.cache
+	s.cache = nil
+	s.mu.Unlock()
+	if c != nil {
+		c.Stop()
+	}
+}
+
+// NewModel builds the cockpit's root model on src.
+func NewModel(cfg *config.Config, src *Sources) *tui.Model {
+	c := common.New(cfg)
+	return tui.New(c,
+		health.New(c, src.Health),
+		pending.New(c, "Metrics", "Live metrics and alerts are not built yet. They will sample Postgres, Redis, Kubernetes and Prometheus here; today, `opsdeck check` gives the thresholds' verdicts."),
+		pending.New(c, "Backups", "Backups are not built yet: taking, cataloguing, verifying and expiring backup sets comes next. Until then keep your existing backup_system.sh."),
+		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
+		pending.New(c, "Maintenance", "Maintenance (vacuum, Redis keyspace, cleanup, security and capacity) is not built yet."),
+		pending.New(c, "Runbooks", "Runbooks are not built yet; the ones shipped in runbooks/ will be readable and searchable here."),
+	)
+}
+
+// Run opens the cockpit on the terminal and returns when the user quits.
+func Run(ctx context.Context, cfg *config.Config, opts ...tea.ProgramOption) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src := NewSources(ctx, cfg)
+	defer src.Close()
+	p := tea.NewProgram(NewModel(cfg, src), append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)...)
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		return fmt.Errorf("cockpit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+// Package configcmd is `opsdeck config`: validate, show (secrets redacted),
+// print an example, and say where the file is looked for.
+package configcmd
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/config"
+)
+
+// Command returns `opsdeck config` and its subcommands.
+func Command(g *cli.Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Validate, show and explain the configuration",
+	}
+	cmd.AddCommand(validateCmd(g), showCmd(g), exampleCmd(), pathCmd(g))
+	return cmd
+}
+
+func validateCmd(g *cli.Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config file: syntax, unknown keys, values; exit 3 when it is wrong",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(g.Path())
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err != nil {
+				return cli.Exit(3, err)
+			}
+			w := cmd.OutOrStdout()
+			if cfg.Path == "" {
+				fmt.Fprintln(w, "no config file found; the defaults and environment are valid")
+				fmt.Fprintf(w, "looked in: %v (write one with: opsdeck config example > %s)\n", config.SearchPaths(), config.UserConfigPath())
+				return nil
+			}
+			fmt.Fprintf(w, "%s: ok\n", cfg.Path)
+			return nil
+		},
+	}
+}
+
+func showCmd(g *cli.Globals) *cobra.Command {
+	var out cli.Output
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration (file + defaults + environment), secrets redacted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.Validate(); err != nil {
+				return err
+			}
+			cfg, err := config.Load(g.Path())
+			if err != nil {
+				return cli.Exit(3, err)
+			}
+			if g.ReadOnly {
+				cfg.ReadOnly = true
+			}
+			red := cfg.Redacted()
+			w := cmd.OutOrStdout()
+			if out.JSON() {
+				return cli.PrintJSON(w, red)
+			}
+			b, err := red.YAML()
+			if err != nil {
+				return err
+			}
+			src := cfg.Path
+			if src == "" {
+				src = "no file (defaults and environment)"
+			}
+			fmt.Fprintf(w, "# effective configuration from %s; secrets redacted\n", src)
+			_, err = w.Write(b)
+			if err == nil {
+				if verr := cfg.Validate(); verr != nil {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\nthis configuration has problems:\n%v\n", verr)
+					return cli.ExitSilently(3)
+				}
+			}
+			return err
+		},
+	}
+	out.Register(cmd)
+	return cmd
+}
+
+func exampleCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "example",
+		Short: "Print a documented example config to start from",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprint(cmd.OutOrStdout(), config.ExampleYAML)
+			return err
+		},
+	}
+}
+
+func pathCmd(g *cli.Globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "path",
+		Short: "Say which config file is used and where opsdeck looks for one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			w := cmd.OutOrStdout()
+			if p := g.Path(); p != "" {
+				fmt.Fprintln(w, p)
+				return nil
+			}
+			for _, p := range config.SearchPaths() {
+				if _, err := os.Stat(p); err == nil {
+					fmt.Fprintln(w, p)
+					return nil
+				}
+			}
+			fmt.Fprintf(w, "no config file; looked in %v\n", config.SearchPaths())
+			return nil
+		},
+	}
+}

@@ -1,0 +1,45 @@
+package config
+
+import "time"
+
+// DefaultNamespaces is used when the configuration lists no namespace.
+var DefaultNamespaces = []string{"default"}
+
+// Default returns the configuration used when no file sets a value: the
+// thresholds of the reference system, 5s checks with 3s connects, state and
+// backups under the XDG directories, and the "default" namespace. No target
+// is configured. The result is a fresh value the caller may modify.
+func Default() *Config {
+	return &Config{
+		StateDir: DefaultStateDir(),
+		Kubernetes: KubeConfig{
+			Namespaces: append([]string(nil), DefaultNamespaces...),
+		},
+		Backup: BackupConfig{
+			Dir: DefaultBackupDir(),
+		},
+		Thresholds: DefaultThresholds(),
+		Timeouts: Timeouts{
+			Check:   5 * time.Second,
+			Connect: 3 * time.Second,
+		},
+	}
+}
+
+// DefaultThresholds returns the default alerting levels.
+func DefaultThresholds() Thresholds {
+	return Thresholds{
+		CPUPercent:           Limit{Warn: 80, Crit: 90},
+		MemoryPercent:        Limit{Warn: 85, Crit: 90},
+		DiskPercent:          Limit{Warn: 90, Crit: 95},
+		APIP95:               DurationLimit{Warn: 2 * time.Second, Crit: 5 * time.Second},
+		APIErrorRatePercent:  Limit{Warn: 1, Crit: 5},
+		DBConnectionsPercent: Limit{Warn: 80, Crit: 95},
+		CacheHitRatioPercent: Limit{Warn: 90, Crit: 80},
+		RedisMemoryPercent:   Limit{Warn: 90, Crit: 95},
+		RedisHitRatePercent:  Limit{Warn: 90, Crit: 80},
+		LongestTransaction:   DurationLimit{Warn: 5 * time.Minute, Crit: 30 * time.Minute},
+		ReplicationLag:       DurationLimit{Warn: 30 * time.Second, Crit: 5 * time.Minute},
+		PodRestarts:          Limit{Warn: 3, Crit: 10},
+	}
+}

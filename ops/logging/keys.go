@@ -1,0 +1,44 @@
+package logging
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Log attribute keys shared by every package, so the log can be filtered by
+// key whatever component wrote the record.
+const (
+	KeyComponent = "component" // package or subsystem writing the record: "postgres", "tui"
+	KeyTarget    = "target"    // what an operation acts on: a database, a pod, a backup set
+	KeyAction    = "action"    // audited action name: "backup.create", "restore.run"
+	KeyStep      = "step"      // step of a multi-step plan: "preflight", "verify"
+	KeyErr       = "err"       // error text (redacted)
+	KeyDuration  = "took"      // elapsed time of an operation
+	KeyPath      = "path"      // file system path
+	KeyURL       = "url"       // endpoint URL (redacted)
+	KeyNamespace = "namespace" // Kubernetes namespace
+	KeyPod       = "pod"       // Kubernetes pod name
+	KeyCommand   = "cmd"       // external command (pg_dump, pg_restore) and its arguments
+	KeyExitCode  = "exit_code" // external command exit status
+	KeyBytes     = "bytes"     // size in bytes
+	KeyCount     = "count"     // number of items
+	KeyAttempt   = "attempt"   // retry attempt number, from 1
+	KeyStatus    = "status"    // check status: ok, warn, crit, unknown
+	KeyID        = "id"        // identifier: backup set id, audit record id
+	KeyUser      = "user"      // acting user
+)
+
+// Err returns an attribute holding err's text under [KeyErr]; a nil error
+// gives an empty attribute, which slog omits.
+func Err(err error) slog.Attr {
+	if err == nil {
+		return slog.Attr{}
+	}
+	return slog.String(KeyErr, err.Error())
+}
+
+// Took returns an attribute holding the time elapsed since start under
+// [KeyDuration].
+func Took(start time.Time) slog.Attr {
+	return slog.Duration(KeyDuration, time.Since(start))
+}

@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ApplicationName is what opsdeck's sessions show in pg_stat_activity.
+const ApplicationName = "opsdeck"
+
+// MaxConns bounds the pool: opsdeck watches, it does not carry traffic.
+const MaxConns = 4
+
+// DefaultConnectTimeout applies when Connect is given no timeout.
+const DefaultConnectTimeout = 3 * time.Second
+
+// Connect opens a small pool (at most MaxConns connections, application_name
+// "opsdeck") to the server named by dsn and checks it with one round trip.
+// An empty dsn uses libpq's PG* environment variables. connectTimeout bounds
+// establishing each connection, including this first one. Failures are
+// *Error values; see Classify.
+func Connect(ctx context.Context, dsn string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
+	if connectTimeout <= 0 {
+		connectTimeout = DefaultConnectTimeout
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// Deliberately not wrapping the parse error: it carries the DSN.
+		return nil, &Error{Kind: KindConfig, msg: message(KindConfig, "", target{}, 0)}
+	}
+	cfg.MaxConns = MaxConns
+	cfg.MinConns = 0
+	cfg.ConnConfig.ConnectTimeout = connectTimeout
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName
+
+	t := targetOf(cfg.ConnConfig.Config)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, wrapErr(err, t, connectTimeout)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, wrapErr(err, t, connectTimeout)
+	}
+	return pool, nil
+}
+
+// Describe returns "user@host:port/database" for pool, without the
+// password, for logs and status lines.
+func Describe(pool *pgxpool.Pool) string {
+	t := targetOf(pool.Config().ConnConfig.Config)
+	return fmt.Sprintf("%s@%s/%s", t.user, t.addr, t.database)
+}
+
+// targetOf describes the primary server of cfg for error messages.
+func targetOf(cfg pgconn.Config) target {
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))
+	if strings.HasPrefix(cfg.Host, "/") {
+		addr = fmt.Sprintf("%s/.s.PGSQL.%d", strings.TrimRight(cfg.Host, "/"), cfg.Port)
+	}
+	return target{addr: addr, user: cfg.User, database: cfg.Database, password: cfg.Password}
+}

@@ -1,0 +1,89 @@
+package redact
+
+import (
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// keywordPasswordRE matches password=VALUE in libpq keyword form inside free
+// text, quoted or bare.
+var keywordPasswordRE = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)`)
+
+// String returns s with every occurrence of each non-empty secret replaced by
+// [Mask], and with passwords embedded as "scheme://user:pw@" or
+// "password=..." masked even when they were not passed in. Use it on error
+// messages and command output that may quote a DSN.
+func String(s string, secrets ...string) string {
+	if s == "" {
+		return s
+	}
+	// Longest first so a secret containing another is replaced whole.
+	sorted := make([]string, 0, len(secrets))
+	for _, sec := range secrets {
+		if sec != "" && sec != Mask {
+			sorted = append(sorted, sec)
+		}
+	}
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) > len(sorted[j]) })
+	for _, sec := range sorted {
+		s = strings.ReplaceAll(s, sec, Mask)
+		// A password inside a URL is usually percent-encoded.
+		if esc := url.QueryEscape(sec); esc != sec {
+			s = strings.ReplaceAll(s, esc, Mask)
+		}
+		if esc := url.PathEscape(sec); esc != sec {
+			s = strings.ReplaceAll(s, esc, Mask)
+		}
+	}
+	s = userinfoRE.ReplaceAllString(s, "${1}:"+Mask+"@")
+	s = keywordPasswordRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := keywordPasswordRE.FindStringSubmatch(m)
+		if strings.HasPrefix(sub[2], "'") {
+			return sub[1] + "'" + Mask + "'"
+		}
+		if sub[2] == Mask {
+			return m
+		}
+		return sub[1] + Mask
+	})
+	return s
+}
+
+// passwordsIn extracts the passwords of a DSN or URL, for use with [String].
+func passwordsIn(dsn string) []string {
+	if strings.Contains(dsn, "://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return nil
+		}
+		var out []string
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok && p != "" {
+				out = append(out, p)
+			}
+		}
+		for k, vs := range u.Query() {
+			if sensitiveDSNKey(k) {
+				out = append(out, vs...)
+			}
+		}
+		return out
+	}
+	var out []string
+	for _, m := range keywordPasswordRE.FindAllStringSubmatch(dsn, -1) {
+		v := m[2]
+		if strings.HasPrefix(v, "'") && strings.HasSuffix(v, "'") && len(v) >= 2 {
+			v = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v[1 : len(v)-1])
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Passwords returns the passwords found in a DSN or URL (userinfo, password
+// query parameters, password= keywords), for use as secrets with [String].
+func Passwords(dsn string) []string { return passwordsIn(dsn) }

@@ -1,0 +1,145 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/opsdeck/opsdeck/ops/config"
+)
+
+// Options configures a whole sandbox.
+type Options struct {
+	// Scale is the size of the seeded Postgres data: 0 tiny, 1 (default for
+	// the demo) about 300,000 daily price rows.
+	Scale int
+	// Nodes and ExtraPods size the cluster (defaults: 6 nodes, no extra pods).
+	Nodes, ExtraPods int
+	// Namespace of the application (default "stockapp").
+	Namespace string
+	// Progress, when set, is told each step as it starts.
+	Progress func(step string)
+}
+
+// Sandbox is a running set of throwaway servers, seeded, with an opsdeck
+// config that points at them. Stop removes everything.
+type Sandbox struct {
+	// Dir holds the config, the state dir and the backup store.
+	Dir        string
+	ConfigPath string
+	Config     *config.Config
+
+	Postgres *PostgresServer
+	Redis    *RedisServer
+	Kube     *KubeServer
+
+	PostgresSeed PostgresSeedStats
+	KubeSeed     KubeSeedStats
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts PostgreSQL, Redis and the Kubernetes API server concurrently,
+// seeds them, and writes the config. On any failure, or when ctx ends, it
+// stops what it started and removes its files before returning the error.
+func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "stockapp"
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	dir, err := os.MkdirTemp("", "opsdeck-sandbox-")
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: make temp dir: %w", err)
+	}
+	sb = &Sandbox{Dir: dir}
+	defer func() {
+		if err != nil {
+			_ = sb.Stop()
+			sb = nil
+		}
+	}()
+
+	progress("starting PostgreSQL, Redis and the Kubernetes API server")
+	var wg sync.WaitGroup
+	var pgErr, redisErr, kubeErr error
+	wg.Go(func() { sb.Postgres, pgErr = StartPostgres(ctx, PostgresOptions{}) })
+	wg.Go(func() { sb.Redis, redisErr = StartRedis(ctx, RedisOptions{}) })
+	wg.Go(func() { sb.Kube, kubeErr = StartKube(ctx, KubeOptions{Namespace: opts.Namespace}) })
+	wg.Wait()
+	if err := errors.Join(pgErr, redisErr, kubeErr); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+
+	progress("seeding the stock-analysis data")
+	var seedPG, seedRedis, seedKube error
+	wg.Go(func() { sb.PostgresSeed, seedPG = SeedPostgres(ctx, sb.Postgres.DSN(), opts.Scale) })
+	wg.Go(func() { seedRedis = sb.seedRedis(ctx, opts.Scale) })
+	wg.Go(func() {
+		sb.KubeSeed, seedKube = SeedKube(ctx, sb.Kube.Config(), KubeSeedOptions{
+			Namespace: opts.Namespace, Nodes: opts.Nodes, ExtraPods: opts.ExtraPods,
+		})
+	})
+	wg.Wait()
+	if err := errors.Join(seedPG, seedRedis, seedKube); err != nil {
+		return nil, fmt.Errorf("sandbox: seed: %w", err)
+	}
+
+	cfg := config.Default()
+	cfg.StateDir = filepath.Join(dir, "state")
+	cfg.Postgres.DSN = sb.Postgres.DSN()
+	cfg.Redis.URL = sb.Redis.URL()
+	cfg.Kubernetes.Kubeconfig = sb.Kube.KubeconfigPath()
+	cfg.Kubernetes.Namespaces = []string{opts.Namespace}
+	cfg.Backup.Dir = filepath.Join(dir, "backups")
+	sb.ConfigPath = filepath.Join(dir, "opsdeck.yaml")
+	if err := cfg.Write(sb.ConfigPath); err != nil {
+		return nil, fmt.Errorf("sandbox: write config: %w", err)
+	}
+	cfg.Path = sb.ConfigPath
+	sb.Config = cfg
+	return sb, nil
+}
+
+func (sb *Sandbox) seedRedis(ctx context.Context, scale int) error {
+	opt, err := goredis.ParseURL(sb.Redis.URL())
+	if err != nil {
+		return fmt.Errorf("redis url: %w", err)
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 3*time.Second, 10*time.Second, 10*time.Second
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	_, err = SeedRedis(ctx, c, scale)
+	return err
+}
+
+// Stop stops every server and removes the sandbox's files. It is safe to
+// call more than once and on a partly started sandbox.
+func (sb *Sandbox) Stop() error {
+	sb.stopOnce.Do(func() {
+		var errs []error
+		if sb.Kube != nil {
+			errs = append(errs, sb.Kube.Stop())
+		}
+		if sb.Redis != nil {
+			errs = append(errs, sb.Redis.Stop())
+		}
+		if sb.Postgres != nil {
+			errs = append(errs, sb.Postgres.Stop())
+		}
+		if sb.Dir != "" {
+			errs = append(errs, os.RemoveAll(sb.Dir))
+		}
+		sb.stopErr = errors.Join(errs...)
+	})
+	return sb.stopErr
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh Debian machine:
+# PostgreSQL server and client, redis-server (apt, as root or via sudo), and the
+# kube-apiserver/etcd test binaries (built once from the Go module proxy and
+# cached outside the repository). Safe to run again: it skips what is there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+need=()
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+
+if ((${#need[@]})); then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "deps: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  echo "deps: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # Debian starts packaged servers on install; the sandbox runs its own, so
+  # keep the packaged ones from starting where policy-rc.d allows it.
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+"$root/scripts/kube-test-bins.sh" >/dev/null
+echo "deps: ok" >&2

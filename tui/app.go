@@ -1,0 +1,268 @@
+// Package tui is the cockpit: one root model holding the tab bar, the status
+// bar and the help screen, and routing messages to the tabs. All I/O happens
+// in tea.Cmds started by the tabs; Update never blocks.
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsdeck/opsdeck/tui/common"
+)
+
+// Model is the root model of the cockpit.
+type Model struct {
+	c        *common.Common
+	tabs     []common.Tab
+	active   int
+	width    int
+	height   int
+	showHelp bool
+	kube     common.KubeInfoMsg
+}
+
+// New returns the cockpit with the given tabs, the first one active.
+func New(c *common.Common, tabs ...common.Tab) *Model {
+	return &Model{c: c, tabs: tabs}
+}
+
+// Init starts every tab's data sources at once, so switching tabs shows data
+// that is already there.
+func (m *Model) Init() tea.Cmd {
+	cmds := make([]tea.Cmd, 0, len(m.tabs))
+	for _, t := range m.tabs {
+		cmds = append(cmds, t.Init())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Active returns the index of the active tab.
+func (m *Model) Active() int { return m.active }
+
+// Update routes a message: keys to the help screen, the root's own bindings
+// or the active tab; everything else to every tab.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		for _, t := range m.tabs {
+			t.SetSize(m.width, m.bodyHeight())
+		}
+		return m, nil
+	case common.KubeInfoMsg:
+		m.kube = msg
+		return m, nil
+	case tea.KeyPressMsg:
+		return m, m.handleKey(msg)
+	}
+	return m, m.broadcast(msg)
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.Keys
+	if msg.String() == "ctrl+c" {
+		return tea.Quit
+	}
+	if m.showHelp {
+		if key.Matches(msg, k.Help, k.Back, k.Quit) {
+			m.showHelp = false
+		}
+		return nil
+	}
+	if len(m.tabs) == 0 {
+		if key.Matches(msg, k.Quit) {
+			return tea.Quit
+		}
+		return nil
+	}
+	tab := m.tabs[m.active]
+	if !tab.Capturing() {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return tea.Quit
+		case key.Matches(msg, k.Help):
+			m.showHelp = true
+			return nil
+		case key.Matches(msg, k.NextTab):
+			m.active = (m.active + 1) % len(m.tabs)
+			return nil
+		case key.Matches(msg, k.PrevTab):
+			m.active = (m.active + len(m.tabs) - 1) % len(m.tabs)
+			return nil
+		}
+		for i, b := range k.Tabs {
+			if i < len(m.tabs) && key.Matches(msg, b) {
+				m.active = i
+				return nil
+			}
+		}
+	}
+	t, cmd := tab.Update(msg)
+	m.tabs[m.active] = t
+	return cmd
+}
+
+func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, t := range m.tabs {
+		nt, cmd := t.Update(msg)
+		m.tabs[i] = nt
+		if cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+// bodyHeight is the height left for a tab: the tab bar and the status bar
+// take one line each.
+func (m *Model) bodyHeight() int { return max(m.height-2, 0) }
+
+// View renders the tab bar, the active tab (or the help screen) and the
+// status bar.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.WindowTitle = "opsdeck"
+	return v
+}
+
+// Render returns the screen as a string; golden tests compare it.
+func (m *Model) Render() string {
+	if m.width == 0 || m.height == 0 {
+		return "starting opsdeck…"
+	}
+	body := ""
+	if m.showHelp {
+		body = m.helpView()
+	} else if len(m.tabs) > 0 {
+		body = m.tabs[m.active].View()
+	}
+	body = lipgloss.NewStyle().Width(m.width).Height(m.bodyHeight()).MaxHeight(m.bodyHeight()).MaxWidth(m.width).Render(body)
+	return m.tabBar() + "\n" + body + "\n" + m.statusBar()
+}
+
+func (m *Model) tabBar() string {
+	s := m.c.Styles
+	var parts []string
+	for i, t := range m.tabs {
+		label := fmt.Sprintf("%d %s", i+1, t.Title())
+		if i == m.active {
+			parts = append(parts, s.TabActive.Render(label))
+		} else {
+			parts = append(parts, s.TabInactive.Render(label))
+		}
+	}
+	bar := s.Title.Render("opsdeck") + " " + strings.Join(parts, "")
+	return ansi.Truncate(bar, m.width, "…")
+}
+
+func (m *Model) statusBar() string {
+	s := m.c.Styles
+	var items []string
+	if m.kube.Context != "" {
+		items = append(items, s.StatusKey.Render("ctx ")+s.StatusValue.Render(m.kube.Context))
+	}
+	if len(m.kube.Namespaces) > 0 {
+		items = append(items, s.StatusKey.Render("ns ")+s.StatusValue.Render(strings.Join(m.kube.Namespaces, ",")))
+	}
+	if len(m.tabs) > 0 {
+		if r, ok := m.tabs[m.active].(common.Refreshed); ok {
+			if at := r.LastRefresh(); !at.IsZero() {
+				items = append(items, s.StatusKey.Render("refreshed ")+s.StatusValue.Render(ago(m.c.Now().Sub(at))))
+			}
+		}
+	}
+	if m.c.ReadOnly {
+		items = append(items, s.StatusReadOnly.Render("READ-ONLY"))
+	}
+	left := strings.Join(items, s.StatusKey.Render(" · "))
+	right := s.StatusKey.Render(m.shortHelp())
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return ansi.Truncate(left+" "+right, m.width, "…")
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (m *Model) shortHelp() string {
+	k := m.c.Keys
+	var bs []key.Binding
+	if len(m.tabs) > 0 {
+		bs = append(bs, m.tabs[m.active].ShortHelp()...)
+	}
+	bs = append(bs, k.Help, k.Quit)
+	parts := make([]string, 0, len(bs))
+	for _, b := range bs {
+		h := b.Help()
+		parts = append(parts, h.Key+" "+h.Desc)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (m *Model) helpView() string {
+	s := m.c.Styles
+	k := m.c.Keys
+	groups := []struct {
+		title    string
+		bindings []key.Binding
+	}{
+		{"Everywhere", k.Global()},
+		{"Lists", k.Navigation()},
+	}
+	if len(m.tabs) > 0 {
+		t := m.tabs[m.active]
+		for _, g := range t.FullHelp() {
+			groups = append(groups, struct {
+				title    string
+				bindings []key.Binding
+			}{t.Title(), g})
+		}
+	}
+	var cols []string
+	for _, g := range groups {
+		lines := []string{s.HelpSection.Render(g.title)}
+		for _, b := range g.bindings {
+			h := b.Help()
+			lines = append(lines, s.HelpKey.Render(fmt.Sprintf("%-10s", h.Key))+" "+s.HelpDesc.Render(h.Desc))
+		}
+		cols = append(cols, strings.Join(lines, "\n"))
+	}
+	// Lay the groups out in as many columns as fit, wrapping to new rows.
+	var rows []string
+	var row []string
+	width := 0
+	for _, c := range cols {
+		w := lipgloss.Width(c) + 4
+		if width+w > m.width && len(row) > 0 {
+			rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+			row, width = nil, 0
+		}
+		row = append(row, lipgloss.NewStyle().PaddingRight(4).Render(c))
+		width += w
+	}
+	if len(row) > 0 {
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	title := s.Title.Render("Keys") + s.Muted.Render("  (? or esc to close)")
+	return lipgloss.NewStyle().Padding(1, 2).Render(title + "\n\n" + strings.Join(rows, "\n\n"))
+}
+
+// ago renders a duration since a refresh: "just now", "12s ago", "3m ago".
+func ago(d time.Duration) string {
+	switch {
+	case d < 2*time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%dh ago", int(d.Hours()))
+}

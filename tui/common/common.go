@@ -1,0 +1,64 @@
+// Package common holds what the root model shares with every tab: styles,
+// the key map, the configuration, the terminal size and the clock, plus the
+// contract a tab fulfils.
+package common
+
+import (
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/tui/keys"
+	"github.com/opsdeck/opsdeck/tui/styles"
+)
+
+// Common is embedded by pointer in the root model and every tab.
+type Common struct {
+	Styles   styles.Styles
+	Keys     keys.KeyMap
+	Config   *config.Config
+	ReadOnly bool
+	// Now is the clock; golden tests fix it.
+	Now func() time.Time
+}
+
+// New returns a Common with the default styles and key map.
+func New(cfg *config.Config) *Common {
+	return &Common{
+		Styles:   styles.Default(),
+		Keys:     keys.Default(),
+		Config:   cfg,
+		ReadOnly: cfg != nil && cfg.ReadOnly,
+		Now:      time.Now,
+	}
+}
+
+// Tab is one screen of the cockpit. Tabs are plain structs; the root model
+// routes messages to them and lays them out.
+type Tab interface {
+	// Title is the label in the tab bar.
+	Title() string
+	// Init starts the tab's data sources.
+	Init() tea.Cmd
+	// Update handles a message and returns the commands it wants run.
+	Update(msg tea.Msg) (Tab, tea.Cmd)
+	// View renders the tab into the size last given to SetSize.
+	View() string
+	// SetSize gives the tab the space below the tab bar and above the status bar.
+	SetSize(width, height int)
+	// ShortHelp lists the tab's most useful bindings for the help line.
+	ShortHelp() []key.Binding
+	// FullHelp lists all of the tab's bindings, grouped, for the help screen.
+	FullHelp() [][]key.Binding
+	// Capturing reports whether the tab is taking text input, in which case
+	// the root passes every key to it (so "q" types a q instead of quitting).
+	Capturing() bool
+}
+
+// Refreshed is implemented by tabs that know when their data was last loaded;
+// the status bar shows it.
+type Refreshed interface {
+	LastRefresh() time.Time
+}

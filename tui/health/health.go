@@ -1,0 +1,328 @@
+// Package health is the cockpit's Health tab: the Postgres and Redis checks
+// at the top, then the cluster's nodes and pods, live from informers, with a
+// filter, sorting, colours by status and a detail view.
+package health
+
+import (
+	"context"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+
+	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/tui/common"
+	"github.com/opsdeck/opsdeck/tui/table"
+)
+
+// focus is the table receiving keys.
+type focus int
+
+const (
+	focusPods focus = iota
+	focusNodes
+)
+
+// Tab is the Health tab.
+type Tab struct {
+	c   *common.Common
+	src Sources
+
+	kube     KubeSource
+	kubeErr  error
+	kubeErrs map[string]error
+	pods     []kube.PodRow
+	nodes    []kube.NodeRow
+	synced   bool
+
+	checks    []ophealth.Result
+	checksAt  time.Time
+	checking  bool
+	refreshed time.Time
+
+	podTable  table.Model
+	nodeTable table.Model
+	focus     focus
+
+	filter       textinput.Model
+	filtering    bool
+	problemsOnly bool
+	podSort      sortState
+	nodeSort     sortState
+
+	detail     viewport.Model
+	showDetail bool
+	detailKey  string
+
+	width, height int
+}
+
+// New returns the Health tab reading from src.
+func New(c *common.Common, src Sources) *Tab {
+	if src.CheckEvery <= 0 {
+		src.CheckEvery = 15 * time.Second
+	}
+	if src.Timeout <= 0 {
+		src.Timeout = 5 * time.Second
+	}
+	if src.Context == nil {
+		src.Context = context.Background()
+	}
+	fi := textinput.New()
+	fi.Prompt = "/"
+	fi.Placeholder = "filter: words match name, namespace, status, node"
+	fi.CharLimit = 120
+	t := &Tab{
+		c:         c,
+		src:       src,
+		filter:    fi,
+		podTable:  table.New(&c.Styles, podColumns...),
+		nodeTable: table.New(&c.Styles, nodeColumns...),
+		detail:    viewport.New(),
+	}
+	t.podSort.keys, t.nodeSort.keys = podSortKeys, nodeSortKeys
+	t.podTable.SetEmpty("no pods yet")
+	t.nodeTable.SetEmpty("no nodes yet")
+	t.nodeTable.Blur()
+	return t
+}
+
+// Title implements common.Tab.
+func (t *Tab) Title() string { return "Health" }
+
+// Init connects to the cluster and runs the first checks.
+func (t *Tab) Init() tea.Cmd {
+	return tea.Batch(t.connectKube(), t.runChecks())
+}
+
+// LastRefresh implements common.Refreshed.
+func (t *Tab) LastRefresh() time.Time { return t.refreshed }
+
+// Capturing implements common.Tab: true while the filter is being typed.
+func (t *Tab) Capturing() bool { return t.filtering }
+
+// SetSize implements common.Tab.
+func (t *Tab) SetSize(w, h int) {
+	t.width, t.height = w, h
+	t.filter.SetWidth(max(w-20, 10))
+	t.layout()
+}
+
+func (t *Tab) connectKube() tea.Cmd {
+	if t.src.Kube == nil {
+		return nil
+	}
+	connect, timeout := t.src.Kube, t.src.Timeout
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		src, info, err := connect(ctx)
+		if err != nil {
+			return kubeErrMsg{err}
+		}
+		return kubeConnectedMsg{src: src, info: info}
+	}
+}
+
+// snapshot copies the cache's rows in a Cmd. It waits for the next change
+// unless first is set, and lets changes settle for a moment so that a burst
+// of 10,000 updates costs one snapshot.
+func snapshot(ctx context.Context, src KubeSource, first bool) tea.Cmd {
+	return func() tea.Msg {
+		if !first {
+			select {
+			case <-src.Changes():
+			case <-ctx.Done():
+				return nil
+			}
+			time.Sleep(150 * time.Millisecond)
+			// Drain the notification a burst left behind; the snapshot covers it.
+			select {
+			case <-src.Changes():
+			default:
+			}
+		}
+		return kubeSnapshotMsg{pods: src.Pods(), nodes: src.Nodes(), errs: src.Errors(), at: time.Now()}
+	}
+}
+
+func (t *Tab) runChecks() tea.Cmd {
+	if t.src.Checks == nil || t.checking {
+		return nil
+	}
+	t.checking = true
+	run, timeout := t.src.Checks, t.src.Timeout
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
+		defer cancel()
+		return checksMsg{results: run(ctx), at: time.Now()}
+	}
+}
+
+// Update implements common.Tab.
+func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
+	switch msg := msg.(type) {
+	case kubeConnectedMsg:
+		t.kube, t.kubeErr = msg.src, nil
+		info := msg.info
+		return t, tea.Batch(snapshot(t.src.Context, msg.src, true), func() tea.Msg { return info })
+	case kubeErrMsg:
+		t.kubeErr = msg.err
+		t.synced = true
+		return t, nil
+	case kubeSnapshotMsg:
+		t.pods, t.nodes, t.kubeErrs = msg.pods, msg.nodes, msg.errs
+		t.synced = true
+		t.refreshed = msg.at
+		t.applyRows()
+		return t, snapshot(t.src.Context, t.kube, false)
+	case checksMsg:
+		t.checks, t.checksAt, t.checking = msg.results, msg.at, false
+		if msg.at.After(t.refreshed) {
+			t.refreshed = msg.at
+		}
+		t.layout()
+		every := t.src.CheckEvery
+		return t, tea.Tick(every, func(time.Time) tea.Msg { return checksTickMsg{} })
+	case checksTickMsg:
+		return t, t.runChecks()
+	case tea.KeyPressMsg:
+		return t, t.handleKey(msg)
+	}
+	if t.filtering {
+		var cmd tea.Cmd
+		t.filter, cmd = t.filter.Update(msg)
+		return t, cmd
+	}
+	return t, nil
+}
+
+func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := t.c.Keys
+	if t.filtering {
+		switch msg.String() {
+		case "enter":
+			t.filtering = false
+			t.filter.Blur()
+			return nil
+		case "esc":
+			t.filtering = false
+			t.filter.Blur()
+			t.filter.SetValue("")
+			t.applyRows()
+			return nil
+		}
+		var cmd tea.Cmd
+		before := t.filter.Value()
+		t.filter, cmd = t.filter.Update(msg)
+		if t.filter.Value() != before {
+			t.applyRows()
+		}
+		return cmd
+	}
+	if t.showDetail {
+		switch {
+		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter):
+			t.showDetail = false
+			return nil
+		}
+		var cmd tea.Cmd
+		t.detail, cmd = t.detail.Update(msg)
+		return cmd
+	}
+	tbl := t.focused()
+	switch {
+	case key.Matches(msg, k.Filter):
+		t.filtering = true
+		return t.filter.Focus()
+	case key.Matches(msg, k.ClearFilter):
+		if t.filter.Value() != "" {
+			t.filter.SetValue("")
+			t.applyRows()
+		}
+	case key.Matches(msg, k.Up):
+		tbl.MoveUp(1)
+	case key.Matches(msg, k.Down):
+		tbl.MoveDown(1)
+	case key.Matches(msg, k.PageUp):
+		tbl.MoveUp(tbl.PageSize())
+	case key.Matches(msg, k.PageDown):
+		tbl.MoveDown(tbl.PageSize())
+	case key.Matches(msg, k.Top):
+		tbl.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		tbl.GotoBottom()
+	case key.Matches(msg, k.FocusNodes):
+		t.setFocus(focusNodes)
+	case key.Matches(msg, k.FocusPods):
+		t.setFocus(focusPods)
+	case key.Matches(msg, k.ProblemsOnly):
+		t.problemsOnly = !t.problemsOnly
+		t.applyRows()
+	case key.Matches(msg, k.Sort):
+		t.sortOf().next()
+		t.applyRows()
+	case key.Matches(msg, k.Reverse):
+		t.sortOf().desc = !t.sortOf().desc
+		t.applyRows()
+	case key.Matches(msg, k.Enter):
+		t.openDetail()
+	case key.Matches(msg, k.Refresh):
+		cmds := []tea.Cmd{t.runChecks()}
+		if t.kube == nil {
+			t.kubeErr = nil
+			cmds = append(cmds, t.connectKube())
+		}
+		return tea.Batch(cmds...)
+	}
+	return nil
+}
+
+func (t *Tab) focused() *table.Model {
+	if t.focus == focusNodes {
+		return &t.nodeTable
+	}
+	return &t.podTable
+}
+
+func (t *Tab) sortOf() *sortState {
+	if t.focus == focusNodes {
+		return &t.nodeSort
+	}
+	return &t.podSort
+}
+
+func (t *Tab) setFocus(f focus) {
+	t.focus = f
+	if f == focusNodes {
+		t.nodeTable.Focus()
+		t.podTable.Blur()
+	} else {
+		t.podTable.Focus()
+		t.nodeTable.Blur()
+	}
+}
+
+// ShortHelp implements common.Tab.
+func (t *Tab) ShortHelp() []key.Binding {
+	k := t.c.Keys
+	if t.filtering {
+		return []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
+		}
+	}
+	if t.showDetail {
+		return []key.Binding{k.Up, k.Down, k.Back}
+	}
+	return []key.Binding{k.Filter, k.FocusNodes, k.FocusPods, k.Enter}
+}
+
+// FullHelp implements common.Tab.
+func (t *Tab) FullHelp() [][]key.Binding {
+	k := t.c.Keys
+	return [][]key.Binding{{k.FocusNodes, k.FocusPods, k.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Refresh}}
+}

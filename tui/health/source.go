@@ -1,0 +1,64 @@
+package health
+
+import (
+	"context"
+	"time"
+
+	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/tui/common"
+)
+
+// KubeSource is the live view of the cluster the tab reads: an informer cache
+// in practice, anything with the same methods in tests.
+type KubeSource interface {
+	Pods() []kube.PodRow
+	Nodes() []kube.NodeRow
+	// Errors reports, per source ("pods", "nodes", "events"), why it is not
+	// syncing; empty when all is well.
+	Errors() map[string]error
+	// Changes fires (coalesced) when anything in the cache changed.
+	Changes() <-chan struct{}
+	PodDetail(namespace, name string) (kube.PodDetail, bool)
+	NodeDetail(name string) (kube.NodeDetail, bool)
+}
+
+// Sources are the tab's data sources. They are built outside the TUI so that
+// several sessions can share one set of informers.
+type Sources struct {
+	// Kube connects to the cluster and returns its live view; called once, in
+	// a Cmd. Nil when Kubernetes is not configured.
+	Kube func(ctx context.Context) (KubeSource, common.KubeInfoMsg, error)
+	// Checks runs the Postgres and Redis checks of the morning check.
+	Checks func(ctx context.Context) []ophealth.Result
+	// CheckEvery is how often Checks runs (default 15s).
+	CheckEvery time.Duration
+	// Timeout bounds connecting and each check run (default 5s).
+	Timeout time.Duration
+	// Context ends the tab's background waits when the session ends
+	// (default: never).
+	Context context.Context
+}
+
+// Messages of the Health tab. Each carries the tab's data; the tab ignores
+// messages that are not its own.
+type (
+	kubeConnectedMsg struct {
+		src  KubeSource
+		info common.KubeInfoMsg
+	}
+	kubeErrMsg struct{ err error }
+	// kubeSnapshotMsg is a fresh copy of the cache's rows, taken in a Cmd so
+	// that Update never walks 10,000 pods.
+	kubeSnapshotMsg struct {
+		pods  []kube.PodRow
+		nodes []kube.NodeRow
+		errs  map[string]error
+		at    time.Time
+	}
+	checksMsg struct {
+		results []ophealth.Result
+		at      time.Time
+	}
+	checksTickMsg struct{}
+)
