@@ -195,7 +195,7 @@ func TestConcurrentAppend(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"id":"pre","action":"old","result":"ok","start":"2020-01-01T00:00:00Z","end":"2020-01-01T00:00:00Z"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const logs, workers, perWorker = 3, 8, 25
+	const logs, workers, perWorker = 3, 8, 10
 	big := strings.Repeat("p", 4096)
 	var wg sync.WaitGroup
 	for i := 0; i < logs; i++ {

@@ -91,18 +91,18 @@ type DurationLimit struct {
 // Thresholds are the levels shared by the checks, the metrics and the
 // generated alert rules. Defaults follow the reference system.
 type Thresholds struct {
-	CPUPercent           Limit         `yaml:"cpu_percent" json:"cpu_percent"`                       // warn 80, crit 90
-	MemoryPercent        Limit         `yaml:"memory_percent" json:"memory_percent"`                 // warn 85, crit 90
-	DiskPercent          Limit         `yaml:"disk_percent" json:"disk_percent"`                     // warn 90, crit 95
-	APIP95               DurationLimit `yaml:"api_p95" json:"api_p95"`                               // warn 2s, crit 5s
-	APIErrorRatePercent  Limit         `yaml:"api_error_rate_percent" json:"api_error_rate_percent"` // warn 1, crit 5
-	DBConnectionsPercent Limit         `yaml:"db_connections_percent" json:"db_connections_percent"` // warn 80, crit 95
+	CPUPercent           Limit         `yaml:"cpu_percent" json:"cpu_percent"`                         // warn 80, crit 90
+	MemoryPercent        Limit         `yaml:"memory_percent" json:"memory_percent"`                   // warn 85, crit 90
+	DiskPercent          Limit         `yaml:"disk_percent" json:"disk_percent"`                       // warn 90, crit 95
+	APIP95               DurationLimit `yaml:"api_p95" json:"api_p95"`                                 // warn 2s, crit 5s
+	APIErrorRatePercent  Limit         `yaml:"api_error_rate_percent" json:"api_error_rate_percent"`   // warn 1, crit 5
+	DBConnectionsPercent Limit         `yaml:"db_connections_percent" json:"db_connections_percent"`   // warn 80, crit 95
 	CacheHitRatioPercent Limit         `yaml:"cache_hit_ratio_percent" json:"cache_hit_ratio_percent"` // lower is worse: warn 90, crit 80
-	RedisMemoryPercent   Limit         `yaml:"redis_memory_percent" json:"redis_memory_percent"`     // warn 90, crit 95
-	RedisHitRatePercent  Limit         `yaml:"redis_hit_rate_percent" json:"redis_hit_rate_percent"` // lower is worse: warn 90, crit 80
-	LongestTransaction   DurationLimit `yaml:"longest_transaction" json:"longest_transaction"`       // warn 5m, crit 30m
-	ReplicationLag       DurationLimit `yaml:"replication_lag" json:"replication_lag"`               // warn 30s, crit 5m
-	PodRestarts          Limit         `yaml:"pod_restarts" json:"pod_restarts"`                     // warn 3, crit 10 (per container)
+	RedisMemoryPercent   Limit         `yaml:"redis_memory_percent" json:"redis_memory_percent"`       // warn 90, crit 95
+	RedisHitRatePercent  Limit         `yaml:"redis_hit_rate_percent" json:"redis_hit_rate_percent"`   // lower is worse: warn 90, crit 80
+	LongestTransaction   DurationLimit `yaml:"longest_transaction" json:"longest_transaction"`         // warn 5m, crit 30m
+	ReplicationLag       DurationLimit `yaml:"replication_lag" json:"replication_lag"`                 // warn 30s, crit 5m
+	PodRestarts          Limit         `yaml:"pod_restarts" json:"pod_restarts"`                       // warn 3, crit 10 (per container)
 }
 
 // Timeouts bound every network call.

@@ -58,7 +58,7 @@ func TestDefault(t *testing.T) {
 		{"connect timeout", d.Timeouts.Connect, 3 * time.Second},
 		{"state dir", d.StateDir, filepath.Join(home, "state", "opsdeck")},
 		{"backup dir", d.Backup.Dir, filepath.Join(home, "data", "opsdeck", "backups")},
-		{"namespaces", d.Kubernetes.Namespaces, []string{"default"}},
+		{"namespaces (the context's)", d.Kubernetes.Namespaces, []string(nil)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestLoadSearch(t *testing.T) {
 		wantPath string // "user", "local" or ""
 		wantNS   string
 	}{
-		{"none found gives defaults", "", "", "", "default"},
+		{"none found gives defaults", "", "", "", ""},
 		{"user file", "kubernetes:\n  namespaces: [user]\n", "", "user", "user"},
 		{"local file", "", "kubernetes:\n  namespaces: [local]\n", "local", "local"},
 		{"user file wins", "kubernetes:\n  namespaces: [user]\n", "kubernetes:\n  namespaces: [local]\n", "user", "user"},
@@ -143,7 +143,7 @@ func TestLoadSearch(t *testing.T) {
 			if cfg.Path != want {
 				t.Errorf("Path = %q, want %q", cfg.Path, want)
 			}
-			if got := cfg.Kubernetes.Namespaces; len(got) != 1 || got[0] != tt.wantNS {
+			if got := cfg.Kubernetes.Namespaces; tt.wantNS == "" && len(got) != 0 || tt.wantNS != "" && (len(got) != 1 || got[0] != tt.wantNS) {
 				t.Errorf("namespaces = %v, want [%s]", got, tt.wantNS)
 			}
 		})

@@ -2,19 +2,13 @@ package config
 
 import "time"
 
-// DefaultNamespaces is used when the configuration lists no namespace.
-var DefaultNamespaces = []string{"default"}
-
 // Default returns the configuration used when no file sets a value: the
 // thresholds of the reference system, 5s checks with 3s connects, state and
-// backups under the XDG directories, and the "default" namespace. No target
-// is configured. The result is a fresh value the caller may modify.
+// backups under the XDG directories. No target is configured and no
+// namespace is named: the kubeconfig context's namespace applies, as in kubectl. The result is a fresh value the caller may modify.
 func Default() *Config {
 	return &Config{
 		StateDir: DefaultStateDir(),
-		Kubernetes: KubeConfig{
-			Namespaces: append([]string(nil), DefaultNamespaces...),
-		},
 		Backup: BackupConfig{
 			Dir: DefaultBackupDir(),
 		},

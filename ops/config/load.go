@@ -104,11 +104,8 @@ func Parse(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// normalize fills list defaults and expands "~" in paths.
+// normalize expands "~" in paths.
 func (c *Config) normalize() {
-	if len(c.Kubernetes.Namespaces) == 0 {
-		c.Kubernetes.Namespaces = append([]string(nil), DefaultNamespaces...)
-	}
 	c.StateDir = expandHome(c.StateDir)
 	c.Backup.Dir = expandHome(c.Backup.Dir)
 	c.Kubernetes.Kubeconfig = expandHome(c.Kubernetes.Kubeconfig)

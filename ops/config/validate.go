@@ -119,9 +119,6 @@ func checkHTTPURL(raw string) error {
 var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 func (c *Config) validateKube(one func(path, reason, hint string, err error)) {
-	if len(c.Kubernetes.Namespaces) == 0 {
-		one("kubernetes.namespaces", "is empty", `list at least one namespace, e.g. ["default"]`, nil)
-	}
 	seen := map[string]bool{}
 	for i, ns := range c.Kubernetes.Namespaces {
 		path := fmt.Sprintf("kubernetes.namespaces[%d]", i)
@@ -257,4 +254,3 @@ func (c *Config) validateThresholds() []error {
 	}
 	return errs
 }
-

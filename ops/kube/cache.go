@@ -109,7 +109,7 @@ func NewCache(client *Client, namespaces []string) (*Cache, error) {
 		}
 		cs = wcs
 	}
-	return newCache(cs, namespaces, listTimeout(client.timeout)), nil
+	return newCache(cs, namespaces, client.timeout, listTimeout(client.timeout)), nil
 }
 
 // listTimeout bounds one LIST page of an informer: a full list of thousands
@@ -118,13 +118,13 @@ func listTimeout(timeout time.Duration) time.Duration {
 	return max(6*timeout, 30*time.Second)
 }
 
-func newCache(cs kubernetes.Interface, namespaces []string, listTO time.Duration) *Cache {
+func newCache(cs kubernetes.Interface, namespaces []string, connectTO, listTO time.Duration) *Cache {
 	c := &Cache{
 		namespaces: namespaces,
 		changes:    make(chan struct{}, 1),
 		now:        time.Now,
 	}
-	c.nodes = c.newSource(cs, SourceNodes, &corev1.Node{}, listTO,
+	c.nodes = c.newSource(cs, SourceNodes, &corev1.Node{}, connectTO, listTO,
 		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return cs.CoreV1().Nodes().List(ctx, o)
 		},
@@ -132,14 +132,14 @@ func newCache(cs kubernetes.Interface, namespaces []string, listTO time.Duration
 			return cs.CoreV1().Nodes().Watch(ctx, o)
 		}, nil)
 	for _, ns := range namespaces {
-		c.pods = append(c.pods, c.newSource(cs, PodsSource(ns), &corev1.Pod{}, listTO,
+		c.pods = append(c.pods, c.newSource(cs, PodsSource(ns), &corev1.Pod{}, connectTO, listTO,
 			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				return cs.CoreV1().Pods(ns).List(ctx, o)
 			},
 			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 				return cs.CoreV1().Pods(ns).Watch(ctx, o)
 			}, cache.Indexers{indexByNode: podNodeIndex}))
-		c.events = append(c.events, c.newSource(cs, EventsSource(ns), &corev1.Event{}, listTO,
+		c.events = append(c.events, c.newSource(cs, EventsSource(ns), &corev1.Event{}, connectTO, listTO,
 			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 				return cs.CoreV1().Events(ns).List(ctx, o)
 			},
@@ -150,7 +150,7 @@ func newCache(cs kubernetes.Interface, namespaces []string, listTO time.Duration
 	return c
 }
 
-func (c *Cache) newSource(cs kubernetes.Interface, name string, example runtime.Object, listTO time.Duration,
+func (c *Cache) newSource(cs kubernetes.Interface, name string, example runtime.Object, connectTO, listTO time.Duration,
 	list cache.ListWithContextFunc, watchFn cache.WatchFuncWithContext, indexers cache.Indexers) *source {
 	s := &source{name: name}
 	record := func(err error) {
@@ -170,7 +170,7 @@ func (c *Cache) newSource(cs kubernetes.Interface, name string, example runtime.
 			return obj, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			w, err := watchFn(ctx, o)
+			w, err := openWatch(ctx, connectTO, o, watchFn)
 			record(err)
 			return w, err
 		},
@@ -195,6 +195,36 @@ func (c *Cache) newSource(cs kubernetes.Interface, name string, example runtime.
 		DeleteFunc: func(any) { c.notify() },
 	})
 	return s
+}
+
+// openWatch opens a watch whose connection, TLS handshake and response
+// headers must come within connectTO; the stream itself then runs until the
+// server ends it (the reflector asks for a timeout) or ctx ends. The watch
+// client has no overall HTTP timeout, which would cut every stream.
+func openWatch(ctx context.Context, connectTO time.Duration, o metav1.ListOptions, watchFn cache.WatchFuncWithContext) (watch.Interface, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	timer := time.AfterFunc(connectTO, cancel)
+	w, err := watchFn(wctx, o)
+	if !timer.Stop() && err != nil {
+		cancel()
+		return nil, fmt.Errorf("opening a watch: no answer within %v: %w", connectTO, context.DeadlineExceeded)
+	}
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &cancelOnStop{Interface: w, cancel: cancel}, nil
+}
+
+// cancelOnStop releases the watch's context when the reflector stops it.
+type cancelOnStop struct {
+	watch.Interface
+	cancel context.CancelFunc
+}
+
+func (w *cancelOnStop) Stop() {
+	w.Interface.Stop()
+	w.cancel()
 }
 
 func podNodeIndex(obj any) ([]string, error) {

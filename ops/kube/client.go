@@ -152,7 +152,7 @@ func explainConfigError(err error, cfg config.KubeConfig) error {
 	switch {
 	case clientcmd.IsEmptyConfig(err):
 		return fmt.Errorf("no Kubernetes configuration found (no kubeconfig, not running in a pod): %w — set kubernetes.kubeconfig or KUBECONFIG", err)
-	case clientcmd.IsContextNotFound(err):
+	case clientcmd.IsContextNotFound(err) || (cfg.Context != "" && strings.Contains(err.Error(), fmt.Sprintf("context %q does not exist", cfg.Context))):
 		return fmt.Errorf("kubeconfig context %q not found: %w — fix kubernetes.context (kubectl config get-contexts lists them)", cfg.Context, err)
 	default:
 		return fmt.Errorf("loading the kubeconfig: %w — check kubernetes.kubeconfig/context", err)

@@ -3,6 +3,7 @@ package kube
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,9 +53,9 @@ type NodeRow struct {
 	Roles string
 	// Conditions lists the problem conditions (MemoryPressure, DiskPressure,
 	// PIDPressure, NetworkUnavailable) that are True.
-	Conditions     []string
-	CPUAllocatable string // e.g. "3800m" or "4"
-	MemAllocatable string // e.g. "15.5Gi"
+	Conditions      []string
+	CPUAllocatable  string // e.g. "3800m" or "4"
+	MemAllocatable  string // e.g. "15.5Gi"
 	PodsAllocatable int64
 	// PodsCount is the number of non-terminated pods on the node among the
 	// watched namespaces (-1 when unknown).
@@ -92,7 +93,7 @@ func NewPodRow(pod *corev1.Pod, now time.Time) PodRow {
 	row.Restarts = st.restarts
 	row.MaxRestarts = st.maxRestarts
 	row.LastRestart = st.lastRestart
-	row.Ready = fmt.Sprintf("%d/%d", st.ready, st.total)
+	row.Ready = strconv.Itoa(st.ready) + "/" + strconv.Itoa(st.total)
 	row.ReadyOK = st.ready == st.total
 	row.Problem, row.Reason = podVerdict(pod, row, now)
 	return row

@@ -13,8 +13,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // KubeVersion is the Kubernetes version of the sandbox's kube-apiserver and etcd.
@@ -111,7 +111,20 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temp dir for the kube sandbox: %w — check TMPDIR", err)
 	}
+	// Give etcd and kube-apiserver directories inside ours so that removing
+	// it cleans up even after a failed start (envtest's retries reuse them).
+	etcdDir, certDir := filepath.Join(dir, "etcd"), filepath.Join(dir, "apiserver")
+	for _, d := range []string{etcdDir, certDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("creating %s: %w — check TMPDIR", d, err)
+		}
+	}
 	env := &envtest.Environment{
+		ControlPlane: envtest.ControlPlane{
+			Etcd:      &envtest.Etcd{DataDir: etcdDir},
+			APIServer: &envtest.APIServer{CertDir: certDir},
+		},
 		BinaryAssetsDirectory:    opts.BinDir,
 		ControlPlaneStartTimeout: opts.StartTimeout,
 		ControlPlaneStopTimeout:  20 * time.Second,

@@ -92,6 +92,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (srv *PostgresServ
 	if err != nil {
 		return nil, err
 	}
+	if err := checkReachable(opts.BaseDir, su); err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp(opts.BaseDir, "opsdeck-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("create PostgreSQL temp dir: %w", err)
@@ -343,4 +346,35 @@ func deadlineOr(ctx context.Context, d time.Duration) time.Time {
 		return t
 	}
 	return time.Now().Add(d)
+}
+
+// checkReachable fails when the service user could not reach into base
+// (a directory on the way is closed to others), which initdb would report
+// only as "permission denied".
+func checkReachable(base string, su serviceUser) error {
+	if su.cred == nil {
+		return nil
+	}
+	if base == "" {
+		base = os.TempDir()
+	}
+	abs, err := filepath.Abs(base)
+	if err != nil {
+		return fmt.Errorf("resolve %s: %w", base, err)
+	}
+	for dir := abs; ; dir = filepath.Dir(dir) {
+		info, err := os.Stat(dir)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", dir, err)
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if ok && int(st.Uid) != su.uid && info.Mode().Perm()&0o001 == 0 &&
+			(int(st.Gid) != su.gid || info.Mode().Perm()&0o010 == 0) {
+			return fmt.Errorf("the postgres user cannot reach %s (%s is mode %o): "+
+				"choose a base directory every user can traverse, such as /tmp", abs, dir, info.Mode().Perm())
+		}
+		if dir == filepath.Dir(dir) {
+			return nil
+		}
+	}
 }

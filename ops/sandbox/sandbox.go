@@ -61,11 +61,11 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: make temp dir: %w", err)
 	}
-	sb = &Sandbox{Dir: dir}
+	s := &Sandbox{Dir: dir}
+	sb = s
 	defer func() {
 		if err != nil {
-			_ = sb.Stop()
-			sb = nil
+			_ = s.Stop()
 		}
 	}()
 

@@ -47,6 +47,9 @@ func (s *sortState) next() { s.col = (s.col + 1) % len(s.keys) }
 
 func (s sortState) name() string {
 	n := s.keys[s.col]
+	if s.col == 0 && !s.desc {
+		return n + " first"
+	}
 	if s.desc {
 		return n + " ↓"
 	}

@@ -203,8 +203,6 @@ func (m Model) View() string {
 		}
 		if i == m.cursor && m.focused {
 			st = st.Inherit(m.styles.TableSelected).Background(m.styles.TableSelected.GetBackground())
-		} else if i == m.cursor {
-			st = st.Underline(true)
 		}
 		b.WriteString(st.Render(m.line(r.Cells)))
 	}

@@ -62,6 +62,7 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 		log, closer = logging.Discard(), io.NopCloser(nil)
 	}
 	slog.SetDefault(log)
+	logging.RouteLibraries(log)
 	return cfg, log, closer, nil
 }
 

@@ -43,6 +43,8 @@ command can be tried against the sandbox from another shell.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
+			// Until the sandbox's state dir exists, library logs go nowhere.
+			logging.RouteLibraries(logging.Discard())
 			errw := cmd.ErrOrStderr()
 			start := time.Now()
 			opts.Progress = func(step string) { fmt.Fprintf(errw, "opsdeck demo: %s…\n", step) }
@@ -51,7 +53,7 @@ command can be tried against the sandbox from another shell.`,
 				if ctx.Err() != nil {
 					return cli.Exit(130, fmt.Errorf("demo interrupted; everything started was removed"))
 				}
-				return fmt.Errorf("%w\n(run `make deps` to install PostgreSQL, Redis and the Kubernetes test binaries)", err)
+				return err
 			}
 			defer func() {
 				fmt.Fprintln(errw, "opsdeck demo: stopping the sandbox and removing its files…")
@@ -60,7 +62,7 @@ command can be tried against the sandbox from another shell.`,
 				}
 			}()
 			fmt.Fprintf(errw, "opsdeck demo: ready in %s: %d price rows, %d pods on %d nodes\n",
-				time.Since(start).Round(100*time.Millisecond), sb.PostgresSeed.DailyPrices, sb.KubeSeed.Pods, sb.KubeSeed.Nodes)
+				time.Since(start).Round(100*time.Millisecond), sb.PostgresSeed.Rows["daily_prices"], sb.KubeSeed.Pods, sb.KubeSeed.Nodes)
 
 			cfg := sb.Config
 			if g.ReadOnly {
@@ -72,6 +74,7 @@ command can be tried against the sandbox from another shell.`,
 			}
 			defer closer.Close()
 			slog.SetDefault(log)
+			logging.RouteLibraries(log)
 
 			if headless {
 				w := cmd.OutOrStdout()

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestEnvOverrides(t *testing.T) {
+	tests := []struct {
+		name        string
+		file        string
+		env         map[string]string
+		wantDSN     string
+		wantRedis   string
+		wantRO      bool
+		wantDSNFrom string
+	}{
+		{name: "nothing set"},
+		{
+			name:        "DATABASE_URL",
+			env:         map[string]string{"DATABASE_URL": "postgres://u:p@db/x", "PGHOST": "ignored"},
+			wantDSN:     "postgres://u:p@db/x",
+			wantDSNFrom: "DATABASE_URL",
+		},
+		{
+			name:        "libpq variables",
+			env:         map[string]string{"PGHOST": "db", "PGPORT": "5433", "PGUSER": "app", "PGPASSWORD": "p w'd", "PGDATABASE": "stocks", "PGSSLMODE": "require"},
+			wantDSN:     `host=db port=5433 user=app password='p w\'d' dbname=stocks sslmode=require`,
+			wantDSNFrom: "PGHOST, $PGPORT, $PGUSER, $PGPASSWORD, $PGDATABASE, $PGSSLMODE",
+		},
+		{
+			name: "PGSSLMODE alone is not a target",
+			env:  map[string]string{"PGSSLMODE": "require"},
+		},
+		{
+			name:    "file wins over environment",
+			file:    "postgres:\n  dsn: host=filedb\nredis:\n  url: redis://file:6379\n",
+			env:     map[string]string{"DATABASE_URL": "postgres://envdb/x", "REDIS_URL": "redis://env:6379"},
+			wantDSN: "host=filedb", wantRedis: "redis://file:6379",
+		},
+		{
+			name:      "REDIS_URL",
+			env:       map[string]string{"REDIS_URL": "redis://:pw@cache:6379/2"},
+			wantRedis: "redis://:pw@cache:6379/2",
+		},
+		{name: "read-only 1", env: map[string]string{"OPSDECK_READ_ONLY": "1"}, wantRO: true},
+		{name: "read-only typo fails safe", env: map[string]string{"OPSDECK_READ_ONLY": "ture"}, wantRO: true},
+		{name: "read-only 0", env: map[string]string{"OPSDECK_READ_ONLY": "0"}, wantRO: false},
+		{name: "read-only false keeps file's true", file: "read_only: true\n", env: map[string]string{"OPSDECK_READ_ONLY": "false"}, wantRO: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := ""
+			if tt.file != "" {
+				path = filepath.Join(t.TempDir(), "c.yaml")
+				os.WriteFile(path, []byte(tt.file), 0o600)
+			}
+			cfg, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Postgres.DSN != tt.wantDSN {
+				t.Errorf("dsn = %q, want %q", cfg.Postgres.DSN, tt.wantDSN)
+			}
+			if cfg.Redis.URL != tt.wantRedis {
+				t.Errorf("redis = %q, want %q", cfg.Redis.URL, tt.wantRedis)
+			}
+			if cfg.ReadOnly != tt.wantRO {
+				t.Errorf("read_only = %v, want %v", cfg.ReadOnly, tt.wantRO)
+			}
+			if got := cfg.EnvSource("postgres.dsn"); got != tt.wantDSNFrom {
+				t.Errorf("EnvSource = %q, want %q", got, tt.wantDSNFrom)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("DATABASE_URL", "postgres://u:hunter2@db:notaport/x")
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("bad DATABASE_URL accepted")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "field postgres.dsn (from $DATABASE_URL): cannot parse DSN") {
+		t.Errorf("message = %q", msg)
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("password leaked: %q", msg)
+	}
+}
