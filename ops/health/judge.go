@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/config"
@@ -59,5 +60,21 @@ func Count(l config.Limit) string {
 
 // Durations formats a limit on a duration.
 func Durations(l config.DurationLimit) string {
-	return fmt.Sprintf("warn ≥%s crit ≥%s", l.Warn, l.Crit)
+	return fmt.Sprintf("warn ≥%s crit ≥%s", ShortDuration(l.Warn), ShortDuration(l.Crit))
+}
+
+// ShortDuration formats d without zero units: "5m", "1h30m", "2s", "250ms".
+func ShortDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	d = d.Round(time.Second)
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

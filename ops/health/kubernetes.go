@@ -37,20 +37,24 @@ func JudgeKube(f kube.Facts, th config.Thresholds) []Result {
 	}
 	if _, failed := f.Errors[kube.SourceNodes]; !failed {
 		r := Result{Name: "nodes", Status: OK, Value: fmt.Sprintf("%d/%d Ready", f.NodesReady, f.NodesTotal), Runbook: "node-not-ready"}
+		summary := len(rs)
+		rs = append(rs, r)
 		for _, n := range f.ProblemNodes {
 			st := NodeStatus(n)
-			r.Status = Worst([]Result{r, {Status: st}})
+			if st.Worse(rs[summary].Status) {
+				rs[summary].Status = st
+			}
 			rs = append(rs, Result{
 				Name: "node/" + n.Name, Status: st, Value: nodeValue(n),
 				Hint:    fmt.Sprintf("kubectl describe node %s; check the kubelet on it; cordon and drain if it does not recover", n.Name),
 				Runbook: "node-not-ready",
 			})
 		}
-		rs = append(rs, r)
 	}
 	if podsFetched(f) {
 		notOK := len(f.PodsNotOK)
-		r := Result{Name: "pods", Status: OK, Value: fmt.Sprintf("%d, %d not running/ready", f.PodsTotal, notOK), Runbook: "pod-problems"}
+		summary := len(rs)
+		rs = append(rs, Result{Name: "pods", Status: OK, Value: fmt.Sprintf("%d, %d not running/ready", f.PodsTotal, notOK), Runbook: "pod-problems"})
 		listed := map[string]bool{}
 		for _, p := range f.PodsNotOK {
 			st := Warn
@@ -70,7 +74,9 @@ func JudgeKube(f kube.Facts, th config.Thresholds) []Result {
 			default:
 				res.Hint = fmt.Sprintf("kubectl describe pod -n %s %s", p.Namespace, p.Name)
 			}
-			r.Status = Worst([]Result{r, res})
+			if res.Status.Worse(rs[summary].Status) {
+				rs[summary].Status = res.Status
+			}
 			rs = append(rs, res)
 		}
 		for _, p := range f.Restarted {
@@ -89,7 +95,6 @@ func JudgeKube(f kube.Facts, th config.Thresholds) []Result {
 				Runbook:   "pod-crashloop",
 			})
 		}
-		rs = append(rs, r)
 	}
 	if eventsFetched(f) {
 		r := Result{Name: "warning events", Status: OK, Value: "none in the last hour", Runbook: "warning-events"}
@@ -130,20 +135,20 @@ func eventsFetched(f kube.Facts) bool {
 
 func nodeValue(n kube.NodeRow) string {
 	if n.Reason != "" {
-		return n.Status + " (" + n.Reason + ")"
+		return n.Reason
 	}
 	return n.Status
 }
 
 func podValue(p kube.PodFact, f kube.Facts) string {
-	v := p.Status + ", ready " + p.Ready
+	v := p.Status + " " + p.Ready
 	for _, r := range f.Restarted {
 		if r.Namespace == p.Namespace && r.Name == p.Name {
 			v += fmt.Sprintf(", %d restarts", r.Restarts)
 		}
 	}
 	if p.Reason != "" && p.Reason != p.Status {
-		v += " (" + p.Reason + ")"
+		v += ": " + p.Reason
 	}
 	return v
 }

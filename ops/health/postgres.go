@@ -85,7 +85,7 @@ func JudgePostgres(s postgres.Snapshot, th config.Thresholds) []Result {
 		r := Result{Name: "longest tx", Status: OK, Value: "none open", Threshold: Durations(th.LongestTransaction), Runbook: "postgres-long-transactions"}
 		if tx := s.LongestTransaction; tx != nil {
 			r.Status = AboveDuration(tx.Duration, th.LongestTransaction)
-			r.Value = fmt.Sprintf("%s (pid %d, %s)", tx.Duration.Round(1e9), tx.PID, tx.State)
+			r.Value = fmt.Sprintf("%s (pid %d, %s)", ShortDuration(tx.Duration), tx.PID, tx.State)
 			if r.Status != OK {
 				r.Hint = fmt.Sprintf("pid %d (%s, app %q) holds back vacuum: SELECT pg_cancel_backend(%d) if it is stuck", tx.PID, tx.User, tx.Application, tx.PID)
 			}
@@ -102,7 +102,7 @@ func JudgePostgres(s postgres.Snapshot, th config.Thresholds) []Result {
 			r := Result{
 				Name:      "replica " + name,
 				Status:    AboveDuration(rep.ReplayLag, th.ReplicationLag),
-				Value:     fmt.Sprintf("%s lag %s, %d bytes behind", rep.State, rep.ReplayLag.Round(1e6), rep.LagBytes),
+				Value:     fmt.Sprintf("%s lag %s, %d bytes behind", rep.State, ShortDuration(rep.ReplayLag), rep.LagBytes),
 				Threshold: Durations(th.ReplicationLag),
 				Runbook:   "postgres-replication",
 			}
@@ -116,7 +116,7 @@ func JudgePostgres(s postgres.Snapshot, th config.Thresholds) []Result {
 		r := Result{Name: "standby delay", Status: OK, Value: "caught up", Threshold: Durations(th.ReplicationLag), Runbook: "postgres-replication"}
 		if !st.CaughtUp && st.ReplayDelayKnown {
 			r.Status = AboveDuration(st.ReplayDelay, th.ReplicationLag)
-			r.Value = fmt.Sprintf("%s behind", st.ReplayDelay.Round(1e9))
+			r.Value = fmt.Sprintf("%s behind", ShortDuration(st.ReplayDelay))
 		}
 		rs = append(rs, r)
 	}

@@ -283,7 +283,8 @@ func (c *Cache) Start(ctx context.Context) {
 	}
 }
 
-// Stop ends the informers and waits for them to return. Idempotent.
+// Stop ends the informers and waits for them to return. Idempotent; a
+// stopped cache keeps its last content but cannot be started again.
 func (c *Cache) Stop() {
 	c.mu.Lock()
 	cancel := c.cancel
@@ -358,24 +359,29 @@ func (c *Cache) Sources() []SourceState {
 // Pods returns a row per cached pod, sorted by namespace then name.
 func (c *Cache) Pods() []PodRow {
 	now := c.now()
-	var rows []PodRow
+	var pods []*corev1.Pod
 	for _, s := range c.pods {
 		items := s.informer.GetStore().List()
-		if rows == nil {
-			rows = make([]PodRow, 0, len(items))
+		if pods == nil {
+			pods = make([]*corev1.Pod, 0, len(items))
 		}
 		for _, it := range items {
 			if p, ok := it.(*corev1.Pod); ok {
-				rows = append(rows, NewPodRow(p, now))
+				pods = append(pods, p)
 			}
 		}
 	}
-	slices.SortFunc(rows, func(a, b PodRow) int {
+	// Sorting pointers is cheaper than sorting rows.
+	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
 		if a.Namespace != b.Namespace {
 			return strings.Compare(a.Namespace, b.Namespace)
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	rows := make([]PodRow, len(pods))
+	for i, p := range pods {
+		rows[i] = NewPodRow(p, now)
+	}
 	return rows
 }
 

@@ -190,6 +190,10 @@ func classify(err error) (ErrKind, string) {
 		errors.As(err, &recErr) || strings.Contains(err.Error(), "TLS") || strings.Contains(err.Error(), "tls:") {
 		return KindTLS, lastLine(err.Error())
 	}
+	if msg := err.Error(); strings.Contains(msg, "invalid body length") || strings.Contains(msg, "unknown message type") ||
+		strings.Contains(msg, "unexpected message") {
+		return KindOther, "not postgres: " + lastLine(msg)
+	}
 	return KindOther, lastLine(err.Error())
 }
 
@@ -239,6 +243,9 @@ func message(k ErrKind, detail string, t target, timeout time.Duration) string {
 	}
 	if detail == "" {
 		detail = "unknown error"
+	}
+	if _, ok := strings.CutPrefix(detail, "not postgres: "); ok {
+		return fmt.Sprintf("%s answered something that is not PostgreSQL — check the host and port in postgres.dsn", t)
 	}
 	return fmt.Sprintf("postgres at %s: %s", t, detail)
 }

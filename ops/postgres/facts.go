@@ -54,7 +54,8 @@ SELECT count(*)::int,
        count(*) FILTER (WHERE state IS NULL)::int,
        count(*) FILTER (WHERE datname = current_database())::int
   FROM pg_stat_activity
- WHERE backend_type = 'client backend'`
+ WHERE backend_type = 'client backend'
+    OR (backend_type IS NULL AND usename IS NOT NULL) -- another user's session, hidden from us`
 
 func readConnections(rows pgx.Rows, s *Snapshot) error {
 	c := &s.Connections

@@ -95,7 +95,7 @@ type ServerInfo struct {
 func (s ServerInfo) Major() int { return s.VersionNum / 10000 }
 
 // Connections counts client sessions on the whole server (all databases),
-// the quantity max_connections limits.
+// the quantity max_connections limits, the snapshot's own included.
 type Connections struct {
 	Total                    int `json:"total"`
 	Active                   int `json:"active"`
@@ -104,7 +104,8 @@ type Connections struct {
 	IdleInTransactionAborted int `json:"idle_in_transaction_aborted"`
 	// Other counts states such as "fastpath function call" and "disabled".
 	Other int `json:"other"`
-	// Hidden counts sessions whose state this user may not see.
+	// Hidden counts other users' sessions whose state this user may not
+	// see (without pg_read_all_stats); they are in Total.
 	Hidden int `json:"hidden"`
 	// ThisDatabase counts the sessions connected to the snapshot's database.
 	ThisDatabase int `json:"this_database"`
@@ -192,6 +193,21 @@ func TakeSnapshot(ctx context.Context, pool *pgxpool.Pool) (Snapshot, error) {
 	t := targetOf(pool.Config().ConnConfig.Config)
 	timeout := statementTimeout(ctx)
 
+	s, err := snapshotOnce(ctx, pool, timeout, t)
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		// The server restarted since the pool last used its connections:
+		// drop them all and try once more on fresh ones.
+		pool.Reset()
+		s, err = snapshotOnce(ctx, pool, timeout, t)
+	}
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s.finish(start)
+	return s, nil
+}
+
+func snapshotOnce(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration, t target) (Snapshot, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return Snapshot{}, wrapErr(err, t, pool.Config().ConnConfig.ConnectTimeout)
@@ -208,8 +224,14 @@ func TakeSnapshot(ctx context.Context, pool *pgxpool.Pool) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, wrapErr(err, t, timeout)
 	}
-	s.finish(start)
 	return s, nil
+}
+
+// connectionLost reports whether err means an established connection was
+// closed under us (as opposed to a new one failing).
+func connectionLost(err error) bool {
+	k, detail := classify(err)
+	return k == KindUnreachable && detail == "connection lost"
 }
 
 // statementTimeout is DefaultStatementTimeout, shortened to fit ctx.

@@ -175,6 +175,9 @@ func classify(err error) (ErrKind, string) {
 		errors.As(err, &recErr) || strings.Contains(err.Error(), "tls:") {
 		return KindTLS, err.Error()
 	}
+	if strings.Contains(err.Error(), "can't parse") {
+		return KindOther, "not redis: " + err.Error()
+	}
 	return KindOther, err.Error()
 }
 
@@ -217,6 +220,9 @@ func message(k ErrKind, detail string, t target) string {
 		return fmt.Sprintf("Redis at %s is not ready: %s — wait and retry", t.addr, detail)
 	case KindCanceled:
 		return fmt.Sprintf("talking to Redis at %s was canceled", t.addr)
+	}
+	if reply, ok := strings.CutPrefix(detail, "not redis: "); ok {
+		return fmt.Sprintf("%s answered something that is not Redis (%s) — check the host and port in redis.url or REDIS_URL", t.addr, reply)
 	}
 	return fmt.Sprintf("redis at %s: %s", t.addr, detail)
 }

@@ -112,4 +112,3 @@ func keys(info redis.Info) []string {
 	}
 	return out
 }
-

@@ -80,7 +80,7 @@ func TestSnapshotCountsClients(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		blocker.BLPop(bctx, 3*time.Second, "queue:never")
+		blocker.BLPop(bctx, time.Second, "queue:never")
 	}()
 	defer func() { cancel(); <-done }()
 

@@ -1,12 +1,15 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -143,7 +146,17 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 	select {
 	case res = <-done:
 	case <-ctx.Done():
-		res = <-done // Start is bounded by StartTimeout
+		// Kill what envtest starts (its retries included) until it gives up.
+		tick := time.NewTicker(100 * time.Millisecond)
+		for waiting := true; waiting; {
+			killKubeProcesses(dir)
+			select {
+			case res = <-done:
+				waiting = false
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
 		if res.err == nil {
 			res.err = ctx.Err()
 		}
@@ -151,6 +164,7 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 	s := &KubeServer{env: env, dir: dir, namespace: opts.Namespace}
 	if res.err != nil {
 		_ = env.Stop()
+		killKubeProcesses(dir)
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w — run make deps (scripts/kube-test-bins.sh) if the binaries are missing or stale", opts.BinDir, res.err)
 	}
@@ -206,6 +220,7 @@ func (s *KubeServer) Stop() error {
 	if err := s.env.Stop(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping kube-apiserver/etcd: %w", err))
 	}
+	killKubeProcesses(s.dir)
 	if err := os.RemoveAll(s.dir); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", s.dir, err))
 	}
@@ -235,4 +250,35 @@ func writeKubeconfig(path string, cfg *rest.Config, user, namespace string) erro
 		return fmt.Errorf("writing kubeconfig %s: %w", path, err)
 	}
 	return nil
+}
+
+// killKubeProcesses kills the etcd and kube-apiserver processes whose
+// arguments point into dir, our private directory. envtest forgets a
+// kube-apiserver whose start timed out (and retries with a new one); this
+// makes sure none outlives the sandbox. Linux only (/proc); a no-op elsewhere.
+func killKubeProcesses(dir string) {
+	if dir == "" {
+		return
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return
+	}
+	marker := []byte(filepath.Clean(dir) + string(filepath.Separator))
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, marker) {
+			continue
+		}
+		exe := filepath.Base(string(bytes.SplitN(cmdline, []byte{0}, 2)[0]))
+		if exe != "kube-apiserver" && exe != "etcd" {
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 }

@@ -99,6 +99,49 @@ func TestKubeStartFailureCleansUp(t *testing.T) {
 	}
 }
 
+// kubeProcessesUnder lists the pids of processes whose arguments mention dir.
+func kubeProcessesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc")
+	}
+	var pids []string
+	for _, e := range entries {
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), dir) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+// A start cut short by ctx leaves no process and no directory behind, even
+// when kube-apiserver is still starting (envtest would forget it).
+func TestKubeStartCanceledLeavesNothing(t *testing.T) {
+	bin := kubeBinDirForTest(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	srv, err := StartKube(ctx, KubeOptions{BinDir: bin})
+	if err == nil {
+		_ = srv.Stop()
+		t.Skip("the API server started within 1.5s; nothing to cancel")
+	}
+	if d := time.Since(t0); d > 30*time.Second {
+		t.Errorf("canceled start took %v", d)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if pids := kubeProcessesUnder(t, tmp); len(pids) > 0 {
+		t.Errorf("processes left running after a canceled start: %v", pids)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
+		t.Errorf("files left after a canceled start: %v", left)
+	}
+}
+
 func TestKubeStartSeedStop(t *testing.T) {
 	bin := kubeBinDirForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,9 +77,20 @@ func TestPostgresStartConnectStop(t *testing.T) {
 		t.Errorf("temp dir mode = %o, want 700", perm)
 	}
 
+	// A client stays connected through the shutdown.
+	client, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(context.Background())
+
 	pid := srv.PID()
 	if pid == 0 {
 		t.Fatal("PID() = 0 for a running server")
+	}
+	tree := processTree(pid)
+	if len(tree) < 3 {
+		t.Fatalf("postgres has %d processes; expected the postmaster, its helpers and a backend", len(tree))
 	}
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -87,15 +98,47 @@ func TestPostgresStartConnectStop(t *testing.T) {
 	if err := srv.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)
 	}
-	assertGone(t, pid, srv.Dir)
+	assertGone(t, tree, srv.Dir)
 }
 
-// assertGone checks that the process group of pid has no process left and
-// that dir no longer exists.
-func assertGone(t *testing.T, pid int, dir string) {
+// processTree returns pid and all its descendants, from /proc.
+func processTree(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
+		if f := strings.Fields(rest); len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	tree := []int{pid}
+	for i := 0; i < len(tree); i++ {
+		for p, pp := range parent {
+			if pp == tree[i] {
+				tree = append(tree, p)
+			}
+		}
+	}
+	return tree
+}
+
+// assertGone checks that none of pids is alive (zombies of ours count as
+// gone) and that dir no longer exists.
+func assertGone(t *testing.T, pids []int, dir string) {
 	t.Helper()
-	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process group %d still has processes after Stop (kill -0: %v)", pid, err)
+	for _, pid := range pids {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err == nil && !strings.Contains(string(data), ") Z ") {
+			t.Errorf("process %d still runs after Stop: %s", pid, data)
+		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temp dir %s still exists after Stop (stat: %v)", dir, err)
@@ -105,8 +148,18 @@ func assertGone(t *testing.T, pid int, dir string) {
 func TestPostgresKillAndRestart(t *testing.T) {
 	srv := startPostgres(t, sandbox.PostgresOptions{})
 	ctx := t.Context()
+	client, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(context.Background())
+	tree := processTree(srv.PID())
 	if err := srv.Kill(); err != nil {
 		t.Fatalf("Kill: %v", err)
+	}
+	assertGone(t, tree, "/nonexistent")
+	if _, err := os.Stat(srv.Dir); err != nil {
+		t.Errorf("Kill removed the data: %v", err)
 	}
 	if conn, err := pgx.Connect(ctx, srv.DSN()); err == nil {
 		conn.Close(ctx)

@@ -169,23 +169,25 @@ func (p *Process) Stop() error {
 	return p.stopErr
 }
 
-// Kill sends SIGKILL to the process group at once and waits, like a crash.
+// Kill sends SIGKILL to the process, its group and all its descendants at
+// once and waits, like a crash.
 func (p *Process) Kill() error {
 	p.stopOnce.Do(func() { p.stopErr = p.stop(syscall.SIGKILL, 0) })
 	return p.stopErr
 }
 
 func (p *Process) stop(sig syscall.Signal, grace time.Duration) error {
+	var killed []int
 	if !p.Exited() {
-		target := p.PID
 		if sig == syscall.SIGKILL {
-			target = -p.PID
+			killed = p.killTree()
+		} else {
+			_ = syscall.Kill(p.PID, sig)
 		}
-		_ = syscall.Kill(target, sig)
 		select {
 		case <-p.done:
 		case <-time.After(grace):
-			_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+			killed = p.killTree()
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):
@@ -195,7 +197,109 @@ func (p *Process) stop(sig syscall.Signal, grace time.Duration) error {
 	}
 	// Orphaned children of a killed leader stay in its group: reap them too.
 	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+	if left := waitGone(killed, 5*time.Second); len(left) > 0 {
+		return fmt.Errorf("%s: processes %v survived SIGKILL for 5s — kill them by hand", p.Name, left)
+	}
 	return nil
+}
+
+// killTree sends SIGKILL to the process, its process group and every
+// descendant (servers such as PostgreSQL put each child in a session of its
+// own, out of the group's reach), and returns the descendants.
+func (p *Process) killTree() []int {
+	kids := descendants(p.PID)
+	_ = syscall.Kill(-p.PID, syscall.SIGKILL)
+	_ = syscall.Kill(p.PID, syscall.SIGKILL)
+	for _, pid := range kids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return kids
+}
+
+// waitGone waits until none of pids runs (a zombie counts as gone: its
+// parent, not us, reaps it) and returns those still running at the deadline.
+func waitGone(pids []int, timeout time.Duration) []int {
+	deadline := time.Now().Add(timeout)
+	for {
+		var left []int
+		for _, pid := range pids {
+			if state, ok := procState(pid); ok && state != 'Z' && state != 'X' {
+				left = append(left, pid)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		pids = left
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// procState returns the state letter of pid from /proc/<pid>/stat.
+func procState(pid int) (byte, bool) {
+	fields, ok := procStat(pid)
+	if !ok {
+		return 0, false
+	}
+	return fields[0][0], true
+}
+
+// descendants returns the children, grandchildren and so on of pid, read
+// from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentOf(child); ok {
+			children[ppid] = append(children[ppid], child)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		for _, c := range children[next] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// parentOf reads the parent pid of pid from /proc.
+func parentOf(pid int) (int, bool) {
+	fields, ok := procStat(pid)
+	if !ok {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
+}
+
+// procStat returns the fields of /proc/<pid>/stat after "pid (comm) " —
+// state, ppid, ...; comm may hold spaces and parentheses.
+func procStat(pid int) ([]string, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 || i+2 > len(data) {
+		return nil, false
+	}
+	fields := strings.Fields(string(data[i+2:]))
+	if len(fields) < 2 || fields[0] == "" {
+		return nil, false
+	}
+	return fields, true
 }
 
 // LogTail returns the last n lines of the process log.
@@ -314,4 +418,60 @@ outer:
 		env = append(env, kv)
 	}
 	return append(env, "LC_ALL=C", "LANG=C")
+}
+
+// Blackhole is a loopback TCP address whose listen queue is full, so that a
+// new connection hangs in its handshake as if the network dropped it: a
+// way to test connect timeouts that does not depend on the network.
+type Blackhole struct {
+	// Addr is "127.0.0.1:port".
+	Addr string
+
+	fd      int
+	fillers []net.Conn
+}
+
+// StartBlackhole opens a listener with a backlog of zero that never
+// accepts, and fills its queue.
+func StartBlackhole() (*Blackhole, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("blackhole: socket: %w", err)
+	}
+	b := &Blackhole{fd: fd}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("blackhole: bind: %w", err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("blackhole: listen: %w", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("blackhole: getsockname: %w", err)
+	}
+	b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	for range 16 {
+		c, err := net.DialTimeout("tcp", b.Addr, 200*time.Millisecond)
+		if err != nil {
+			return b, nil // the queue is full: dials now hang
+		}
+		b.fillers = append(b.fillers, c)
+	}
+	b.Close()
+	return nil, errors.New("blackhole: the listen queue never filled up")
+}
+
+// Close releases the listener and the connections that fill its queue.
+func (b *Blackhole) Close() {
+	for _, c := range b.fillers {
+		c.Close()
+	}
+	b.fillers = nil
+	if b.fd >= 0 {
+		syscall.Close(b.fd)
+		b.fd = -1
+	}
 }

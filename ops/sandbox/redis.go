@@ -143,6 +143,13 @@ func (s *RedisServer) start(ctx context.Context) error {
 	})
 	defer client.Close()
 	return proc.WaitReady(ctx, s.opts.StartTimeout, func(ctx context.Context) error {
+		// Dial first: go-redis logs every failed dial to stderr.
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", s.Addr())
+		if err != nil {
+			return err
+		}
+		conn.Close()
 		return client.Ping(ctx).Err()
 	})
 }

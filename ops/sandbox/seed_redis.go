@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -124,11 +125,19 @@ func (w *redisSeedWriter) flush() error {
 	if w.err != nil || w.pipe == nil || w.n == 0 {
 		return w.err
 	}
-	if _, err := w.pipe.Exec(w.ctx); err != nil {
-		w.err = fmt.Errorf("seed Redis: %w", err)
-	}
+	cmds, err := w.pipe.Exec(w.ctx)
 	w.n = 0
-	return w.err
+	if err == nil {
+		return nil
+	}
+	for _, cmd := range cmds {
+		// A GET of a missing key (a seeded miss) answers nil: not a failure.
+		if cerr := cmd.Err(); cerr != nil && !errors.Is(cerr, goredis.Nil) {
+			w.err = fmt.Errorf("seed Redis: %s: %w", cmd.Name(), cerr)
+			return w.err
+		}
+	}
+	return nil
 }
 
 func (w *redisSeedWriter) selectDB(db int) {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 )
 
@@ -55,6 +56,10 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 			defer closer.Close()
 			if timeout > 0 {
 				cfg.Timeouts.Check = timeout
+			}
+			if cfg.Path == "" && !out.JSON() {
+				fmt.Fprintf(cmd.ErrOrStderr(), "opsdeck: no config file (looked in %s); checking what the environment names\n",
+					strings.Join(config.SearchPaths(), ", "))
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
@@ -108,13 +113,25 @@ func printText(w io.Writer, rep health.Report, colour bool) error {
 			// tabwriter counts escape bytes as width; pad to a fixed width first.
 			st = colours[r.Status] + fmt.Sprintf("%-7s", st) + "\x1b[0m"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Name, st, r.Value, r.Threshold, r.Hint)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Name, st, clip(r.Value, maxValue), r.Threshold, r.Hint)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintf(w, "\n%s\n", summary(rep))
 	return err
+}
+
+// maxValue keeps one long value (a scheduler message) from pushing every
+// threshold and hint off the screen; -o json carries it whole.
+const maxValue = 64
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func summary(rep health.Report) string {

@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/ops/redis"
 	"github.com/opsdeck/opsdeck/ops/logging"
 )
 
@@ -61,9 +63,16 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 		// Logging is a convenience; a read-only home must not stop a check.
 		log, closer = logging.Discard(), io.NopCloser(nil)
 	}
-	slog.SetDefault(log)
-	logging.RouteLibraries(log)
+	UseLogger(log)
 	return cfg, log, closer, nil
+}
+
+// UseLogger makes log the default logger and routes the libraries that would
+// otherwise write to stderr (client-go, go-redis) to it.
+func UseLogger(log *slog.Logger) {
+	slog.SetDefault(log)
+	kube.RouteLibraryLogs(log)
+	redis.RouteLibraryLogs(log)
 }
 
 // ExitError carries the process exit code for an error.
@@ -126,6 +135,7 @@ func (o Output) JSON() bool { return o == "json" }
 func PrintJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

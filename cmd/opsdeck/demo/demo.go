@@ -6,7 +6,6 @@ package demo
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -44,7 +43,7 @@ command can be tried against the sandbox from another shell.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			// Until the sandbox's state dir exists, library logs go nowhere.
-			logging.RouteLibraries(logging.Discard())
+			cli.UseLogger(logging.Discard())
 			errw := cmd.ErrOrStderr()
 			start := time.Now()
 			opts.Progress = func(step string) { fmt.Fprintf(errw, "opsdeck demo: %s…\n", step) }
@@ -73,8 +72,7 @@ command can be tried against the sandbox from another shell.`,
 				log, closer = logging.Discard(), io.NopCloser(nil)
 			}
 			defer closer.Close()
-			slog.SetDefault(log)
-			logging.RouteLibraries(log)
+			cli.UseLogger(log)
 
 			if headless {
 				w := cmd.OutOrStdout()
