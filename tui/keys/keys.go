@@ -12,8 +12,8 @@ type KeyMap struct {
 
 	// Lists and tables.
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
-	Filter, ClearFilter, Sort, Reverse     key.Binding
-	Enter, Back                            key.Binding
+	Filter, ClearFilter, Sort, Reverse      key.Binding
+	Enter, Back                             key.Binding
 
 	// Health tab.
 	FocusNodes, FocusPods, ProblemsOnly key.Binding

@@ -14,8 +14,8 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
-	"github.com/opsdeck/opsdeck/ops/redis"
 	"github.com/opsdeck/opsdeck/ops/logging"
+	"github.com/opsdeck/opsdeck/ops/redis"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
