@@ -43,6 +43,7 @@ func JudgeKube(f kube.Facts, th config.Thresholds) []Result {
 			st := NodeStatus(n)
 			if st.Worse(rs[summary].Status) {
 				rs[summary].Status = st
+				rs[summary].Hint = "see the node/ lines for each node that needs attention"
 			}
 			rs = append(rs, Result{
 				Name: "node/" + n.Name, Status: st, Value: nodeValue(n),
@@ -76,6 +77,7 @@ func JudgeKube(f kube.Facts, th config.Thresholds) []Result {
 			}
 			if res.Status.Worse(rs[summary].Status) {
 				rs[summary].Status = res.Status
+				rs[summary].Hint = "see the pod/ lines for each pod that needs attention"
 			}
 			rs = append(rs, res)
 		}
