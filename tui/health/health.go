@@ -45,7 +45,10 @@ type Tab struct {
 
 	podTable  table.Model
 	nodeTable table.Model
-	focus     focus
+	// podProblems and nodeProblems count the rows not OK, computed with the
+	// rows so that View never walks 10,000 pods.
+	podProblems, nodeProblems int
+	focus                     focus
 
 	filter       textinput.Model
 	filtering    bool

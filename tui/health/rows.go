@@ -92,8 +92,12 @@ func (t *Tab) applyRows() {
 		status ophealth.Status
 	}
 	pods := make([]podItem, 0, len(t.pods))
+	t.podProblems, t.nodeProblems = 0, 0
 	for _, p := range t.pods {
 		st := ophealth.PodStatus(p, th)
+		if st != ophealth.OK {
+			t.podProblems++
+		}
 		if t.problemsOnly && st == ophealth.OK {
 			continue
 		}
@@ -144,6 +148,9 @@ func (t *Tab) applyRows() {
 	nodes := make([]nodeItem, 0, len(t.nodes))
 	for _, n := range t.nodes {
 		st := ophealth.NodeStatus(n)
+		if st != ophealth.OK {
+			t.nodeProblems++
+		}
 		if t.problemsOnly && st == ophealth.OK {
 			continue
 		}

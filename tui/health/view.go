@@ -110,7 +110,7 @@ func (t *Tab) sectionTitle(name string, focused bool, info string) string {
 
 func (t *Tab) nodesTitle() string {
 	s := t.c.Styles
-	info := s.Muted.Render(t.countInfo(len(t.nodes), t.nodeTable.Len(), countNodeProblems(t)))
+	info := s.Muted.Render(t.countInfo(len(t.nodes), t.nodeTable.Len(), t.nodeProblems))
 	if t.focus == focusNodes {
 		info += t.filterInfo() + s.Muted.Render("  sort "+t.nodeSort.name())
 	}
@@ -122,7 +122,7 @@ func (t *Tab) nodesTitle() string {
 
 func (t *Tab) podsTitle() string {
 	s := t.c.Styles
-	info := s.Muted.Render(t.countInfo(len(t.pods), t.podTable.Len(), countPodProblems(t)))
+	info := s.Muted.Render(t.countInfo(len(t.pods), t.podTable.Len(), t.podProblems))
 	if t.focus == focusPods {
 		info += t.filterInfo() + s.Muted.Render("  sort "+t.podSort.name())
 	}
@@ -202,24 +202,4 @@ func (t *Tab) kubeStateLine() string {
 		return s.Muted.Render("  connecting to the cluster…")
 	}
 	return ""
-}
-
-func countPodProblems(t *Tab) int {
-	n := 0
-	for _, p := range t.pods {
-		if ophealth.PodStatus(p, t.c.Config.Thresholds) != ophealth.OK {
-			n++
-		}
-	}
-	return n
-}
-
-func countNodeProblems(t *Tab) int {
-	n := 0
-	for _, r := range t.nodes {
-		if ophealth.NodeStatus(r) != ophealth.OK {
-			n++
-		}
-	}
-	return n
 }
