@@ -17,14 +17,17 @@ type Config struct {
 	// Default: $XDG_STATE_HOME/opsdeck (~/.local/state/opsdeck).
 	StateDir string `yaml:"state_dir" json:"state_dir"`
 
-	Postgres     PostgresConfig `yaml:"postgres" json:"postgres"`
-	Redis        RedisConfig    `yaml:"redis" json:"redis"`
-	Kubernetes   KubeConfig     `yaml:"kubernetes" json:"kubernetes"`
-	Prometheus   EndpointConfig `yaml:"prometheus" json:"prometheus"`
-	Alertmanager EndpointConfig `yaml:"alertmanager" json:"alertmanager"`
-	Backup       BackupConfig   `yaml:"backup" json:"backup"`
-	Thresholds   Thresholds     `yaml:"thresholds" json:"thresholds"`
-	Timeouts     Timeouts       `yaml:"timeouts" json:"timeouts"`
+	Postgres     PostgresConfig   `yaml:"postgres" json:"postgres"`
+	Redis        RedisConfig      `yaml:"redis" json:"redis"`
+	Kubernetes   KubeConfig       `yaml:"kubernetes" json:"kubernetes"`
+	Prometheus   EndpointConfig   `yaml:"prometheus" json:"prometheus"`
+	Alertmanager EndpointConfig   `yaml:"alertmanager" json:"alertmanager"`
+	Backup       BackupConfig     `yaml:"backup" json:"backup"`
+	Thresholds   Thresholds       `yaml:"thresholds" json:"thresholds"`
+	Timeouts     Timeouts         `yaml:"timeouts" json:"timeouts"`
+	Metrics      MetricsConfig    `yaml:"metrics" json:"metrics"`
+	Runbooks     RunbooksConfig   `yaml:"runbooks" json:"runbooks"`
+	Monitoring   MonitoringConfig `yaml:"monitoring" json:"monitoring"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.
@@ -103,6 +106,24 @@ type Thresholds struct {
 	LongestTransaction   DurationLimit `yaml:"longest_transaction" json:"longest_transaction"`         // warn 5m, crit 30m
 	ReplicationLag       DurationLimit `yaml:"replication_lag" json:"replication_lag"`                 // warn 30s, crit 5m
 	PodRestarts          Limit         `yaml:"pod_restarts" json:"pod_restarts"`                       // warn 3, crit 10 (per container)
+
+	// Levels of the live metrics (ops/metrics); see DefaultThresholds.
+	DBTransactionsPerSec   Limit `yaml:"db_transactions_per_sec" json:"db_transactions_per_sec"`
+	DBTuplesPerSec         Limit `yaml:"db_tuples_per_sec" json:"db_tuples_per_sec"`
+	DBDeadlocksPerMinute   Limit `yaml:"db_deadlocks_per_minute" json:"db_deadlocks_per_minute"`
+	DBTempMiBPerSec        Limit `yaml:"db_temp_mib_per_sec" json:"db_temp_mib_per_sec"`
+	DBSizeGiB              Limit `yaml:"db_size_gib" json:"db_size_gib"`
+	RedisOpsPerSec         Limit `yaml:"redis_ops_per_sec" json:"redis_ops_per_sec"`
+	RedisClientsPercent    Limit `yaml:"redis_clients_percent" json:"redis_clients_percent"` // of maxclients
+	RedisEvictionsPerSec   Limit `yaml:"redis_evictions_per_sec" json:"redis_evictions_per_sec"`
+	RedisKeys              Limit `yaml:"redis_keys" json:"redis_keys"`
+	NodesNotReady          Limit `yaml:"nodes_not_ready" json:"nodes_not_ready"`
+	PodsNotReady           Limit `yaml:"pods_not_ready" json:"pods_not_ready"`
+	APIRequestsPerSec      Limit `yaml:"api_requests_per_sec" json:"api_requests_per_sec"`
+	ActiveUsers            Limit `yaml:"active_users" json:"active_users"`                           // lower is worse
+	DataUpdatesPerMinute   Limit `yaml:"data_updates_per_minute" json:"data_updates_per_minute"`     // lower is worse
+	TaskSuccessRatePercent Limit `yaml:"task_success_rate_percent" json:"task_success_rate_percent"` // lower is worse
+	DataQualityPercent     Limit `yaml:"data_quality_percent" json:"data_quality_percent"`           // lower is worse
 }
 
 // Timeouts bound every network call.

@@ -17,6 +17,8 @@ func Default() *Config {
 			Check:   5 * time.Second,
 			Connect: 3 * time.Second,
 		},
+		Metrics:    DefaultMetrics(),
+		Monitoring: DefaultMonitoring(),
 	}
 }
 
@@ -35,5 +37,22 @@ func DefaultThresholds() Thresholds {
 		LongestTransaction:   DurationLimit{Warn: 5 * time.Minute, Crit: 30 * time.Minute},
 		ReplicationLag:       DurationLimit{Warn: 30 * time.Second, Crit: 5 * time.Minute},
 		PodRestarts:          Limit{Warn: 3, Crit: 10},
+
+		DBTransactionsPerSec:   Limit{Warn: 5000, Crit: 10000},
+		DBTuplesPerSec:         Limit{Warn: 500000, Crit: 2000000},
+		DBDeadlocksPerMinute:   Limit{Warn: 1, Crit: 5},
+		DBTempMiBPerSec:        Limit{Warn: 10, Crit: 100},
+		DBSizeGiB:              Limit{Warn: 100, Crit: 500},
+		RedisOpsPerSec:         Limit{Warn: 50000, Crit: 100000},
+		RedisClientsPercent:    Limit{Warn: 80, Crit: 95},
+		RedisEvictionsPerSec:   Limit{Warn: 1, Crit: 50},
+		RedisKeys:              Limit{Warn: 10000000, Crit: 50000000},
+		NodesNotReady:          Limit{Warn: 1, Crit: 2},
+		PodsNotReady:           Limit{Warn: 1, Crit: 5},
+		APIRequestsPerSec:      Limit{Warn: 500, Crit: 1000},
+		ActiveUsers:            Limit{Warn: 1, Crit: 0},
+		DataUpdatesPerMinute:   Limit{Warn: 1, Crit: 0},
+		TaskSuccessRatePercent: Limit{Warn: 95, Crit: 90},
+		DataQualityPercent:     Limit{Warn: 99.5, Crit: 98},
 	}
 }

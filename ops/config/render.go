@@ -19,6 +19,9 @@ func (c *Config) Redacted() *Config {
 	r.Redis.URL = redact.URL(r.Redis.URL)
 	r.Prometheus.URL = redact.URL(r.Prometheus.URL)
 	r.Alertmanager.URL = redact.URL(r.Alertmanager.URL)
+	for i, rc := range r.Monitoring.Alertmanager.Receivers {
+		r.Monitoring.Alertmanager.Receivers[i].WebhookURL = redact.URL(rc.WebhookURL)
+	}
 	if r.Backup.S3.SecretKey != "" {
 		r.Backup.S3.SecretKey = redact.Placeholder
 	}
@@ -29,6 +32,8 @@ func (c *Config) Redacted() *Config {
 func (c *Config) clone() *Config {
 	r := *c
 	r.Kubernetes.Namespaces = append([]string(nil), c.Kubernetes.Namespaces...)
+	r.Metrics = c.Metrics.clone()
+	r.Monitoring = c.Monitoring.clone()
 	r.meta = c.meta.clone()
 	return &r
 }

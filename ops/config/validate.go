@@ -46,6 +46,8 @@ func (c *Config) Validate() error {
 	c.validateKube(one)
 	c.validateBackup(one)
 	errs = append(errs, c.validateThresholds()...)
+	errs = append(errs, c.validateMetrics()...)
+	errs = append(errs, c.validateMonitoring()...)
 
 	if c.Timeouts.Check <= 0 {
 		one("timeouts.check", fmt.Sprintf("must be positive, got %v", c.Timeouts.Check), `use e.g. "5s"`, nil)
@@ -193,6 +195,7 @@ func (c *Config) validateThresholds() []error {
 		{name: "redis_hit_rate_percent", limit: t.RedisHitRatePercent, percent: true, lower: true},
 		{name: "pod_restarts", limit: t.PodRestarts, whole: true},
 	}
+	rules = append(rules, metricLimitRules(t)...)
 	var errs []error
 	for _, r := range rules {
 		base := "thresholds." + r.name
