@@ -180,6 +180,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.pods, t.nodes, t.kubeErrs = msg.pods, msg.nodes, msg.errs
 		t.synced = true
 		t.refreshed = msg.at
+		t.layout() // the nodes table's height follows the number of nodes
 		t.applyRows()
 		return t, snapshot(t.src.Context, t.kube, false)
 	case checksMsg:

@@ -3,6 +3,7 @@ package health_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +240,23 @@ func TestKubeUnreachable(t *testing.T) {
 	out := tuitest.Plain(tb.View())
 	if !strings.Contains(out, "cannot reach API server") || !strings.Contains(out, "press r to retry") || !strings.Contains(out, "postgres") {
 		t.Fatalf("unreachable cluster should show its error and keep the checks:\n%s", out)
+	}
+}
+
+// TestNodesTableFollowsNodeCount: the nodes table is sized when the first
+// snapshot arrives, whatever arrives before it.
+func TestNodesTableFollowsNodeCount(t *testing.T) {
+	cl := tuitest.NewCluster(0)
+	src := sources(cl)
+	src.Checks = nil
+	tab := health.New(tuitest.Common(), src)
+	tab.SetSize(120, 38)
+	var tb common.Tab = tab
+	tb = drive(t, tb, tab.Init())
+	out := tuitest.Plain(tb.View())
+	for i := 1; i <= 6; i++ {
+		if !strings.Contains(out, fmt.Sprintf("node-%d ", i)) {
+			t.Fatalf("node-%d not shown:\n%s", i, out)
+		}
 	}
 }
