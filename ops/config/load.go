@@ -108,6 +108,7 @@ func Parse(name string, data []byte) (*Config, error) {
 func (c *Config) normalize() {
 	c.StateDir = expandHome(c.StateDir)
 	c.Backup.Dir = expandHome(c.Backup.Dir)
+	c.Runbooks.Dir = expandHome(c.Runbooks.Dir)
 	c.Kubernetes.Kubeconfig = expandHome(c.Kubernetes.Kubeconfig)
 }
 
