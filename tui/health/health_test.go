@@ -260,3 +260,19 @@ func TestNodesTableFollowsNodeCount(t *testing.T) {
 		}
 	}
 }
+
+func TestUnreachableTargetShowsWhatToDo(t *testing.T) {
+	cl := tuitest.NewCluster(0)
+	src := sources(cl)
+	src.Checks = func(context.Context) []ophealth.Result {
+		return []ophealth.Result{{Target: "postgres", Name: "reachable", Status: ophealth.Crit, Value: "unreachable",
+			Hint: "connection refused at 127.0.0.1:5432 — is PostgreSQL running?"}}
+	}
+	tab := health.New(tuitest.Common(), src)
+	tab.SetSize(120, 38)
+	var tb common.Tab = tab
+	tb = drive(t, tb, tab.Init())
+	if out := tuitest.Plain(tb.View()); !strings.Contains(out, "CRIT    reachable unreachable — connection refused at 127.0.0.1:5432") {
+		t.Fatalf("the check line should carry the hint:\n%s", out)
+	}
+}

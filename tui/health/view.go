@@ -87,6 +87,11 @@ func (t *Tab) checksView() string {
 		slices.SortStableFunc(rs, func(a, b ophealth.Result) int { return b.Status.Severity() - a.Status.Severity() })
 		for _, r := range rs {
 			item := r.Name + " " + r.Value
+			if len(rs) == 1 && r.Hint != "" {
+				// A target that could not be checked has one result: say
+				// what to do about it.
+				item += " — " + r.Hint
+			}
 			if r.Status != ophealth.OK {
 				item = s.ForLevel(level(r.Status)).Render(item)
 			}
