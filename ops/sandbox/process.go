@@ -181,13 +181,14 @@ func (p *Process) stop(sig syscall.Signal, grace time.Duration) error {
 	if !p.Exited() {
 		if sig == syscall.SIGKILL {
 			killed = p.killTree()
+			grace = 10 * time.Second // already killed: just wait below
 		} else {
 			_ = syscall.Kill(p.PID, sig)
 		}
 		select {
 		case <-p.done:
 		case <-time.After(grace):
-			killed = p.killTree()
+			killed = append(killed, p.killTree()...)
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):
