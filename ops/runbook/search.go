@@ -1,0 +1,153 @@
+package runbook
+
+import (
+	"sort"
+	"strings"
+)
+
+// Hit is one section that matches a search.
+type Hit struct {
+	// Book is the runbook's name.
+	Book string
+	// Title is the runbook's title.
+	Title string
+	// Section is the innermost section holding the match; its Anchor is ""
+	// for text above the first heading.
+	Section Section
+	// Line is the 0-based line of the first match.
+	Line int
+	// Snippet is the matching line, trimmed around the match.
+	Snippet string
+	// Score orders hits: a whole-phrase match beats scattered words, and a
+	// match in a heading beats one in the body.
+	Score int
+}
+
+// Search returns the sections that contain every word of query (case does
+// not matter), best first, at most limit of them (0: no limit). A query in
+// double quotes must match as a phrase; words that run across a line break
+// still match as a phrase.
+func (l *Library) Search(query string, limit int) []Hit {
+	phrase, words := parseQuery(query)
+	if len(words) == 0 {
+		return nil
+	}
+	exact := strings.HasPrefix(strings.TrimSpace(query), `"`)
+	var hits []Hit
+	for _, b := range l.books {
+		for _, span := range b.spans() {
+			if h, ok := b.match(span, phrase, words, exact); ok {
+				hits = append(hits, h)
+			}
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
+	}
+	return hits
+}
+
+// parseQuery folds the query into its phrase (words joined by one space)
+// and its words.
+func parseQuery(q string) (phrase string, words []string) {
+	q = strings.ToLower(strings.Trim(strings.TrimSpace(q), `"`))
+	words = strings.Fields(q)
+	return strings.Join(words, " "), words
+}
+
+// span is a run of lines owned by one heading and no deeper one.
+type span struct {
+	section    Section
+	start, end int
+}
+
+// spans cuts the book at every heading; the text above the first heading
+// is a span with an empty section.
+func (b *Book) spans() []span {
+	var out []span
+	prev := 0
+	cur := Section{}
+	for _, s := range b.Sections {
+		if s.Line > prev {
+			out = append(out, span{cur, prev, s.Line})
+		}
+		cur, prev = s, s.Line
+	}
+	return append(out, span{cur, prev, len(b.lines)})
+}
+
+func (b *Book) match(sp span, phrase string, words []string, exact bool) (Hit, bool) {
+	if sp.start >= sp.end {
+		return Hit{}, false
+	}
+	// One space-joined string with a map from its offsets back to lines.
+	var sb strings.Builder
+	offs := make([]int, 0, sp.end-sp.start)
+	for i := sp.start; i < sp.end; i++ {
+		offs = append(offs, sb.Len())
+		sb.WriteString(strings.Join(strings.Fields(b.folded[i]), " "))
+		sb.WriteByte(' ')
+	}
+	body := sb.String()
+	lineAt := func(off int) int {
+		i := sort.SearchInts(offs, off+1) - 1
+		return sp.start + max(i, 0)
+	}
+	score := 0
+	first := strings.Index(body, phrase)
+	if first >= 0 {
+		score += 100 + 10*strings.Count(body, phrase)
+	} else if exact {
+		return Hit{}, false
+	}
+	whole := first >= 0
+	for _, w := range words {
+		p := strings.Index(body, w)
+		if p < 0 {
+			return Hit{}, false
+		}
+		score += min(strings.Count(body, w), 5)
+		if !whole && (first < 0 || p < first) {
+			first = p
+		}
+	}
+	heading := strings.ToLower(sp.section.Title)
+	if strings.Contains(heading, phrase) {
+		score += 50
+	}
+	line := lineAt(first)
+	return Hit{
+		Book: b.Name, Title: b.Title, Section: sp.section, Line: line,
+		Snippet: snippet(b.lines[line], words[0]), Score: score,
+	}, true
+}
+
+// snippet trims a line to about 80 characters around word and drops the
+// Markdown marks that read as noise in a list.
+func snippet(line, word string) string {
+	s := strings.NewReplacer("**", "", "`", "", "#", "", "|", " ").Replace(strings.TrimSpace(line))
+	s = strings.Join(strings.Fields(s), " ")
+	r := []rune(s)
+	const width = 80
+	if len(r) <= width {
+		return s
+	}
+	lower := []rune(strings.ToLower(s))
+	at := 0
+	if len(lower) == len(r) {
+		if i := strings.Index(string(lower), word); i > 0 {
+			at = len([]rune(string(lower)[:i]))
+		}
+	}
+	start := max(at-width/3, 0)
+	end := min(start+width, len(r))
+	out := string(r[start:end])
+	if start > 0 {
+		out = "…" + out
+	}
+	if end < len(r) {
+		out += "…"
+	}
+	return out
+}
