@@ -2,17 +2,14 @@ package postgres
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/opsdeck/opsdeck/ops/netfail"
 )
 
 // ErrKind says in a word why talking to PostgreSQL failed, for a status line.
@@ -157,37 +154,22 @@ func classify(err error) (ErrKind, string) {
 	if errors.As(err, &parseErr) {
 		return KindConfig, ""
 	}
-	if errors.Is(err, context.Canceled) {
+	if pgconn.Timeout(err) && !errors.Is(err, context.Canceled) {
+		return KindTimeout, ""
+	}
+	switch c, detail := netfail.Classify(err, pgconn.ErrConnClosed); {
+	case c == netfail.Canceled:
 		return KindCanceled, ""
-	}
-	if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT) {
+	case c == netfail.Timeout:
 		return KindTimeout, ""
+	case c == netfail.NoHost:
+		return KindUnreachable, "cannot resolve host " + detail
+	case c.Unreachable():
+		return KindUnreachable, c.Detail()
+	case c == netfail.TLS:
+		return KindTLS, lastLine(detail)
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return KindTimeout, ""
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return KindUnreachable, "cannot resolve host " + dnsErr.Name
-	}
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return KindUnreachable, "connection refused"
-	case errors.Is(err, syscall.ENOENT):
-		return KindUnreachable, "no socket"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return KindUnreachable, "no route to host"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, pgconn.ErrConnClosed):
-		return KindUnreachable, "connection lost"
-	}
-	var certErr *tls.CertificateVerificationError
-	var unknownAuth x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var recErr tls.RecordHeaderError
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) ||
-		errors.As(err, &recErr) || strings.Contains(err.Error(), "TLS") || strings.Contains(err.Error(), "tls:") {
+	if strings.Contains(err.Error(), "TLS") {
 		return KindTLS, lastLine(err.Error())
 	}
 	if msg := err.Error(); strings.Contains(msg, "invalid body length") || strings.Contains(msg, "unknown message type") ||

@@ -1,18 +1,14 @@
 package redis
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/opsdeck/opsdeck/ops/netfail"
 )
 
 // ErrKind says in a word why talking to Redis failed, for a status line.
@@ -144,36 +140,17 @@ func classify(err error) (ErrKind, string) {
 		}
 		return KindOther, msg
 	}
-	if errors.Is(err, context.Canceled) {
+	switch c, detail := netfail.Classify(err, goredis.ErrClosed); {
+	case c == netfail.Canceled:
 		return KindCanceled, ""
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT) {
+	case c == netfail.Timeout:
 		return KindTimeout, ""
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return KindTimeout, ""
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return KindUnreachable, "cannot resolve host " + dnsErr.Name
-	}
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return KindUnreachable, "connection refused"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return KindUnreachable, "no route to host"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, goredis.ErrClosed):
-		return KindUnreachable, "connection lost"
-	}
-	var certErr *tls.CertificateVerificationError
-	var unknownAuth x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var recErr tls.RecordHeaderError
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) ||
-		errors.As(err, &recErr) || strings.Contains(err.Error(), "tls:") {
-		return KindTLS, err.Error()
+	case c == netfail.NoHost:
+		return KindUnreachable, "cannot resolve host " + detail
+	case c.Unreachable():
+		return KindUnreachable, c.Detail()
+	case c == netfail.TLS:
+		return KindTLS, detail
 	}
 	if strings.Contains(err.Error(), "can't parse") {
 		return KindOther, "not redis: " + err.Error()
