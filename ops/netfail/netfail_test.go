@@ -17,7 +17,9 @@ import (
 var errLibClosed = errors.New("lib: conn closed")
 
 func TestClassify(t *testing.T) {
-	op := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: err}} }
+	op := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: err}}
+	}
 	for _, tc := range []struct {
 		name   string
 		err    error
