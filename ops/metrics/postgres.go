@@ -204,4 +204,3 @@ func (p *PostgresSizeSampler) Sample(ctx context.Context, _ time.Time) ([]Readin
 	}
 	return []Reading{{ID: PGDatabaseSize, Value: float64(n)}}, nil
 }
-

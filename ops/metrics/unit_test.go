@@ -346,4 +346,6 @@ type samplerFunc struct {
 	sample func(ctx context.Context) ([]Reading, error)
 }
 
-func (s samplerFunc) Sample(ctx context.Context, _ time.Time) ([]Reading, error) { return s.sample(ctx) }
+func (s samplerFunc) Sample(ctx context.Context, _ time.Time) ([]Reading, error) {
+	return s.sample(ctx)
+}
