@@ -64,6 +64,21 @@ type BackupConfig struct {
 	Dir string `yaml:"dir" json:"dir"`
 	// S3, when its bucket is set, replaces the local store.
 	S3 S3Config `yaml:"s3" json:"s3"`
+	// CompressionLevel is the zstd level of every file (default 3).
+	CompressionLevel int `yaml:"compression_level" json:"compression_level"`
+	// Encryption, when it has recipients, encrypts every file with age.
+	Encryption BackupEncryption `yaml:"encryption" json:"encryption"`
+	// Retention is the days each component's sets are kept (30/30/90/7).
+	Retention BackupRetention `yaml:"retention_days" json:"retention_days"`
+	// LogsWindow is how far back the logs component reaches (default 24h).
+	LogsWindow time.Duration `yaml:"logs_window" json:"logs_window"`
+	// WebhookURL, when set, gets a Slack-compatible message after each run.
+	WebhookURL string `yaml:"webhook_url" json:"webhook_url"`
+	// MetricsDir, when set, gets opsdeck_backup.prom for node exporter's
+	// textfile collector after each run.
+	MetricsDir string `yaml:"metrics_dir" json:"metrics_dir"`
+	// PgBinDir holds pg_dump and pg_restore; empty means PATH.
+	PgBinDir string `yaml:"pg_bin_dir" json:"pg_bin_dir"`
 }
 
 // S3Config is an S3-compatible object store.

@@ -10,7 +10,10 @@ func Default() *Config {
 	return &Config{
 		StateDir: DefaultStateDir(),
 		Backup: BackupConfig{
-			Dir: DefaultBackupDir(),
+			Dir:              DefaultBackupDir(),
+			CompressionLevel: DefaultCompressionLevel,
+			Retention:        DefaultBackupRetention(),
+			LogsWindow:       DefaultLogsWindow,
 		},
 		Thresholds: DefaultThresholds(),
 		Timeouts: Timeouts{

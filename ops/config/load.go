@@ -108,6 +108,8 @@ func Parse(name string, data []byte) (*Config, error) {
 func (c *Config) normalize() {
 	c.StateDir = expandHome(c.StateDir)
 	c.Backup.Dir = expandHome(c.Backup.Dir)
+	c.Backup.Encryption.RecipientsFile = expandHome(c.Backup.Encryption.RecipientsFile)
+	c.Backup.Encryption.IdentityFile = expandHome(c.Backup.Encryption.IdentityFile)
 	c.Runbooks.Dir = expandHome(c.Runbooks.Dir)
 	c.Kubernetes.Kubeconfig = expandHome(c.Kubernetes.Kubeconfig)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/goccy/go-yaml"
 
@@ -25,6 +26,7 @@ func (c *Config) Redacted() *Config {
 	if r.Backup.S3.SecretKey != "" {
 		r.Backup.S3.SecretKey = redact.Placeholder
 	}
+	r.Backup.WebhookURL = redactWebhook(r.Backup.WebhookURL)
 	return r
 }
 
@@ -32,6 +34,7 @@ func (c *Config) Redacted() *Config {
 func (c *Config) clone() *Config {
 	r := *c
 	r.Kubernetes.Namespaces = append([]string(nil), c.Kubernetes.Namespaces...)
+	r.Backup.Encryption.Recipients = slices.Clone(c.Backup.Encryption.Recipients)
 	r.Metrics = c.Metrics.clone()
 	r.Monitoring = c.Monitoring.clone()
 	r.meta = c.meta.clone()

@@ -45,6 +45,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateKube(one)
 	c.validateBackup(one)
+	c.validateBackupPolicy(one)
 	errs = append(errs, c.validateThresholds()...)
 	errs = append(errs, c.validateMetrics()...)
 	errs = append(errs, c.validateMonitoring()...)
