@@ -28,6 +28,8 @@ type Config struct {
 	Metrics      MetricsConfig    `yaml:"metrics" json:"metrics"`
 	Runbooks     RunbooksConfig   `yaml:"runbooks" json:"runbooks"`
 	Monitoring   MonitoringConfig `yaml:"monitoring" json:"monitoring"`
+	// Maintenance drives `opsdeck maintain` and the Maintenance tab.
+	Maintenance MaintenanceConfig `yaml:"maintenance" json:"maintenance"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

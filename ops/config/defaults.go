@@ -20,8 +20,9 @@ func Default() *Config {
 			Check:   5 * time.Second,
 			Connect: 3 * time.Second,
 		},
-		Metrics:    DefaultMetrics(),
-		Monitoring: DefaultMonitoring(),
+		Metrics:     DefaultMetrics(),
+		Monitoring:  DefaultMonitoring(),
+		Maintenance: DefaultMaintenance(),
 	}
 }
 

@@ -37,6 +37,7 @@ func (c *Config) clone() *Config {
 	r.Backup.Encryption.Recipients = slices.Clone(c.Backup.Encryption.Recipients)
 	r.Metrics = c.Metrics.clone()
 	r.Monitoring = c.Monitoring.clone()
+	r.Maintenance = c.Maintenance.clone()
 	r.meta = c.meta.clone()
 	return &r
 }

@@ -49,6 +49,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateThresholds()...)
 	errs = append(errs, c.validateMetrics()...)
 	errs = append(errs, c.validateMonitoring()...)
+	errs = append(errs, c.validateMaintenance()...)
 
 	if c.Timeouts.Check <= 0 {
 		one("timeouts.check", fmt.Sprintf("must be positive, got %v", c.Timeouts.Check), `use e.g. "5s"`, nil)
