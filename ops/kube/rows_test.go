@@ -313,6 +313,23 @@ func TestStripForCache(t *testing.T) {
 	if err != nil || out.(*corev1.Pod).ManagedFields != nil || out.(*corev1.Pod).Annotations != nil {
 		t.Errorf("StripForCache = %+v, %v", out, err)
 	}
+	// Pods lose what no view reads, and keep what the views show.
+	p = testPod(corev1.PodRunning, running("app", true, 0))
+	p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
+	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PASSWORD", Value: "x"}}
+	p.Spec.Containers[0].Command = []string{"/app"}
+	p.Spec.Containers[0].LivenessProbe = &corev1.Probe{}
+	p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}
+	image := p.Spec.Containers[0].Image
+	out, _ = StripForCache(p)
+	sp := out.(*corev1.Pod)
+	c := sp.Spec.Containers[0]
+	if sp.Spec.Volumes != nil || c.Env != nil || c.Command != nil || c.LivenessProbe != nil {
+		t.Errorf("pod spec not stripped: %+v", sp.Spec)
+	}
+	if c.Image != image || c.Resources.Requests.Cpu().MilliValue() != 100 || len(sp.Status.ContainerStatuses) == 0 {
+		t.Errorf("stripping lost what the views read: %+v", sp)
+	}
 	if out, err := StripForCache("not an object"); err != nil || out != "not an object" {
 		t.Errorf("non-object: %v %v", out, err)
 	}
