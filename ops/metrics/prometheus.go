@@ -97,9 +97,10 @@ func (p *PrometheusSampler) query(ctx context.Context, pn config.Panel, now time
 	id := "prometheus." + pn.Name
 	opts := []promv1.Option{}
 	if dl, ok := ctx.Deadline(); ok {
-		opts = append(opts, promv1.WithTimeout(max(time.Until(dl), time.Millisecond)))
+		// Whole seconds: Prometheus reads "4.9s" as no duration at all.
+		opts = append(opts, promv1.WithTimeout(max(time.Until(dl).Truncate(time.Second), time.Second)))
 	}
-	v, warnings, err := p.api.Query(ctx, pn.Query, now, opts...)
+	v, warnings, _, err := p.api.Query(ctx, pn.Query, now, opts...)
 	if err != nil {
 		var pe *promv1.Error
 		if errors.As(err, &pe) {

@@ -25,6 +25,12 @@ type Options struct {
 	Namespace string
 	// Progress, when set, is told each step as it starts.
 	Progress func(step string)
+	// Load runs the demo's load generator (see StartLoad) once seeded.
+	Load bool
+	// Monitoring starts Prometheus (scraping the load generator) and
+	// Alertmanager when their Debian packages are installed, and points the
+	// config at them; when they are not, MonitoringErr says so.
+	Monitoring bool
 }
 
 // Sandbox is a running set of throwaway servers, seeded, with an opsdeck
@@ -41,6 +47,11 @@ type Sandbox struct {
 
 	PostgresSeed PostgresSeedStats
 	KubeSeed     KubeSeedStats
+
+	// Load and Monitoring run when Options asked for them.
+	Load          *LoadGenerator
+	Monitoring    *Monitoring
+	MonitoringErr error
 
 	stopOnce sync.Once
 	stopErr  error
@@ -95,6 +106,9 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	}
 
 	cfg := config.Default()
+	if err := sb.startLoadAndMonitoring(ctx, opts, cfg, progress); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Postgres.DSN = sb.Postgres.DSN()
 	cfg.Redis.URL = sb.Redis.URL()
@@ -127,6 +141,7 @@ func (sb *Sandbox) seedRedis(ctx context.Context, scale int) error {
 func (sb *Sandbox) Stop() error {
 	sb.stopOnce.Do(func() {
 		var errs []error
+		errs = append(errs, sb.stopLoadAndMonitoring())
 		if sb.Kube != nil {
 			errs = append(errs, sb.Kube.Stop())
 		}
