@@ -13,8 +13,8 @@ type Alert struct {
 	// Severity is the severity label: critical, warning, info (or "").
 	Severity string `json:"severity"`
 	// Summary is the summary annotation (else the description).
-	Summary string    `json:"summary"`
-	Since   time.Time `json:"since"`
+	Summary string            `json:"summary"`
+	Since   time.Time         `json:"since"`
 	Labels  map[string]string `json:"labels"`
 	// State is "firing", "silenced" or "inhibited".
 	State string `json:"state"`

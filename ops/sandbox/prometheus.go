@@ -68,7 +68,9 @@ type PrometheusServer struct {
 }
 
 // URL is the server's base URL.
-func (s *PrometheusServer) URL() string { return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
+func (s *PrometheusServer) URL() string {
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+}
 
 // Stop stops the server and removes its directory. Safe to call more than once.
 func (s *PrometheusServer) Stop() error { return stopAndRemove(s.proc, s.Dir) }
@@ -186,7 +188,9 @@ func (s *AlertmanagerServer) URL() string {
 }
 
 // Addr is "127.0.0.1:port", for Prometheus' alerting section.
-func (s *AlertmanagerServer) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
+func (s *AlertmanagerServer) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+}
 
 // Stop stops the server and removes its directory. Safe to call more than once.
 func (s *AlertmanagerServer) Stop() error { return stopAndRemove(s.proc, s.Dir) }
