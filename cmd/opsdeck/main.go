@@ -10,6 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupscmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/check"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
@@ -54,5 +56,6 @@ subcommands from scripts and cron.`,
 	}
 	g.Register(root)
 	root.AddCommand(check.Command(g), configcmd.Command(g), demo.Command(g))
+	root.AddCommand(backupcmd.Command(g), backupscmd.Command(g))
 	return root
 }

@@ -1,0 +1,344 @@
+// Package backupscmd is `opsdeck backups list|verify|prune`: the catalog of
+// backup sets, checking them, and expiring them by retention.
+package backupscmd
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/progress"
+)
+
+// Command returns `opsdeck backups`.
+func Command(g *cli.Globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backups",
+		Short: "List, verify and prune backup sets",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(listCommand(g), verifyCommand(g), pruneCommand(g), showCommand(g))
+	return cmd
+}
+
+func engine(g *cli.Globals) (*backup.Engine, io.Closer, error) {
+	cfg, _, closer, err := g.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := backup.New(cfg, cli.Version)
+	if err != nil {
+		closer.Close()
+		return nil, nil, cli.Exit(3, err)
+	}
+	return eng, closerFunc(func() error { eng.Close(); return closer.Close() }), nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// Row is one set in `backups list -o json`.
+type Row struct {
+	ID          string   `json:"id"`
+	Kind        string   `json:"kind"`
+	Status      string   `json:"status"`
+	Components  []string `json:"components"`
+	Size        int64    `json:"size"`
+	AgeSeconds  int64    `json:"age_seconds"`
+	VerifyState string   `json:"verify_state"`
+	Tags        []string `json:"tags,omitempty"`
+	Error       string   `json:"error,omitempty"`
+}
+
+func listCommand(g *cli.Globals) *cobra.Command {
+	var out cli.Output
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List committed backup sets, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.Validate(); err != nil {
+				return err
+			}
+			eng, closer, err := engine(g)
+			if err != nil {
+				return err
+			}
+			defer closer.Close()
+			ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer cancel()
+			sets, err := backup.List(ctx, eng.Store)
+			if err != nil {
+				return cli.Exit(1, err)
+			}
+			now := time.Now()
+			rows := make([]Row, 0, len(sets))
+			for _, s := range sets {
+				r := Row{ID: s.ID, VerifyState: s.VerifyState(), Error: s.Err, AgeSeconds: int64(s.Age(now).Seconds())}
+				if m := s.Manifest; m != nil {
+					r.Kind, r.Status, r.Components, r.Size, r.Tags = m.Kind, m.Status, m.ComponentNames(), m.Size(), m.Tags
+				}
+				rows = append(rows, r)
+			}
+			w := cmd.OutOrStdout()
+			if out.JSON() {
+				return cli.PrintJSON(w, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(w, "no backup sets in %s — take one with: opsdeck backup database\n", eng.Store)
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tCOMPONENTS\tSIZE\tAGE\tVERIFY")
+			for _, r := range rows {
+				st := r.Status
+				if r.Error != "" {
+					st = "unreadable"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, st, strings.Join(r.Components, ","),
+					progress.Bytes(r.Size), Age(time.Duration(r.AgeSeconds)*time.Second), r.VerifyState)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\n%d set(s) in %s\n", len(rows), eng.Store)
+			return nil
+		},
+	}
+	out.Register(cmd)
+	return cmd
+}
+
+func showCommand(g *cli.Globals) *cobra.Command {
+	var out cli.Output
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a set's manifest: components, files, checksums and facts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.Validate(); err != nil {
+				return err
+			}
+			eng, closer, err := engine(g)
+			if err != nil {
+				return err
+			}
+			defer closer.Close()
+			s, err := backup.Get(cmd.Context(), eng.Store, args[0])
+			if err != nil {
+				return cli.Exit(1, err)
+			}
+			if out.JSON() {
+				return cli.PrintJSON(cmd.OutOrStdout(), s)
+			}
+			backupcmd.PrintManifest(cmd.OutOrStdout(), s.Manifest)
+			fmt.Fprintf(cmd.OutOrStdout(), "verify: %s\n", s.VerifyState())
+			return nil
+		},
+	}
+	out.Register(cmd)
+	return cmd
+}
+
+func verifyCommand(g *cli.Globals) *cobra.Command {
+	var (
+		out       cli.Output
+		all, deep bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify [ID...] [--all] [--deep]",
+		Short: "Re-hash every file of a set against its manifest (newest set by default)",
+		Long: `Re-reads every file of the set and compares its size and SHA-256 with the
+manifest; --deep also reads the content: pg_restore --list reads the dump, the
+RDB is parsed to its end with its CRC-64, every YAML is parsed (encrypted sets
+need backup.encryption.identity_file). The result is recorded as the set's
+verify state, which prune relies on.
+
+Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error.`,
+		Example: `  opsdeck backups verify
+  opsdeck backups verify 20261125_020000 --deep
+  opsdeck backups verify --all`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := out.Validate(); err != nil {
+				return err
+			}
+			if all && len(args) > 0 {
+				return cli.Exit(3, fmt.Errorf("give set IDs or --all, not both"))
+			}
+			for _, id := range args {
+				if !backup.ValidID(id) {
+					return cli.Exit(3, fmt.Errorf("bad backup id %q: want YYYYMMDD_HHMMSS (see opsdeck backups list)", id))
+				}
+			}
+			eng, closer, err := engine(g)
+			if err != nil {
+				return err
+			}
+			defer closer.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			results, err := eng.Verify(ctx, backup.VerifyOptions{IDs: args, All: all, Deep: deep, Progress: verifyPrinter(cmd.ErrOrStderr())})
+			w := cmd.OutOrStdout()
+			if out.JSON() {
+				if perr := cli.PrintJSON(w, results); perr != nil {
+					return perr
+				}
+			} else {
+				for _, r := range results {
+					fmt.Fprintf(w, "%s  %-13s  %d file(s)\n", r.ID, r.State(), r.Files)
+					for _, p := range r.Problems {
+						fmt.Fprintf(w, "  FAILED %s\n", p)
+					}
+				}
+			}
+			if err != nil {
+				if len(results) > 0 {
+					if out.JSON() {
+						return cli.ExitSilently(2)
+					}
+					return cli.Exit(2, err)
+				}
+				return cli.Exit(1, err)
+			}
+			return nil
+		},
+	}
+	out.Register(cmd)
+	cmd.Flags().BoolVar(&all, "all", false, "verify every set")
+	cmd.Flags().BoolVar(&deep, "deep", false, "also read the content: pg_restore --list, RDB parse, YAML parse")
+	return cmd
+}
+
+func verifyPrinter(w io.Writer) progress.Func {
+	p := backupcmd.Printer(w, false)
+	return func(e progress.Event) {
+		if e.Kind == progress.Fail {
+			return // printed with the results
+		}
+		p(e)
+	}
+}
+
+func pruneCommand(g *cli.Globals) *cobra.Command {
+	var (
+		out         cli.Output
+		dryRun, yes bool
+	)
+	cmd := &cobra.Command{
+		Use:   "prune [--dry-run] [--yes]",
+		Short: "Delete sets past their component's retention (never the newest verified one)",
+		Long: `Deletes sets whose every component is past its retention (backup.retention_days:
+database 30, redis 30, config 90, logs 7 by default), and the leftovers of
+interrupted runs. The newest verified set of each component is always kept;
+failed and unverified sets never count as the ones kept. --dry-run shows the
+plan and changes nothing. Without --yes it asks on a terminal, and refuses
+when there is none (pass --yes in cron).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.Validate(); err != nil {
+				return err
+			}
+			eng, closer, err := engine(g)
+			if err != nil {
+				return err
+			}
+			defer closer.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			w := cmd.OutOrStdout()
+			plan, err := eng.Prune(ctx, backup.PruneOptions{DryRun: true})
+			if err != nil {
+				return cli.Exit(1, err)
+			}
+			if dryRun {
+				if out.JSON() {
+					return cli.PrintJSON(w, plan)
+				}
+				printPlan(w, plan.Plan)
+				return nil
+			}
+			dels := plan.Plan.Deletes()
+			if len(dels) == 0 && len(plan.Plan.Leftovers) == 0 {
+				if out.JSON() {
+					return cli.PrintJSON(w, plan)
+				}
+				printPlan(w, plan.Plan)
+				fmt.Fprintln(w, "nothing to delete")
+				return nil
+			}
+			if !yes {
+				if !out.JSON() {
+					printPlan(w, plan.Plan)
+				}
+				if !cli.IsTerminal(os.Stdin) {
+					return cli.Exit(1, fmt.Errorf("prune would delete %d set(s): pass --yes to confirm (no terminal to ask on)", len(dels)))
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "Delete %d set(s) and %d leftover(s)? [y/N] ", len(dels), len(plan.Plan.Leftovers))
+				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+					return cli.Exit(1, fmt.Errorf("nothing deleted"))
+				}
+			}
+			res, err := eng.Prune(ctx, backup.PruneOptions{Progress: backupcmd.Printer(cmd.ErrOrStderr(), true)})
+			if out.JSON() {
+				if perr := cli.PrintJSON(w, res); perr != nil {
+					return perr
+				}
+			} else {
+				fmt.Fprintf(w, "deleted %d set(s) (%s freed), %d leftover(s)\n", len(res.Deleted), progress.Bytes(res.Freed), len(res.Plan.Leftovers))
+			}
+			if err != nil {
+				return cli.Exit(1, err)
+			}
+			return nil
+		},
+	}
+	out.Register(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be deleted and change nothing")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (cron)")
+	return cmd
+}
+
+func printPlan(w io.Writer, p backup.PrunePlan) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tAGE\tSIZE\tACTION\tWHY")
+	for _, d := range p.Decisions {
+		act := "keep"
+		if d.Delete {
+			act = "DELETE"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, Age(d.Age), progress.Bytes(d.Size), act, d.Reason)
+	}
+	tw.Flush()
+	for _, id := range p.Leftovers {
+		fmt.Fprintf(w, "leftover of an interrupted run: %s (DELETE)\n", id)
+	}
+	for _, wn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
+}
+
+// Age renders a duration as kubectl does: 45s, 12m, 5h, 3d.
+func Age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

@@ -1,0 +1,23 @@
+// Package backup takes, catalogs, verifies and expires backup sets of
+// PostgreSQL (pg_dump custom format), Redis (an RDB taken over the
+// replication handshake), Kubernetes configuration (one YAML per object) and
+// pod logs.
+//
+// A set is a directory (or S3 prefix) named by its ID, YYYYMMDD_HHMMSS in
+// UTC, holding one file per component and manifest.json, which is written
+// last: a set without a committed manifest is not a backup, is never listed,
+// and is removed by the next run. Every file is zstd-compressed and, when
+// age recipients are configured, encrypted; its SHA-256 (of the stored
+// bytes) and sizes are in the manifest.
+//
+// Reading back, for verify and for restores:
+//
+//	cat, _ := backup.NewCatalog(store)
+//	set, _ := cat.Get(ctx, id)                   // manifest + verify state
+//	rc, _ := backup.OpenFile(ctx, store, set.Manifest.ID, file, identities)
+//	io.Copy(dst, rc)                             // decrypted, decompressed
+//	err := rc.Close()                            // checksum checked at EOF
+//
+// One backup or restore runs at a time per store ([AcquireLock]). Nothing
+// here prints; long operations report through progress.Func.
+package backup

@@ -1,0 +1,166 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/opsdeck/opsdeck/ops/audit"
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/ops/logging"
+	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/redact"
+	"github.com/opsdeck/opsdeck/ops/runner"
+)
+
+// Engine runs backups, verifies and prunes against one store with one
+// configuration. Build it with New; the CLI and the cockpit share it.
+type Engine struct {
+	Config *config.Config
+	Store  Store
+	// Runner runs pg_dump and pg_restore (default runner.Exec{}).
+	Runner runner.Runner
+	// Audit records every action (nil: not recorded).
+	Audit *audit.Log
+	// Version is opsdeck's version, written into manifests.
+	Version string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Kube builds the Kubernetes client (default: from the config).
+	Kube func() (*kube.Client, error)
+	// HTTPTimeout bounds the webhook call (default 10s).
+	HTTPTimeout time.Duration
+
+	auditErr error
+}
+
+// New returns an Engine for cfg: the store it names, the real runner, and
+// the audit log under the state dir.
+func New(cfg *config.Config, version string) (*Engine, error) {
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{Config: cfg, Store: st, Version: version}
+	l, err := audit.Open(filepath.Join(cfg.StateDir, "audit.log"))
+	if err != nil {
+		// Listing needs no audit log; every action will refuse to run.
+		e.auditErr = err
+		return e, nil
+	}
+	l.AddSecrets(redact.Passwords(cfg.Postgres.DSN)...)
+	l.AddSecrets(redact.Passwords(cfg.Redis.URL)...)
+	l.AddSecrets(cfg.Backup.S3.SecretKey)
+	e.Audit = l
+	return e, nil
+}
+
+// Close releases the audit log.
+func (e *Engine) Close() error { return e.Audit.Close() }
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Engine) runner() runner.Runner {
+	if e.Runner != nil {
+		return e.Runner
+	}
+	return runner.Exec{}
+}
+
+func (e *Engine) kubeClient() (*kube.Client, error) {
+	if e.Kube != nil {
+		return e.Kube()
+	}
+	return kube.NewClient(e.Config.Kubernetes, e.Config.Timeouts.Check)
+}
+
+// codec returns the configured compression and encryption.
+func (e *Engine) codec() (Codec, error) {
+	b := e.Config.Backup
+	c := Codec{Level: b.CompressionLevel}
+	if c.Level == 0 {
+		c.Level = config.DefaultCompressionLevel
+	}
+	if b.Encryption.Enabled() {
+		rs, err := ParseRecipients(b.Encryption.Recipients, b.Encryption.RecipientsFile)
+		if err != nil {
+			return c, err
+		}
+		c.Recipients = rs
+	}
+	return c, nil
+}
+
+// Identities returns the configured age identities, nil when none is set.
+func (e *Engine) Identities() ([]age.Identity, error) {
+	if e.Config.Backup.Encryption.IdentityFile == "" {
+		return nil, nil
+	}
+	return ParseIdentities(e.Config.Backup.Encryption.IdentityFile)
+}
+
+// refuseReadOnly records and returns the refusal of an action; an action
+// that cannot be audited is refused too.
+func (e *Engine) refuseReadOnly(action, target string) error {
+	if e.auditErr != nil {
+		return fmt.Errorf("%s refused: the audit log cannot be written: %w", action, e.auditErr)
+	}
+	if !e.Config.ReadOnly {
+		return nil
+	}
+	err := fmt.Errorf("%s refused: %w", action, audit.ErrReadOnly)
+	if aerr := e.Audit.Refuse(action, target, err); aerr != nil {
+		slog.Warn("audit write failed", logging.Err(aerr))
+	}
+	return err
+}
+
+// lock takes the store lock for action.
+func (e *Engine) lock(action string) (*Lock, error) {
+	return AcquireLock(e.Store, action, audit.CurrentUser())
+}
+
+// endAudit ends an audit entry, logging an audit failure.
+func endAudit(entry *audit.Entry, err error) {
+	if aerr := entry.End(err); aerr != nil {
+		slog.Warn("audit write failed", logging.Err(aerr))
+	}
+}
+
+// CleanLeftovers removes the files of runs that never committed (killed,
+// crashed). The caller must hold the store lock.
+func (e *Engine) CleanLeftovers(ctx context.Context) ([]string, error) {
+	_, leftovers, err := e.Store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, id := range leftovers {
+		if err := e.Store.Delete(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return leftovers, errors.Join(errs...)
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// emitFail reports a failed step.
+func emitFail(p progress.Func, op, step string, err error) {
+	p.Emit(progress.Event{Kind: progress.Fail, Op: op, Step: step, Err: err.Error()})
+}

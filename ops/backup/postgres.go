@@ -1,0 +1,261 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/opsdeck/opsdeck/ops/runner"
+)
+
+// pgVersionRE finds "15.18" or "16beta2" in `pg_dump --version`.
+var pgVersionRE = regexp.MustCompile(`\(PostgreSQL\) (\d+)(?:\.(\d+))?`)
+
+// PgDumpMajor returns the major version `pg_dump --version` printed.
+func PgDumpMajor(versionOutput string) (int, string, error) {
+	m := pgVersionRE.FindStringSubmatch(versionOutput)
+	if m == nil {
+		return 0, "", fmt.Errorf("cannot read the version in %.60q", strings.TrimSpace(versionOutput))
+	}
+	major, _ := strconv.Atoi(m[1])
+	v := m[1]
+	if m[2] != "" {
+		v += "." + m[2]
+	}
+	return major, v, nil
+}
+
+// ServerMajor returns the major version of server_version_num (150018 → 15,
+// 90624 → 9).
+func ServerMajor(num int) int {
+	if num >= 100000 {
+		return num / 10000
+	}
+	return num / 100 / 100
+}
+
+// CheckPgDumpVersion refuses a pg_dump older than the server: it cannot
+// read the server's catalogs correctly.
+func CheckPgDumpVersion(pgDumpMajor, serverVersionNum int, serverVersion, bin string) error {
+	if sm := ServerMajor(serverVersionNum); pgDumpMajor < sm {
+		return fmt.Errorf("%s is version %d, older than the server (PostgreSQL %s): a pg_dump older than its server cannot dump it — install postgresql-client-%d, or set backup.pg_bin_dir to its bin directory",
+			bin, pgDumpMajor, serverVersion, sm)
+	}
+	return nil
+}
+
+// keywordPassword matches password=... in a keyword/value DSN.
+var keywordPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// SplitPassword returns dsn without its password, and the password, so
+// that the password can travel in PGPASSWORD instead of argv. Both the URL
+// and the keyword forms are understood.
+func SplitPassword(dsn string) (withoutPassword, password string) {
+	if strings.Contains(dsn, "://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return dsn, ""
+		}
+		if u.User != nil {
+			if p, ok := u.User.Password(); ok {
+				password = p
+				u.User = url.User(u.User.Username())
+			}
+		}
+		q := u.Query()
+		if p := q.Get("password"); p != "" {
+			password = p
+			q.Del("password")
+			u.RawQuery = q.Encode()
+		}
+		return u.String(), password
+	}
+	if m := keywordPassword.FindStringSubmatch(dsn); m != nil {
+		password = m[2]
+		if strings.HasPrefix(password, "'") && strings.HasSuffix(password, "'") && len(password) >= 2 {
+			password = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(password[1 : len(password)-1])
+		}
+		dsn = strings.Join(strings.Fields(keywordPassword.ReplaceAllString(dsn, "$1")), " ")
+	}
+	return dsn, password
+}
+
+// PgDumpArgs builds pg_dump's arguments: custom format (restorable in
+// parallel by pg_restore -j), no compression of its own (zstd follows),
+// the exported snapshot the row counts were taken in, and the connection
+// string without its password.
+func PgDumpArgs(dsnWithoutPassword, snapshot string) []string {
+	args := []string{"--format=custom", "--compress=0", "--no-password", "--verbose"}
+	if snapshot != "" {
+		args = append(args, "--snapshot="+snapshot)
+	}
+	if dsnWithoutPassword != "" {
+		args = append(args, "--dbname="+dsnWithoutPassword)
+	}
+	return args
+}
+
+// PgEnv is the environment for pg_dump and pg_restore: the password in
+// PGPASSWORD, never in argv.
+func PgEnv(password string) []string {
+	env := []string{"PGAPPNAME=opsdeck-backup", "PGCONNECT_TIMEOUT=10"}
+	if password != "" {
+		env = append(env, "PGPASSWORD="+password)
+	}
+	return env
+}
+
+// PgBin returns the path of a PostgreSQL client program.
+func PgBin(binDir, name string) string {
+	if binDir == "" {
+		return name
+	}
+	return filepath.Join(binDir, name)
+}
+
+// tableListSQL lists the ordinary tables pg_dump dumps the data of.
+const tableListSQL = `
+SELECT n.nspname, c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r'
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+ ORDER BY 1, 2`
+
+// postgresDump dumps the configured database into w.
+type postgresDump struct {
+	dsn     string
+	binDir  string
+	run     runner.Runner
+	connect time.Duration
+	// onTable is told the table pg_dump is dumping.
+	onTable func(string)
+	// onEstimate is told the expected dump size (table sizes, no indexes).
+	onEstimate func(int64)
+}
+
+// tableRE finds the table in pg_dump's verbose "dumping contents of table".
+var tableRE = regexp.MustCompile(`dumping contents of table "?([^"]+)"?`)
+
+// run takes the dump. Row counts are taken in the same snapshot as the
+// dump (pg_export_snapshot in a repeatable-read transaction held open
+// while pg_dump runs with --snapshot), so they are what a restore of this
+// dump must show.
+func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, error) {
+	dsn, password := SplitPassword(p.dsn)
+	secrets := []string{password}
+	cfg, err := pgx.ParseConfig(p.dsn)
+	if err != nil {
+		return nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
+	}
+	cfg.ConnectTimeout = p.connect
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, secrets))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	facts := &PostgresFacts{}
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_database()").
+		Scan(&facts.ServerVersion, &facts.ServerVersionNum, &facts.Database); err != nil {
+		return nil, fmt.Errorf("read the server version: %w", err)
+	}
+	bin := PgBin(p.binDir, "pg_dump")
+	out, err := runner.Output(ctx, p.run, runner.Cmd{Path: bin, Args: []string{"--version"}})
+	if err != nil {
+		return nil, fmt.Errorf("run %s --version: %w", bin, err)
+	}
+	major, version, err := PgDumpMajor(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bin, err)
+	}
+	facts.PgDumpVersion = version
+	if err := CheckPgDumpVersion(major, facts.ServerVersionNum, facts.ServerVersion, bin); err != nil {
+		return nil, err
+	}
+
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin the snapshot transaction: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var snapshot string
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
+		return nil, fmt.Errorf("export a snapshot for pg_dump: %w", err)
+	}
+	rows, err := tx.Query(ctx, tableListSQL)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	for rows.Next() {
+		var t TableCount
+		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
+			return nil, fmt.Errorf("list tables: %w", err)
+		}
+		facts.Tables = append(facts.Tables, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	if p.onEstimate != nil {
+		var est int64
+		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`).Scan(&est); err == nil {
+			p.onEstimate(est)
+		}
+	}
+
+	// pg_dump streams while the counts run in the exported snapshot.
+	var wg sync.WaitGroup
+	var countErr error
+	wg.Go(func() {
+		for i, t := range facts.Tables {
+			q := "SELECT count(*) FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+			if err := tx.QueryRow(ctx, q).Scan(&facts.Tables[i].Rows); err != nil {
+				countErr = fmt.Errorf("count rows of %s.%s: %w", t.Schema, t.Name, err)
+				return
+			}
+		}
+	})
+	dumpErr := p.run.Run(ctx, runner.Cmd{
+		Path: bin, Args: PgDumpArgs(dsn, snapshot), Env: PgEnv(password), Stdout: w,
+		Secrets: secrets, StderrLines: 12,
+		OnStderr: func(line string) {
+			if m := tableRE.FindStringSubmatch(line); m != nil && p.onTable != nil {
+				p.onTable(m[1])
+			}
+		},
+	})
+	wg.Wait()
+	if dumpErr != nil {
+		return nil, fmt.Errorf("pg_dump failed, no backup was made: %w", dumpErr)
+	}
+	if countErr != nil {
+		return nil, countErr
+	}
+	return facts, nil
+}
+
+func redactErr(err error, secrets []string) string {
+	s := err.Error()
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "xxxxx")
+		}
+	}
+	return s
+}

@@ -1,0 +1,196 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/progress"
+)
+
+// PruneDecision says what prune does with one set and why.
+type PruneDecision struct {
+	ID     string        `json:"id"`
+	Kind   string        `json:"kind"`
+	Age    time.Duration `json:"age_ns"`
+	Size   int64         `json:"size"`
+	Delete bool          `json:"delete"`
+	Reason string        `json:"reason"`
+}
+
+// PrunePlan is the decision for every set plus the leftovers of
+// interrupted runs, which are always removed.
+type PrunePlan struct {
+	Decisions []PruneDecision `json:"decisions"`
+	Leftovers []string        `json:"leftovers,omitempty"`
+	// Warnings name components with no verified set to anchor retention.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Deletes returns the decisions that delete a set.
+func (p PrunePlan) Deletes() []PruneDecision {
+	var out []PruneDecision
+	for _, d := range p.Decisions {
+		if d.Delete {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// PlanPrune decides, without changing anything, which sets retention
+// removes. A set is deleted when every component it holds is past that
+// component's retention, except that the newest verified set holding each
+// component successfully is always kept. Failed and unverified sets never
+// count as the ones kept; when a component has no verified set at all,
+// none of its sets is deleted (verify them first). Sets whose manifest
+// cannot be read are deleted once older than the longest retention.
+func PlanPrune(sets []Set, leftovers []string, r config.BackupRetention, now time.Time) PrunePlan {
+	plan := PrunePlan{Leftovers: leftovers}
+	anchors := map[string]string{} // component → id of its newest verified set
+	for _, c := range AllComponents {
+		if s, ok := Latest(sets, c, true); ok {
+			anchors[c] = s.ID
+		} else if _, any := Latest(sets, c, false); any {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("no verified %s backup: keeping every %s set — run opsdeck backups verify --all", c, c))
+		}
+	}
+	longest := max(r.Database, r.Redis, r.Config, r.Logs)
+	for _, s := range sets {
+		d := PruneDecision{ID: s.ID}
+		if s.Manifest == nil {
+			t, _ := time.Parse(IDLayout, s.ID)
+			d.Age = now.Sub(t)
+			d.Kind = "?"
+			if d.Age > days(longest) {
+				d.Delete, d.Reason = true, "unreadable manifest, older than the longest retention"
+			} else {
+				d.Reason = "unreadable manifest, kept until the longest retention passes"
+			}
+			plan.Decisions = append(plan.Decisions, d)
+			continue
+		}
+		m := s.Manifest
+		d.Kind, d.Age, d.Size = m.Kind, now.Sub(m.Start), m.Size()
+		var keep []string
+		for _, c := range m.Components {
+			limit := days(r.Days(c.Name))
+			switch {
+			case anchors[c.Name] == s.ID:
+				keep = append(keep, "newest verified "+c.Name)
+			case c.Status == StatusOK && anchors[c.Name] == "":
+				keep = append(keep, "no verified "+c.Name+" set yet")
+			case d.Age <= limit:
+				keep = append(keep, fmt.Sprintf("%s within %dd", c.Name, r.Days(c.Name)))
+			}
+		}
+		if len(keep) > 0 {
+			d.Reason = "keep: " + strings.Join(keep, ", ")
+		} else {
+			d.Delete = true
+			d.Reason = fmt.Sprintf("past retention (%s)", retentionOf(m, r))
+			if !s.Verified() {
+				d.Reason += ", " + s.VerifyState()
+			}
+		}
+		plan.Decisions = append(plan.Decisions, d)
+	}
+	sort.SliceStable(plan.Decisions, func(i, j int) bool { return plan.Decisions[i].ID > plan.Decisions[j].ID })
+	return plan
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+func retentionOf(m *Manifest, r config.BackupRetention) string {
+	var parts []string
+	for _, c := range m.Components {
+		parts = append(parts, fmt.Sprintf("%s %dd", c.Name, r.Days(c.Name)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// PruneOptions tune Prune.
+type PruneOptions struct {
+	// DryRun computes the plan and changes nothing.
+	DryRun   bool
+	Progress progress.Func
+}
+
+// PruneResult is what Prune did.
+type PruneResult struct {
+	Plan    PrunePlan `json:"plan"`
+	Deleted []string  `json:"deleted"`
+	Freed   int64     `json:"freed"`
+	DryRun  bool      `json:"dry_run"`
+}
+
+// Prune applies retention (see PlanPrune). A dry run only reads. A real
+// one refuses in read-only mode, takes the store lock, recomputes the plan
+// under it, deletes, and is audited.
+func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (PruneResult, error) {
+	res := PruneResult{DryRun: opts.DryRun}
+	if opts.DryRun {
+		plan, err := e.plan(ctx)
+		res.Plan = plan
+		return res, err
+	}
+	target := e.Store.String()
+	if err := e.refuseReadOnly("backup.prune", target); err != nil {
+		return res, err
+	}
+	lock, err := e.lock("prune")
+	if err != nil {
+		endAudit(e.Audit.Begin("backup.prune", target, nil), err)
+		return res, err
+	}
+	defer lock.Release()
+	if res.Plan, err = e.plan(ctx); err != nil {
+		endAudit(e.Audit.Begin("backup.prune", target, nil), err)
+		return res, err
+	}
+	var planned []string
+	for _, d := range res.Plan.Deletes() {
+		planned = append(planned, d.ID)
+	}
+	entry := e.Audit.Begin("backup.prune", target, map[string]any{"delete": planned, "leftovers": res.Plan.Leftovers})
+	defer func() { endAudit(entry, err) }()
+	p := opts.Progress
+	dels := res.Plan.Deletes()
+	p.Emit(progress.Event{Kind: progress.Start, Op: "prune", Total: int64(len(dels) + len(res.Plan.Leftovers))})
+	var failed []string
+	for _, id := range res.Plan.Leftovers {
+		if derr := e.Store.Delete(ctx, id); derr != nil {
+			failed = append(failed, id+": "+derr.Error())
+		}
+	}
+	for i, d := range dels {
+		if derr := e.Store.Delete(ctx, d.ID); derr != nil {
+			failed = append(failed, d.ID+": "+derr.Error())
+			continue
+		}
+		res.Deleted = append(res.Deleted, d.ID)
+		res.Freed += d.Size
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "prune", Step: d.ID, Done: int64(i + 1), Total: int64(len(dels))})
+	}
+	if len(failed) > 0 {
+		err = fmt.Errorf("prune could not delete %d set(s): %s", len(failed), strings.Join(failed, "; "))
+		return res, err
+	}
+	p.Emit(progress.Event{Kind: progress.Finish, Op: "prune", Message: fmt.Sprintf("deleted %d set(s), freed %s", len(res.Deleted), progress.Bytes(res.Freed))})
+	return res, nil
+}
+
+func (e *Engine) plan(ctx context.Context) (PrunePlan, error) {
+	sets, err := List(ctx, e.Store)
+	if err != nil {
+		return PrunePlan{}, err
+	}
+	_, leftovers, err := e.Store.List(ctx)
+	if err != nil {
+		return PrunePlan{}, err
+	}
+	return PlanPrune(sets, leftovers, e.Config.Backup.Retention, e.now()), nil
+}

@@ -1,0 +1,520 @@
+package backup
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc64"
+	"io"
+	"strconv"
+)
+
+// Redis's CRC-64 (Jones polynomial, reflected, init 0, no final xor), as
+// stored in the last 8 bytes of an RDB file.
+var jonesTable = crc64.MakeTable(0x95AC9329AC4BC9B5)
+
+// crcJones updates a Redis CRC-64 with p.
+func crcJones(crc uint64, p []byte) uint64 {
+	return ^crc64.Update(^crc, jonesTable, p)
+}
+
+// ErrRDB marks an RDB stream that does not parse or whose CRC is wrong.
+var ErrRDB = errors.New("bad RDB")
+
+// RDBSummary is what parsing an RDB to its end tells.
+type RDBSummary struct {
+	Version int
+	// Keys and Expires count keys and keys with a TTL per database.
+	Keys    map[int]int64
+	Expires map[int]int64
+	// Aux are the AUX fields (redis-ver, redis-bits, ctime, ...).
+	Aux map[string]string
+	// ChecksumDisabled is true when the server wrote a zero checksum
+	// (rdbchecksum no); the file could then not be checked.
+	ChecksumDisabled bool
+	Size             int64
+}
+
+// crcTail computes the CRC of everything written except the last 8 bytes
+// and keeps those 8 bytes: the checksum at the end of an RDB.
+type crcTail struct {
+	crc  uint64
+	tail [8]byte
+	have int
+	n    int64
+}
+
+func (c *crcTail) Write(p []byte) (int, error) {
+	n := len(p)
+	c.n += int64(n)
+	if c.have+len(p) <= 8 {
+		copy(c.tail[c.have:], p)
+		c.have += len(p)
+		return n, nil
+	}
+	// Bytes that leave the tail window are final: hash them.
+	all := make([]byte, 0, c.have+len(p))
+	all = append(all, c.tail[:c.have]...)
+	all = append(all, p...)
+	cut := len(all) - 8
+	c.crc = crcJones(c.crc, all[:cut])
+	copy(c.tail[:], all[cut:])
+	c.have = 8
+	return n, nil
+}
+
+// rdbParser walks an RDB stream.
+type rdbParser struct {
+	r   *bufio.Reader
+	buf []byte
+}
+
+// ParseRDB reads an RDB stream to its end: every opcode and value is
+// walked (values are skipped, not decoded), the keys per database are
+// counted, and the trailing CRC-64 is compared with the bytes read. Bytes
+// after the checksum are an error.
+func ParseRDB(r io.Reader) (RDBSummary, error) {
+	tail := &crcTail{}
+	p := &rdbParser{r: bufio.NewReaderSize(io.TeeReader(r, tail), 256<<10)}
+	s := RDBSummary{Keys: map[int]int64{}, Expires: map[int]int64{}, Aux: map[string]string{}}
+	err := p.parse(&s)
+	if err != nil {
+		return s, fmt.Errorf("%w: %v (at byte %d)", ErrRDB, err, tail.n-int64(p.r.Buffered()))
+	}
+	// Drain: the stream must end right after the checksum.
+	extra, _ := io.Copy(io.Discard, p.r)
+	if extra > 0 {
+		return s, fmt.Errorf("%w: %d unexpected bytes after the checksum", ErrRDB, extra)
+	}
+	s.Size = tail.n
+	if s.Version < 5 {
+		return s, nil
+	}
+	if tail.have < 8 {
+		return s, fmt.Errorf("%w: truncated: no checksum", ErrRDB)
+	}
+	want := binary.LittleEndian.Uint64(tail.tail[:])
+	if want == 0 {
+		s.ChecksumDisabled = true
+		return s, nil
+	}
+	if tail.crc != want {
+		return s, fmt.Errorf("%w: CRC-64 %016x does not match the stored %016x (the snapshot is damaged)", ErrRDB, tail.crc, want)
+	}
+	return s, nil
+}
+
+func (p *rdbParser) parse(s *RDBSummary) error {
+	head := make([]byte, 9)
+	if _, err := io.ReadFull(p.r, head); err != nil {
+		return fmt.Errorf("header: %w", err)
+	}
+	if string(head[:5]) != "REDIS" {
+		return errors.New("not an RDB file (no REDIS header)")
+	}
+	v, err := strconv.Atoi(string(head[5:]))
+	if err != nil {
+		return fmt.Errorf("bad version %q", head[5:])
+	}
+	s.Version = v
+	db := 0
+	expiring := false
+	for {
+		op, err := p.r.ReadByte()
+		if err != nil {
+			return fmt.Errorf("truncated: %w", noEOF(err))
+		}
+		switch op {
+		case 0xFF: // EOF
+			if v >= 5 {
+				if _, err := p.r.Discard(8); err != nil {
+					return fmt.Errorf("truncated checksum: %w", noEOF(err))
+				}
+			}
+			return nil
+		case 0xFE: // SELECTDB
+			n, err := p.length()
+			if err != nil {
+				return err
+			}
+			db = int(n)
+		case 0xFD: // EXPIRETIME (seconds)
+			if _, err := p.r.Discard(4); err != nil {
+				return noEOF(err)
+			}
+			expiring = true
+		case 0xFC: // EXPIRETIME_MS
+			if _, err := p.r.Discard(8); err != nil {
+				return noEOF(err)
+			}
+			expiring = true
+		case 0xFB: // RESIZEDB
+			if _, err := p.length(); err != nil {
+				return err
+			}
+			if _, err := p.length(); err != nil {
+				return err
+			}
+		case 0xFA: // AUX
+			k, err := p.str(true)
+			if err != nil {
+				return err
+			}
+			val, err := p.str(true)
+			if err != nil {
+				return err
+			}
+			s.Aux[string(k)] = string(val)
+		case 0xF9: // FREQ
+			if _, err := p.r.ReadByte(); err != nil {
+				return noEOF(err)
+			}
+		case 0xF8: // IDLE
+			if _, err := p.length(); err != nil {
+				return err
+			}
+		case 0xF7: // MODULE_AUX
+			if _, err := p.length(); err != nil { // module id
+				return err
+			}
+			if _, err := p.length(); err != nil { // when opcode
+				return err
+			}
+			if _, err := p.length(); err != nil { // when
+				return err
+			}
+			if err := p.moduleValue(); err != nil {
+				return err
+			}
+		case 0xF6, 0xF5: // FUNCTION, FUNCTION2
+			if _, err := p.str(false); err != nil {
+				return err
+			}
+		default:
+			if _, err := p.str(false); err != nil { // key
+				return fmt.Errorf("key: %w", err)
+			}
+			if err := p.value(op); err != nil {
+				return fmt.Errorf("value of type %d: %w", op, err)
+			}
+			s.Keys[db]++
+			if expiring {
+				s.Expires[db]++
+			}
+			expiring = false
+		}
+	}
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// lengthOrSpecial reads a length; special is set for the encoded-string forms.
+func (p *rdbParser) lengthOrSpecial() (n uint64, special bool, err error) {
+	b, err := p.r.ReadByte()
+	if err != nil {
+		return 0, false, noEOF(err)
+	}
+	switch b >> 6 {
+	case 0:
+		return uint64(b & 0x3F), false, nil
+	case 1:
+		b2, err := p.r.ReadByte()
+		if err != nil {
+			return 0, false, noEOF(err)
+		}
+		return uint64(b&0x3F)<<8 | uint64(b2), false, nil
+	case 2:
+		switch b {
+		case 0x80:
+			var x [4]byte
+			if _, err := io.ReadFull(p.r, x[:]); err != nil {
+				return 0, false, noEOF(err)
+			}
+			return uint64(binary.BigEndian.Uint32(x[:])), false, nil
+		case 0x81:
+			var x [8]byte
+			if _, err := io.ReadFull(p.r, x[:]); err != nil {
+				return 0, false, noEOF(err)
+			}
+			return binary.BigEndian.Uint64(x[:]), false, nil
+		}
+		return 0, false, fmt.Errorf("bad length byte %#x", b)
+	}
+	return uint64(b & 0x3F), true, nil
+}
+
+func (p *rdbParser) length() (uint64, error) {
+	n, special, err := p.lengthOrSpecial()
+	if err == nil && special {
+		err = errors.New("encoded value where a length was expected")
+	}
+	return n, err
+}
+
+// maxString bounds one string (Redis's own limit is 512 MiB).
+const maxString = 1 << 30
+
+// str reads a string; keep returns its bytes, else it is skipped.
+func (p *rdbParser) str(keep bool) ([]byte, error) {
+	n, special, err := p.lengthOrSpecial()
+	if err != nil {
+		return nil, err
+	}
+	if special {
+		switch n {
+		case 0, 1, 2:
+			size := 1 << n
+			b := make([]byte, size)
+			if _, err := io.ReadFull(p.r, b); err != nil {
+				return nil, noEOF(err)
+			}
+			var v int64
+			switch size {
+			case 1:
+				v = int64(int8(b[0]))
+			case 2:
+				v = int64(int16(binary.LittleEndian.Uint16(b)))
+			case 4:
+				v = int64(int32(binary.LittleEndian.Uint32(b)))
+			}
+			return []byte(strconv.FormatInt(v, 10)), nil
+		case 3: // LZF: compressed length, original length, data
+			clen, err := p.length()
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.length(); err != nil {
+				return nil, err
+			}
+			return nil, p.skip(clen)
+		}
+		return nil, fmt.Errorf("unknown string encoding %d", n)
+	}
+	if n > maxString {
+		return nil, fmt.Errorf("string of %d bytes is too long", n)
+	}
+	if !keep {
+		return nil, p.skip(n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(p.r, b); err != nil {
+		return nil, noEOF(err)
+	}
+	return b, nil
+}
+
+func (p *rdbParser) skip(n uint64) error {
+	if n > maxString {
+		return fmt.Errorf("length %d is too long", n)
+	}
+	_, err := p.r.Discard(int(n))
+	return noEOF(err)
+}
+
+func (p *rdbParser) strings(n uint64) error {
+	for i := uint64(0); i < n; i++ {
+		if _, err := p.str(false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// value skips a value of the given type.
+func (p *rdbParser) value(t byte) error {
+	switch t {
+	case 0, 9, 10, 11, 12, 13, 16, 17, 20: // string and single-blob encodings
+		_, err := p.str(false)
+		return err
+	case 1, 2: // list, set
+		n, err := p.length()
+		if err != nil {
+			return err
+		}
+		return p.strings(n)
+	case 4: // hash
+		n, err := p.length()
+		if err != nil {
+			return err
+		}
+		return p.strings(2 * n)
+	case 3: // zset: member, score as a length-prefixed string
+		n, err := p.length()
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < n; i++ {
+			if _, err := p.str(false); err != nil {
+				return err
+			}
+			l, err := p.r.ReadByte()
+			if err != nil {
+				return noEOF(err)
+			}
+			if l < 253 {
+				if err := p.skip(uint64(l)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case 5: // zset2: member, binary double
+		n, err := p.length()
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < n; i++ {
+			if _, err := p.str(false); err != nil {
+				return err
+			}
+			if err := p.skip(8); err != nil {
+				return err
+			}
+		}
+		return nil
+	case 14: // quicklist of ziplists
+		n, err := p.length()
+		if err != nil {
+			return err
+		}
+		return p.strings(n)
+	case 18: // quicklist2: container kind, blob
+		n, err := p.length()
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < n; i++ {
+			if _, err := p.length(); err != nil {
+				return err
+			}
+			if _, err := p.str(false); err != nil {
+				return err
+			}
+		}
+		return nil
+	case 6:
+		return errors.New("module value of the pre-4.0 format cannot be walked")
+	case 7: // module2
+		if _, err := p.length(); err != nil {
+			return err
+		}
+		return p.moduleValue()
+	case 15, 19, 21:
+		return p.stream(t)
+	}
+	return fmt.Errorf("unknown value type %d (written by a newer Redis than this opsdeck knows)", t)
+}
+
+// moduleValue skips module-serialized opcodes up to their EOF.
+func (p *rdbParser) moduleValue() error {
+	for {
+		op, err := p.length()
+		if err != nil {
+			return err
+		}
+		switch op {
+		case 0:
+			return nil
+		case 1, 2:
+			_, err = p.length()
+		case 3:
+			err = p.skip(4)
+		case 4:
+			err = p.skip(8)
+		case 5:
+			_, err = p.str(false)
+		default:
+			return fmt.Errorf("unknown module opcode %d", op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (p *rdbParser) lengths(n int) error {
+	for range n {
+		if _, err := p.length(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stream skips a stream of type 15 (v1), 19 (v2) or 21 (v3).
+func (p *rdbParser) stream(t byte) error {
+	n, err := p.length()
+	if err != nil {
+		return err
+	}
+	if err := p.strings(2 * n); err != nil { // node keys and listpacks
+		return err
+	}
+	if err := p.lengths(3); err != nil { // length, last id ms, seq
+		return err
+	}
+	if t >= 19 {
+		if err := p.lengths(5); err != nil { // first id, max deleted id, entries added
+			return err
+		}
+	}
+	groups, err := p.length()
+	if err != nil {
+		return err
+	}
+	for range groups {
+		if _, err := p.str(false); err != nil {
+			return err
+		}
+		if err := p.lengths(2); err != nil {
+			return err
+		}
+		if t >= 19 {
+			if err := p.lengths(1); err != nil { // entries read
+				return err
+			}
+		}
+		pel, err := p.length()
+		if err != nil {
+			return err
+		}
+		for range pel {
+			if err := p.skip(16 + 8); err != nil { // id, delivery time
+				return err
+			}
+			if _, err := p.length(); err != nil { // delivery count
+				return err
+			}
+		}
+		consumers, err := p.length()
+		if err != nil {
+			return err
+		}
+		for range consumers {
+			if _, err := p.str(false); err != nil {
+				return err
+			}
+			skip := uint64(8) // seen time
+			if t >= 21 {
+				skip += 8 // active time
+			}
+			if err := p.skip(skip); err != nil {
+				return err
+			}
+			cpel, err := p.length()
+			if err != nil {
+				return err
+			}
+			if err := p.skip(16 * cpel); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

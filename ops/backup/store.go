@@ -1,0 +1,54 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/opsdeck/opsdeck/ops/config"
+)
+
+// ErrNotFound is returned for a set or file the store does not hold.
+var ErrNotFound = errors.New("not found")
+
+// Store holds backup sets. Files of a set being written are staged and
+// become visible only when Commit writes the manifest, last.
+type Store interface {
+	// String names the store for messages: "local /var/backups/opsdeck",
+	// "s3 bucket/prefix at host".
+	String() string
+	// Create starts writing a file of set id.
+	Create(ctx context.Context, id, name string) (FileWriter, error)
+	// Commit writes the manifest of set id, making the set visible.
+	Commit(ctx context.Context, id string, manifest []byte) error
+	// Abandon removes whatever was staged for set id.
+	Abandon(ctx context.Context, id string) error
+	// Open reads a file of a committed set.
+	Open(ctx context.Context, id, name string) (io.ReadCloser, error)
+	// List returns the IDs of committed sets and of leftovers (sets whose
+	// manifest was never committed), both sorted.
+	List(ctx context.Context) (committed, leftovers []string, err error)
+	// Delete removes a set, committed or not: its manifest first.
+	Delete(ctx context.Context, id string) error
+	// PutMeta and GetMeta keep small side files of a committed set (its
+	// verify state) that are not part of the manifest.
+	PutMeta(ctx context.Context, id, name string, data []byte) error
+	GetMeta(ctx context.Context, id, name string) ([]byte, error)
+	// LockPath is the local file flock'ed by one backup or restore at a time.
+	LockPath() string
+}
+
+// FileWriter is a file being written. Close completes it; Abort discards it.
+type FileWriter interface {
+	io.WriteCloser
+	Abort(err error)
+}
+
+// OpenStore returns the store the configuration names: S3 when a bucket is
+// set, else the local directory.
+func OpenStore(cfg *config.Config) (Store, error) {
+	if cfg.Backup.S3.Bucket != "" {
+		return NewS3Store(cfg.Backup.S3, cfg.StateDir, cfg.Timeouts.Connect)
+	}
+	return NewLocalStore(cfg.Backup.Dir)
+}

@@ -1,0 +1,256 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// stagingPrefix names the directory a set is written in before its commit.
+const stagingPrefix = ".staging-"
+
+// LocalStore keeps sets in a local directory: DIR/<id>/ once committed,
+// DIR/.staging-<id>/ while written. Directories are 0700, files 0600.
+type LocalStore struct {
+	dir string
+}
+
+// NewLocalStore returns the store in dir, creating it (0700) if needed.
+func NewLocalStore(dir string) (*LocalStore, error) {
+	if dir == "" {
+		return nil, errors.New("backup store: no directory — set backup.dir in the config")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("backup store %s: %w — check its permissions or set backup.dir", dir, err)
+	}
+	return &LocalStore{dir: dir}, nil
+}
+
+// Dir is the store's directory.
+func (s *LocalStore) Dir() string { return s.dir }
+
+func (s *LocalStore) String() string { return "local " + s.dir }
+
+// LockPath implements Store.
+func (s *LocalStore) LockPath() string { return filepath.Join(s.dir, ".lock") }
+
+func (s *LocalStore) staging(id string) string { return filepath.Join(s.dir, stagingPrefix+id) }
+func (s *LocalStore) final(id string) string   { return filepath.Join(s.dir, id) }
+
+func checkName(id, name string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("bad backup id %q: want YYYYMMDD_HHMMSS", id)
+	}
+	if name != "" && (strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".")) {
+		return fmt.Errorf("bad file name %q", name)
+	}
+	return nil
+}
+
+// Create implements Store.
+func (s *LocalStore) Create(_ context.Context, id, name string) (FileWriter, error) {
+	if err := checkName(id, name); err != nil {
+		return nil, err
+	}
+	dir := s.staging(id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create backup file: %w — check free space and permissions of %s", err, s.dir)
+	}
+	return &localFile{f: f}, nil
+}
+
+type localFile struct {
+	f    *os.File
+	done bool
+}
+
+func (l *localFile) Write(p []byte) (int, error) {
+	n, err := l.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("write %s: %w", l.f.Name(), err)
+	}
+	return n, err
+}
+
+func (l *localFile) Close() error {
+	if l.done {
+		return nil
+	}
+	l.done = true
+	if err := l.f.Sync(); err != nil {
+		l.f.Close()
+		return fmt.Errorf("sync %s: %w", l.f.Name(), err)
+	}
+	return l.f.Close()
+}
+
+func (l *localFile) Abort(error) {
+	if l.done {
+		return
+	}
+	l.done = true
+	l.f.Close()
+	os.Remove(l.f.Name())
+}
+
+// Commit implements Store: the manifest is written to a temporary name,
+// synced and renamed; then the staging directory is renamed to the set's
+// ID and the parent directory synced. Only the last rename makes the set
+// visible.
+func (s *LocalStore) Commit(_ context.Context, id string, manifest []byte) error {
+	if err := checkName(id, ""); err != nil {
+		return err
+	}
+	dir := s.staging(id)
+	if err := writeFileAtomic(filepath.Join(dir, ManifestName), manifest); err != nil {
+		return err
+	}
+	if _, err := os.Stat(s.final(id)); err == nil {
+		return fmt.Errorf("commit backup %s: a set with this id already exists", id)
+	}
+	if err := os.Rename(dir, s.final(id)); err != nil {
+		return fmt.Errorf("commit backup %s: %w", id, err)
+	}
+	return syncDir(s.dir)
+}
+
+// writeFileAtomic writes data to path through a synced temporary file.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w — check free space", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Abandon implements Store.
+func (s *LocalStore) Abandon(_ context.Context, id string) error {
+	if err := checkName(id, ""); err != nil {
+		return err
+	}
+	return os.RemoveAll(s.staging(id))
+}
+
+// Open implements Store.
+func (s *LocalStore) Open(_ context.Context, id, name string) (io.ReadCloser, error) {
+	if err := checkName(id, name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(s.final(id), name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("backup %s has no file %s: %w", id, name, ErrNotFound)
+	}
+	return f, err
+}
+
+// List implements Store.
+func (s *LocalStore) List(context.Context) (committed, leftovers []string, err error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", s.dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		if id, ok := strings.CutPrefix(name, stagingPrefix); ok && ValidID(id) {
+			leftovers = append(leftovers, id)
+			continue
+		}
+		if !ValidID(name) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.dir, name, ManifestName)); err == nil {
+			committed = append(committed, name)
+		} else {
+			leftovers = append(leftovers, name)
+		}
+	}
+	sort.Strings(committed)
+	sort.Strings(leftovers)
+	return committed, leftovers, nil
+}
+
+// Delete implements Store. The manifest goes first, so a set interrupted
+// while being deleted is a leftover, never a damaged backup.
+func (s *LocalStore) Delete(_ context.Context, id string) error {
+	if err := checkName(id, ""); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.final(id), ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	if err := os.RemoveAll(s.final(id)); err != nil {
+		return fmt.Errorf("delete backup %s: %w", id, err)
+	}
+	return os.RemoveAll(s.staging(id))
+}
+
+// PutMeta implements Store.
+func (s *LocalStore) PutMeta(_ context.Context, id, name string, data []byte) error {
+	if err := checkName(id, name); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(s.final(id), ManifestName)); err != nil {
+		return fmt.Errorf("backup %s: %w", id, ErrNotFound)
+	}
+	return writeFileAtomic(filepath.Join(s.final(id), name), data)
+}
+
+// GetMeta implements Store.
+func (s *LocalStore) GetMeta(_ context.Context, id, name string) ([]byte, error) {
+	if err := checkName(id, name); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(s.final(id), name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("backup %s: %s: %w", id, name, ErrNotFound)
+	}
+	return b, err
+}
