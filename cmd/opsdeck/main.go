@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/configcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
+	metricscmd "github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 )
 
 func main() {
@@ -57,5 +58,6 @@ subcommands from scripts and cron.`,
 	g.Register(root)
 	root.AddCommand(check.Command(g), configcmd.Command(g), demo.Command(g))
 	root.AddCommand(backupcmd.Command(g), backupscmd.Command(g))
+	root.AddCommand(metricscmd.Command(g))
 	return root
 }

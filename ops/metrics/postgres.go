@@ -161,7 +161,7 @@ func (p *PostgresSampler) readings(s postgres.Sample, now time.Time) []Reading {
 	case s.InRecovery:
 		lag.Detail = "this server is a standby"
 	case s.Replicas == 0:
-		lag.Value, lag.Detail = math.NaN(), "no standby streams from this server"
+		lag.Detail = "no standby streams from this server"
 	default:
 		lag.Detail = fmt.Sprintf("%d standbys, worst replay lag", s.Replicas)
 	}

@@ -119,9 +119,9 @@ func FormatValue(v float64, u Unit) string {
 	case UnitSeconds:
 		return formatSeconds(v)
 	case UnitBytes:
-		return kube.HumanBytes(int64(v))
+		return humanBytes(v)
 	case UnitBytesPerSec:
-		return kube.HumanBytes(int64(v)) + "/s"
+		return humanBytes(v) + "/s"
 	case UnitPerSec:
 		return compact(v) + "/s"
 	case UnitPerMin:
@@ -176,4 +176,11 @@ func formatSeconds(v float64) string {
 		return trimFloat(v, 2) + "s"
 	}
 	return health.ShortDuration(time.Duration(v * float64(time.Second)))
+}
+
+func humanBytes(v float64) string {
+	if math.Abs(v) < 1 {
+		return "0B"
+	}
+	return kube.HumanBytes(int64(v))
 }

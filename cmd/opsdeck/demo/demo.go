@@ -91,5 +91,7 @@ command can be tried against the sandbox from another shell.`,
 	f.IntVar(&opts.Scale, "scale", 1, "Postgres data volume: 0 tiny, 1 ≈ 300,000 price rows, N ≈ N×300,000")
 	f.IntVar(&opts.Nodes, "nodes", 6, "number of cluster nodes (one is NotReady)")
 	f.IntVar(&opts.ExtraPods, "pods", 0, "extra healthy pods, for trying the cockpit on a big cluster")
+	f.BoolVar(&opts.Load, "load", true, "run the load generator (prices, analysis queries, tasks, Redis traffic, a few errors) so the metrics move")
+	f.BoolVar(&opts.Monitoring, "monitoring", true, "start Prometheus and Alertmanager when installed, scraping the load generator's metrics")
 	return cmd
 }
