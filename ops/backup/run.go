@@ -134,11 +134,13 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("backup %s interrupted before its commit: %w", id, err)
 	}
+	hook("before-commit")
 	if err := e.Store.Commit(ctx, id, data); err != nil {
 		return res, fmt.Errorf("commit backup %s: %w", id, err)
 	}
 	committed = true
 	res.Manifest = m
+	hook("after-commit")
 	p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Message: fmt.Sprintf("committed %s (%s)", id, progress.Bytes(m.Size()))})
 
 	// Re-read what was stored: a set is "verified" only once its bytes
@@ -228,7 +230,11 @@ func (e *Engine) writeFile(ctx context.Context, codec Codec, id, name, format st
 	if err != nil {
 		return File{}, err
 	}
-	if err := fill(w); err != nil {
+	var dst io.Writer = w
+	if testHook != nil {
+		dst = &hookWriter{w: w}
+	}
+	if err := fill(dst); err != nil {
 		w.Abort(err)
 		return File{}, err
 	}
@@ -353,4 +359,31 @@ func ageExt(c Codec) string {
 		return ".age"
 	}
 	return ""
+}
+
+// testHook, set by tests only, is called at named points of a run so that
+// a test can kill the process there.
+var testHook func(point string)
+
+func hook(point string) {
+	if testHook != nil {
+		testHook(point)
+	}
+}
+
+// hookWriter calls the test hook once content is flowing.
+type hookWriter struct {
+	w     io.Writer
+	n     int64
+	fired bool
+}
+
+func (h *hookWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.n += int64(n)
+	if !h.fired && h.n > 0 {
+		h.fired = true
+		hook("streaming")
+	}
+	return n, err
 }

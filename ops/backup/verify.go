@@ -158,6 +158,18 @@ func (e *Engine) deepCheck(ctx context.Context, id, component string, f File, id
 	if tick != nil {
 		src = &tickReader{r: fr, fr: fr, tick: tick}
 	}
+	err = checkContent(ctx, e, component, f, src)
+	if err != nil {
+		// Damaged bytes fail the format check first: name the real cause.
+		if _, cerr := io.Copy(io.Discard, fr); errors.Is(cerr, ErrChecksum) {
+			return cerr
+		}
+	}
+	return err
+}
+
+// checkContent reads a file's content to its end and checks it by format.
+func checkContent(ctx context.Context, e *Engine, component string, f File, src io.Reader) error {
 	switch f.Format {
 	case "pg_dump-custom":
 		bin := PgBin(e.Config.Backup.PgBinDir, "pg_restore")
@@ -207,7 +219,7 @@ func (e *Engine) deepCheck(ctx context.Context, id, component string, f File, id
 		_, err := io.Copy(io.Discard, src)
 		return err
 	}
-	_, err = io.Copy(io.Discard, src)
+	_, err := io.Copy(io.Discard, src)
 	return err
 }
 
