@@ -15,10 +15,10 @@ const VerifyName = "verify.json"
 
 // Verify states of a set.
 const (
-	VerifyNone     = "unverified"
-	VerifyOK       = "verified"
-	VerifyFailed   = "failed"
-	VerifyDeepOK   = "verified-deep"
+	VerifyNone       = "unverified"
+	VerifyOK         = "verified"
+	VerifyFailed     = "failed"
+	VerifyDeepOK     = "verified-deep"
 	verifyUnreadable = "unreadable"
 )
 
@@ -48,7 +48,7 @@ func (v *VerifyResult) State() string {
 
 // Set is a committed backup set as the catalog shows it.
 type Set struct {
-	Manifest *Manifest    `json:"manifest"`
+	Manifest *Manifest     `json:"manifest"`
 	Verify   *VerifyResult `json:"verify,omitempty"`
 	// Err is set when the manifest could not be read.
 	Err string `json:"error,omitempty"`

@@ -255,7 +255,9 @@ func (e *Engine) backupDatabase(ctx context.Context, codec Codec, id string, c *
 	var total int64
 	dump := postgresDump{
 		dsn: e.Config.Postgres.DSN, binDir: e.Config.Backup.PgBinDir, run: e.runner(), connect: e.Config.Timeouts.Connect,
-		onTable:    func(t string) { p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Step: Database, Message: "dumping " + t}) },
+		onTable: func(t string) {
+			p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Step: Database, Message: "dumping " + t})
+		},
 		onEstimate: func(n int64) { total = n },
 	}
 	var facts *PostgresFacts
