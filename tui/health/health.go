@@ -45,6 +45,9 @@ type Tab struct {
 
 	podTable  table.Model
 	nodeTable table.Model
+	// podRows and nodeRows are the tables' rows, formatted once per snapshot.
+	podRows  rowSet[kube.PodRow]
+	nodeRows rowSet[kube.NodeRow]
 	// podProblems and nodeProblems count the rows not OK, computed with the
 	// rows so that View never walks 10,000 pods.
 	podProblems, nodeProblems int
@@ -130,10 +133,12 @@ func (t *Tab) connectKube() tea.Cmd {
 	}
 }
 
-// snapshot copies the cache's rows in a Cmd. It waits for the next change
-// unless first is set, and lets changes settle for a moment so that a burst
-// of 10,000 updates costs one snapshot.
-func snapshot(ctx context.Context, src KubeSource, first bool) tea.Cmd {
+// snapshot copies the cache's rows in a Cmd and prepares the tables' items
+// there, off the UI goroutine. It waits for the next change unless first is
+// set, and lets changes settle for a moment so that a burst of 10,000
+// updates costs one snapshot.
+func (t *Tab) snapshot(first bool) tea.Cmd {
+	ctx, src, th, ps, ns := t.src.Context, t.kube, t.c.Config.Thresholds, t.podSort, t.nodeSort
 	return func() tea.Msg {
 		if !first {
 			select {
@@ -148,7 +153,10 @@ func snapshot(ctx context.Context, src KubeSource, first bool) tea.Cmd {
 			default:
 			}
 		}
-		return kubeSnapshotMsg{pods: src.Pods(), nodes: src.Nodes(), errs: src.Errors(), at: time.Now()}
+		msg := kubeSnapshotMsg{pods: src.Pods(), nodes: src.Nodes(), errs: src.Errors(), at: time.Now(), podSort: ps, nodeSort: ns}
+		msg.podItems, msg.podProblems = podItems(msg.pods, th, ps)
+		msg.nodeItems, msg.nodeProblems = nodeItems(msg.nodes, ns)
+		return msg
 	}
 }
 
@@ -171,7 +179,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 	case kubeConnectedMsg:
 		t.kube, t.kubeErr = msg.src, nil
 		info := msg.info
-		return t, tea.Batch(snapshot(t.src.Context, msg.src, true), func() tea.Msg { return info })
+		return t, tea.Batch(t.snapshot(true), func() tea.Msg { return info })
 	case kubeErrMsg:
 		t.kubeErr = msg.err
 		t.synced = true
@@ -181,8 +189,20 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.synced = true
 		t.refreshed = msg.at
 		t.layout() // the nodes table's height follows the number of nodes
+		if msg.podSort.same(t.podSort) {
+			t.podRows.reset(msg.podItems)
+			t.podProblems = msg.podProblems
+		} else {
+			t.rebuildPods()
+		}
+		if msg.nodeSort.same(t.nodeSort) {
+			t.nodeRows.reset(msg.nodeItems)
+			t.nodeProblems = msg.nodeProblems
+		} else {
+			t.rebuildNodes()
+		}
 		t.applyRows()
-		return t, snapshot(t.src.Context, t.kube, false)
+		return t, t.snapshot(false)
 	case checksMsg:
 		t.checks, t.checksAt, t.checking = msg.results, msg.at, false
 		if msg.at.After(t.refreshed) {
@@ -268,10 +288,10 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.applyRows()
 	case key.Matches(msg, k.Sort):
 		t.sortOf().next()
-		t.applyRows()
+		t.resort()
 	case key.Matches(msg, k.Reverse):
 		t.sortOf().desc = !t.sortOf().desc
-		t.applyRows()
+		t.resort()
 	case key.Matches(msg, k.Enter):
 		t.openDetail()
 	case key.Matches(msg, k.Refresh):
@@ -299,7 +319,21 @@ func (t *Tab) sortOf() *sortState {
 	return &t.podSort
 }
 
+// resort rebuilds the focused table's rows in its new order.
+func (t *Tab) resort() {
+	if t.focus == focusNodes {
+		t.rebuildNodes()
+	} else {
+		t.rebuildPods()
+	}
+	t.applyRows()
+}
+
 func (t *Tab) setFocus(f focus) {
+	if t.focus != f && t.filter.Value() != "" {
+		// The filter follows the focus: re-apply it to both tables.
+		defer t.applyRows()
+	}
 	t.focus = f
 	if f == focusNodes {
 		t.nodeTable.Focus()

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opsdeck/opsdeck/ops/config"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/tui/styles"
@@ -45,8 +46,13 @@ type sortState struct {
 
 func (s *sortState) next() { s.col = (s.col + 1) % len(s.keys) }
 
+func (s sortState) key() string { return s.keys[s.col] }
+
+// same reports whether o sorts the same way.
+func (s sortState) same(o sortState) bool { return s.col == o.col && s.desc == o.desc }
+
 func (s sortState) name() string {
-	n := s.keys[s.col]
+	n := s.key()
 	if s.col == 0 && !s.desc {
 		return n + " first"
 	}
@@ -61,148 +67,168 @@ var (
 	nodeSortKeys = []string{"problems", "name", "pods", "age"}
 )
 
-// matcher reports whether all the filter's words occur in one of fields.
-func matcher(filter string) func(fields ...string) bool {
-	words := strings.Fields(strings.ToLower(filter))
-	return func(fields ...string) bool {
-		for _, w := range words {
-			found := false
-			for _, f := range fields {
-				if strings.Contains(strings.ToLower(f), w) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return false
-			}
-		}
-		return true
-	}
+// item is one pod or node as the tables need it, computed once per snapshot:
+// its verdict, its table row (cells formatted once) and the lower-cased text
+// the filter searches. Filtering and sorting then move items, not strings.
+type item[R any] struct {
+	data     R
+	status   ophealth.Status
+	row      table.Row
+	haystack string
 }
 
-// applyRows filters, sorts and hands the rows to the tables. It runs in
-// Update, so it stays linear in the number of pods with no I/O.
-func (t *Tab) applyRows() {
-	th := t.c.Config.Thresholds
-	match := matcher(t.filter.Value())
+// rowSet is the state of one table's rows: every item in sort order, and the
+// filter that picked the shown ones, so that typing more of a filter only
+// narrows what is already shown.
+type rowSet[R any] struct {
+	all, shown   []item[R]
+	filter       string
+	problemsOnly bool
+}
 
-	type podItem struct {
-		row    kube.PodRow
-		status ophealth.Status
+// show selects the items matching filter (all of its words, case-insensitive)
+// and, with problemsOnly, not OK. When filter extends the previous one, only
+// the items shown so far are searched.
+func (s *rowSet[R]) show(filter string, problemsOnly bool) []table.Row {
+	filter = strings.ToLower(filter)
+	from := s.all
+	if s.shown != nil && problemsOnly == s.problemsOnly && s.filter != "" && strings.HasPrefix(filter, s.filter) &&
+		!strings.HasSuffix(s.filter, " ") {
+		from = s.shown
 	}
-	pods := make([]podItem, 0, len(t.pods))
-	t.podProblems, t.nodeProblems = 0, 0
-	for _, p := range t.pods {
+	words := strings.Fields(filter)
+	shown := make([]item[R], 0, len(from))
+	for _, it := range from {
+		if problemsOnly && it.status == ophealth.OK {
+			continue
+		}
+		if matchAll(it.haystack, words) {
+			shown = append(shown, it)
+		}
+	}
+	s.shown, s.filter, s.problemsOnly = shown, filter, problemsOnly
+	rows := make([]table.Row, len(shown))
+	for i, it := range shown {
+		rows[i] = it.row
+	}
+	return rows
+}
+
+// reset replaces the items; the next show searches them all.
+func (s *rowSet[R]) reset(all []item[R]) { s.all, s.shown = all, nil }
+
+func matchAll(haystack string, words []string) bool {
+	for _, w := range words {
+		if !strings.Contains(haystack, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// podItems turns pods into items in the order of ps and counts those not
+// OK. It is pure: the snapshot Cmd runs it off the UI goroutine, and Update
+// runs it again only when the sort changes.
+func podItems(pods []kube.PodRow, th config.Thresholds, ps sortState) (items []item[kube.PodRow], problems int) {
+	items = make([]item[kube.PodRow], len(pods))
+	for i, p := range pods {
 		st := ophealth.PodStatus(p, th)
 		if st != ophealth.OK {
-			t.podProblems++
+			problems++
 		}
-		if t.problemsOnly && st == ophealth.OK {
-			continue
+		cells := []string{p.Namespace, p.Name, p.Ready, p.Status, strconv.Itoa(p.Restarts), kube.HumanAge(p.Age), p.Node, p.Reason}
+		items[i] = item[kube.PodRow]{
+			data: p, status: st,
+			row:      table.Row{Key: p.Namespace + "/" + p.Name, Cells: cells, Level: level(st)},
+			haystack: strings.ToLower(p.Namespace + " " + p.Name + " " + p.Status + " " + p.Node + " " + p.Reason),
 		}
-		if t.focus == focusPods && !match(p.Namespace, p.Name, p.Status, p.Node, p.Reason) {
-			continue
-		}
-		pods = append(pods, podItem{p, st})
 	}
-	ps := t.podSort
-	slices.SortStableFunc(pods, func(a, b podItem) int {
+	slices.SortStableFunc(items, func(a, b item[kube.PodRow]) int {
 		var c int
-		switch ps.keys[ps.col] {
+		switch ps.key() {
 		case "problems":
 			c = cmp.Compare(b.status.Severity(), a.status.Severity())
 		case "status":
-			c = cmp.Compare(a.row.Status, b.row.Status)
+			c = cmp.Compare(a.data.Status, b.data.Status)
 		case "restarts":
-			c = cmp.Compare(b.row.Restarts, a.row.Restarts)
+			c = cmp.Compare(b.data.Restarts, a.data.Restarts)
 		case "age":
-			c = cmp.Compare(a.row.Age, b.row.Age)
+			c = cmp.Compare(a.data.Age, b.data.Age)
 		case "node":
-			c = cmp.Compare(a.row.Node, b.row.Node)
+			c = cmp.Compare(a.data.Node, b.data.Node)
 		}
 		if ps.desc {
 			c = -c
 		}
-		if c == 0 {
-			c = cmp.Or(cmp.Compare(a.row.Namespace, b.row.Namespace), cmp.Compare(a.row.Name, b.row.Name))
-		}
-		return c
+		return cmp.Or(c, cmp.Compare(a.data.Namespace, b.data.Namespace), cmp.Compare(a.data.Name, b.data.Name))
 	})
-	rows := make([]table.Row, len(pods))
-	for i, p := range pods {
-		r := p.row
-		rows[i] = table.Row{
-			Key: r.Namespace + "/" + r.Name,
-			Cells: []string{r.Namespace, r.Name, r.Ready, r.Status, restarts(r),
-				kube.HumanAge(r.Age), r.Node, r.Reason},
-			Level: level(p.status),
-		}
-	}
-	t.podTable.SetRows(rows)
+	return items, problems
+}
 
-	type nodeItem struct {
-		row    kube.NodeRow
-		status ophealth.Status
-	}
-	nodes := make([]nodeItem, 0, len(t.nodes))
-	for _, n := range t.nodes {
+// nodeItems is podItems for nodes.
+func nodeItems(nodes []kube.NodeRow, ns sortState) (items []item[kube.NodeRow], problems int) {
+	items = make([]item[kube.NodeRow], len(nodes))
+	for i, n := range nodes {
 		st := ophealth.NodeStatus(n)
 		if st != ophealth.OK {
-			t.nodeProblems++
+			problems++
 		}
-		if t.problemsOnly && st == ophealth.OK {
-			continue
+		pods := "-"
+		if n.PodsCount >= 0 {
+			pods = strconv.Itoa(n.PodsCount) + "/" + strconv.FormatInt(n.PodsAllocatable, 10)
 		}
-		if t.focus == focusNodes && !match(n.Name, n.Status, n.Roles, strings.Join(n.Conditions, " ")) {
-			continue
+		conds := strings.Join(n.Conditions, ",")
+		if conds == "" && n.Reason != "" {
+			conds = n.Reason
 		}
-		nodes = append(nodes, nodeItem{n, st})
+		items[i] = item[kube.NodeRow]{
+			data: n, status: st,
+			row: table.Row{Key: n.Name, Level: level(st),
+				Cells: []string{n.Name, n.Status, n.Roles, n.CPUAllocatable, n.MemAllocatable, pods, kube.HumanAge(n.Age), n.Version, conds}},
+			haystack: strings.ToLower(n.Name + " " + n.Status + " " + n.Roles + " " + conds),
+		}
 	}
-	ns := t.nodeSort
-	slices.SortStableFunc(nodes, func(a, b nodeItem) int {
+	slices.SortStableFunc(items, func(a, b item[kube.NodeRow]) int {
 		var c int
-		switch ns.keys[ns.col] {
+		switch ns.key() {
 		case "problems":
 			c = cmp.Compare(b.status.Severity(), a.status.Severity())
 		case "pods":
-			c = cmp.Compare(b.row.PodsCount, a.row.PodsCount)
+			c = cmp.Compare(b.data.PodsCount, a.data.PodsCount)
 		case "age":
-			c = cmp.Compare(a.row.Age, b.row.Age)
+			c = cmp.Compare(a.data.Age, b.data.Age)
 		}
 		if ns.desc {
 			c = -c
 		}
-		if c == 0 {
-			c = cmp.Compare(a.row.Name, b.row.Name)
-		}
-		return c
+		return cmp.Or(c, cmp.Compare(a.data.Name, b.data.Name))
 	})
-	nrows := make([]table.Row, len(nodes))
-	for i, n := range nodes {
-		r := n.row
-		pods := "-"
-		if r.PodsCount >= 0 {
-			pods = strconv.Itoa(r.PodsCount) + "/" + strconv.FormatInt(r.PodsAllocatable, 10)
-		}
-		conds := strings.Join(r.Conditions, ",")
-		if conds == "" && r.Reason != "" {
-			conds = r.Reason
-		}
-		nrows[i] = table.Row{
-			Key:   r.Name,
-			Cells: []string{r.Name, r.Status, r.Roles, r.CPUAllocatable, r.MemAllocatable, pods, kube.HumanAge(r.Age), r.Version, conds},
-			Level: level(n.status),
-		}
-	}
-	t.nodeTable.SetRows(nrows)
+	return items, problems
 }
 
-func restarts(r kube.PodRow) string {
-	if r.Restarts == 0 {
-		return "0"
+// rebuildPods re-orders the pods after a sort change.
+func (t *Tab) rebuildPods() {
+	items, problems := podItems(t.pods, t.c.Config.Thresholds, t.podSort)
+	t.podRows.reset(items)
+	t.podProblems = problems
+}
+
+// rebuildNodes re-orders the nodes after a sort change.
+func (t *Tab) rebuildNodes() {
+	items, problems := nodeItems(t.nodes, t.nodeSort)
+	t.nodeRows.reset(items)
+	t.nodeProblems = problems
+}
+
+// applyRows hands the tables the rows that pass the filter (which applies to
+// the focused table) and the problems-only switch.
+func (t *Tab) applyRows() {
+	podFilter, nodeFilter := t.filter.Value(), ""
+	if t.focus == focusNodes {
+		podFilter, nodeFilter = "", t.filter.Value()
 	}
-	return strconv.Itoa(r.Restarts)
+	t.podTable.SetRows(t.podRows.show(podFilter, t.problemsOnly))
+	t.nodeTable.SetRows(t.nodeRows.show(nodeFilter, t.problemsOnly))
 }
 
 func level(s ophealth.Status) styles.Level { return styles.Level(s) }

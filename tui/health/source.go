@@ -55,6 +55,12 @@ type (
 		nodes []kube.NodeRow
 		errs  map[string]error
 		at    time.Time
+		// The rows prepared off the UI goroutine, in the sort order that was
+		// current when the snapshot was taken.
+		podItems                  []item[kube.PodRow]
+		nodeItems                 []item[kube.NodeRow]
+		podProblems, nodeProblems int
+		podSort, nodeSort         sortState
 	}
 	checksMsg struct {
 		results []ophealth.Result
