@@ -59,4 +59,6 @@ func stripPod(pod *corev1.Pod) {
 		}
 	}
 	pod.Spec.EphemeralContainers = nil
+	pod.Spec.Tolerations, pod.Spec.Affinity, pod.Spec.TopologySpreadConstraints = nil, nil, nil
+	pod.Spec.ImagePullSecrets, pod.Spec.HostAliases, pod.Spec.DNSConfig, pod.Spec.ReadinessGates = nil, nil, nil, nil
 }

@@ -7,25 +7,33 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/tui"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/health"
+	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
 	"github.com/opsdeck/opsdeck/tui/pending"
 )
 
 // Sources are the live data sources of one cockpit. Close stops them.
 type Sources struct {
-	Health health.Sources
+	Health  health.Sources
+	Metrics metricstab.Sources
 
-	mu    sync.Mutex
-	cache *kube.Cache
+	mu      sync.Mutex
+	cache   *kube.Cache
+	client  *kube.Client
+	metrics *opmetrics.Setup
+	audit   *audit.Log
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
@@ -42,6 +50,7 @@ func NewSources(ctx context.Context, cfg *config.Config) *Sources {
 			return s.connectKube(ctx, wait, cfg)
 		},
 	}
+	s.startMetrics(ctx, cfg)
 	return s
 }
 
@@ -49,29 +58,20 @@ func NewSources(ctx context.Context, cfg *config.Config) *Sources {
 // them to sync within wait. Sources that fail keep their error for the tab to
 // show; only a cluster that cannot be reached at all is an error.
 func (s *Sources) connectKube(ctx, wait context.Context, cfg *config.Config) (health.KubeSource, common.KubeInfoMsg, error) {
-	client, err := kube.NewClient(cfg.Kubernetes, cfg.Timeouts.Check)
+	cache, client, err := s.kubeCache(ctx, cfg)
 	if err != nil {
 		return nil, common.KubeInfoMsg{}, err
 	}
 	info := common.KubeInfoMsg{Context: client.ContextName(), Server: client.Host(), Namespaces: client.Namespaces()}
-	s.mu.Lock()
-	if s.cache == nil {
-		c, err := kube.NewCache(client, client.Namespaces())
-		if err != nil {
-			s.mu.Unlock()
-			return nil, info, err
-		}
-		c.Start(ctx)
-		s.cache = c
-	}
-	cache := s.cache
-	s.mu.Unlock()
 	if err := cache.WaitSynced(wait); err != nil {
 		slog.Warn("kubernetes sources not all synced", "err", err)
 		if allUnreachable(cache) {
 			return nil, info, err
 		}
 	}
+	// The first list of a large cluster leaves its decoding garbage behind;
+	// hand it back to the system now rather than keep it resident.
+	go debug.FreeOSMemory()
 	return cache, info, nil
 }
 
@@ -91,8 +91,9 @@ func allUnreachable(c *kube.Cache) bool {
 	return len(states) > 0
 }
 
-// Close stops the informers and waits for them.
+// Close stops the samplers and the informers and waits for them.
 func (s *Sources) Close() {
+	s.stopMetrics()
 	s.mu.Lock()
 	c := s.cache
 	s.cache = nil
@@ -107,7 +108,7 @@ func NewModel(cfg *config.Config, src *Sources) *tui.Model {
 	c := common.New(cfg)
 	return tui.New(c,
 		health.New(c, src.Health),
-		pending.New(c, "Metrics", "Live metrics and alerts are not built yet. They will sample Postgres, Redis, Kubernetes and Prometheus here; today, `opsdeck check` gives the thresholds' verdicts."),
+		metricstab.New(c, src.Metrics),
 		pending.New(c, "Backups", "Backups are not built yet: taking, cataloguing, verifying and expiring backup sets comes next. Until then keep your existing backup_system.sh."),
 		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
 		pending.New(c, "Maintenance", "Maintenance (vacuum, Redis keyspace, cleanup, security and capacity) is not built yet."),
@@ -115,8 +116,14 @@ func NewModel(cfg *config.Config, src *Sources) *tui.Model {
 	)
 }
 
+// gcPercent keeps the heap closer to what is live: the informer cache of a
+// large cluster is most of the heap, and an operator's bastion session should
+// not hold twice that.
+const gcPercent = 50
+
 // Run opens the cockpit on the terminal and returns when the user quits.
 func Run(ctx context.Context, cfg *config.Config, opts ...tea.ProgramOption) error {
+	debug.SetGCPercent(gcPercent)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	src := NewSources(ctx, cfg)
