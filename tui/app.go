@@ -58,6 +58,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case common.KubeInfoMsg:
 		m.kube = msg
 		return m, nil
+	case common.OpenRunbookMsg:
+		return m, m.openRunbook(msg.Section)
 	case tea.KeyPressMsg:
 		return m, m.handleKey(msg)
 	}
@@ -106,6 +108,18 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	t, cmd := tab.Update(msg)
 	m.tabs[m.active] = t
 	return cmd
+}
+
+// openRunbook switches to the tab that shows runbooks and opens section
+// there; without such a tab it does nothing.
+func (m *Model) openRunbook(section string) tea.Cmd {
+	for i, t := range m.tabs {
+		if o, ok := t.(common.RunbookOpener); ok {
+			m.active, m.showHelp = i, false
+			return o.OpenRunbook(section)
+		}
+	}
+	return nil
 }
 
 func (m *Model) broadcast(msg tea.Msg) tea.Cmd {

@@ -17,6 +17,20 @@ type KeyMap struct {
 
 	// Health tab.
 	FocusNodes, FocusPods, ProblemsOnly key.Binding
+
+	// Backups tab: take a backup (choose the components with Toggle),
+	// verify the selected set (deep: read its content), prune by retention.
+	// The actions are not bound read-only.
+	TakeBackup, Verify, VerifyDeep, Prune, Toggle key.Binding
+
+	// Runbooks tab; Runbook also opens the selected problem's runbook
+	// section from the Health tab.
+	Runbook, Search, Outline, NextLink, PrevLink key.Binding
+
+	// Metrics tab: history window, pause, the alerts view, and silences
+	// (Silence, Expire and the duration keys are not bound read-only).
+	MetricsWindow, Pause, Alerts, Silence, Expire, Longer, Shorter key.Binding
+	Left, Right                                                    key.Binding
 }
 
 // Default returns the cockpit's key map.
@@ -45,6 +59,28 @@ func Default() KeyMap {
 		FocusNodes:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nodes")),
 		FocusPods:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pods")),
 		ProblemsOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "problems only")),
+
+		TakeBackup: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
+		Verify:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),
+		VerifyDeep: key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify deep")),
+		Prune:      key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
+		Toggle:     key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
+
+		Runbook:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "runbook")),
+		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Outline:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "outline")),
+		NextLink: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next link")),
+		PrevLink: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous link")),
+
+		MetricsWindow: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "window 1m/5m/15m")),
+		Pause:         key.NewBinding(key.WithKeys("space", "p"), key.WithHelp("space", "pause")),
+		Alerts:        key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "alerts")),
+		Silence:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "silence alert")),
+		Expire:        key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "expire silence")),
+		Longer:        key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "longer")),
+		Shorter:       key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "shorter")),
+		Left:          key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
+		Right:         key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
 	}
 	for _, n := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"} {
 		km.Tabs = append(km.Tabs, key.NewBinding(key.WithKeys(n), key.WithHelp(n, "tab "+n)))

@@ -1,0 +1,199 @@
+package runbooks
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/glamour/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsdeck/opsdeck/ops/runbook"
+)
+
+// glamourStyle is glamour's built-in style the runbooks are drawn with.
+const glamourStyle = "dark"
+
+// gutter is the width of the column left of the text that marks the
+// selected link or command.
+const gutter = 2
+
+// itemKind says what an item of a document is.
+type itemKind int
+
+const (
+	itemLink itemKind = iota
+	itemCommand
+)
+
+// item is something in a rendered runbook the reader can act on: a link
+// to follow or an opsdeck command to run.
+type item struct {
+	kind itemKind
+	link runbook.Link
+	cmd  runbook.CommandLine
+	// line is the rendered line it is on.
+	line int
+}
+
+// label is what the footer shows for the item.
+func (it item) label() string {
+	if it.kind == itemCommand {
+		return it.cmd.Text
+	}
+	return it.link.Text
+}
+
+// heading is a section's place in the rendered document.
+type heading struct {
+	section runbook.Section
+	line    int
+}
+
+// document is a runbook rendered for one width. The rendered lines are
+// mapped back to the source: where each heading and each item landed.
+type document struct {
+	book     *runbook.Book
+	width    int
+	lines    []string
+	plain    []string
+	headings []heading
+	items    []item
+}
+
+// anchorLine is the rendered line of the section's heading.
+func (d *document) anchorLine(anchor string) (int, bool) {
+	for _, h := range d.headings {
+		if h.section.Anchor == anchor {
+			return h.line, true
+		}
+	}
+	return 0, false
+}
+
+// headingAt is the last heading at or above the rendered line.
+func (d *document) headingAt(line int) (heading, bool) {
+	var best heading
+	found := false
+	for _, h := range d.headings {
+		if h.line > line {
+			break
+		}
+		best, found = h, true
+	}
+	return best, found
+}
+
+// find returns the first rendered line at or after from (and before to)
+// whose text contains s, case folded.
+func (d *document) find(s string, from, to int) (int, bool) {
+	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+	if s == "" {
+		return 0, false
+	}
+	for i := max(from, 0); i < min(to, len(d.plain)); i++ {
+		if strings.Contains(strings.ToLower(d.plain[i]), s) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// renderDocument renders b with glamour to fit width columns, one section
+// at a time so that every heading's rendered line is known exactly, and
+// places the links and commands on the lines where their text landed. It
+// takes a few hundred milliseconds for a long runbook: call it in a Cmd.
+func renderDocument(b *runbook.Book, width int) (*document, error) {
+	wrap := max(width-gutter-4, 20)
+	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(glamourStyle), glamour.WithWordWrap(wrap))
+	if err != nil {
+		return nil, fmt.Errorf("markdown renderer: %w", err)
+	}
+	src := b.Lines()
+	// Chunks start at every heading.
+	starts := []int{0}
+	for _, s := range b.Sections {
+		if s.Line > starts[len(starts)-1] {
+			starts = append(starts, s.Line)
+		}
+	}
+	d := &document{book: b, width: width}
+	sec, link, cmd := 0, 0, 0
+	for i, start := range starts {
+		end := len(src)
+		if i+1 < len(starts) {
+			end = starts[i+1]
+		}
+		out, err := r.Render(strings.Join(src[start:end], "\n"))
+		if err != nil {
+			return nil, fmt.Errorf("render %s.md from line %d: %w", b.Name, start+1, err)
+		}
+		lines := trimBlank(strings.Split(strings.TrimRight(out, "\n"), "\n"))
+		if len(lines) == 0 {
+			continue
+		}
+		if len(d.lines) > 0 {
+			d.lines, d.plain = append(d.lines, ""), append(d.plain, "")
+		}
+		first := len(d.lines)
+		for _, l := range lines {
+			d.lines = append(d.lines, l)
+			d.plain = append(d.plain, ansi.Strip(l))
+		}
+		last := len(d.lines)
+		for ; sec < len(b.Sections) && b.Sections[sec].Line < end; sec++ {
+			d.headings = append(d.headings, heading{section: b.Sections[sec], line: first})
+		}
+		cursor := first
+		for ; link < len(b.Links) && b.Links[link].Line < end; link++ {
+			l := b.Links[link]
+			at := d.locate(cursor, last, l.Text)
+			d.items = append(d.items, item{kind: itemLink, link: l, line: at})
+			cursor = at
+		}
+		cursor = first
+		for ; cmd < len(b.Commands) && b.Commands[cmd].Line < end; cmd++ {
+			c := b.Commands[cmd]
+			at := d.locate(cursor, last, c.Text)
+			d.items = append(d.items, item{kind: itemCommand, cmd: c, line: at})
+			cursor = at + 1
+		}
+	}
+	sortItems(d.items)
+	return d, nil
+}
+
+// locate finds text between from and to: all of it, else its first
+// words (it may wrap), else it stays at from.
+func (d *document) locate(from, to int, text string) int {
+	if at, ok := d.find(text, from, to); ok {
+		return at
+	}
+	words := strings.Fields(text)
+	for n := min(len(words), 3); n > 0; n-- {
+		if at, ok := d.find(strings.Join(words[:n], " "), from, to); ok {
+			return at
+		}
+	}
+	return from
+}
+
+// sortItems orders items by rendered line, links before commands on the same line.
+func sortItems(items []item) {
+	for i := 1; i < len(items); i++ {
+		for j := i; j > 0 && items[j].line < items[j-1].line; j-- {
+			items[j], items[j-1] = items[j-1], items[j]
+		}
+	}
+}
+
+// trimBlank drops the blank lines glamour puts around a document.
+func trimBlank(lines []string) []string {
+	blank := func(s string) bool { return strings.TrimSpace(ansi.Strip(s)) == "" }
+	for len(lines) > 0 && blank(lines[0]) {
+		lines = lines[1:]
+	}
+	for len(lines) > 0 && blank(lines[len(lines)-1]) {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
