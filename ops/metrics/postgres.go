@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opsdeck/opsdeck/ops/config"
-	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 )
 
@@ -149,7 +148,7 @@ func (p *PostgresSampler) readings(s postgres.Sample, now time.Time) []Reading {
 		rs = append(rs, Reading{ID: PGDeadlocks, Value: d, Detail: fmt.Sprintf("%d since stats reset", a.Deadlocks)})
 	}
 	if b, ok := p.temp.Rate(float64(a.TempBytes), now); ok {
-		rs = append(rs, Reading{ID: PGTempBytes, Value: b, Detail: kube.HumanBytes(a.TempBytes) + " since stats reset"})
+		rs = append(rs, Reading{ID: PGTempBytes, Value: b, Detail: FormatValue(float64(a.TempBytes), UnitBytes) + " since stats reset"})
 	}
 	tx := Reading{ID: PGLongestTx, Value: s.LongestTransaction.Seconds(), Detail: "no transaction open"}
 	if s.LongestTransaction > 0 {
