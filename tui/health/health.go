@@ -252,6 +252,8 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter):
 			t.showDetail = false
 			return nil
+		case key.Matches(msg, k.Runbook):
+			return t.openRunbook()
 		}
 		var cmd tea.Cmd
 		t.detail, cmd = t.detail.Update(msg)
@@ -294,6 +296,8 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.resort()
 	case key.Matches(msg, k.Enter):
 		t.openDetail()
+	case key.Matches(msg, k.Runbook):
+		return t.openRunbook()
 	case key.Matches(msg, k.Refresh):
 		cmds := []tea.Cmd{t.runChecks()}
 		if t.kube == nil {
@@ -362,5 +366,5 @@ func (t *Tab) ShortHelp() []key.Binding {
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
 	k := t.c.Keys
-	return [][]key.Binding{{k.FocusNodes, k.FocusPods, k.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Refresh}}
+	return [][]key.Binding{{k.FocusNodes, k.FocusPods, k.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Runbook, k.Refresh}}
 }
