@@ -199,22 +199,24 @@ func (c Command) ReadOnly() bool {
 // when a yes/no answer is enough. Restores ask for the name of what they
 // overwrite, as `opsdeck restore` itself does: the database (--target-db,
 // else database) for database and full restores, the namespace for config,
-// "redis" for Redis.
+// "redis" for Redis; when the name is not known, the component's.
 func (c Command) ConfirmWord(database, namespace string) string {
 	p := c.Path()
 	if len(p) < 2 || p[0] != "restore" || c.ReadOnly() {
 		return ""
 	}
+	word := ""
 	switch p[1] {
 	case "database", "full":
+		word = database
 		if db, ok := c.FlagValue("--target-db"); ok && db != "" {
-			return db
+			word = db
 		}
-		return database
 	case "config":
-		return namespace
-	case "redis":
-		return "redis"
+		word = namespace
 	}
-	return ""
+	if word == "" {
+		word = p[1]
+	}
+	return word
 }

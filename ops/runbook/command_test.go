@@ -114,6 +114,15 @@ func TestConfirmWord(t *testing.T) {
 		{"opsdeck backup database", ""},
 		{"opsdeck maintain cleanup", ""},
 	}
+	for _, tt := range []struct{ line, want string }{
+		{"opsdeck restore database latest", "database"},
+		{"opsdeck restore config latest", "config"},
+	} {
+		c, _ := runbook.ParseCommand(tt.line)
+		if got := c.ConfirmWord("", ""); got != tt.want {
+			t.Errorf("%s with no names known: ConfirmWord = %q, want %q", tt.line, got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		c, err := runbook.ParseCommand(tt.line)
 		if err != nil {

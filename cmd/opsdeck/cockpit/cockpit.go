@@ -22,12 +22,14 @@ import (
 	"github.com/opsdeck/opsdeck/tui/health"
 	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
 	"github.com/opsdeck/opsdeck/tui/pending"
+	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
 // Sources are the live data sources of one cockpit. Close stops them.
 type Sources struct {
-	Health  health.Sources
-	Metrics metricstab.Sources
+	Health   health.Sources
+	Metrics  metricstab.Sources
+	Runbooks runbookstab.Sources
 
 	mu      sync.Mutex
 	cache   *kube.Cache
@@ -51,6 +53,7 @@ func NewSources(ctx context.Context, cfg *config.Config) *Sources {
 		},
 	}
 	s.startMetrics(ctx, cfg)
+	s.Runbooks = runbookSources(cfg)
 	return s
 }
 
@@ -112,7 +115,7 @@ func NewModel(cfg *config.Config, src *Sources) *tui.Model {
 		pending.New(c, "Backups", "Backups are not built yet: taking, cataloguing, verifying and expiring backup sets comes next. Until then keep your existing backup_system.sh."),
 		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
 		pending.New(c, "Maintenance", "Maintenance (vacuum, Redis keyspace, cleanup, security and capacity) is not built yet."),
-		pending.New(c, "Runbooks", "Runbooks are not built yet; the ones shipped in runbooks/ will be readable and searchable here."),
+		runbookstab.New(c, src.Runbooks),
 	)
 }
 
