@@ -3,6 +3,7 @@ package kube
 import (
 	"fmt"
 	"testing"
+	"context"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -75,5 +76,25 @@ func TestCacheGettersOnFilledStore(t *testing.T) {
 	}
 	if len(c.Changes()) != 1 {
 		t.Errorf("pending signals = %d, want 1", len(c.Changes()))
+	}
+	// Subscribers each get every signal, coalesced, and are forgotten when
+	// their context ends.
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	s1, s2 := c.Subscribe(ctx1), c.Subscribe(ctx2)
+	for range 100 {
+		c.notify()
+	}
+	if len(s1) != 1 || len(s2) != 1 {
+		t.Errorf("subscribers got %d and %d pending signals, want 1 each", len(s1), len(s2))
+	}
+	cancel1()
+	cancel2()
+	deadline := time.Now().Add(time.Second)
+	for c.Subscribers() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := c.Subscribers(); n != 0 {
+		t.Errorf("%d subscribers left after their contexts ended", n)
 	}
 }

@@ -56,6 +56,9 @@ type Cache struct {
 	started bool
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+
+	subMu sync.Mutex
+	subs  map[chan struct{}]struct{}
 }
 
 // SourceState is the sync and error state of one informer.
@@ -249,6 +252,40 @@ func (c *Cache) notify() {
 	case c.changes <- struct{}{}:
 	default:
 	}
+	c.subMu.Lock()
+	for ch := range c.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	c.subMu.Unlock()
+}
+
+// Subscribe returns a change channel of the subscriber's own, like Changes
+// but one per reader: several sessions sharing one cache each get every
+// signal. It is forgotten (not closed) when ctx ends.
+func (c *Cache) Subscribe(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	c.subMu.Lock()
+	if c.subs == nil {
+		c.subs = map[chan struct{}]struct{}{}
+	}
+	c.subs[ch] = struct{}{}
+	c.subMu.Unlock()
+	context.AfterFunc(ctx, func() {
+		c.subMu.Lock()
+		delete(c.subs, ch)
+		c.subMu.Unlock()
+	})
+	return ch
+}
+
+// Subscribers returns the number of live subscriptions.
+func (c *Cache) Subscribers() int {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	return len(c.subs)
 }
 
 // Changes delivers at most one pending signal after any add, update or
