@@ -1,9 +1,9 @@
 package kube
 
 import (
+	"context"
 	"fmt"
 	"testing"
-	"context"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
