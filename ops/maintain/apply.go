@@ -1,0 +1,262 @@
+package maintain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/audit"
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/postgres"
+	"github.com/opsdeck/opsdeck/ops/progress"
+)
+
+// ErrNoAction is returned for a finding without an action.
+var ErrNoAction = errors.New("the finding has no action")
+
+// Apply carries out a finding's action, which the caller has confirmed.
+// It refuses in read-only mode and when the audit log cannot be written;
+// it re-checks that the action still applies (the session is the same,
+// the files are unchanged and still past retention, the database still
+// past its retention); and it writes one audit record. The result says
+// what happened; it is also what Report.Record takes.
+func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionResult {
+	if f.Action == nil {
+		return ActionResult{FindingKey: f.Key(), Refused: true, Error: ErrNoAction.Error()}
+	}
+	a := *f.Action
+	res := ActionResult{Action: a, FindingKey: f.Key()}
+	start := time.Now()
+	defer func() { res.Took = time.Since(start) }()
+	refuse := func(err error) ActionResult {
+		res.Refused, res.Error = true, err.Error()
+		if aerr := e.Audit.Refuse(a.AuditAction(), a.Target(), err); aerr != nil {
+			logErr("audit refusal", aerr)
+		}
+		return res
+	}
+	if e.Config.ReadOnly {
+		return refuse(fmt.Errorf("%s refused: %w", a.Kind, audit.ErrReadOnly))
+	}
+	if e.Audit == nil {
+		res.Refused, res.Error = true, fmt.Sprintf("%s refused: the audit log cannot be written: %v", a.Kind, e.auditErr)
+		return res
+	}
+	if a.Kind == ActPruneBackups {
+		// The backup engine takes the store lock and audits the prune itself.
+		detail, err := e.pruneBackups(ctx, a, p)
+		res.Detail = detail
+		if err != nil {
+			res.Error = err.Error()
+			res.Refused = errors.Is(err, audit.ErrReadOnly)
+		} else {
+			res.OK = true
+		}
+		return res
+	}
+	if err := e.recheck(ctx, a); err != nil {
+		return refuse(fmt.Errorf("%w: %v", audit.ErrRefused, err))
+	}
+	entry := e.Audit.Begin(a.AuditAction(), a.Target(), auditParams(a))
+	detail, err := e.apply(ctx, a, p)
+	if aerr := entry.End(err); aerr != nil {
+		logErr("audit", aerr)
+	}
+	res.Detail = detail
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.OK = true
+	return res
+}
+
+// auditParams are the facts the audit record keeps about an action.
+func auditParams(a Action) map[string]any {
+	m := map[string]any{"label": a.Label}
+	switch a.Kind {
+	case ActCancel, ActTerminate:
+		m["pid"] = a.PID
+		m["backend_start"] = a.BackendStart
+	case ActDeleteFile:
+		var paths []string
+		for _, f := range a.Files {
+			paths = append(paths, f.Path)
+		}
+		m["files"] = paths
+	}
+	return m
+}
+
+// recheck verifies, just before acting, that the action still applies.
+func (e *Engine) recheck(ctx context.Context, a Action) error {
+	switch a.Kind {
+	case ActDropDatabase:
+		pool, err := e.pool(ctx)
+		if err != nil {
+			return err
+		}
+		db := pool.Config().ConnConfig.Database
+		if !strings.HasPrefix(a.Database, PreRestorePrefix(db)) || a.Database == db {
+			return fmt.Errorf("%s is not a database left by a restore of %s", a.Database, db)
+		}
+		taken := PreRestoreTime(db, a.Database)
+		if taken == nil || e.now().Sub(*taken) <= e.Config.Maintenance.PreRestoreRetention {
+			return fmt.Errorf("%s is not past maintenance.pre_restore_retention", a.Database)
+		}
+	case ActDeleteFile:
+		if !slices.Contains(e.Config.Maintenance.LogArchives, a.Pattern) {
+			return fmt.Errorf("%s is not one of maintenance.log_archives", a.Pattern)
+		}
+	case ActVacuum, ActCancel, ActTerminate:
+		// Vacuum re-reads the table; SignalBackend checks the session's start.
+	default:
+		return fmt.Errorf("unknown action %q", a.Kind)
+	}
+	return nil
+}
+
+// apply does the work of one action.
+func (e *Engine) apply(ctx context.Context, a Action, p progress.Func) (string, error) {
+	switch a.Kind {
+	case ActVacuum:
+		pool, err := e.pool(ctx)
+		if err != nil {
+			return "", err
+		}
+		step := postgres.QualifiedName(a.Schema, a.Table)
+		p.Emit(progress.Event{Kind: progress.Start, Op: "vacuum", Step: step})
+		r, err := postgres.Vacuum(ctx, pool, a.Schema, a.Table, postgres.VacuumOptions{
+			Analyze: true, LockTimeout: e.Config.Maintenance.VacuumLockTimeout,
+			Progress: func(v postgres.VacuumProgress) {
+				p.Emit(progress.Event{Kind: progress.Advance, Op: "vacuum", Step: step, Done: v.Done, Total: v.Total, Message: v.Phase})
+			},
+		})
+		if err != nil {
+			p.Emit(progress.Event{Kind: progress.Fail, Op: "vacuum", Step: step, Err: err.Error()})
+			return "", err
+		}
+		if r.Skipped != "" {
+			err := fmt.Errorf("skipped: %s", r.Skipped)
+			p.Emit(progress.Event{Kind: progress.Warn, Op: "vacuum", Step: step, Message: err.Error()})
+			return "", err
+		}
+		detail := fmt.Sprintf("vacuumed and analyzed: %s dead tuples → %s in %s", count(r.DeadBefore), count(r.DeadAfter), r.Took.Round(time.Millisecond))
+		p.Emit(progress.Event{Kind: progress.Finish, Op: "vacuum", Step: step, Message: detail})
+		return detail, nil
+	case ActCancel, ActTerminate:
+		pool, err := e.pool(ctx)
+		if err != nil {
+			return "", err
+		}
+		sig := postgres.SignalCancel
+		if a.Kind == ActTerminate {
+			sig = postgres.SignalTerminate
+		}
+		if err := postgres.SignalBackend(ctx, pool, a.PID, a.BackendStart, sig); err != nil {
+			return "", err
+		}
+		if sig == postgres.SignalTerminate {
+			return fmt.Sprintf("session %d terminated", a.PID), nil
+		}
+		return fmt.Sprintf("statement of session %d cancelled", a.PID), nil
+	case ActDropDatabase:
+		pool, err := e.pool(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := postgres.DropDatabase(ctx, pool, a.Database); err != nil {
+			return "", err
+		}
+		return "dropped " + a.Database, nil
+	case ActDeleteFile:
+		return e.deleteFiles(ctx, a, p)
+	}
+	return "", fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// deleteFiles deletes the listed files that are still as listed; the
+// others are kept and named in the error.
+func (e *Engine) deleteFiles(ctx context.Context, a Action, p progress.Func) (string, error) {
+	now := e.now()
+	var deleted int
+	var freed int64
+	var problems []string
+	p.Emit(progress.Event{Kind: progress.Start, Op: "cleanup", Step: a.Pattern, Total: int64(len(a.Files))})
+	for i, f := range a.Files {
+		if ctx.Err() != nil {
+			problems = append(problems, "cancelled")
+			break
+		}
+		if err := stillOld(f, a.Pattern, e.Config.Maintenance.LogRetention, now); err != nil {
+			problems = append(problems, "kept "+err.Error())
+			continue
+		}
+		if err := os.Remove(f.Path); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		deleted++
+		freed += f.Size
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "cleanup", Step: a.Pattern, Done: int64(i + 1), Total: int64(len(a.Files))})
+	}
+	detail := fmt.Sprintf("deleted %d of %d archives, freed %s", deleted, len(a.Files), progress.Bytes(freed))
+	if len(problems) > 0 {
+		return detail, fmt.Errorf("%s; %s", detail, strings.Join(clip(problems, maxListed), "; "))
+	}
+	return detail, nil
+}
+
+// pruneBackups runs the backup engine's prune and says whether it deleted
+// what was listed.
+func (e *Engine) pruneBackups(ctx context.Context, a Action, p progress.Func) (string, error) {
+	eng, ok, err := e.backupEngine()
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", errors.New("no backup store")
+	}
+	res, err := eng.Prune(ctx, backup.PruneOptions{Progress: p})
+	detail := fmt.Sprintf("deleted %d sets, freed %s; %d leftovers removed", len(res.Deleted), progress.Bytes(res.Freed), len(res.Plan.Leftovers))
+	if extra := difference(res.Deleted, a.Backups); len(extra) > 0 {
+		detail += fmt.Sprintf("; also past retention by now: %s", strings.Join(extra, ", "))
+	}
+	if kept := difference(a.Backups, res.Deleted); len(kept) > 0 && err == nil {
+		detail += fmt.Sprintf("; kept after all (retention re-checked under the lock): %s", strings.Join(kept, ", "))
+	}
+	return detail, err
+}
+
+func difference(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// ApplyAll applies the actions of the given findings in order, recording
+// each result in rep, and stops early when ctx ends. It returns the
+// worst status of the results (OK when all succeeded).
+func (e *Engine) ApplyAll(ctx context.Context, rep *Report, fs []Finding, p progress.Func) health.Status {
+	worst := health.OK
+	for _, f := range fs {
+		if ctx.Err() != nil {
+			break
+		}
+		res := e.Apply(ctx, f, p)
+		rep.Record(res)
+		if !res.OK {
+			worst = health.Warn
+		}
+	}
+	return worst
+}

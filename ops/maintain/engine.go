@@ -1,0 +1,203 @@
+package maintain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/opsdeck/opsdeck/ops/audit"
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/ops/logging"
+	"github.com/opsdeck/opsdeck/ops/postgres"
+	"github.com/opsdeck/opsdeck/ops/redact"
+	"github.com/opsdeck/opsdeck/ops/redis"
+)
+
+// Engine runs maintenance for one configuration. It connects lazily and
+// keeps its connections until Close; the CLI uses one per command, the
+// cockpit one per session. It is safe for concurrent use.
+type Engine struct {
+	Config *config.Config
+	// Audit records every action (nil: actions are refused, since they
+	// could not be audited).
+	Audit *audit.Log
+	// Version is opsdeck's version, for the backup engine.
+	Version string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Kube builds the Kubernetes client (default: from the config).
+	Kube func() (*kube.Client, error)
+	// Backup builds the backup engine (default: backup.New), for cleanup,
+	// capacity and the backup checks.
+	Backup func() (*backup.Engine, error)
+
+	auditErr error
+
+	mu  sync.Mutex
+	pg  *pgxpool.Pool
+	rc  *goredis.Client
+	kc  *kube.Client
+	bk  *backup.Engine
+	ran map[Mode]LastRun
+}
+
+// New returns an Engine for cfg with the audit log under the state dir.
+// A state dir that cannot be written still allows reading: every action is
+// then refused.
+func New(cfg *config.Config, version string) *Engine {
+	e := &Engine{Config: cfg, Version: version}
+	l, err := audit.Open(filepath.Join(cfg.StateDir, "audit.log"))
+	if err != nil {
+		e.auditErr = err
+		return e
+	}
+	l.AddSecrets(redact.Passwords(cfg.Postgres.DSN)...)
+	l.AddSecrets(redact.Passwords(cfg.Redis.URL)...)
+	l.AddSecrets(cfg.Backup.S3.SecretKey)
+	e.Audit = l
+	return e
+}
+
+// Close closes the connections and the audit log.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pg != nil {
+		e.pg.Close()
+		e.pg = nil
+	}
+	var errs []error
+	if e.rc != nil {
+		errs = append(errs, e.rc.Close())
+		e.rc = nil
+	}
+	if e.bk != nil {
+		errs = append(errs, e.bk.Close())
+		e.bk = nil
+	}
+	errs = append(errs, e.Audit.Close())
+	return errors.Join(errs...)
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// errNotConfigured marks a target the configuration does not name.
+var errNotConfigured = errors.New("not configured")
+
+// pool returns the Postgres pool, connecting on first use.
+func (e *Engine) pool(ctx context.Context) (*pgxpool.Pool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pg != nil {
+		return e.pg, nil
+	}
+	if e.Config.Postgres.DSN == "" {
+		return nil, fmt.Errorf("postgres: %w — set postgres.dsn (or DATABASE_URL)", errNotConfigured)
+	}
+	p, err := postgres.Connect(ctx, e.Config.Postgres.DSN, e.Config.Timeouts.Connect)
+	if err != nil {
+		return nil, err
+	}
+	e.pg = p
+	return p, nil
+}
+
+// redis returns the Redis client, built on first use (it connects lazily).
+func (e *Engine) redis() (*goredis.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rc != nil {
+		return e.rc, nil
+	}
+	if e.Config.Redis.URL == "" {
+		return nil, fmt.Errorf("redis: %w — set redis.url (or REDIS_URL)", errNotConfigured)
+	}
+	c, err := redis.NewClient(e.Config.Redis.URL, e.Config.Timeouts.Connect)
+	if err != nil {
+		return nil, err
+	}
+	// Keyspace batches and MEMORY USAGE of big keys take longer than a ping.
+	c.Options().ReadTimeout = max(c.Options().ReadTimeout, 30*time.Second)
+	e.rc = c
+	return c, nil
+}
+
+// kube returns the Kubernetes client.
+func (e *Engine) kube() (*kube.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kc != nil {
+		return e.kc, nil
+	}
+	var c *kube.Client
+	var err error
+	if e.Kube != nil {
+		c, err = e.Kube()
+	} else {
+		c, err = kube.NewClient(e.Config.Kubernetes, e.Config.Timeouts.Check)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.kc = c
+	return c, nil
+}
+
+// backupEngine returns the backup engine. It is only built when the local
+// store exists (building it creates the directory, and a read-only check
+// must not create anything); ok is false otherwise.
+func (e *Engine) backupEngine() (eng *backup.Engine, ok bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.bk != nil {
+		return e.bk, true, nil
+	}
+	if e.Config.Backup.S3.Bucket == "" {
+		if _, err := os.Stat(e.Config.Backup.Dir); errors.Is(err, os.ErrNotExist) {
+			return nil, false, nil
+		}
+	}
+	if e.Backup != nil {
+		eng, err = e.Backup()
+	} else {
+		eng, err = backup.New(e.Config, e.Version)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	e.bk = eng
+	return eng, true, nil
+}
+
+// statementTimeout bounds expensive reads.
+func (e *Engine) statementTimeout() time.Duration {
+	if d := e.Config.Maintenance.StatementTimeout; d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+// stateDir is where the history, checkpoints and last runs live.
+func (e *Engine) stateDir() string { return filepath.Join(e.Config.StateDir, "maintain") }
+
+// logErr logs a failure that does not stop the run.
+func logErr(msg string, err error) {
+	if err != nil {
+		slog.Warn(msg, logging.Err(err))
+	}
+}
