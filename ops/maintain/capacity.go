@@ -254,8 +254,8 @@ func Capacity(in CapacityInput) (CapacityDetail, []Finding) {
 	} else if len(d.Projections) > 0 {
 		fullest := slices.MaxFunc(d.Projections, func(a, b Projection) int { return cmp.Compare(a.Percent, b.Percent) })
 		fs = append(fs, Finding{Area: AreaCapacity, Check: "runs out first", Status: health.OK, Object: fullest.Resource, Runbook: rbCapacity,
-			Summary: fmt.Sprintf("nothing grows in the history yet; the fullest is %s at %.0f%%", fullest.Resource, fullest.Percent),
-			Evidence: []string{fmt.Sprintf("%d samples in the history: growth needs at least two, %s apart", len(in.History), health.ShortDuration(minSpan))},
+			Summary:    fmt.Sprintf("nothing grows in the history yet; the fullest is %s at %.0f%%", fullest.Resource, fullest.Percent),
+			Evidence:   []string{fmt.Sprintf("%d samples in the history: growth needs at least two, %s apart", len(in.History), health.ShortDuration(minSpan))},
 			Suggestion: "run opsdeck maintain capacity daily (cron) so that growth can be measured"})
 	}
 	return d, fs

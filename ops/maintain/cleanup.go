@@ -205,7 +205,7 @@ func PruneFindings(plan backup.PrunePlan, store string) []Finding {
 		Summary: sum, Evidence: clip(ev, 2*maxListed),
 		Why:        "old sets fill the store; leftovers are files of backups that were killed or crashed and will never be valid",
 		Suggestion: "prune them: the newest verified set of each component is always kept",
-		Action: &Action{Kind: ActPruneBackups, Label: "prune backups: " + sum, Backups: ids, Leftovers: plan.Leftovers}})
+		Action:     &Action{Kind: ActPruneBackups, Label: "prune backups: " + sum, Backups: ids, Leftovers: plan.Leftovers}})
 }
 
 // PreRestorePrefix is the name prefix of the databases a restore of db

@@ -157,7 +157,7 @@ func TestStorePermissionFindings(t *testing.T) {
 func TestUnencryptedSecretFindings(t *testing.T) {
 	set := func(enc string) backup.Set {
 		m := &backup.Manifest{ID: "20261125_030000", Components: []backup.Component{{Name: backup.Config, Status: backup.StatusOK,
-			Kube: &backup.KubeFacts{Objects: map[string]int{"Secret": 3, "ConfigMap": 2}},
+			Kube:  &backup.KubeFacts{Objects: map[string]int{"Secret": 3, "ConfigMap": 2}},
 			Files: []backup.File{{Name: "config.tar.zst", Encryption: enc}}}}}
 		return backup.Set{ID: m.ID, Manifest: m}
 	}

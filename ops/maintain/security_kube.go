@@ -122,7 +122,9 @@ func FetchKubeSecurity(ctx context.Context, client *kube.Client) KubeSecurityFac
 	return f
 }
 
-func isClusterAdmin(r rbacv1.RoleRef) bool { return r.Kind == "ClusterRole" && r.Name == "cluster-admin" }
+func isClusterAdmin(r rbacv1.RoleRef) bool {
+	return r.Kind == "ClusterRole" && r.Name == "cluster-admin"
+}
 
 type workloadList struct {
 	name string
@@ -353,10 +355,10 @@ func KubeSecurityFindings(f KubeSecurityFacts) []Finding {
 		}
 		if len(noLimits) > 0 {
 			fs = append(fs, Finding{Area: AreaSecurity, Check: "no limits", Status: health.Warn, Object: w.Ref(),
-				Summary: strings.Join(noLimits, "; "),
-				Why:     "a container without a memory limit can take the node's memory and get its neighbours OOM-killed; without a cpu limit it can starve them",
+				Summary:    strings.Join(noLimits, "; "),
+				Why:        "a container without a memory limit can take the node's memory and get its neighbours OOM-killed; without a cpu limit it can starve them",
 				Suggestion: "set resources.limits (memory at least) from what it uses (kubectl top pod), or a LimitRange for the namespace",
-				Runbook: rbKubeResources})
+				Runbook:    rbKubeResources})
 		}
 	}
 	for _, b := range f.Bindings {
