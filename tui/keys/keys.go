@@ -23,6 +23,11 @@ type KeyMap struct {
 	// The actions are not bound read-only.
 	TakeBackup, Verify, VerifyDeep, Prune, Toggle key.Binding
 
+	// Backups tab: take a backup (choose the components with Toggle),
+	// verify the selected set (deep: read its content), prune by retention.
+	// The actions are not bound read-only.
+	TakeBackup, Verify, VerifyDeep, Prune, Toggle key.Binding
+
 	// Runbooks tab; Runbook also opens the selected problem's runbook
 	// section from the Health tab.
 	Runbook, Search, Outline, NextLink, PrevLink key.Binding
@@ -59,6 +64,12 @@ func Default() KeyMap {
 		FocusNodes:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nodes")),
 		FocusPods:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pods")),
 		ProblemsOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "problems only")),
+
+		TakeBackup: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
+		Verify:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),
+		VerifyDeep: key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify deep")),
+		Prune:      key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
+		Toggle:     key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
 
 		TakeBackup: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
 		Verify:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),

@@ -12,12 +12,15 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/audit"
+	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/tui"
+	backupstab "github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/health"
 	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
@@ -30,12 +33,17 @@ type Sources struct {
 	Health   health.Sources
 	Metrics  metricstab.Sources
 	Runbooks runbookstab.Sources
+	Backups  backupstab.Sources
 
 	mu      sync.Mutex
 	cache   *kube.Cache
 	client  *kube.Client
 	metrics *opmetrics.Setup
 	audit   *audit.Log
+
+	backupOnce sync.Once
+	backupEng  *backup.Engine
+	backupErr  error
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
@@ -54,6 +62,13 @@ func NewSources(ctx context.Context, cfg *config.Config) *Sources {
 	}
 	s.startMetrics(ctx, cfg)
 	s.Runbooks = runbookSources(cfg)
+	s.Backups = backupstab.Sources{
+		Context: ctx,
+		Engine: func() (*backup.Engine, error) {
+			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, cli.Version) })
+			return s.backupEng, s.backupErr
+		},
+	}
 	return s
 }
 
@@ -97,6 +112,10 @@ func allUnreachable(c *kube.Cache) bool {
 // Close stops the samplers and the informers and waits for them.
 func (s *Sources) Close() {
 	s.stopMetrics()
+	s.backupOnce.Do(func() {}) // waits for an engine being built
+	if s.backupEng != nil {
+		s.backupEng.Close()
+	}
 	s.mu.Lock()
 	c := s.cache
 	s.cache = nil
@@ -112,7 +131,7 @@ func NewModel(cfg *config.Config, src *Sources) *tui.Model {
 	return tui.New(c,
 		health.New(c, src.Health),
 		metricstab.New(c, src.Metrics),
-		pending.New(c, "Backups", "Backups are not built yet: taking, cataloguing, verifying and expiring backup sets comes next. Until then keep your existing backup_system.sh."),
+		backupstab.New(c, src.Backups),
 		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
 		pending.New(c, "Maintenance", "Maintenance (vacuum, Redis keyspace, cleanup, security and capacity) is not built yet."),
 		runbookstab.New(c, src.Runbooks),

@@ -1,0 +1,358 @@
+// Package backups is the cockpit's Backups tab: the catalog of backup sets
+// as a table (sort, filter), a details pane (manifest, files, checksums,
+// verify state), and the actions — take a backup of chosen components,
+// verify a set, prune with the dry-run list shown first and a confirmation —
+// each running in the background with a progress bar and a result line.
+// Actions are hidden read-only, refused again by the engine, and audited
+// there.
+package backups
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/tui/common"
+	"github.com/opsdeck/opsdeck/tui/confirm"
+	tprogress "github.com/opsdeck/opsdeck/tui/progress"
+	"github.com/opsdeck/opsdeck/tui/table"
+)
+
+// mode is what the tab shows.
+type mode int
+
+const (
+	modeList    mode = iota
+	modeDetail       // the selected set's manifest
+	modeChoose       // choosing the components of a backup
+	modeConfirm      // the prune plan and its confirmation
+)
+
+// Tab is the Backups tab.
+type Tab struct {
+	c   *common.Common
+	src Sources
+
+	eng    *backup.Engine
+	engErr error
+
+	sets      []backup.Set
+	listErr   error
+	loading   bool
+	ticking   bool
+	refreshed time.Time
+
+	tbl       table.Model
+	sort      sortState
+	filter    textinput.Model
+	filtering bool
+
+	mode    mode
+	detail  viewport.Model
+	choices []bool // per backup.AllComponents
+	cursor  int
+
+	plan    backup.PrunePlan
+	confirm confirm.Model
+
+	running  string // the action in progress, "" when idle
+	progress tprogress.Model
+	result   string
+	resultOK bool
+
+	width, height int
+}
+
+// New returns the Backups tab.
+func New(c *common.Common, src Sources) *Tab {
+	if src.Context == nil {
+		src.Context = context.Background()
+	}
+	if src.ListTimeout <= 0 {
+		src.ListTimeout = 30 * time.Second
+	}
+	if src.ActionTimeout <= 0 {
+		src.ActionTimeout = 6 * time.Hour
+	}
+	if src.RefreshEvery <= 0 {
+		src.RefreshEvery = time.Minute
+	}
+	fi := textinput.New()
+	fi.Prompt = "/"
+	fi.Placeholder = "filter: words match id, kind, status, components, verify state"
+	fi.CharLimit = 120
+	t := &Tab{
+		c: c, src: src, filter: fi, detail: viewport.New(),
+		tbl:     table.New(&c.Styles, columns...),
+		choices: []bool{true, true, true, false},
+		loading: true,
+	}
+	t.tbl.SetEmpty("no backup sets yet — press t to take one")
+	return t
+}
+
+// Title implements common.Tab.
+func (t *Tab) Title() string { return "Backups" }
+
+// Init builds the engine and reads the catalog.
+func (t *Tab) Init() tea.Cmd {
+	if t.src.Engine == nil {
+		t.loading = false
+		t.engErr = fmt.Errorf("no backup store configured")
+		return nil
+	}
+	get := t.src.Engine
+	return func() tea.Msg {
+		eng, err := get()
+		return engineMsg{eng, err}
+	}
+}
+
+// LastRefresh implements common.Refreshed.
+func (t *Tab) LastRefresh() time.Time { return t.refreshed }
+
+// Capturing implements common.Tab: the filter, the component chooser and
+// a typed confirmation take every key.
+func (t *Tab) Capturing() bool {
+	return t.filtering || t.mode == modeChoose || (t.mode == modeConfirm && t.confirm.Active())
+}
+
+// SetSize implements common.Tab.
+func (t *Tab) SetSize(w, h int) {
+	t.width, t.height = w, h
+	t.filter.SetWidth(max(w-20, 10))
+	t.confirm.SetWidth(min(w, 100))
+	t.layout()
+}
+
+func (t *Tab) layout() {
+	// Title line, table, status/progress lines.
+	t.tbl.SetSize(t.width, max(t.height-3, 2))
+	t.detail.SetWidth(t.width)
+	t.detail.SetHeight(max(t.height-1, 1))
+}
+
+// tick schedules the next catalog refresh unless one is scheduled.
+func (t *Tab) tick() tea.Cmd {
+	if t.ticking {
+		return nil
+	}
+	t.ticking = true
+	return tea.Tick(t.src.RefreshEvery, func(time.Time) tea.Msg { return refreshTickMsg{} })
+}
+
+func (t *Tab) load() tea.Cmd {
+	if t.eng == nil {
+		return nil
+	}
+	t.loading = true
+	eng, timeout, parent := t.eng, t.src.ListTimeout, t.src.Context
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(parent, timeout)
+		defer cancel()
+		sets, err := backup.List(ctx, eng.Store)
+		return catalogMsg{sets: sets, err: err, at: time.Now()}
+	}
+}
+
+// Update implements common.Tab.
+func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
+	switch msg := msg.(type) {
+	case engineMsg:
+		t.eng, t.engErr = msg.eng, msg.err
+		if msg.err != nil {
+			t.loading = false
+			return t, nil
+		}
+		return t, t.load()
+	case catalogMsg:
+		t.loading = false
+		t.sets, t.listErr = msg.sets, msg.err
+		if msg.err == nil {
+			t.refreshed = msg.at
+		}
+		t.applyRows()
+		return t, t.tick()
+	case refreshTickMsg:
+		t.ticking = false
+		if t.loading || t.running != "" {
+			return t, t.tick()
+		}
+		return t, t.load()
+	case eventMsg:
+		t.progress.Apply(msg.ev)
+		return t, listen(msg.ch, msg.rd)
+	case actionResult:
+		t.running = ""
+		t.resultOK = msg.err == nil
+		t.result = msg.line
+		if msg.err != nil {
+			t.result = msg.action + " failed: " + msg.err.Error()
+		}
+		return t, t.load()
+	case planMsg:
+		t.running = ""
+		if msg.err != nil {
+			t.result, t.resultOK = "prune: "+msg.err.Error(), false
+			return t, nil
+		}
+		t.plan = msg.plan
+		n := len(msg.plan.Deletes()) + len(msg.plan.Leftovers)
+		if n == 0 {
+			t.result, t.resultOK = "prune: nothing is past retention", true
+			return t, nil
+		}
+		t.confirm = confirm.New(&t.c.Styles, fmt.Sprintf("Delete %d backup set(s)?", n),
+			"The sets marked DELETE below are past their retention; the newest verified set of every component is kept. This cannot be undone.")
+		t.confirm.SetWidth(min(t.width, 100))
+		t.mode = modeConfirm
+		return t, nil
+	case tea.KeyPressMsg:
+		return t, t.handleKey(msg)
+	}
+	if t.filtering {
+		var cmd tea.Cmd
+		t.filter, cmd = t.filter.Update(msg)
+		return t, cmd
+	}
+	return t, nil
+}
+
+func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := t.c.Keys
+	switch t.mode {
+	case modeConfirm:
+		var d confirm.Decision
+		var cmd tea.Cmd
+		t.confirm, d, cmd = t.confirm.Update(msg)
+		switch d {
+		case confirm.Confirmed:
+			t.mode = modeList
+			return t.startPrune()
+		case confirm.Cancelled:
+			t.mode = modeList
+			t.result, t.resultOK = "prune cancelled: nothing deleted", true
+		}
+		return cmd
+	case modeChoose:
+		return t.chooseKey(msg)
+	case modeDetail:
+		switch {
+		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter):
+			t.mode = modeList
+			return nil
+		}
+		var cmd tea.Cmd
+		t.detail, cmd = t.detail.Update(msg)
+		return cmd
+	}
+	if t.filtering {
+		switch msg.String() {
+		case "enter":
+			t.filtering = false
+			t.filter.Blur()
+			return nil
+		case "esc":
+			t.filtering = false
+			t.filter.Blur()
+			t.filter.SetValue("")
+			t.applyRows()
+			return nil
+		}
+		var cmd tea.Cmd
+		before := t.filter.Value()
+		t.filter, cmd = t.filter.Update(msg)
+		if t.filter.Value() != before {
+			t.applyRows()
+		}
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Filter):
+		t.filtering = true
+		return t.filter.Focus()
+	case key.Matches(msg, k.ClearFilter):
+		if t.filter.Value() != "" {
+			t.filter.SetValue("")
+			t.applyRows()
+		}
+	case key.Matches(msg, k.Up):
+		t.tbl.MoveUp(1)
+	case key.Matches(msg, k.Down):
+		t.tbl.MoveDown(1)
+	case key.Matches(msg, k.PageUp):
+		t.tbl.MoveUp(t.tbl.PageSize())
+	case key.Matches(msg, k.PageDown):
+		t.tbl.MoveDown(t.tbl.PageSize())
+	case key.Matches(msg, k.Top):
+		t.tbl.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		t.tbl.GotoBottom()
+	case key.Matches(msg, k.Sort):
+		t.sort.next()
+		t.applyRows()
+	case key.Matches(msg, k.Reverse):
+		t.sort.desc = !t.sort.desc
+		t.applyRows()
+	case key.Matches(msg, k.Enter):
+		t.openDetail()
+	case key.Matches(msg, k.Refresh):
+		if t.eng == nil {
+			return t.Init()
+		}
+		return t.load()
+	case t.actionsAllowed() && key.Matches(msg, k.TakeBackup):
+		t.mode = modeChoose
+	case t.actionsAllowed() && key.Matches(msg, k.Verify):
+		return t.startVerify(false)
+	case t.actionsAllowed() && key.Matches(msg, k.VerifyDeep):
+		return t.startVerify(true)
+	case t.actionsAllowed() && key.Matches(msg, k.Prune):
+		return t.startPlan()
+	}
+	return nil
+}
+
+// actionsAllowed: not read-only, an engine, and nothing running.
+func (t *Tab) actionsAllowed() bool {
+	return !t.c.ReadOnly && t.eng != nil && t.running == ""
+}
+
+// ShortHelp implements common.Tab.
+func (t *Tab) ShortHelp() []key.Binding {
+	k := t.c.Keys
+	switch {
+	case t.filtering:
+		return []key.Binding{
+			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
+		}
+	case t.mode == modeDetail:
+		return []key.Binding{k.Up, k.Down, k.Back}
+	case t.mode == modeChoose:
+		return []key.Binding{k.Toggle, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start")), k.Back}
+	case t.mode == modeConfirm:
+		return nil
+	}
+	out := []key.Binding{k.Filter, k.Enter, k.Sort}
+	if !t.c.ReadOnly {
+		out = append(out, k.TakeBackup, k.Verify, k.Prune)
+	}
+	return out
+}
+
+// FullHelp implements common.Tab.
+func (t *Tab) FullHelp() [][]key.Binding {
+	k := t.c.Keys
+	groups := [][]key.Binding{{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Refresh}}
+	if !t.c.ReadOnly {
+		groups = append(groups, []key.Binding{k.TakeBackup, k.Toggle, k.Verify, k.VerifyDeep, k.Prune})
+	}
+	return groups
+}

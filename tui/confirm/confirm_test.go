@@ -1,0 +1,88 @@
+package confirm
+
+import (
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsdeck/opsdeck/tui/styles"
+)
+
+func key(s string) tea.KeyPressMsg {
+	switch s {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "right":
+		return tea.KeyPressMsg{Code: tea.KeyRight}
+	}
+	return tea.KeyPressMsg{Code: []rune(s)[0], Text: s}
+}
+
+func TestYesNo(t *testing.T) {
+	st := styles.Default()
+	tests := []struct {
+		name string
+		keys []string
+		want Decision
+	}{
+		{"enter defaults to no", []string{"enter"}, Cancelled},
+		{"y confirms", []string{"y"}, Confirmed},
+		{"n cancels", []string{"n"}, Cancelled},
+		{"esc cancels", []string{"esc"}, Cancelled},
+		{"move to yes then enter", []string{"right", "enter"}, Confirmed},
+		{"other keys wait", []string{"x", "1"}, Pending},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(&st, "Delete 3 sets?", "They are past retention.")
+			m.SetWidth(60)
+			if !strings.Contains(m.View(), "Delete 3 sets?") {
+				t.Fatalf("view: %s", m.View())
+			}
+			d := Pending
+			for _, k := range tt.keys {
+				m, d, _ = m.Update(key(k))
+			}
+			if d != tt.want {
+				t.Fatalf("decision %v, want %v", d, tt.want)
+			}
+			if d != Pending && m.Active() {
+				t.Error("still active after deciding")
+			}
+		})
+	}
+}
+
+func TestTypedName(t *testing.T) {
+	st := styles.Default()
+	m := NewTyped(&st, "Restore stockdb?", "The current database is renamed.", "stockdb")
+	m.SetWidth(60)
+	if !m.Typed() {
+		t.Fatal("not typed")
+	}
+	var d Decision
+	for _, k := range []string{"s", "t", "o", "c", "k"} {
+		m, d, _ = m.Update(key(k))
+	}
+	m, d, _ = m.Update(key("enter"))
+	if d != Pending || !strings.Contains(m.View(), "does not match") {
+		t.Fatalf("partial name accepted: %v\n%s", d, m.View())
+	}
+	for _, k := range []string{"d", "b"} {
+		m, _, _ = m.Update(key(k))
+	}
+	// "y" is just a letter here, not a yes.
+	if _, d, _ := m.Update(key("y")); d != Pending {
+		t.Fatalf("y decided in typed mode: %v", d)
+	}
+	if _, d, _ = m.Update(key("enter")); d != Confirmed {
+		t.Fatalf("exact name: %v", d)
+	}
+	m2 := NewTyped(&st, "Restore?", "", "stockdb")
+	if _, d, _ := m2.Update(key("esc")); d != Cancelled {
+		t.Fatalf("esc: %v", d)
+	}
+}
