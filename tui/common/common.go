@@ -9,31 +9,49 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/tasks"
 	"github.com/opsdeck/opsdeck/tui/keys"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
 // Common is embedded by pointer in the root model and every tab.
 type Common struct {
-	Styles   styles.Styles
-	Keys     keys.KeyMap
-	Config   *config.Config
+	Styles styles.Styles
+	Keys   keys.KeyMap
+	Config *config.Config
+	// ReadOnly hides every action that changes anything (--read-only, the
+	// config, or a viewer's SSH session).
 	ReadOnly bool
+	// Identity is who this session acts as: the local user, or an SSH key
+	// with its role. Tabs offer an action only when Can says so; ops checks
+	// again before acting.
+	Identity access.Identity
+	// Tasks are the operations running in this process, shared by every
+	// session of a server.
+	Tasks *tasks.Registry
 	// Now is the clock; golden tests fix it.
 	Now func() time.Time
 }
 
-// New returns a Common with the default styles and key map.
+// New returns a Common for the local user with the default styles and key map.
 func New(cfg *config.Config) *Common {
+	readOnly := cfg != nil && cfg.ReadOnly
 	return &Common{
 		Styles:   styles.Default(),
 		Keys:     keys.Default(),
 		Config:   cfg,
-		ReadOnly: cfg != nil && cfg.ReadOnly,
+		ReadOnly: readOnly,
+		Identity: access.Local(readOnly),
+		Tasks:    tasks.New(),
 		Now:      time.Now,
 	}
 }
+
+// Can reports whether this session may run a: the tab shows the action only
+// then. It is a courtesy; ops checks again with access.Check.
+func (c *Common) Can(a access.Action) bool { return !c.ReadOnly && c.Identity.Can(a) }
 
 // Tab is one screen of the cockpit. Tabs are plain structs; the root model
 // routes messages to them and lays them out.
