@@ -227,7 +227,7 @@ func (m *Model) helpView() string {
 		title    string
 		bindings []key.Binding
 	}{
-		{"Everywhere", k.Global()},
+		{"Everywhere", k.Global(len(m.tabs))},
 		{"Lists", k.Navigation()},
 	}
 	if len(m.tabs) > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/configcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
 	metricscmd "github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 )
 
@@ -59,5 +60,6 @@ subcommands from scripts and cron.`,
 	root.AddCommand(check.Command(g), configcmd.Command(g), demo.Command(g))
 	root.AddCommand(backupcmd.Command(g), backupscmd.Command(g))
 	root.AddCommand(metricscmd.Command(g))
+	root.AddCommand(serve.Command(g))
 	return root
 }

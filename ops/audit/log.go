@@ -215,3 +215,10 @@ func newID(t time.Time) (string, error) {
 	}
 	return t.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:]), nil
 }
+
+// FileName is the audit log's name inside the state dir.
+const FileName = "audit.log"
+
+// PathIn returns the audit log's path inside stateDir; every writer and
+// reader of the log uses it.
+func PathIn(stateDir string) string { return filepath.Join(stateDir, FileName) }

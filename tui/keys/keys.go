@@ -2,7 +2,11 @@
 // help line are generated from it, so a binding is documented where it is made.
 package keys
 
-import "charm.land/bubbles/v2/key"
+import (
+	"fmt"
+
+	"charm.land/bubbles/v2/key"
+)
 
 // KeyMap holds every binding of the cockpit.
 type KeyMap struct {
@@ -17,11 +21,6 @@ type KeyMap struct {
 
 	// Health tab.
 	FocusNodes, FocusPods, ProblemsOnly key.Binding
-
-	// Backups tab: take a backup (choose the components with Toggle),
-	// verify the selected set (deep: read its content), prune by retention.
-	// The actions are not bound read-only.
-	TakeBackup, Verify, VerifyDeep, Prune, Toggle key.Binding
 
 	// Backups tab: take a backup (choose the components with Toggle),
 	// verify the selected set (deep: read its content), prune by retention.
@@ -71,12 +70,6 @@ func Default() KeyMap {
 		Prune:      key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
 		Toggle:     key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
 
-		TakeBackup: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
-		Verify:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),
-		VerifyDeep: key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify deep")),
-		Prune:      key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
-		Toggle:     key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
-
 		Runbook:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "runbook")),
 		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
 		Outline:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "outline")),
@@ -99,9 +92,11 @@ func Default() KeyMap {
 	return km
 }
 
-// Global returns the bindings every screen honours, for the help screen.
-func (k KeyMap) Global() []key.Binding {
-	return []key.Binding{k.NextTab, k.PrevTab, key.NewBinding(key.WithKeys("1"), key.WithHelp("1-6", "go to tab")), k.Refresh, k.Help, k.Quit}
+// Global returns the bindings every screen honours, for the help screen;
+// tabs is the number of tabs, for the "1-N" entry.
+func (k KeyMap) Global(tabs int) []key.Binding {
+	jump := key.NewBinding(key.WithKeys("1"), key.WithHelp(fmt.Sprintf("1-%d", min(tabs, len(k.Tabs))), "go to tab"))
+	return []key.Binding{k.NextTab, k.PrevTab, jump, k.Refresh, k.Help, k.Quit}
 }
 
 // Navigation returns the list and table bindings, for the help screen.

@@ -13,13 +13,16 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
+	"github.com/opsdeck/opsdeck/ops/tasks"
 	"github.com/opsdeck/opsdeck/tui"
+	"github.com/opsdeck/opsdeck/tui/audittab"
 	backupstab "github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/health"
@@ -34,7 +37,12 @@ type Sources struct {
 	Metrics  metricstab.Sources
 	Runbooks runbookstab.Sources
 	Backups  backupstab.Sources
+	// Tasks are the operations running in this process; every session of a
+	// server shares them.
+	Tasks *tasks.Registry
 
+	// ctx is the sources' lifetime (the process, or the server).
+	ctx     context.Context
 	mu      sync.Mutex
 	cache   *kube.Cache
 	client  *kube.Client
@@ -49,7 +57,7 @@ type Sources struct {
 // NewSources builds the data sources for cfg. Nothing connects until a tab
 // asks; ctx ends the informers.
 func NewSources(ctx context.Context, cfg *config.Config) *Sources {
-	s := &Sources{}
+	s := &Sources{ctx: ctx, Tasks: tasks.New()}
 	s.Health = health.Sources{
 		Timeout: cfg.Timeouts.Check,
 		Context: ctx,
@@ -125,9 +133,14 @@ func (s *Sources) Close() {
 	}
 }
 
-// NewModel builds the cockpit's root model on src.
+// NewModel builds the cockpit's root model on src for the local user.
 func NewModel(cfg *config.Config, src *Sources) *tui.Model {
-	c := common.New(cfg)
+	return NewSessionModel(src.ctx, cfg, src, access.Local(cfg.ReadOnly))
+}
+
+// tabs builds the tabs of one session; c carries the session's identity and
+// src its sources.
+func tabs(c *common.Common, src *Sources) *tui.Model {
 	return tui.New(c,
 		health.New(c, src.Health),
 		metricstab.New(c, src.Metrics),
@@ -135,6 +148,7 @@ func NewModel(cfg *config.Config, src *Sources) *tui.Model {
 		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
 		pending.New(c, "Maintenance", "Maintenance (vacuum, Redis keyspace, cleanup, security and capacity) is not built yet."),
 		runbookstab.New(c, src.Runbooks),
+		audittab.New(c, audittab.Sources{Path: AuditPath(c.Config)}),
 	)
 }
 
