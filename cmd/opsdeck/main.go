@@ -17,8 +17,9 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/configcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
 	metricscmd "github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
+	monitoringcmd "github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
 )
 
 func main() {
@@ -60,6 +61,7 @@ subcommands from scripts and cron.`,
 	root.AddCommand(check.Command(g), configcmd.Command(g), demo.Command(g))
 	root.AddCommand(backupcmd.Command(g), backupscmd.Command(g))
 	root.AddCommand(metricscmd.Command(g))
+	root.AddCommand(monitoringcmd.Command(g))
 	root.AddCommand(serve.Command(g))
 	return root
 }
