@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -151,12 +150,12 @@ var tableRE = regexp.MustCompile(`dumping contents of table "?([^"]+)"?`)
 // dump (pg_export_snapshot in a repeatable-read transaction held open
 // while pg_dump runs with --snapshot), so they are what a restore of this
 // dump must show.
-func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, error) {
+func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []string, error) {
 	dsn, password := SplitPassword(p.dsn)
 	secrets := []string{password}
 	cfg, err := pgx.ParseConfig(p.dsn)
 	if err != nil {
-		return nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
+		return nil, nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
 	}
 	cfg.ConnectTimeout = p.connect
 	if cfg.RuntimeParams == nil {
@@ -165,51 +164,51 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, er
 	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, secrets))
+		return nil, nil, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, secrets))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
 	facts := &PostgresFacts{}
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_database()").
 		Scan(&facts.ServerVersion, &facts.ServerVersionNum, &facts.Database); err != nil {
-		return nil, fmt.Errorf("read the server version: %w", err)
+		return nil, nil, fmt.Errorf("read the server version: %w", err)
 	}
 	bin := PgBin(p.binDir, "pg_dump")
 	out, err := runner.Output(ctx, p.run, runner.Cmd{Path: bin, Args: []string{"--version"}})
 	if err != nil {
-		return nil, fmt.Errorf("run %s --version: %w", bin, err)
+		return nil, nil, fmt.Errorf("run %s --version: %w", bin, err)
 	}
 	major, version, err := PgDumpMajor(out)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bin, err)
+		return nil, nil, fmt.Errorf("%s: %w", bin, err)
 	}
 	facts.PgDumpVersion = version
 	if err := CheckPgDumpVersion(major, facts.ServerVersionNum, facts.ServerVersion, bin); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return nil, fmt.Errorf("begin the snapshot transaction: %w", err)
+		return nil, nil, fmt.Errorf("begin the snapshot transaction: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
-		return nil, fmt.Errorf("export a snapshot for pg_dump: %w", err)
+		return nil, nil, fmt.Errorf("export a snapshot for pg_dump: %w", err)
 	}
 	rows, err := tx.Query(ctx, tableListSQL)
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	for rows.Next() {
 		var t TableCount
 		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
-			return nil, fmt.Errorf("list tables: %w", err)
+			return nil, nil, fmt.Errorf("list tables: %w", err)
 		}
 		facts.Tables = append(facts.Tables, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
+		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	if p.onEstimate != nil {
 		var est int64
@@ -219,20 +218,21 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, er
 		}
 	}
 
-	// pg_dump streams while the counts run in the exported snapshot.
-	var wg sync.WaitGroup
-	var countErr error
-	wg.Go(func() {
-		for i, t := range facts.Tables {
-			q := "SELECT count(*) FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
-			if err := tx.QueryRow(ctx, q).Scan(&facts.Tables[i].Rows); err != nil {
-				countErr = fmt.Errorf("count rows of %s.%s: %w", t.Schema, t.Name, err)
-				return
-			}
-		}
-	})
+	// The rows are counted in the dump stream itself (CountArchive): what
+	// the dump holds, without scanning the tables a second time.
+	pr, pw := io.Pipe()
+	type counted struct {
+		c   ArchiveCounts
+		err error
+	}
+	countDone := make(chan counted, 1)
+	go func() {
+		c, err := CountArchive(pr)
+		_, _ = io.Copy(io.Discard, pr)
+		countDone <- counted{c, err}
+	}()
 	dumpErr := p.run.Run(ctx, runner.Cmd{
-		Path: bin, Args: PgDumpArgs(dsn, snapshot), Env: PgEnv(password), Stdout: w,
+		Path: bin, Args: PgDumpArgs(dsn, snapshot), Env: PgEnv(password), Stdout: io.MultiWriter(w, pw),
 		Secrets: secrets, StderrLines: 12,
 		OnStderr: func(line string) {
 			if m := tableRE.FindStringSubmatch(line); m != nil && p.onTable != nil {
@@ -240,14 +240,25 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, er
 			}
 		},
 	})
-	wg.Wait()
+	pw.CloseWithError(dumpErr)
+	cnt := <-countDone
 	if dumpErr != nil {
-		return nil, fmt.Errorf("pg_dump failed, no backup was made: %w", dumpErr)
+		return nil, nil, fmt.Errorf("pg_dump failed, no backup was made: %w", dumpErr)
 	}
-	if countErr != nil {
-		return nil, countErr
+	var warnings []string
+	if cnt.err == nil {
+		facts.Tables = cnt.c.Tables
+		return facts, nil, nil
 	}
-	return facts, nil
+	// Fall back to counting in the dump's snapshot, still held open.
+	warnings = append(warnings, "row counts taken with SELECT count(*) in the dump's snapshot: the dump's own table of contents did not parse ("+cnt.err.Error()+")")
+	for i, t := range facts.Tables {
+		q := "SELECT count(*) FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+		if err := tx.QueryRow(ctx, q).Scan(&facts.Tables[i].Rows); err != nil {
+			return nil, nil, fmt.Errorf("count rows of %s.%s: %w", t.Schema, t.Name, err)
+		}
+	}
+	return facts, warnings, nil
 }
 
 func redactErr(err error, secrets []string) string {

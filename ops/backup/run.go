@@ -263,7 +263,7 @@ func (e *Engine) backupDatabase(ctx context.Context, codec Codec, id string, c *
 	var facts *PostgresFacts
 	f, err := e.writeFile(ctx, codec, id, "database.dump.zst"+ageExt(codec), "pg_dump-custom", advance(p, Database, &total), func(w io.Writer) error {
 		var err error
-		facts, err = dump.dump(ctx, w)
+		facts, c.Warnings, err = dump.dump(ctx, w)
 		return err
 	})
 	if err != nil {

@@ -297,3 +297,22 @@ func TestRenderMetrics(t *testing.T) {
 		t.Errorf("a never-successful component has a success time:\n%s", got)
 	}
 }
+
+func TestCompareCounts(t *testing.T) {
+	want := []TableCount{{"public", "a", 3}, {"public", "b", 0}}
+	if err := compareCounts(want, []TableCount{{"public", "b", 0}, {"public", "a", 3}}); err != nil {
+		t.Fatal(err)
+	}
+	err := compareCounts(want, []TableCount{{"public", "a", 2}})
+	if err == nil || !strings.Contains(err.Error(), "public.a has 2 rows, the manifest says 3") || !strings.Contains(err.Error(), "public.b is missing") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCountArchiveRejects(t *testing.T) {
+	for _, in := range []string{"", "PGDMP", "HELLO world", "PGDMP\x01\x0e\x00\x04\x08\x01\x00\x03\x00\x00\x00"} {
+		if _, err := CountArchive(strings.NewReader(in)); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}

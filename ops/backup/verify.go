@@ -158,7 +158,13 @@ func (e *Engine) deepCheck(ctx context.Context, id, component string, f File, id
 	if tick != nil {
 		src = &tickReader{r: fr, fr: fr, tick: tick}
 	}
-	err = checkContent(ctx, e, component, f, src)
+	var want []TableCount
+	if s, gerr := Get(ctx, e.Store, id); gerr == nil {
+		if c, ok := s.Manifest.Component(component); ok && c.Postgres != nil {
+			want = c.Postgres.Tables
+		}
+	}
+	err = checkContent(ctx, e, id, component, f, src, ids, want)
 	if err != nil {
 		// Damaged bytes fail the format check first: name the real cause.
 		if _, cerr := io.Copy(io.Discard, fr); errors.Is(cerr, ErrChecksum) {
@@ -169,22 +175,30 @@ func (e *Engine) deepCheck(ctx context.Context, id, component string, f File, id
 }
 
 // checkContent reads a file's content to its end and checks it by format.
-func checkContent(ctx context.Context, e *Engine, component string, f File, src io.Reader) error {
+func checkContent(ctx context.Context, e *Engine, id, component string, f File, src io.Reader, ids []age.Identity, want []TableCount) error {
 	switch f.Format {
 	case "pg_dump-custom":
+		// Every block parses to the end and holds the rows the manifest says.
+		counts, err := CountArchive(src)
+		if err != nil {
+			return fmt.Errorf("the dump does not parse: %w", err)
+		}
+		if err := compareCounts(want, counts.Tables); err != nil {
+			return err
+		}
+		// pg_restore itself reads the table of contents (a second, short read).
+		fr, err := OpenFile(ctx, e.Store, id, f, ids)
+		if err != nil {
+			return err
+		}
+		defer fr.Close()
 		bin := PgBin(e.Config.Backup.PgBinDir, "pg_restore")
 		var list strings.Builder
-		err := e.runner().Run(ctx, runner.Cmd{Path: bin, Args: []string{"--list"}, Stdin: src, Stdout: &list, StderrLines: 8})
-		// pg_restore --list stops after the TOC: read the rest so the
-		// checksum covers the whole file.
-		if _, cerr := io.Copy(io.Discard, src); cerr != nil {
-			return cerr
-		}
-		if err != nil {
+		if err := e.runner().Run(ctx, runner.Cmd{Path: bin, Args: []string{"--list"}, Stdin: fr, Stdout: &list, StderrLines: 8}); err != nil {
 			return fmt.Errorf("pg_restore --list cannot read the dump: %w", err)
 		}
-		if !strings.Contains(list.String(), "TABLE DATA") && !strings.Contains(list.String(), "TABLE ") {
-			return errors.New("pg_restore --list shows no table in the dump")
+		if !strings.Contains(list.String(), "TABLE DATA") {
+			return errors.New("pg_restore --list shows no table data in the dump")
 		}
 		return nil
 	case "rdb":
@@ -233,4 +247,25 @@ func (t *tickReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	t.tick(t.fr.StoredBytes())
 	return n, err
+}
+
+// compareCounts checks the rows found in a dump against the manifest's.
+func compareCounts(want, got []TableCount) error {
+	found := map[string]int64{}
+	for _, t := range got {
+		found[t.Schema+"."+t.Name] = t.Rows
+	}
+	var bad []string
+	for _, t := range want {
+		n, ok := found[t.Schema+"."+t.Name]
+		if !ok {
+			bad = append(bad, t.Schema+"."+t.Name+" is missing")
+		} else if n != t.Rows {
+			bad = append(bad, fmt.Sprintf("%s.%s has %d rows, the manifest says %d", t.Schema, t.Name, n, t.Rows))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the dump does not match its manifest: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }

@@ -1,0 +1,295 @@
+package backup
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ArchiveCounts reads a pg_dump custom-format archive written without
+// compression (pg_dump -Fc -Z0, as opsdeck takes it) and counts the rows of
+// every table's data: the COPY text of a row ends with the only raw newline
+// it holds. The counts are what the dump contains — what a restore of it
+// will show — without scanning the tables a second time.
+type ArchiveCounts struct {
+	Version  string // archive format version, e.g. "1.14"
+	Database string
+	Tables   []TableCount
+}
+
+// archive block types.
+const (
+	blkData  = 1
+	blkBlobs = 3
+)
+
+type archReader struct {
+	r       *bufio.Reader
+	intSize int
+	offSize int
+	vmaj    int
+	vmin    int
+}
+
+func (a *archReader) byte() (int, error) {
+	b, err := a.r.ReadByte()
+	return int(b), noEOF(err)
+}
+
+// int reads pg_dump's ReadInt: a sign byte, then intSize little-endian bytes.
+func (a *archReader) int() (int64, error) {
+	sign, err := a.byte()
+	if err != nil {
+		return 0, err
+	}
+	var v int64
+	for i := 0; i < a.intSize; i++ {
+		b, err := a.byte()
+		if err != nil {
+			return 0, err
+		}
+		if i < 8 {
+			v |= int64(b) << (8 * i)
+		}
+	}
+	if sign != 0 {
+		v = -v
+	}
+	return v, nil
+}
+
+// str reads pg_dump's ReadStr; a negative length is NULL (ok false).
+func (a *archReader) str() (string, bool, error) {
+	n, err := a.int()
+	if err != nil {
+		return "", false, err
+	}
+	if n < 0 {
+		return "", false, nil
+	}
+	if n > 1<<30 {
+		return "", false, fmt.Errorf("string of %d bytes", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(a.r, b); err != nil {
+		return "", false, noEOF(err)
+	}
+	return string(b), true, nil
+}
+
+func (a *archReader) atLeast(maj, min int) bool {
+	return a.vmaj > maj || (a.vmaj == maj && a.vmin >= min)
+}
+
+// CountArchive parses a -Z0 custom-format archive from r to its end.
+func CountArchive(r io.Reader) (ArchiveCounts, error) {
+	a := &archReader{r: bufio.NewReaderSize(r, 1<<20)}
+	var out ArchiveCounts
+	magic := make([]byte, 5)
+	if _, err := io.ReadFull(a.r, magic); err != nil || string(magic) != "PGDMP" {
+		return out, errors.New("not a pg_dump custom-format archive")
+	}
+	h := make([]byte, 6)
+	if _, err := io.ReadFull(a.r, h); err != nil {
+		return out, fmt.Errorf("archive header: %w", noEOF(err))
+	}
+	a.vmaj, a.vmin = int(h[0]), int(h[1])
+	a.intSize, a.offSize = int(h[3]), int(h[4])
+	out.Version = fmt.Sprintf("%d.%d", a.vmaj, a.vmin)
+	if !a.atLeast(1, 12) || a.intSize < 1 || a.intSize > 8 || a.offSize < 1 || a.offSize > 8 || h[5] != 1 {
+		return out, fmt.Errorf("archive version %s (int %d, offset %d, format %d) is not one opsdeck reads", out.Version, a.intSize, a.offSize, h[5])
+	}
+	if a.atLeast(1, 15) {
+		algo, err := a.byte()
+		if err != nil {
+			return out, err
+		}
+		if algo != 0 {
+			return out, fmt.Errorf("archive is compressed (algorithm %d): take it with --compress=0", algo)
+		}
+	} else {
+		level, err := a.int()
+		if err != nil {
+			return out, err
+		}
+		if level != 0 {
+			return out, fmt.Errorf("archive is compressed (level %d): take it with --compress=0", level)
+		}
+	}
+	for range 7 { // creation time
+		if _, err := a.int(); err != nil {
+			return out, err
+		}
+	}
+	var err error
+	if out.Database, _, err = a.str(); err != nil {
+		return out, err
+	}
+	for range 2 { // server and pg_dump versions
+		if _, _, err := a.str(); err != nil {
+			return out, err
+		}
+	}
+	n, err := a.int()
+	if err != nil {
+		return out, err
+	}
+	tables := map[int64]int{} // dumpId → index in out.Tables
+	for i := int64(0); i < n; i++ {
+		id, ns, tag, desc, err := a.tocEntry()
+		if err != nil {
+			return out, fmt.Errorf("table of contents entry %d: %w", i, err)
+		}
+		if desc == "TABLE DATA" {
+			tables[id] = len(out.Tables)
+			out.Tables = append(out.Tables, TableCount{Schema: ns, Name: tag})
+		}
+	}
+	for {
+		typ, err := a.r.ReadByte()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		id, err := a.int()
+		if err != nil {
+			return out, err
+		}
+		switch typ {
+		case blkData:
+			rows, err := a.chunks()
+			if err != nil {
+				return out, fmt.Errorf("data of entry %d: %w", id, err)
+			}
+			if i, ok := tables[id]; ok {
+				out.Tables[i].Rows += rows
+			}
+		case blkBlobs:
+			for {
+				oid, err := a.int()
+				if err != nil {
+					return out, err
+				}
+				if oid == 0 {
+					break
+				}
+				if _, err := a.chunks(); err != nil {
+					return out, err
+				}
+			}
+		default:
+			return out, fmt.Errorf("unknown block type %d", typ)
+		}
+	}
+}
+
+// tocEntry reads one TOC entry (pg_backup_archiver.c ReadToc, custom
+// format's extra offset) and returns what the counts need.
+func (a *archReader) tocEntry() (id int64, ns, tag, desc string, err error) {
+	if id, err = a.int(); err != nil {
+		return
+	}
+	if _, err = a.int(); err != nil { // hadDumper
+		return
+	}
+	for range 2 { // tableoid, oid
+		if _, _, err = a.str(); err != nil {
+			return
+		}
+	}
+	if tag, _, err = a.str(); err != nil {
+		return
+	}
+	if desc, _, err = a.str(); err != nil {
+		return
+	}
+	if _, err = a.int(); err != nil { // section
+		return
+	}
+	for range 3 { // defn, dropStmt, copyStmt
+		if _, _, err = a.str(); err != nil {
+			return
+		}
+	}
+	if ns, _, err = a.str(); err != nil {
+		return
+	}
+	if _, _, err = a.str(); err != nil { // tablespace
+		return
+	}
+	if a.atLeast(1, 14) {
+		if _, _, err = a.str(); err != nil { // table access method
+			return
+		}
+	}
+	if a.atLeast(1, 16) {
+		if _, err = a.int(); err != nil { // relkind
+			return
+		}
+	}
+	for range 2 { // owner, "false" (with oids)
+		if _, _, err = a.str(); err != nil {
+			return
+		}
+	}
+	for { // dependencies, NULL-terminated
+		var ok bool
+		if _, ok, err = a.str(); err != nil || !ok {
+			break
+		}
+	}
+	if err != nil {
+		return
+	}
+	// Custom format: the data state byte and offset.
+	if _, err = a.r.Discard(1 + a.offSize); err != nil {
+		err = noEOF(err)
+	}
+	return
+}
+
+// copyEnd is the end-of-data marker pg_dump writes after a table's rows.
+var copyEnd = []byte("\\.\n\n\n")
+
+// chunks reads length-prefixed chunks up to a zero length and counts the
+// newlines in them, less the three of the end-of-data marker.
+func (a *archReader) chunks() (int64, error) {
+	var rows int64
+	buf := make([]byte, 64<<10)
+	var tail []byte
+	for {
+		n, err := a.int()
+		if err != nil {
+			return rows, err
+		}
+		if n == 0 {
+			if bytes.HasSuffix(tail, copyEnd) {
+				rows -= int64(bytes.Count(copyEnd, []byte{'\n'}))
+			}
+			return rows, nil
+		}
+		if n < 0 || n > 1<<30 {
+			return rows, fmt.Errorf("bad chunk length %d", n)
+		}
+		for n > 0 {
+			m := min(n, int64(len(buf)))
+			if _, err := io.ReadFull(a.r, buf[:m]); err != nil {
+				return rows, noEOF(err)
+			}
+			rows += int64(bytes.Count(buf[:m], []byte{'\n'}))
+			last := buf[:m]
+			if len(last) > len(copyEnd) {
+				last = last[len(last)-len(copyEnd):]
+			}
+			tail = append(tail, last...)
+			if len(tail) > len(copyEnd) {
+				tail = tail[len(tail)-len(copyEnd):]
+			}
+			n -= m
+		}
+	}
+}
