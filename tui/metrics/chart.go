@@ -60,7 +60,7 @@ func drawSparkline(pts []opmetrics.Point, from, to time.Time, w, h int, style li
 		}
 	}
 	sl.DrawColumnsOnly()
-	return sl.View()
+	return renderCanvas(&sl.Canvas)
 }
 
 // enlargedView shows the selected series as a line chart over the window,
@@ -163,5 +163,5 @@ func (t *Tab) lineChart(v opmetrics.SeriesView, pts []opmetrics.Point, from, to 
 	if len(shown) < 2 {
 		legend += s.Muted.Render("  (levels far from the data are left off the chart)")
 	}
-	return c.View(), ansi.Truncate(legend, w, "…")
+	return renderCanvas(&c.Canvas), ansi.Truncate(legend, w, "…")
 }

@@ -13,6 +13,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/opsdeck/opsdeck/ops/alerts"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
@@ -61,6 +62,9 @@ type Tab struct {
 
 	width, height int
 	cache         renderCache
+	sparks        map[sparkKey][]string
+	// border and borderSel draw the panels, from the palette.
+	border, borderSel lipgloss.Style
 }
 
 // New returns the Metrics tab reading from src.
@@ -71,7 +75,10 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.Timeout <= 0 {
 		src.Timeout = 5 * time.Second
 	}
-	t := &Tab{c: c, src: src, win: 1}
+	t := &Tab{c: c, src: src, win: 1,
+		border:    lipgloss.NewStyle().Foreground(c.Styles.Palette.Border),
+		borderSel: lipgloss.NewStyle().Foreground(c.Styles.Palette.Accent).Bold(true),
+	}
 	if src.Engine != nil && src.Engine.Window() < windows[t.win] {
 		t.win = 0
 	}

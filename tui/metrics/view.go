@@ -164,9 +164,9 @@ func level(s health.Status) styles.Level { return styles.Level(s) }
 
 func (t *Tab) gridView() string {
 	g := t.layout()
-	var rows []string
+	var b strings.Builder
 	for r := t.top; r < t.top+g.rows && r < g.totalRows; r++ {
-		var cells []string
+		var cells [][]string
 		for c := range g.cols {
 			i := r*g.cols + c
 			if i >= len(t.panels) {
@@ -174,9 +174,18 @@ func (t *Tab) gridView() string {
 			}
 			cells = append(cells, t.panel(t.panels[i], g.pw, i == t.sel))
 		}
-		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, cells...))
+		// Every panel line is exactly g.pw wide: join them side by side
+		// without measuring.
+		for l := range panelHeight {
+			if b.Len() > 0 {
+				b.WriteByte('\n')
+			}
+			for _, cell := range cells {
+				b.WriteString(cell[l])
+			}
+		}
 	}
-	out := strings.Join(rows, "\n")
+	out := b.String()
 	if g.totalRows > g.rows {
 		out += "\n" + t.c.Styles.Muted.Render(fmt.Sprintf("  rows %d–%d of %d · ↑↓ to scroll", t.top+1, t.top+g.rows, g.totalRows))
 		g.alertsH--
@@ -194,60 +203,61 @@ func (t *Tab) gridView() string {
 	return out
 }
 
-// panel renders one series as a bordered box of width w: the title and
-// state in the top border, the value with min and max over the window, a
-// two-row sparkline, the threshold and the detail (or the error).
-func (t *Tab) panel(v opmetrics.SeriesView, w int, selected bool) string {
+// panel renders one series as a bordered box of width w, as lines of
+// exactly w cells: the title and state in the top border, the value with
+// min and max over the window, a two-row sparkline, the threshold and the
+// detail (or the error). Text is cut to fit before it is styled, so that
+// no styled string has to be measured.
+func (t *Tab) panel(v opmetrics.SeriesView, w int, selected bool) []string {
 	s := t.c.Styles
 	inner := max(w-4, 4)
-	border := lipgloss.NewStyle().Foreground(s.Palette.Border)
+	border := t.border
+	corner := "╭─ "
 	if selected {
-		border = lipgloss.NewStyle().Foreground(s.Palette.Accent).Bold(true)
+		border, corner = t.borderSel, "╭▸ "
 	}
 	stStyle := s.ForLevel(level(v.State))
-	title := v.Source + " · " + v.Title
 	state := strings.ToUpper(v.State.String())
 	if v.Waiting {
 		state = "…"
 	}
-	titleW := max(w-6-lipgloss.Width(state)-2, 1)
-	title = ansi.Truncate(title, titleW, "…")
-	fill := max(w-5-lipgloss.Width(title)-lipgloss.Width(state)-2, 0)
-	top := border.Render("╭─ ") + s.Title.Render(title) + border.Render(" "+strings.Repeat("─", fill)+" ") + stStyle.Render(state) + border.Render(" ╮")
-	if selected {
-		top = border.Render("╭▸ ") + s.Title.Render(title) + border.Render(" "+strings.Repeat("─", fill)+" ") + stStyle.Render(state) + border.Render(" ╮")
-	}
+	title := ansi.Truncate(v.Source+" · "+v.Title, max(w-8-len(state), 1), "…")
+	fill := max(w-7-ansi.StringWidth(title)-len(state), 0)
+	lines := make([]string, 0, panelHeight)
+	lines = append(lines, border.Render(corner)+s.Title.Render(title)+border.Render(" "+strings.Repeat("─", fill)+" ")+
+		stStyle.Render(state)+border.Render(" ╮"))
 
-	pts := windowPoints(v.Points, t.snap.At.Add(-t.window()))
+	from := t.snap.At.Add(-t.window())
+	pts := windowPoints(v.Points, from)
 	lo, hi, ok := opmetrics.MinMax(pts)
-	var valueLine string
-	switch {
-	case v.Waiting:
-		valueLine = s.Muted.Render("waiting for the second sample…")
-	default:
-		valueLine = stStyle.Bold(true).Render(opmetrics.FormatValue(v.Value, v.Unit))
-		if ok {
-			valueLine += s.Muted.Render("  min " + opmetrics.FormatValue(lo, v.Unit) + " · max " + opmetrics.FormatValue(hi, v.Unit))
-		}
-	}
-	spark := drawSparkline(pts, t.snap.At.Add(-t.window()), t.snap.At, inner, 2, stStyle)
-	thr := s.Muted.Render(v.Threshold.Format(v.Unit))
-	detail := s.Muted.Render(v.Detail)
-	if v.Err != "" {
-		detail = s.Error.Render(v.Err)
-	}
-	lines := []string{valueLine}
-	lines = append(lines, strings.Split(spark, "\n")...)
-	lines = append(lines, thr, detail)
-	var b strings.Builder
-	b.WriteString(top)
 	side := border.Render("│")
-	for _, l := range lines[:min(len(lines), panelHeight-2)] {
-		l = ansi.Truncate(l, inner, "…")
-		b.WriteString("\n" + side + " " + l + strings.Repeat(" ", max(inner-lipgloss.Width(l), 0)) + " " + side)
+	row := func(text string, st lipgloss.Style) {
+		text = ansi.Truncate(text, inner, "…")
+		lines = append(lines, side+" "+st.Render(text)+strings.Repeat(" ", max(inner-ansi.StringWidth(text), 0))+" "+side)
 	}
-	b.WriteString("\n" + border.Render("╰"+strings.Repeat("─", max(w-2, 0))+"╯"))
-	return b.String()
+	if v.Waiting {
+		row("waiting for the second sample…", s.Muted)
+	} else {
+		value := opmetrics.FormatValue(v.Value, v.Unit)
+		rest := ""
+		if ok {
+			rest = "  min " + opmetrics.FormatValue(lo, v.Unit) + " · max " + opmetrics.FormatValue(hi, v.Unit)
+		}
+		rest = ansi.Truncate(rest, max(inner-len(value), 0), "…")
+		pad := max(inner-ansi.StringWidth(value)-ansi.StringWidth(rest), 0)
+		lines = append(lines, side+" "+stStyle.Bold(true).Render(value)+s.Muted.Render(rest)+strings.Repeat(" ", pad)+" "+side)
+	}
+	for _, l := range t.sparkRows(v, pts, from, inner, stStyle) {
+		lines = append(lines, side+" "+l+" "+side) // exactly inner cells wide
+	}
+	row(v.Threshold.Format(v.Unit), s.Muted)
+	if v.Err != "" {
+		row(v.Err, s.Error)
+	} else {
+		row(v.Detail, s.Muted)
+	}
+	lines = append(lines, border.Render("╰"+strings.Repeat("─", max(w-2, 0))+"╯"))
+	return lines
 }
 
 // windowPoints returns the points at or after from (points are in time order).
@@ -332,4 +342,30 @@ func since(now, t time.Time) string {
 		d = 0
 	}
 	return health.ShortDuration(d.Round(time.Second))
+}
+
+// sparkKey identifies a drawn sparkline: the same series, data, window,
+// width and state draw the same rows, so key presses redraw none.
+type sparkKey struct {
+	id         string
+	last, from time.Time
+	n, width   int
+	state      health.Status
+}
+
+// sparkRows returns the sparkline rows of v, drawn or from the cache.
+func (t *Tab) sparkRows(v opmetrics.SeriesView, pts []opmetrics.Point, from time.Time, width int, st lipgloss.Style) []string {
+	k := sparkKey{id: v.ID, from: from, n: len(pts), width: width, state: v.State}
+	if len(pts) > 0 {
+		k.last = pts[len(pts)-1].At
+	}
+	if rows, ok := t.sparks[k]; ok {
+		return rows
+	}
+	rows := strings.Split(drawSparkline(pts, from, t.snap.At, width, 2, st), "\n")
+	if t.sparks == nil || len(t.sparks) > 4*max(len(t.panels), 16) {
+		t.sparks = map[sparkKey][]string{} // drop what older snapshots drew
+	}
+	t.sparks[k] = rows
+	return rows
 }
