@@ -38,6 +38,10 @@ lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 
+.PHONY: docs
+docs: ## Regenerate the CLI reference in docs/cli from the commands
+	OPSDECK_SKIP_INTEGRATION=1 $(GO) test ./cmd/opsdeck -run '^TestCLIReference$$' -update-docs -count=1
+
 .PHONY: update-golden
 update-golden: ## Regenerate golden files under testdata/
 	$(GO) test ./tui/... -update
