@@ -288,7 +288,7 @@ func (t *Tab) View() string {
 	}
 	switch {
 	case t.confirm != nil:
-		return t.frame(t.readerHeader(), t.confirm.view(&t.c.Styles, t.width), "")
+		return t.frame(t.readerHeader(), lipgloss.NewStyle().Padding(1, 2).Render(t.confirm.View()), "")
 	case t.output != nil:
 		return t.output.view(t)
 	case t.reading:

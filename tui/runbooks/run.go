@@ -13,6 +13,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/runbook"
+	"github.com/opsdeck/opsdeck/tui/confirm"
 )
 
 // runRequest is a command about to run, with where it came from.
@@ -59,25 +60,28 @@ func (t *Tab) askToRun(it item) tea.Cmd {
 		return nil
 	}
 	word := c.ConfirmWord(t.src.Database, t.src.Namespace)
-	detail := []string{
-		"It changes things and is recorded in the audit log.",
-		"From " + t.book.Title + ", section " + req.section + ".",
-	}
+	title := "Run " + c.String() + "?"
+	body := "It changes things and is recorded in the audit log.\nFrom " + t.book.Title + ", section " + req.section + "."
+	var m confirm.Model
 	if word != "" {
-		detail = append(detail, "It overwrites "+word+".")
+		m = confirm.NewTyped(&t.c.Styles, title, body+"\nIt overwrites "+word+".", word)
+	} else {
+		m = confirm.New(&t.c.Styles, title, body)
 	}
-	t.confirm = newConfirm("Run "+c.String()+"?", detail, word)
+	m.SetWidth(min(t.width-4, 100))
+	t.confirm = &m
 	t.confirmFor = req
 	return nil
 }
 
 func (t *Tab) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
-	a, cmd := t.confirm.update(msg)
-	switch a {
-	case yes:
+	m, decision, cmd := t.confirm.Update(msg)
+	*t.confirm = m
+	switch decision {
+	case confirm.Confirmed:
 		t.confirm = nil
 		return t.startRun(t.confirmFor, true)
-	case no:
+	case confirm.Cancelled:
 		t.confirm = nil
 		t.setNotice("not run: "+t.confirmFor.cmd.String(), false)
 		// Record the refusal, as every refused action is.

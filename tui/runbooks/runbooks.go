@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/runbook"
 	"github.com/opsdeck/opsdeck/tui/common"
+	"github.com/opsdeck/opsdeck/tui/confirm"
 )
 
 // Sources are the tab's data sources, built outside the TUI.
@@ -113,7 +114,7 @@ type Tab struct {
 	outline       bool
 	outlineCursor int
 
-	confirm    *confirm
+	confirm    *confirm.Model
 	confirmFor runRequest
 
 	running *runState

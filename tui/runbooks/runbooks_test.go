@@ -305,12 +305,16 @@ func TestRestoreAsksForTheDatabaseName(t *testing.T) {
 	open(t, tab, "backup-restore#restore-the-database")
 	selectCommand(t, tab, "opsdeck restore database latest")
 	press(t, tab, "enter")
-	if out := view(tab); !strings.Contains(out, "Type stockdb and press enter") {
+	if out := view(tab); !strings.Contains(out, "Type stockdb to confirm") {
 		t.Fatalf("a restore asks to type the database name:\n%s", out)
 	}
-	press(t, tab, "y", "enter") // y is not the name: no
-	if len(r.log()) != 1 || !strings.Contains(r.log()[0], "confirmed=false") {
+	press(t, tab, "y", "enter") // y is not the name: nothing runs
+	if len(r.log()) != 0 || !tab.Capturing() {
 		t.Fatalf("a wrong name must not run the restore: %q", r.log())
+	}
+	press(t, tab, "esc")
+	if len(r.log()) != 1 || !strings.Contains(r.log()[0], "confirmed=false") {
+		t.Fatalf("esc declines, and the refusal is passed on to be audited: %q", r.log())
 	}
 	press(t, tab, "enter")
 	for _, k := range "stockdb" {
