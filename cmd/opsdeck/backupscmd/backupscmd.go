@@ -4,6 +4,7 @@ package backupscmd
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -32,22 +33,23 @@ func Command(g *cli.Globals) *cobra.Command {
 	return cmd
 }
 
-func engine(g *cli.Globals) (*backup.Engine, io.Closer, error) {
+// start validates -o, loads the config and the engine, and returns a
+// context that Ctrl-C or SIGTERM cancels; done releases all of it.
+func start(cmd *cobra.Command, g *cli.Globals, out cli.Output) (eng *backup.Engine, ctx context.Context, done func(), err error) {
+	if err := out.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
 	cfg, _, closer, err := g.Load()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	eng, err := backup.New(cfg, cli.Version)
-	if err != nil {
+	if eng, err = backup.New(cfg, cli.Version); err != nil {
 		closer.Close()
-		return nil, nil, cli.Exit(3, err)
+		return nil, nil, nil, cli.Exit(3, err)
 	}
-	return eng, closerFunc(func() error { eng.Close(); return closer.Close() }), nil
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	return eng, ctx, func() { stop(); eng.Close(); closer.Close() }, nil
 }
-
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
 
 // Row is one set in `backups list -o json`.
 type Row struct {
@@ -69,16 +71,11 @@ func listCommand(g *cli.Globals) *cobra.Command {
 		Short: "List committed backup sets, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
-			eng, closer, err := engine(g)
+			eng, ctx, done, err := start(cmd, g, out)
 			if err != nil {
 				return err
 			}
-			defer closer.Close()
-			ctx, cancel := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer cancel()
+			defer done()
 			sets, err := backup.List(ctx, eng.Store)
 			if err != nil {
 				return cli.Exit(1, err)
@@ -128,15 +125,12 @@ func showCommand(g *cli.Globals) *cobra.Command {
 		Short: "Show a set's manifest: components, files, checksums and facts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
-			eng, closer, err := engine(g)
+			eng, ctx, done, err := start(cmd, g, out)
 			if err != nil {
 				return err
 			}
-			defer closer.Close()
-			s, err := backup.Get(cmd.Context(), eng.Store, args[0])
+			defer done()
+			s, err := backup.Get(ctx, eng.Store, args[0])
 			if err != nil {
 				return cli.Exit(1, err)
 			}
@@ -171,9 +165,6 @@ Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error
   opsdeck backups verify 20261125_020000 --deep
   opsdeck backups verify --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
 			if all && len(args) > 0 {
 				return cli.Exit(3, fmt.Errorf("give set IDs or --all, not both"))
 			}
@@ -182,13 +173,11 @@ Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error
 					return cli.Exit(3, fmt.Errorf("bad backup id %q: want YYYYMMDD_HHMMSS (see opsdeck backups list)", id))
 				}
 			}
-			eng, closer, err := engine(g)
+			eng, ctx, done, err := start(cmd, g, out)
 			if err != nil {
 				return err
 			}
-			defer closer.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			defer done()
 			results, err := eng.Verify(ctx, backup.VerifyOptions{IDs: args, All: all, Deep: deep, Progress: verifyPrinter(cmd.ErrOrStderr())})
 			w := cmd.OutOrStdout()
 			if out.JSON() {
@@ -247,16 +236,11 @@ plan and changes nothing. Without --yes it asks on a terminal, and refuses
 when there is none (pass --yes in cron).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
-			eng, closer, err := engine(g)
+			eng, ctx, done, err := start(cmd, g, out)
 			if err != nil {
 				return err
 			}
-			defer closer.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
+			defer done()
 			w := cmd.OutOrStdout()
 			plan, err := eng.Prune(ctx, backup.PruneOptions{DryRun: true})
 			if err != nil {
