@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/configcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
+	maintaincmd "github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
 	metricscmd "github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 	monitoringcmd "github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
@@ -63,5 +64,6 @@ subcommands from scripts and cron.`,
 	root.AddCommand(metricscmd.Command(g))
 	root.AddCommand(monitoringcmd.Command(g))
 	root.AddCommand(serve.Command(g))
+	root.AddCommand(maintaincmd.Command(g))
 	return root
 }

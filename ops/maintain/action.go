@@ -81,6 +81,10 @@ type ActionResult struct {
 	// FindingKey is the finding the action belonged to.
 	FindingKey string `json:"finding"`
 	OK         bool   `json:"ok"`
+	// Unresolved is set when the action ran but did not fix its finding
+	// (a VACUUM that could not remove the dead tuples an old snapshot
+	// still sees).
+	Unresolved bool `json:"unresolved,omitempty"`
 	// Refused is set when the action was not attempted (read-only mode, a
 	// re-check failed).
 	Refused bool `json:"refused,omitempty"`

@@ -64,6 +64,10 @@ func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionRe
 	}
 	entry := e.Audit.Begin(a.AuditAction(), a.Target(), auditParams(a))
 	detail, err := e.apply(ctx, a, p)
+	var unresolved *errUnresolved
+	if errors.As(err, &unresolved) {
+		err, res.Unresolved = nil, true
+	}
 	if aerr := entry.End(err); aerr != nil {
 		logErr("audit", aerr)
 	}
@@ -147,6 +151,11 @@ func (e *Engine) apply(ctx context.Context, a Action, p progress.Func) (string, 
 			return "", err
 		}
 		detail := fmt.Sprintf("vacuumed and analyzed: %s dead tuples → %s in %s", count(r.DeadBefore), count(r.DeadAfter), r.Took.Round(time.Millisecond))
+		if r.DeadAfter >= max(e.Config.Maintenance.MinDeadTuples, r.DeadBefore/2) {
+			detail += "; most remain: a transaction older than them still sees them — end the long queries and idle transactions, then vacuum again"
+			p.Emit(progress.Event{Kind: progress.Warn, Op: "vacuum", Step: step, Message: detail})
+			return detail, &errUnresolved{}
+		}
 		p.Emit(progress.Event{Kind: progress.Finish, Op: "vacuum", Step: step, Message: detail})
 		return detail, nil
 	case ActCancel, ActTerminate:
@@ -260,3 +269,9 @@ func (e *Engine) ApplyAll(ctx context.Context, rep *Report, fs []Finding, p prog
 	}
 	return worst
 }
+
+// errUnresolved marks an action that ran well but left its finding as it
+// was; the audit records it as done.
+type errUnresolved struct{}
+
+func (*errUnresolved) Error() string { return "done, but the problem remains" }

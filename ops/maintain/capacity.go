@@ -88,7 +88,7 @@ func (e *Engine) runCapacity(ctx context.Context, rep *Report, p progress.Func) 
 		in.HaveDatabase = true
 	}
 	p.Emit(progress.Event{Kind: progress.Info, Op: "maintain", Step: "capacity", Message: "measuring Redis"})
-	if client, err := e.redis(); err != nil {
+	if client, err := e.redisUp(ctx); err != nil {
 		fs = append(fs, targetFailure(AreaCapacity, "redis", err, false))
 	} else if snap, err := redis.TakeSnapshot(ctx, client); err != nil {
 		fs = append(fs, targetFailure(AreaCapacity, "redis", err, true))

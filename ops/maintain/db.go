@@ -67,7 +67,10 @@ func (e *Engine) runDB(ctx context.Context, rep *Report, explicit bool, p progre
 // configured and was not asked for by name.
 func targetFailure(area Area, target string, err error, explicit bool) Finding {
 	f := Finding{Area: area, Check: "reachable", Object: target, Summary: err.Error(), Status: health.Crit}
+	var reported *errReported
 	switch {
+	case errors.As(err, &reported):
+		return na(area, "reachable", target, "not reachable, as reported above")
 	case errors.Is(err, errNotConfigured):
 		if !explicit {
 			return na(area, "reachable", target, err.Error())
@@ -412,7 +415,7 @@ func sessionFindings(sess postgres.Sessions, m config.MaintenanceConfig) []Findi
 				Summary:    fmt.Sprintf("running for %s (%s)", health.ShortDuration(s.QueryAge), who),
 				Evidence:   []string{"query: " + s.Query, "threshold: " + health.Durations(m.LongQuery), waitOf(s)},
 				Why:        "a long statement holds its snapshot: vacuum cannot clean behind it, and it may hold locks others wait for",
-				Suggestion: fmt.Sprintf("if it is stuck or runaway, cancel it (pg_cancel_backend(%d)); find why it is slow with EXPLAIN", s.PID),
+				Suggestion: fmt.Sprintf("if it is stuck or runaway, cancel it (opsdeck maintain db --cancel %d); find why it is slow with EXPLAIN", s.PID),
 				Runbook:    rbLongTx,
 				Action:     signalAction(ActCancel, s),
 			})
@@ -423,7 +426,7 @@ func sessionFindings(sess postgres.Sessions, m config.MaintenanceConfig) []Findi
 				Evidence: []string{"last statement: " + s.Query, "threshold: " + health.Durations(m.IdleInTransaction),
 					fmt.Sprintf("blocks %d session(s)", len(blockers[s.PID]))},
 				Why:        "an open transaction holds its locks and keeps vacuum from removing dead rows everywhere; the application forgot to commit",
-				Suggestion: fmt.Sprintf("terminate it (pg_terminate_backend(%d)) and fix the code path that leaves transactions open; set idle_in_transaction_session_timeout", s.PID),
+				Suggestion: fmt.Sprintf("terminate it (opsdeck maintain db --terminate %d) and fix the code path that leaves transactions open; set idle_in_transaction_session_timeout", s.PID),
 				Runbook:    rbLongTx,
 				Action:     signalAction(ActTerminate, s),
 			})
@@ -431,6 +434,7 @@ func sessionFindings(sess postgres.Sessions, m config.MaintenanceConfig) []Findi
 		if wait := s.LockWait(sess.CollectedAt); len(s.BlockedBy) > 0 && wait >= m.LockWait.Warn {
 			ev := []string{"waiting: " + s.Query, "threshold: " + health.Durations(m.LockWait)}
 			var act *Action
+			sugg := "wait for the blocking session, or end it if it is stuck; then find what takes such locks"
 			for _, b := range s.BlockedBy {
 				bs, ok := sess.ByPID(b)
 				if !ok {
@@ -444,6 +448,8 @@ func sessionFindings(sess postgres.Sessions, m config.MaintenanceConfig) []Findi
 						kind = ActTerminate
 					}
 					act = signalAction(kind, bs)
+					sugg = fmt.Sprintf("if pid %d is stuck, end it: opsdeck maintain db --%s %d (it %s); then find what takes such locks", b, kind, b, map[ActionKind]string{
+						ActCancel: "is running a statement: cancelling it rolls the statement back", ActTerminate: "is idle in its transaction: only ending the session releases the lock"}[kind])
 				}
 			}
 			fs = append(fs, Finding{
@@ -451,7 +457,7 @@ func sessionFindings(sess postgres.Sessions, m config.MaintenanceConfig) []Findi
 				Summary:    fmt.Sprintf("waits %s for a lock held by pid %s (%s)", health.ShortDuration(wait), joinInts(s.BlockedBy), who),
 				Evidence:   ev,
 				Why:        "every session queued behind the lock waits too: one stuck transaction can stop the application",
-				Suggestion: "end the blocking session (the action below) if it is stuck; otherwise wait for it and check what takes such locks",
+				Suggestion: sugg,
 				Runbook:    rbLongTx,
 				Action:     act,
 			})
@@ -529,4 +535,24 @@ func joinInts(ns []int) string {
 		parts[i] = strconv.Itoa(n)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// SignalFinding returns a finding whose action cancels (or terminates)
+// session pid as the report's sessions saw it, for `maintain db --cancel
+// PID`: the session must have been read, so that its start time guards
+// against a reused pid.
+func SignalFinding(rep *Report, pid int, terminate bool) (Finding, error) {
+	if rep.DB == nil {
+		return Finding{}, errors.New("the database was not read: nothing to signal")
+	}
+	s, ok := rep.DB.Sessions.ByPID(pid)
+	if !ok {
+		return Finding{}, fmt.Errorf("no session %d among the %d sessions read (it ended, or it is opsdeck's own)", pid, len(rep.DB.Sessions.List))
+	}
+	kind, check := ActCancel, "cancel"
+	if terminate {
+		kind, check = ActTerminate, "terminate"
+	}
+	return Finding{Area: AreaDB, Check: check, Status: health.OK, Object: fmt.Sprintf("pid %d", pid),
+		Summary: fmt.Sprintf("%s %s@%s, %s: %s", check, s.User, s.Database, s.State, s.Query), Action: signalAction(kind, s)}, nil
 }

@@ -99,8 +99,18 @@ func (e *Engine) now() time.Time {
 // errNotConfigured marks a target the configuration does not name.
 var errNotConfigured = errors.New("not configured")
 
-// pool returns the Postgres pool, connecting on first use.
+// pool returns the Postgres pool, connecting on first use. Within a run,
+// a server that could not be reached is not tried again.
 func (e *Engine) pool(ctx context.Context) (*pgxpool.Pool, error) {
+	if err := knownDown(ctx, "postgres"); err != nil {
+		return nil, err
+	}
+	p, err := e.connectPool(ctx)
+	markDown(ctx, "postgres", err)
+	return p, err
+}
+
+func (e *Engine) connectPool(ctx context.Context) (*pgxpool.Pool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.pg != nil {
@@ -115,6 +125,29 @@ func (e *Engine) pool(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	e.pg = p
 	return p, nil
+}
+
+// redisUp returns the Redis client once it has answered a PING in this
+// run; a server that did not is not tried again within the run.
+func (e *Engine) redisUp(ctx context.Context) (*goredis.Client, error) {
+	if err := knownDown(ctx, "redis"); err != nil {
+		return nil, err
+	}
+	c, err := e.redis()
+	if err != nil {
+		return nil, err
+	}
+	if markUp(ctx, "redis") {
+		return c, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, e.Config.Timeouts.Check)
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		err = redis.Wrap(c, err)
+		markDown(ctx, "redis", err)
+		return nil, err
+	}
+	return c, nil
 }
 
 // redis returns the Redis client, built on first use (it connects lazily).

@@ -140,7 +140,7 @@ func trimHistory(path string) error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return WriteFileAtomic(path, buf.Bytes(), 0o600)
 }
 
 // Point is one measurement of a quantity over time.

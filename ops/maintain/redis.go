@@ -49,12 +49,13 @@ type KeyspaceOptions struct {
 
 // runRedis judges INFO and analyses the keyspace.
 func (e *Engine) runRedis(ctx context.Context, rep *Report, o Options, explicit bool) ([]Finding, []string) {
-	client, err := e.redis()
+	client, err := e.redisUp(ctx)
 	if err != nil {
 		return []Finding{targetFailure(AreaRedis, "redis", err, explicit)}, nil
 	}
 	snap, err := redis.TakeSnapshot(ctx, client)
 	if err != nil {
+		markDown(ctx, "redis", err)
 		f := targetFailure(AreaRedis, "redis", err, true)
 		if k := redis.Classify(err); k == redis.KindAuth || k == redis.KindPermission {
 			f.Status = health.Unknown
@@ -291,13 +292,17 @@ func pct(part, whole int64) float64 {
 	return 100 * float64(part) / float64(whole)
 }
 
-// saveJSON writes v to path atomically (0600, in a 0700 directory).
+// saveJSON writes v to path atomically (0600, in a 0700 directory made if
+// needed).
 func saveJSON(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data, 0o600)
 }
 
 func loadJSON(path string, v any) error {
@@ -311,18 +316,20 @@ func loadJSON(path string, v any) error {
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file next to path, syncs it
-// and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
+// WriteFileAtomic writes data to path through a synced temporary file in
+// the same directory, renamed over path: a reader never sees half a file,
+// and a crash leaves the old one. The directory must exist.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err

@@ -125,6 +125,8 @@ func (r *Report) Record(res ActionResult) {
 			continue
 		}
 		switch {
+		case res.OK && res.Unresolved:
+			f.Done = res.Detail
 		case res.OK:
 			f.Done = res.Detail
 			f.Status = health.OK

@@ -38,6 +38,7 @@ func (e *Engine) Run(ctx context.Context, o Options) (*Report, error) {
 	rep.Host, _ = os.Hostname()
 	explicit := o.Mode != ModeFull
 	p := o.Progress
+	ctx = withRunState(ctx)
 	for _, area := range o.Mode.Areas() {
 		if ctx.Err() != nil {
 			break

@@ -27,7 +27,7 @@ func (e *Engine) runSecurity(ctx context.Context, explicit bool) []Finding {
 	} else {
 		fs = append(fs, PostgresSecurityFindings(s, e.Config.Maintenance)...)
 	}
-	if client, err := e.redis(); err != nil {
+	if client, err := e.redisUp(ctx); err != nil {
 		fs = append(fs, targetFailure(AreaSecurity, "redis", err, explicit && e.Config.Redis.URL != ""))
 	} else if s, err := redis.ReadSecurity(ctx, client); err != nil {
 		fs = append(fs, targetFailure(AreaSecurity, "redis", err, true))
