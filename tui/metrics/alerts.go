@@ -69,7 +69,7 @@ func (t *Tab) askSilence() {
 		t.setNotice(a.Name+" is already silenced; expire its silence with x", true)
 		return
 	}
-	t.confirm = &confirmation{kind: confirmSilence, alert: a, dur: 2 * time.Hour}
+	t.confirm = t.newConfirmation(confirmation{kind: confirmSilence, alert: a, dur: 2 * time.Hour})
 }
 
 func (t *Tab) askExpire() {
@@ -82,7 +82,7 @@ func (t *Tab) askExpire() {
 		t.setNotice("select a silence to expire (below the alerts)", true)
 		return
 	}
-	t.confirm = &confirmation{kind: confirmExpire, silence: t.silences[i]}
+	t.confirm = t.newConfirmation(confirmation{kind: confirmExpire, silence: t.silences[i]})
 }
 
 // act runs the confirmed action in a Cmd; ops re-checks read-only and audits.

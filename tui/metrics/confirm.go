@@ -10,10 +10,11 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/alerts"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/tui/confirm"
 )
 
-// The tab's own confirmation: the shared one (tui/confirm) did not exist
-// when this was written. It defaults to No: enter on the default cancels.
+// A silence is created or expired only after the cockpit's confirmation
+// (tui/confirm), which defaults to No.
 
 type confirmKind int
 
@@ -30,34 +31,63 @@ type confirmation struct {
 	alert   alerts.Alert
 	silence alerts.Silence
 	dur     time.Duration
-	yes     bool // the focused answer; false (No) until moved
+	prompt  confirm.Model
+}
+
+// newConfirmation builds the prompt for c.
+func (t *Tab) newConfirmation(c confirmation) *confirmation {
+	s := t.c.Styles
+	var title string
+	var body []string
+	switch c.kind {
+	case confirmSilence:
+		title = "Silence " + c.alert.Name + " for " + health.ShortDuration(c.dur) + "?"
+		body = []string{
+			"Alertmanager stops notifying for every alert matching",
+			alerts.Silence{Matchers: alerts.MatchersFor(c.alert)}.MatcherString(),
+			"",
+			s.Muted.Render("+/- change the duration · recorded in the audit log"),
+		}
+	default:
+		title = "Expire silence " + shortID(c.silence.ID) + "?"
+		body = []string{
+			"Alerts matching it notify again at once:",
+			c.silence.MatcherString(),
+			s.Muted.Render("created by " + c.silence.CreatedBy + ": " + c.silence.Comment),
+			"",
+			s.Muted.Render("recorded in the audit log"),
+		}
+	}
+	c.prompt = confirm.New(&t.c.Styles, title, strings.Join(body, "\n"))
+	c.prompt.SetWidth(min(max(t.width-4, 24), 96))
+	return &c
 }
 
 func (t *Tab) handleConfirmKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := t.c.Keys
 	c := t.confirm
 	t.cache = renderCache{}
-	switch {
-	case msg.String() == "y" || msg.String() == "Y":
+	if c.kind == confirmSilence && (key.Matches(msg, k.Longer) || key.Matches(msg, k.Shorter)) {
+		step := 1
+		if key.Matches(msg, k.Shorter) {
+			step = -1
+		}
+		c.dur = stepDuration(c.dur, step)
+		t.confirm = t.newConfirmation(*c) // a new question: back to No
+		return nil
+	}
+	var dec confirm.Decision
+	var cmd tea.Cmd
+	c.prompt, dec, cmd = c.prompt.Update(msg)
+	switch dec {
+	case confirm.Confirmed:
 		t.confirm = nil
 		return t.act(*c)
-	case msg.String() == "n" || msg.String() == "N" || key.Matches(msg, k.Back) || msg.String() == "q":
+	case confirm.Cancelled:
 		t.confirm = nil
 		t.setNotice("nothing changed", false)
-	case key.Matches(msg, k.Left), key.Matches(msg, k.Right), msg.String() == "tab", msg.String() == "shift+tab":
-		c.yes = !c.yes
-	case key.Matches(msg, k.Enter):
-		t.confirm = nil
-		if c.yes {
-			return t.act(*c)
-		}
-		t.setNotice("nothing changed", false)
-	case c.kind == confirmSilence && key.Matches(msg, k.Longer):
-		c.dur = stepDuration(c.dur, 1)
-	case c.kind == confirmSilence && key.Matches(msg, k.Shorter):
-		c.dur = stepDuration(c.dur, -1)
 	}
-	return nil
+	return cmd
 }
 
 func stepDuration(d time.Duration, step int) time.Duration {
@@ -84,39 +114,5 @@ func (t *Tab) confirmHelp() []key.Binding {
 }
 
 func (t *Tab) confirmView() string {
-	s := t.c.Styles
-	c := t.confirm
-	var lines []string
-	switch c.kind {
-	case confirmSilence:
-		lines = append(lines,
-			s.Title.Render("Silence "+c.alert.Name+" for "+health.ShortDuration(c.dur)+"?"),
-			"",
-			"Alertmanager will stop notifying for every alert matching:",
-			s.Muted.Render(alerts.Silence{Matchers: alerts.MatchersFor(c.alert)}.MatcherString()),
-			"",
-			s.Muted.Render("+/- change the duration · the action is recorded in the audit log"),
-		)
-	default:
-		lines = append(lines,
-			s.Title.Render("Expire silence "+shortID(c.silence.ID)+"?"),
-			"",
-			"Alerts matching it notify again at once:",
-			s.Muted.Render(c.silence.MatcherString()),
-			s.Muted.Render("created by "+c.silence.CreatedBy+": "+c.silence.Comment),
-			"",
-			s.Muted.Render("the action is recorded in the audit log"),
-		)
-	}
-	no, yes := " No ", " Yes "
-	if c.yes {
-		yes = s.TabActive.Render(yes)
-		no = s.TabInactive.Render(no)
-	} else {
-		no = s.TabActive.Render(no)
-		yes = s.TabInactive.Render(yes)
-	}
-	lines = append(lines, "", no+"  "+yes)
-	box := s.Panel.Width(min(max(t.width-4, 20), 90)).Render(strings.Join(lines, "\n"))
-	return lipgloss.Place(t.width, t.bodyHeight(), lipgloss.Center, lipgloss.Center, box)
+	return lipgloss.Place(t.width, t.bodyHeight(), lipgloss.Center, lipgloss.Center, t.confirm.prompt.View())
 }
