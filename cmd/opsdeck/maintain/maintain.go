@@ -38,11 +38,13 @@ type flags struct {
 
 // Command returns `opsdeck maintain`.
 func Command(g *cli.Globals) *cobra.Command {
-	f := &flags{
-		stdinIsTerminal:  func() bool { return cli.IsTerminal(os.Stdin) },
-		stderrIsTerminal: func() bool { return cli.IsTerminal(os.Stderr) },
-		stdoutIsTerminal: func() bool { return cli.IsTerminal(os.Stdout) },
-	}
+	return newCommand(g, func() bool { return cli.IsTerminal(os.Stdin) }, func() bool { return cli.IsTerminal(os.Stderr) })
+}
+
+// newCommand builds the command with the terminal tests given (tests fake
+// a terminal to answer the questions).
+func newCommand(g *cli.Globals, stdinIsTerminal, stderrIsTerminal func() bool) *cobra.Command {
+	f := &flags{stdinIsTerminal: stdinIsTerminal, stderrIsTerminal: stderrIsTerminal}
 	cmd := &cobra.Command{
 		Use:   "maintain full|health|cleanup|db|redis|security|capacity",
 		Short: "Maintenance: database and Redis upkeep, cleanup, security audit, capacity planning",
@@ -77,7 +79,12 @@ and does not change the exit code.`,
   opsdeck maintain redis --resume           # go on after an interrupted analysis
   opsdeck maintain cleanup --yes
   opsdeck maintain full -o json`,
-		Args: cobra.MaximumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return cli.Exit(3, fmt.Errorf("one mode at a time, got %q: use full for all of them", strings.Join(args, " ")))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cli.Exit(3, fmt.Errorf("which mode? choose one of %s", modeNames()))
