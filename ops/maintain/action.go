@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 )
 
@@ -66,6 +67,23 @@ func (a Action) Target() string {
 		return "backup store"
 	}
 	return string(a.Kind)
+}
+
+// Permission is what the session's role must allow (ops/access): vacuum
+// is maintenance, cancel and terminate end other people's work, deleting
+// and dropping is cleanup, pruning backups is the backups' own.
+func (a Action) Permission() access.Action {
+	switch a.Kind {
+	case ActVacuum:
+		return access.MaintainRun
+	case ActCancel, ActTerminate:
+		return access.MaintainCancel
+	case ActDeleteFile, ActDropDatabase:
+		return access.MaintainClean
+	case ActPruneBackups:
+		return access.BackupPrune
+	}
+	return access.Action("maintain." + string(a.Kind))
 }
 
 // AuditAction is the action's name in the audit log, e.g. "maintain.vacuum".

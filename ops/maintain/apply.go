@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/health"
@@ -20,7 +21,8 @@ import (
 var ErrNoAction = errors.New("the finding has no action")
 
 // Apply carries out a finding's action, which the caller has confirmed.
-// It refuses in read-only mode and when the audit log cannot be written;
+// It refuses in read-only mode, when the session's role (ops/access, from
+// ctx) does not allow it, and when the audit log cannot be written;
 // it re-checks that the action still applies (the session is the same,
 // the files are unchanged and still past retention, the database still
 // past its retention); and it writes one audit record. The result says
@@ -33,15 +35,16 @@ func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionRe
 	res := ActionResult{Action: a, FindingKey: f.Key()}
 	start := time.Now()
 	defer func() { res.Took = time.Since(start) }()
+	log := access.Audit(ctx, e.Audit)
 	refuse := func(err error) ActionResult {
 		res.Refused, res.Error = true, err.Error()
-		if aerr := e.Audit.Refuse(a.AuditAction(), a.Target(), err); aerr != nil {
+		if aerr := log.Refuse(a.AuditAction(), a.Target(), err); aerr != nil {
 			logErr("audit refusal", aerr)
 		}
 		return res
 	}
-	if e.Config.ReadOnly {
-		return refuse(fmt.Errorf("%s refused: %w", a.Kind, audit.ErrReadOnly))
+	if err := access.Check(ctx, e.Config.ReadOnly, a.Permission()); err != nil {
+		return refuse(err)
 	}
 	if e.Audit == nil {
 		res.Refused, res.Error = true, fmt.Sprintf("%s refused: the audit log cannot be written: %v", a.Kind, e.auditErr)
@@ -53,7 +56,7 @@ func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionRe
 		res.Detail = detail
 		if err != nil {
 			res.Error = err.Error()
-			res.Refused = errors.Is(err, audit.ErrReadOnly)
+			res.Refused = errors.Is(err, audit.ErrReadOnly) || errors.Is(err, access.ErrForbidden)
 		} else {
 			res.OK = true
 		}
@@ -62,7 +65,7 @@ func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionRe
 	if err := e.recheck(ctx, a); err != nil {
 		return refuse(fmt.Errorf("%w: %v", audit.ErrRefused, err))
 	}
-	entry := e.Audit.Begin(a.AuditAction(), a.Target(), auditParams(a))
+	entry := log.Begin(a.AuditAction(), a.Target(), auditParams(a))
 	detail, err := e.apply(ctx, a, p)
 	var unresolved *errUnresolved
 	if errors.As(err, &unresolved) {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
@@ -178,5 +179,28 @@ func TestDBLongQueryAndLockWaitCancelled(t *testing.T) {
 	}
 	if strings.Join(actions, " ") != "maintain.cancel:ok maintain.terminate:ok maintain.terminate:error" {
 		t.Errorf("audit: %v", actions)
+	}
+}
+
+func TestActionsCheckTheRole(t *testing.T) {
+	cfg := sandboxConfig(t)
+	e := newEngine(t, cfg)
+	f := Finding{Area: AreaDB, Check: "dead tuples", Object: "t", Action: &Action{Kind: ActVacuum, Schema: "public", Table: "stocks"}}
+	viewer := access.WithIdentity(t.Context(), access.Identity{User: "val", Role: access.Viewer, SSH: &audit.SSH{User: "val", KeyFingerprint: "SHA256:abc"}})
+	res := e.Apply(viewer, f, nil)
+	if res.OK || !res.Refused || !strings.Contains(res.Error, "needs the operator role") {
+		t.Errorf("a viewer's vacuum: %+v", res)
+	}
+	operator := access.WithIdentity(t.Context(), access.Identity{User: "otto", Role: access.Operator})
+	drop := Finding{Area: AreaCleanup, Check: "pre-restore databases", Object: "x", Action: &Action{Kind: ActDropDatabase, Database: "stockdb_pre_20200101_000000"}}
+	if res := e.Apply(operator, drop, nil); !res.Refused || !strings.Contains(res.Error, "admin") {
+		t.Errorf("an operator's drop: %+v", res)
+	}
+	if res := e.Apply(operator, f, nil); !res.OK {
+		t.Errorf("an operator's vacuum: %+v", res)
+	}
+	recs := auditRecords(t, cfg)
+	if len(recs) != 3 || recs[0].Who != "val" || recs[0].SSH == nil || recs[0].Result != audit.ResultRefused || recs[2].Who != "otto" || recs[2].Result != audit.ResultOK {
+		t.Errorf("audit: %+v", recs)
 	}
 }
