@@ -2,10 +2,16 @@ package runbooks
 
 import (
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
 
 	"charm.land/glamour/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 
 	"github.com/opsdeck/opsdeck/ops/runbook"
 )
@@ -123,7 +129,7 @@ func renderDocument(b *runbook.Book, width int) (*document, error) {
 		if i+1 < len(starts) {
 			end = starts[i+1]
 		}
-		out, err := r.Render(strings.Join(src[start:end], "\n"))
+		out, err := r.Render(prepare(strings.Join(src[start:end], "\n")))
 		if err != nil {
 			return nil, fmt.Errorf("render %s.md from line %d: %w", b.Name, start+1, err)
 		}
@@ -143,14 +149,20 @@ func renderDocument(b *runbook.Book, width int) (*document, error) {
 		for ; sec < len(b.Sections) && b.Sections[sec].Line < end; sec++ {
 			d.headings = append(d.headings, heading{section: b.Sections[sec], line: first})
 		}
-		cursor := first
+		// Items are below the chunk's heading line, never on it (a link often
+		// repeats the heading's words).
+		body := first
+		if sec > 0 && b.Sections[sec-1].Line == start && last > first+1 {
+			body = first + 1
+		}
+		cursor := body
 		for ; link < len(b.Links) && b.Links[link].Line < end; link++ {
 			l := b.Links[link]
 			at := d.locate(cursor, last, l.Text)
 			d.items = append(d.items, item{kind: itemLink, link: l, line: at})
 			cursor = at
 		}
-		cursor = first
+		cursor = body
 		for ; cmd < len(b.Commands) && b.Commands[cmd].Line < end; cmd++ {
 			c := b.Commands[cmd]
 			at := d.locate(cursor, last, c.Text)
@@ -196,4 +208,102 @@ func trimBlank(lines []string) []string {
 		lines = lines[:len(lines)-1]
 	}
 	return lines
+}
+
+var markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+
+// prepare adapts a runbook's Markdown for the terminal: soft line breaks
+// become spaces (glamour keeps them inside list items, which then wrap
+// twice), and links between runbooks point at a bare anchor so glamour
+// shows their text without the file name after it (the footer says where
+// the selected link goes).
+func prepare(md string) string {
+	return internalLinks(reflow(md))
+}
+
+// reflow joins the lines of every paragraph, in lists too.
+func reflow(md string) string {
+	src := []byte(md)
+	type cut struct{ from, to int }
+	var cuts []cut
+	doc := markdown.Parser().Parse(text.NewReader(src))
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		t, ok := n.(*ast.Text)
+		if !entering || !ok {
+			return ast.WalkContinue, nil
+		}
+		// A code span that runs over a line break: its text keeps the '\n'.
+		if stop := t.Segment.Stop; t.Parent() != nil && t.Parent().Kind() == ast.KindCodeSpan && stop > 0 && src[stop-1] == '\n' {
+			i := stop
+			for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+				i++
+			}
+			cuts = append(cuts, cut{stop - 1, i})
+			return ast.WalkContinue, nil
+		}
+		if !t.SoftLineBreak() {
+			return ast.WalkContinue, nil
+		}
+		i := t.Segment.Stop
+		for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+			i++
+		}
+		if i >= len(src) || src[i] != '\n' {
+			return ast.WalkContinue, nil
+		}
+		i++
+		for i < len(src) && (src[i] == ' ' || src[i] == '\t') {
+			i++
+		}
+		cuts = append(cuts, cut{t.Segment.Stop, i})
+		return ast.WalkContinue, nil
+	})
+	if len(cuts) == 0 {
+		return md
+	}
+	sort.Slice(cuts, func(i, j int) bool { return cuts[i].from < cuts[j].from })
+	var b strings.Builder
+	last := 0
+	for _, c := range cuts {
+		if c.from < last {
+			continue
+		}
+		b.Write(src[last:c.from])
+		b.WriteByte(' ')
+		last = c.to
+	}
+	b.Write(src[last:])
+	return b.String()
+}
+
+// linkTarget matches the destination of an inline link.
+var linkTarget = regexp.MustCompile(`\]\(([^()\s]+)\)`)
+
+// internalLinks points links to other runbooks at a bare anchor, outside
+// code blocks; links with a scheme are left as they are.
+func internalLinks(md string) string {
+	lines := strings.Split(md, "\n")
+	fence := ""
+	for i, l := range lines {
+		trimmed := strings.TrimSpace(l)
+		if fence != "" {
+			if strings.HasPrefix(trimmed, fence) {
+				fence = ""
+			}
+			continue
+		}
+		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
+			fence = trimmed[:3]
+			continue
+		}
+		lines[i] = linkTarget.ReplaceAllStringFunc(l, func(m string) string {
+			dest := linkTarget.FindStringSubmatch(m)[1]
+			if strings.Contains(dest, "://") || strings.HasPrefix(dest, "mailto:") || strings.HasPrefix(dest, "#") {
+				return m
+			}
+			_, anchor, _ := strings.Cut(dest, "#")
+			return "](#" + anchor + ")"
+		})
+	}
+	return strings.Join(lines, "\n")
 }
