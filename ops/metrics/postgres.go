@@ -141,8 +141,12 @@ func (p *PostgresSampler) readings(s postgres.Sample, now time.Time) []Reading {
 		conn.Detail = fmt.Sprintf("%d/%d · active %d · idle %d · idle in tx %d", c.Total, c.Available(), c.Active, c.Idle, c.IdleInTransaction+c.IdleInTransactionAborted)
 	}
 	rs = append(rs, conn)
-	if hit, ok := p.cache.Percent(float64(s.Cache.BlocksHit), float64(s.Cache.BlocksRead), now); ok {
+	switch hit, ok := p.cache.Percent(float64(s.Cache.BlocksHit), float64(s.Cache.BlocksRead), now); {
+	case ok:
 		rs = append(rs, Reading{ID: PGCacheHit, Value: hit, Detail: fmt.Sprintf("since start %.2f%%", s.Cache.HitPercent)})
+	case !s.Cache.NoReadsYet:
+		// No block read since the last sample: the ratio since the stats reset.
+		rs = append(rs, Reading{ID: PGCacheHit, Value: s.Cache.HitPercent, Detail: "no reads lately · since stats reset"})
 	}
 	if d, ok := p.deadlocks.Per(float64(a.Deadlocks), now, time.Minute); ok {
 		rs = append(rs, Reading{ID: PGDeadlocks, Value: d, Detail: fmt.Sprintf("%d since stats reset", a.Deadlocks)})

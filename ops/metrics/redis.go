@@ -104,8 +104,12 @@ func (r *RedisSampler) readings(s redis.Snapshot, now time.Time) []Reading {
 	if ops, ok := r.commands.Rate(float64(s.TotalCommands), now); ok {
 		rs = append(rs, Reading{ID: RedisOps, Value: ops, Detail: fmt.Sprintf("server's own estimate %d/s", s.OpsPerSec)})
 	}
-	if hit, ok := r.hits.Percent(float64(s.KeyspaceHits), float64(s.KeyspaceMisses), now); ok {
+	switch hit, ok := r.hits.Percent(float64(s.KeyspaceHits), float64(s.KeyspaceMisses), now); {
+	case ok:
 		rs = append(rs, Reading{ID: RedisHitRate, Value: hit, Detail: fmt.Sprintf("since start %.1f%%", s.HitRatePercent)})
+	case !s.NoLookupsYet:
+		// Nothing looked up since the last sample: the ratio since start.
+		rs = append(rs, Reading{ID: RedisHitRate, Value: s.HitRatePercent, Detail: "no lookups lately · since start"})
 	}
 	mem := Reading{ID: RedisMemory, Value: math.NaN(), Detail: kube.HumanBytes(s.UsedMemory) + " used, no maxmemory set: it can grow until the pod is OOM-killed"}
 	if pct, ok := s.MemoryPercent(); ok {
