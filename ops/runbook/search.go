@@ -1,9 +1,13 @@
 package runbook
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 )
+
+// mdLink is an inline Markdown link; snippets keep only its text.
+var mdLink = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
 
 // Hit is one section that matches a search.
 type Hit struct {
@@ -126,7 +130,9 @@ func (b *Book) match(sp span, phrase string, words []string, exact bool) (Hit, b
 // snippet trims a line to about 80 characters around word and drops the
 // Markdown marks that read as noise in a list.
 func snippet(line, word string) string {
-	s := strings.NewReplacer("**", "", "`", "", "#", "", "|", " ").Replace(strings.TrimSpace(line))
+	s := strings.TrimLeft(strings.TrimSpace(line), "#")
+	s = mdLink.ReplaceAllString(s, "$1")
+	s = strings.NewReplacer("**", "", "`", "", "|", " ").Replace(s)
 	s = strings.Join(strings.Fields(s), " ")
 	r := []rune(s)
 	const width = 80

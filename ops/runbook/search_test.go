@@ -63,6 +63,10 @@ func TestSearch(t *testing.T) {
 			}
 		})
 	}
+	lib2, _ := runbook.Load(fstest.MapFS{"c.md": {Data: []byte("# C\n\n| **see** | [Restore drill](backup-restore.md#restore-drill) and `opsdeck check` |\n")}}, "", nil)
+	if h := lib2.Search("restore drill", 1); len(h) != 1 || h[0].Snippet != "see Restore drill and opsdeck check" {
+		t.Errorf("snippet = %+v: Markdown marks and link targets should go", h)
+	}
 	if hits := lib.Search("redis", 1); len(hits) != 1 {
 		t.Errorf("limit 1 gave %d hits", len(hits))
 	}
