@@ -25,6 +25,8 @@ type Model struct {
 	height   int
 	showHelp bool
 	kube     common.KubeInfoMsg
+	// taskChanges signals when a task starts or ends in any session.
+	taskChanges <-chan struct{}
 }
 
 // New returns the cockpit with the given tabs, the first one active.
@@ -35,11 +37,31 @@ func New(c *common.Common, tabs ...common.Tab) *Model {
 // Init starts every tab's data sources at once, so switching tabs shows data
 // that is already there.
 func (m *Model) Init() tea.Cmd {
-	cmds := make([]tea.Cmd, 0, len(m.tabs))
+	cmds := make([]tea.Cmd, 0, len(m.tabs)+1)
 	for _, t := range m.tabs {
 		cmds = append(cmds, t.Init())
 	}
+	if m.c.Tasks != nil {
+		m.taskChanges = m.c.Tasks.Subscribe(m.c.Context)
+		cmds = append(cmds, m.watchTasks())
+	}
 	return tea.Batch(cmds...)
+}
+
+// tasksChangedMsg says a task started or ended somewhere in the process.
+type tasksChangedMsg struct{}
+
+// watchTasks waits for the next task to start or end, in any session.
+func (m *Model) watchTasks() tea.Cmd {
+	ch, done := m.taskChanges, m.c.Context.Done()
+	return func() tea.Msg {
+		select {
+		case <-ch:
+			return tasksChangedMsg{}
+		case <-done:
+			return nil
+		}
+	}
 }
 
 // Active returns the index of the active tab.
@@ -58,6 +80,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case common.KubeInfoMsg:
 		m.kube = msg
 		return m, nil
+	case tasksChangedMsg:
+		// The status bar reads the registry when it renders.
+		return m, m.watchTasks()
 	case common.OpenRunbookMsg:
 		return m, m.openRunbook(msg.Section)
 	case tea.KeyPressMsg:
@@ -193,8 +218,14 @@ func (m *Model) statusBar() string {
 			}
 		}
 	}
+	if id := m.c.Identity; id.SSH != nil {
+		items = append(items, s.StatusValue.Render(id.User)+s.StatusKey.Render(" "+id.Role.String()))
+	}
 	if m.c.ReadOnly {
 		items = append(items, s.StatusReadOnly.Render("READ-ONLY"))
+	}
+	for _, t := range m.c.Tasks.Running() {
+		items = append(items, s.Warn.Render(fmt.Sprintf("⟳ %s by %s %s", t.Name, t.Who, ago(m.c.Now().Sub(t.Started)))))
 	}
 	left := strings.Join(items, s.StatusKey.Render(" · "))
 	right := s.StatusKey.Render(m.shortHelp())

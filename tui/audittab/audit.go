@@ -138,7 +138,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.loading = false
 		t.records, t.err, t.read = msg.records, msg.err, msg.at
 		t.apply()
-		return t, tea.Tick(t.src.Every, func(time.Time) tea.Msg { return tickMsg{} })
+		return t, t.c.Tick(t.src.Every, func(time.Time) tea.Msg { return tickMsg{} })
 	case tickMsg:
 		return t, t.load()
 	case tea.KeyPressMsg:

@@ -4,6 +4,7 @@
 package common
 
 import (
+	"context"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -31,6 +32,9 @@ type Common struct {
 	// Tasks are the operations running in this process, shared by every
 	// session of a server.
 	Tasks *tasks.Registry
+	// Context ends when the session ends; waits that may outlive a message
+	// (a subscription, a long action) select on it.
+	Context context.Context
 	// Now is the clock; golden tests fix it.
 	Now func() time.Time
 }
@@ -45,6 +49,7 @@ func New(cfg *config.Config) *Common {
 		ReadOnly: readOnly,
 		Identity: access.Local(readOnly),
 		Tasks:    tasks.New(),
+		Context:  context.Background(),
 		Now:      time.Now,
 	}
 }
@@ -79,4 +84,21 @@ type Tab interface {
 // the status bar shows it.
 type Refreshed interface {
 	LastRefresh() time.Time
+}
+
+// Tick is tea.Tick bound to the session: when the session ends before the
+// timer fires, the command returns at once with no message, so a closed SSH
+// session leaves no timer goroutine behind.
+func (c *Common) Tick(d time.Duration, fn func(time.Time) tea.Msg) tea.Cmd {
+	done := c.Context.Done()
+	return func() tea.Msg {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case now := <-t.C:
+			return fn(now)
+		case <-done:
+			return nil
+		}
+	}
 }

@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		wish.WithHostKeyPath(opts.HostKeyPath),
 		wish.WithPublicKeyAuth(s.authorize),
 		wish.WithMiddleware(
-			bm.MiddlewareWithProgramHandler(s.program),
+			s.runProgram,
 			s.limit,
 			activeterm.Middleware(),
 			s.logSession,
@@ -138,29 +138,69 @@ func (s *Server) limit(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// program builds one session's cockpit. Everything the session starts lives
-// in the session's context, so nothing outlives the connection.
-func (s *Server) program(sess ssh.Session) *tea.Program {
-	id := identity(sess)
-	ctx, cancel := context.WithCancel(access.WithIdentity(sess.Context(), id))
-	if s.opts.SessionStarted != nil {
-		s.opts.SessionStarted(id)
-	}
-	model := cockpit.NewSessionModel(ctx, s.cfg, s.src, id)
-	idle := newIdleWatch(s.opts.IdleTimeout)
-	opts := append(bm.MakeOptions(sess), tea.WithContext(ctx), tea.WithFilter(idle.filter), tea.WithoutSignalHandler())
-	p := tea.NewProgram(model, opts...)
-	go func() {
+// runProgram runs one session's cockpit. Everything the session starts
+// lives in the session's context, so nothing outlives the connection.
+//
+// The order of the teardown matters: when the client goes away, the
+// program's input ends first, so its reader delivers what it still holds
+// while the program is alive to take it; only then is the program told to
+// quit. Cancelling the program first strands that reader for good (one
+// goroutine per closed session, the leak a bastion cannot afford).
+func (s *Server) runProgram(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		_, windows, ok := sess.Pty()
+		if !ok {
+			next(sess)
+			return
+		}
+		id := identity(sess)
+		ctx, cancel := context.WithCancel(access.WithIdentity(sess.Context(), id))
 		defer cancel()
-		idle.run(ctx, func() {
+		if s.opts.SessionStarted != nil {
+			s.opts.SessionStarted(id)
+		}
+		model := cockpit.NewSessionModel(ctx, s.cfg, s.src, id)
+		idle := newIdleWatch(s.opts.IdleTimeout)
+		opts := append(bm.MakeOptions(sess), tea.WithFilter(idle.filter), tea.WithoutSignalHandler())
+		p := tea.NewProgram(model, opts...)
+
+		finished := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-finished:
+					return
+				case w := <-windows:
+					p.Send(tea.WindowSizeMsg{Width: w.Width, Height: w.Height})
+				case <-sess.Context().Done():
+					// The input has ended with the connection; give the
+					// reader a moment to hand over what it holds, then quit.
+					select {
+					case <-finished:
+					case <-time.After(teardownGrace):
+						p.Quit()
+					}
+					return
+				}
+			}
+		}()
+		go idle.run(ctx, func() {
 			s.log.Info("session idle, closing", "user", id.User, "after", s.opts.IdleTimeout.String())
 			_, _ = fmt.Fprintf(sess.Stderr(), "\r\nopsdeck: closed after %s without a key press\r\n", s.opts.IdleTimeout)
 			p.Quit()
 		})
-	}()
-	context.AfterFunc(sess.Context(), cancel)
-	return p
+		if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+			s.log.Debug("session program ended", "user", id.User, "err", err)
+		}
+		close(finished)
+		p.Kill()
+		next(sess)
+	}
 }
+
+// teardownGrace is how long a closed session's program may take to notice
+// its input ended before it is told to quit.
+const teardownGrace = 2 * time.Second
 
 // Sessions returns the number of open sessions.
 func (s *Server) Sessions() int { return int(s.sessions.Load()) }
