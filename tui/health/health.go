@@ -210,7 +210,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		}
 		t.layout()
 		every := t.src.CheckEvery
-		return t, tea.Tick(every, func(time.Time) tea.Msg { return checksTickMsg{} })
+		return t, t.c.Tick(every, func(time.Time) tea.Msg { return checksTickMsg{} })
 	case checksTickMsg:
 		return t, t.runChecks()
 	case tea.KeyPressMsg:
