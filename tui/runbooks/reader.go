@@ -174,8 +174,12 @@ func (t *Tab) readerKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Back):
 		return t.back()
 	case key.Matches(msg, k.Search):
+		// A new search: the last query and its hits stay in the list until then.
 		t.reading = false
 		t.searching = true
+		t.search.SetValue("")
+		t.cursor, t.offset = 0, 0
+		t.refreshList()
 		return t.search.Focus()
 	case key.Matches(msg, k.Outline):
 		if t.doc != nil && len(t.doc.headings) > 0 {

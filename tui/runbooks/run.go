@@ -152,6 +152,7 @@ type outputPane struct {
 
 func newOutputPane(res runbook.RunResult, err error) *outputPane {
 	p := &outputPane{res: res, err: err, vp: viewport.New()}
+	p.vp.SoftWrap = true
 	out := strings.TrimRight(res.Output, "\n")
 	if out == "" {
 		out = "(no output)"
