@@ -92,22 +92,31 @@ func FetchFacts(ctx context.Context, client *Client, namespaces []string) (Facts
 	if len(namespaces) == 0 {
 		namespaces = client.Namespaces()
 	}
-	cs := client.Clientset()
+	nodes, pods, events, errs := fetchObjects(ctx, client.Clientset(), namespaces, true)
+	f := ComputeFacts(nodes, pods, events, time.Now())
+	f.Context, f.Host, f.Namespaces = client.ContextName(), client.Host(), namespaces
+	if len(errs) > 0 {
+		f.Errors = errs
+	}
+	return f, joinSourceErrors(errs)
+}
+
+// fetchObjects lists the nodes and, per namespace, the pods (and the Warning
+// events when withEvents), all concurrently so that an unreachable server
+// costs one timeout, not one per source. Each source fails alone: errs holds
+// the explained error of each that failed, keyed like Cache.Errors.
+func fetchObjects(ctx context.Context, cs kubernetes.Interface, namespaces []string, withEvents bool) (
+	nodes []*corev1.Node, pods []*corev1.Pod, events []*corev1.Event, errs map[string]error) {
 	var (
-		mu     sync.Mutex
-		wg     sync.WaitGroup
-		nodes  []*corev1.Node
-		pods   []*corev1.Pod
-		events []*corev1.Event
-		errs   = map[string]error{}
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
+	errs = map[string]error{}
 	fail := func(source string, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		errs[source] = Explain(err)
 	}
-	// The sources are fetched concurrently so that an unreachable server
-	// costs one timeout, not one per source.
 	wg.Go(func() {
 		ns, err := listNodes(ctx, cs)
 		if err != nil {
@@ -129,6 +138,9 @@ func FetchFacts(ctx context.Context, client *Client, namespaces []string) (Facts
 			defer mu.Unlock()
 			pods = append(pods, ps...)
 		})
+		if !withEvents {
+			continue
+		}
 		wg.Go(func() {
 			es, err := listWarnings(ctx, cs, ns)
 			if err != nil {
@@ -141,12 +153,7 @@ func FetchFacts(ctx context.Context, client *Client, namespaces []string) (Facts
 		})
 	}
 	wg.Wait()
-	f := ComputeFacts(nodes, pods, events, time.Now())
-	f.Context, f.Host, f.Namespaces = client.ContextName(), client.Host(), namespaces
-	if len(errs) > 0 {
-		f.Errors = errs
-	}
-	return f, joinSourceErrors(errs)
+	return nodes, pods, events, errs
 }
 
 // Facts computes the morning-check facts from the cache's current content;

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -153,37 +152,7 @@ func FetchUsage(ctx context.Context, client *Client, namespaces []string) (Usage
 	if len(namespaces) == 0 {
 		namespaces = client.Namespaces()
 	}
-	cs := client.Clientset()
-	var (
-		mu    sync.Mutex
-		wg    sync.WaitGroup
-		nodes []*corev1.Node
-		pods  []*corev1.Pod
-		errs  = map[string]error{}
-	)
-	wg.Go(func() {
-		ns, err := listNodes(ctx, cs)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs[SourceNodes] = Explain(err)
-			return
-		}
-		nodes = ns
-	})
-	for _, ns := range namespaces {
-		wg.Go(func() {
-			ps, err := listPods(ctx, cs, ns)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs[PodsSource(ns)] = Explain(err)
-				return
-			}
-			pods = append(pods, ps...)
-		})
-	}
-	wg.Wait()
+	nodes, pods, _, errs := fetchObjects(ctx, client.Clientset(), namespaces, false)
 	u := ComputeUsage(nodes, pods, time.Now())
 	if len(errs) > 0 {
 		u.Errors = errs

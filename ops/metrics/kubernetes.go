@@ -89,15 +89,13 @@ type KubeSampler struct {
 
 // NewKubeSampler samples src every interval, judging with th.
 func NewKubeSampler(src KubeSource, interval time.Duration, th config.Thresholds) *KubeSampler {
-	s := func(id, title string, u Unit, threshold string) SeriesInfo {
-		return SeriesInfo{ID: id, Source: "kubernetes", Level: LevelSystem, Title: title, Unit: u, Threshold: namedThreshold(th, threshold, 1)}
-	}
+	s := systemSeries("kubernetes", th)
 	return &KubeSampler{src: src, interval: interval, series: []SeriesInfo{
-		s(KubeCPU, "node CPU", UnitPercent, "cpu_percent"),
-		s(KubeMemory, "node memory", UnitPercent, "memory_percent"),
-		s(KubeRestarts, "pod restarts", UnitNone, "pod_restarts"),
-		s(KubeNodesNotReady, "nodes not ready", UnitNone, "nodes_not_ready"),
-		s(KubePodsNotReady, "pods not ready", UnitNone, "pods_not_ready"),
+		s(KubeCPU, "node CPU", UnitPercent, "cpu_percent", 1),
+		s(KubeMemory, "node memory", UnitPercent, "memory_percent", 1),
+		s(KubeRestarts, "pod restarts", UnitNone, "pod_restarts", 1),
+		s(KubeNodesNotReady, "nodes not ready", UnitNone, "nodes_not_ready", 1),
+		s(KubePodsNotReady, "pods not ready", UnitNone, "pods_not_ready", 1),
 	}}
 }
 

@@ -81,9 +81,7 @@ type PostgresSampler struct {
 
 // NewPostgresSampler samples conn every interval, judging with th.
 func NewPostgresSampler(conn *PostgresConn, interval time.Duration, th config.Thresholds) *PostgresSampler {
-	s := func(id, title string, u Unit, threshold string, scale float64) SeriesInfo {
-		return SeriesInfo{ID: id, Source: "postgres", Level: LevelSystem, Title: title, Unit: u, Threshold: namedThreshold(th, threshold, scale)}
-	}
+	s := systemSeries("postgres", th)
 	return &PostgresSampler{conn: conn, interval: interval, series: []SeriesInfo{
 		s(PGTransactions, "transactions/s", UnitPerSec, "db_transactions_per_sec", 1),
 		s(PGTuples, "tuples/s", UnitPerSec, "db_tuples_per_sec", 1),
@@ -180,10 +178,10 @@ type PostgresSizeSampler struct {
 
 // NewPostgresSizeSampler samples the size of conn's database every interval.
 func NewPostgresSizeSampler(conn *PostgresConn, interval time.Duration, th config.Thresholds) *PostgresSizeSampler {
-	return &PostgresSizeSampler{conn: conn, interval: interval, series: []SeriesInfo{{
-		ID: PGDatabaseSize, Source: "postgres", Level: LevelSystem, Title: "database size", Unit: UnitBytes,
-		Threshold: namedThreshold(th, "db_size_gib", 1<<30),
-	}}}
+	s := systemSeries("postgres", th)
+	return &PostgresSizeSampler{conn: conn, interval: interval, series: []SeriesInfo{
+		s(PGDatabaseSize, "database size", UnitBytes, "db_size_gib", 1<<30),
+	}}
 }
 
 // Name implements Sampler.

@@ -41,16 +41,14 @@ type RedisSampler struct {
 // NewRedisSampler samples the server at url every interval; dialTimeout
 // bounds connecting and each command.
 func NewRedisSampler(url string, dialTimeout, interval time.Duration, th config.Thresholds) *RedisSampler {
-	s := func(id, title string, u Unit, threshold string) SeriesInfo {
-		return SeriesInfo{ID: id, Source: "redis", Level: LevelSystem, Title: title, Unit: u, Threshold: namedThreshold(th, threshold, 1)}
-	}
+	s := systemSeries("redis", th)
 	return &RedisSampler{url: url, timeout: dialTimeout, interval: interval, series: []SeriesInfo{
-		s(RedisOps, "ops/s", UnitPerSec, "redis_ops_per_sec"),
-		s(RedisHitRate, "hit rate", UnitPercent, "redis_hit_rate_percent"),
-		s(RedisMemory, "memory", UnitPercent, "redis_memory_percent"),
-		s(RedisClients, "clients", UnitPercent, "redis_clients_percent"),
-		s(RedisEvictions, "evictions/s", UnitPerSec, "redis_evictions_per_sec"),
-		s(RedisKeys, "keys", UnitNone, "redis_keys"),
+		s(RedisOps, "ops/s", UnitPerSec, "redis_ops_per_sec", 1),
+		s(RedisHitRate, "hit rate", UnitPercent, "redis_hit_rate_percent", 1),
+		s(RedisMemory, "memory", UnitPercent, "redis_memory_percent", 1),
+		s(RedisClients, "clients", UnitPercent, "redis_clients_percent", 1),
+		s(RedisEvictions, "evictions/s", UnitPerSec, "redis_evictions_per_sec", 1),
+		s(RedisKeys, "keys", UnitNone, "redis_keys", 1),
 	}}
 }
 

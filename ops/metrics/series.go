@@ -62,6 +62,14 @@ func namedThreshold(th config.Thresholds, name string, scale float64) Threshold 
 	return thresholdFrom(n, scale)
 }
 
+// systemSeries returns a maker of source's system-level series, each judged
+// by a config threshold scaled to the series' unit.
+func systemSeries(source string, th config.Thresholds) func(id, title string, u Unit, threshold string, scale float64) SeriesInfo {
+	return func(id, title string, u Unit, threshold string, scale float64) SeriesInfo {
+		return SeriesInfo{ID: id, Source: source, Level: LevelSystem, Title: title, Unit: u, Threshold: namedThreshold(th, threshold, scale)}
+	}
+}
+
 // Judge returns the state of value v: ops/health's Above, or Below when
 // lower is worse; Unknown for NaN (no value).
 func (t Threshold) Judge(v float64) health.Status {

@@ -126,7 +126,7 @@ func (t *Tab) fetch() tea.Cmd {
 
 func (t *Tab) tick() tea.Cmd {
 	gen := t.gen
-	return tea.Tick(t.interval(), func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+	return t.c.Tick(t.interval(), func(time.Time) tea.Msg { return tickMsg{gen: gen} })
 }
 
 func (t *Tab) fetchAlerts() tea.Cmd {
@@ -174,7 +174,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.clampAlertSel()
 		t.cache = renderCache{}
 		every := t.src.AlertsEvery
-		return t, tea.Tick(every, func(time.Time) tea.Msg { return alertsTickMsg{} })
+		return t, t.c.Tick(every, func(time.Time) tea.Msg { return alertsTickMsg{} })
 	case alertsTickMsg:
 		return t, t.fetchAlerts()
 	case silenceDoneMsg:

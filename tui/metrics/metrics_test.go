@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -208,18 +209,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func sizeName(w, h int) string {
-	return strings.Join([]string{itoa(w), itoa(h)}, "x")
-}
-
-func itoa(n int) string {
-	s := ""
-	for n > 0 {
-		s = string(rune('0'+n%10)) + s
-		n /= 10
-	}
-	return s
-}
+func sizeName(w, h int) string { return fmt.Sprintf("%dx%d", w, h) }
 
 func TestEachSourceFailsAlone(t *testing.T) {
 	src, _ := localSources()
