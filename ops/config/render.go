@@ -21,7 +21,7 @@ func (c *Config) Redacted() *Config {
 	r.Prometheus.URL = redact.URL(r.Prometheus.URL)
 	r.Alertmanager.URL = redact.URL(r.Alertmanager.URL)
 	for i, rc := range r.Monitoring.Alertmanager.Receivers {
-		r.Monitoring.Alertmanager.Receivers[i].WebhookURL = redact.URL(rc.WebhookURL)
+		r.Monitoring.Alertmanager.Receivers[i].WebhookURL = redactWebhook(rc.WebhookURL)
 	}
 	if r.Backup.S3.SecretKey != "" {
 		r.Backup.S3.SecretKey = redact.Placeholder
