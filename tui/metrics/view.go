@@ -50,6 +50,9 @@ func (t *Tab) layout() grid {
 	g := grid{cols: cols, pw: max(t.width/cols, 10)}
 	g.totalRows = (n + cols - 1) / cols
 	avail := t.bodyHeight()
+	if g.totalRows*panelHeight > avail {
+		avail-- // the "rows i–j of n" line
+	}
 	g.rows = max(1, min(g.totalRows, avail/panelHeight))
 	g.alertsH = avail - g.rows*panelHeight
 	return g
@@ -188,7 +191,6 @@ func (t *Tab) gridView() string {
 	out := b.String()
 	if g.totalRows > g.rows {
 		out += "\n" + t.c.Styles.Muted.Render(fmt.Sprintf("  rows %d–%d of %d · ↑↓ to scroll", t.top+1, t.top+g.rows, g.totalRows))
-		g.alertsH--
 	}
 	for _, a := range t.src.Absent {
 		if g.alertsH < 1 {
