@@ -82,7 +82,7 @@ func (e *Engine) runHealth(ctx context.Context) []Finding {
 	var fs []Finding
 	rep := health.Run(ctx, e.Config)
 	for _, r := range rep.Results {
-		fs = append(fs, Finding{Area: AreaHealth, Check: r.Target + " " + r.Name, Status: r.Status, Object: r.Target,
+		fs = append(fs, Finding{Area: AreaHealth, Check: r.Name, Status: r.Status, Object: r.Target,
 			Summary: r.Value, Suggestion: r.Hint, Runbook: runbookPath(r.Runbook), Evidence: thresholdEvidence(r.Threshold)})
 	}
 	return append(fs, e.backupAge(ctx)...)

@@ -35,6 +35,11 @@ type KeyMap struct {
 	// (Silence, Expire and the duration keys are not bound read-only).
 	MetricsWindow, Pause, Alerts, Silence, Expire, Longer, Shorter key.Binding
 	Left, Right                                                    key.Binding
+
+	// Maintenance tab: run the selected task (again), run the selected
+	// finding's action (not bound read-only), move between the task list
+	// and the findings, show the reference plan, show the run's report.
+	RunTask, Act, FocusTasks, FocusFindings, Plan, Report key.Binding
 }
 
 // Default returns the cockpit's key map.
@@ -85,6 +90,13 @@ func Default() KeyMap {
 		Shorter:       key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "shorter")),
 		Left:          key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
 		Right:         key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
+
+		RunTask:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run task")),
+		Act:           key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "run the action")),
+		FocusTasks:    key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tasks")),
+		FocusFindings: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "findings")),
+		Plan:          key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "reference plan")),
+		Report:        key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "report")),
 	}
 	for _, n := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"} {
 		km.Tabs = append(km.Tabs, key.NewBinding(key.WithKeys(n), key.WithHelp(n, "tab "+n)))

@@ -19,6 +19,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
+	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/ops/tasks"
 	"github.com/opsdeck/opsdeck/tui"
@@ -26,6 +27,7 @@ import (
 	backupstab "github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/health"
+	maintenancetab "github.com/opsdeck/opsdeck/tui/maintenance"
 	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
 	"github.com/opsdeck/opsdeck/tui/pending"
 	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
@@ -37,6 +39,9 @@ type Sources struct {
 	Metrics  metricstab.Sources
 	Runbooks runbookstab.Sources
 	Backups  backupstab.Sources
+	// Maintenance shares one maintenance engine (its connections) between
+	// the sessions.
+	Maintenance maintenancetab.Sources
 	// Tasks are the operations running in this process; every session of a
 	// server shares them.
 	Tasks *tasks.Registry
@@ -48,6 +53,9 @@ type Sources struct {
 	client  *kube.Client
 	metrics *opmetrics.Setup
 	audit   *audit.Log
+
+	maintainOnce sync.Once
+	maintainEng  *opmaintain.Engine
 
 	backupOnce sync.Once
 	backupEng  *backup.Engine
@@ -70,6 +78,13 @@ func NewSources(ctx context.Context, cfg *config.Config) *Sources {
 	}
 	s.startMetrics(ctx, cfg)
 	s.Runbooks = runbookSources(cfg)
+	s.Maintenance = maintenancetab.Sources{
+		Context: ctx,
+		Engine: func() (maintenancetab.Engine, error) {
+			s.maintainOnce.Do(func() { s.maintainEng = opmaintain.New(cfg, cli.Version) })
+			return s.maintainEng, nil
+		},
+	}
 	s.Backups = backupstab.Sources{
 		Context: ctx,
 		Engine: func() (*backup.Engine, error) {
@@ -120,6 +135,10 @@ func allUnreachable(c *kube.Cache) bool {
 // Close stops the samplers and the informers and waits for them.
 func (s *Sources) Close() {
 	s.stopMetrics()
+	s.maintainOnce.Do(func() {}) // waits for an engine being built
+	if s.maintainEng != nil {
+		s.maintainEng.Close()
+	}
 	s.backupOnce.Do(func() {}) // waits for an engine being built
 	if s.backupEng != nil {
 		s.backupEng.Close()
@@ -146,7 +165,7 @@ func tabs(c *common.Common, src *Sources) *tui.Model {
 		metricstab.New(c, src.Metrics),
 		backupstab.New(c, src.Backups),
 		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
-		pending.New(c, "Maintenance", "Maintenance (vacuum, Redis keyspace, cleanup, security and capacity) is not built yet."),
+		maintenancetab.New(c, src.Maintenance),
 		runbookstab.New(c, src.Runbooks),
 		audittab.New(c, audittab.Sources{Path: AuditPath(c.Config)}),
 	)

@@ -33,15 +33,17 @@ func NewSessionModel(ctx context.Context, cfg *config.Config, src *Sources, id a
 // shared; the kube view gets a change channel of its own.
 func (s *Sources) forSession(ctx context.Context) *Sources {
 	out := &Sources{
-		Health:   s.Health,
-		Metrics:  s.Metrics,
-		Runbooks: s.Runbooks,
-		Backups:  s.Backups,
-		Tasks:    s.Tasks,
-		ctx:      ctx,
+		Health:      s.Health,
+		Metrics:     s.Metrics,
+		Runbooks:    s.Runbooks,
+		Backups:     s.Backups,
+		Maintenance: s.Maintenance,
+		Tasks:       s.Tasks,
+		ctx:         ctx,
 	}
 	out.Health.Context = ctx
 	out.Backups.Context = ctx
+	out.Maintenance.Context = ctx
 	connect := s.Health.Kube
 	if connect != nil {
 		out.Health.Kube = func(wait context.Context) (health.KubeSource, common.KubeInfoMsg, error) {

@@ -1,0 +1,66 @@
+package maintenance
+
+import (
+	"context"
+	"time"
+
+	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
+	"github.com/opsdeck/opsdeck/ops/progress"
+)
+
+// Engine is what the tab needs of the maintenance engine; *maintain.Engine
+// is one, tests give a fake.
+type Engine interface {
+	Run(ctx context.Context, o opmaintain.Options) (*opmaintain.Report, error)
+	Apply(ctx context.Context, f opmaintain.Finding, p progress.Func) opmaintain.ActionResult
+	LastRuns() map[opmaintain.Mode]opmaintain.LastRun
+}
+
+// Sources are the tab's data sources, built outside the TUI so that the
+// sessions of a server share one engine.
+type Sources struct {
+	// Engine returns the maintenance engine (built once by the caller).
+	Engine func() (Engine, error)
+	// Context ends the tab's runs when the session ends (default: never).
+	Context context.Context
+	// RunTimeout bounds one run (default 30m: a keyspace analysis of a big
+	// Redis under its rate cap takes a while).
+	RunTimeout time.Duration
+	// ActionTimeout bounds one action (default 6h: a VACUUM of a big table).
+	ActionTimeout time.Duration
+}
+
+// Messages of the Maintenance tab.
+type (
+	engineMsg struct {
+		eng Engine
+		err error
+	}
+	lastRunsMsg struct {
+		runs map[opmaintain.Mode]opmaintain.LastRun
+	}
+	// eventMsg is one progress event of the run or action in progress; ch
+	// and rd are where the next ones come from.
+	eventMsg struct {
+		ev progress.Event
+		ch <-chan progress.Event
+		rd <-chan jobResult
+	}
+	// runDoneMsg ends a run.
+	runDoneMsg struct {
+		mode opmaintain.Mode
+		rep  *opmaintain.Report
+		err  error
+	}
+	// actionDoneMsg ends an action.
+	actionDoneMsg struct {
+		res opmaintain.ActionResult
+	}
+)
+
+// jobResult is what a background job ends with: a run's report or an
+// action's result.
+type jobResult struct {
+	run    *runDoneMsg
+	action *actionDoneMsg
+}
