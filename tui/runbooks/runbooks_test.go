@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -168,9 +167,7 @@ func TestLinksFollowAndBack(t *testing.T) {
 		t.Fatalf("] should select a link and say where it goes:\n%s", out)
 	}
 	// Select the link to Node not ready and follow it.
-	for i := 0; i < 20 && !strings.Contains(view(tab), "→ troubleshooting › node-not-ready"); i++ {
-		press(t, tab, "]")
-	}
+	pressUntil(t, tab, "]", 20, "→ troubleshooting › node-not-ready")
 	press(t, tab, "enter")
 	out = view(tab)
 	if !strings.Contains(out, "Troubleshooting › Node not ready") || !strings.Contains(out, "esc back (1)") {
@@ -189,9 +186,7 @@ func TestLinksFollowAndBack(t *testing.T) {
 func TestLinkToAnotherRunbook(t *testing.T) {
 	tab := loaded(t, tuitest.Common(), 100, 30, nil)
 	open(t, tab, "monitoring#postgresqldown")
-	for i := 0; i < 10 && !strings.Contains(view(tab), "→ troubleshooting › postgres-down"); i++ {
-		press(t, tab, "]")
-	}
+	pressUntil(t, tab, "]", 10, "→ troubleshooting › postgres-down")
 	press(t, tab, "enter")
 	if out := view(tab); !strings.Contains(out, "Troubleshooting › Postgres down") {
 		t.Fatalf("following a link to another runbook:\n%s", out)
@@ -210,10 +205,7 @@ func TestOutlineJumps(t *testing.T) {
 	if !strings.Contains(out, "Outline") || !strings.Contains(out, "Severity levels") {
 		t.Fatalf("outline:\n%s", out)
 	}
-	selected := regexp.MustCompile(`▸ +Lost node`)
-	for i := 0; i < 30 && !selected.MatchString(view(tab)); i++ {
-		press(t, tab, "j")
-	}
+	pressUntil(t, tab, "j", 30, "▸     Lost node")
 	press(t, tab, "enter")
 	if out := view(tab); !strings.Contains(out, "Incident response › Lost node") {
 		t.Fatalf("enter in the outline should jump to the heading:\n%s", out)
@@ -256,16 +248,22 @@ func TestRunReadOnlyCommandWithoutConfirmation(t *testing.T) {
 	}
 }
 
+// pressUntil presses k until the view shows want, at most n times.
+func pressUntil(t *testing.T, tab *rbtab.Tab, k string, n int, want string) {
+	t.Helper()
+	for i := 0; i <= n; i++ {
+		if strings.Contains(view(tab), want) {
+			return
+		}
+		press(t, tab, k)
+	}
+	t.Fatalf("%d presses of %s did not show %q:\n%s", n, k, want, view(tab))
+}
+
 // selectCommand selects the command line in the open runbook.
 func selectCommand(t *testing.T, tab *rbtab.Tab, line string) {
 	t.Helper()
-	for i := 0; i < 60; i++ {
-		if strings.Contains(view(tab), "run "+line+" ·") {
-			return
-		}
-		press(t, tab, "]")
-	}
-	t.Fatalf("could not select %q:\n%s", line, view(tab))
+	pressUntil(t, tab, "]", 60, "run "+line+" ·")
 }
 
 func TestRunCommandThatChangesThingsAsksFirst(t *testing.T) {
