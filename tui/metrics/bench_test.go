@@ -88,3 +88,16 @@ type benchEngine struct{}
 func (benchEngine) Snapshot(time.Duration) opmetrics.Snapshot { return opmetrics.Snapshot{} }
 func (benchEngine) Window() time.Duration                     { return 15 * time.Minute }
 func (benchEngine) Interval() time.Duration                   { return 2 * time.Second }
+
+func TestBuckets(t *testing.T) {
+	from := tuitest.Now
+	at := func(s int) time.Time { return from.Add(time.Duration(s) * time.Second) }
+	pts := []opmetrics.Point{{At: at(4), V: 1}, {At: at(5), V: 3}, {At: at(8), V: 2}}
+	got := buckets(pts, from, at(10), 5) // 2s columns
+	want := []float64{math.NaN(), math.NaN(), 3, 3, 2}
+	for i := range want {
+		if (math.IsNaN(want[i]) != math.IsNaN(got[i])) || (!math.IsNaN(want[i]) && got[i] != want[i]) {
+			t.Fatalf("buckets = %v, want %v (max per column, carried over gaps)", got, want)
+		}
+	}
+}

@@ -15,8 +15,8 @@ import (
 )
 
 // buckets spreads points over n columns covering from..to (the right edge
-// is now), keeping each column's largest value; NaN marks a column with no
-// sample.
+// is now), keeping each column's largest value; NaN marks the columns
+// before the first sample.
 func buckets(pts []opmetrics.Point, from, to time.Time, n int) []float64 {
 	out := make([]float64, n)
 	for i := range out {
@@ -34,6 +34,13 @@ func buckets(pts []opmetrics.Point, from, to time.Time, n int) []float64 {
 		i = min(i, n-1)
 		if math.IsNaN(out[i]) || p.V > out[i] {
 			out[i] = p.V
+		}
+	}
+	// Columns narrower than the sampling interval fall between samples:
+	// carry the last value on rather than draw a gap.
+	for i := 1; i < n; i++ {
+		if math.IsNaN(out[i]) && !math.IsNaN(out[i-1]) {
+			out[i] = out[i-1]
 		}
 	}
 	return out
