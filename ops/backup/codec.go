@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"filippo.io/age"
@@ -197,20 +198,24 @@ type nopHash struct{ hash.Hash }
 
 func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
 
-// hashReader hashes and counts what is read through it.
+// hashReader hashes and counts what is read through it. The zstd decoder
+// reads from its own goroutine while progress asks for the count.
 type hashReader struct {
+	mu   sync.Mutex
 	r    io.Reader
 	h    hash.Hash
-	n    int64
+	n    atomic.Int64
 	tick func(int64)
 }
 
 func (h *hashReader) Read(p []byte) (int, error) {
+	h.mu.Lock()
 	n, err := h.r.Read(p)
 	h.h.Write(p[:n])
-	h.n += int64(n)
+	total := h.n.Add(int64(n))
+	h.mu.Unlock()
 	if h.tick != nil && n > 0 {
-		h.tick(h.n)
+		h.tick(total)
 	}
 	return n, err
 }
@@ -220,10 +225,13 @@ func (h *hashReader) check(f File) error {
 	if _, err := io.Copy(io.Discard, h); err != nil {
 		return fmt.Errorf("read %s: %w", f.Name, err)
 	}
-	if h.n != f.Size {
-		return fmt.Errorf("%s: %w: %d bytes stored, the manifest says %d (truncated or appended)", f.Name, ErrChecksum, h.n, f.Size)
+	h.mu.Lock()
+	sum := h.h.Sum(nil)
+	h.mu.Unlock()
+	if n := h.n.Load(); n != f.Size {
+		return fmt.Errorf("%s: %w: %d bytes stored, the manifest says %d (truncated or appended)", f.Name, ErrChecksum, n, f.Size)
 	}
-	if got := hex.EncodeToString(h.h.Sum(nil)); got != f.SHA256 {
+	if got := hex.EncodeToString(sum); got != f.SHA256 {
 		return fmt.Errorf("%s: %w: sha256 %s…, the manifest says %s… (the file was changed or damaged)", f.Name, ErrChecksum, got[:12], f.SHA256[:min(12, len(f.SHA256))])
 	}
 	return nil
@@ -329,7 +337,7 @@ func (r *FileReader) Read(p []byte) (int, error) {
 }
 
 // StoredBytes is how many stored bytes were read so far.
-func (r *FileReader) StoredBytes() int64 { return r.hr.n }
+func (r *FileReader) StoredBytes() int64 { return r.hr.n.Load() }
 
 // Close releases the file.
 func (r *FileReader) Close() error {

@@ -32,10 +32,12 @@ type componentMetrics struct {
 
 // afterRun writes metrics and calls the webhook; failures there are
 // logged, never turned into a failed backup.
-func (e *Engine) afterRun(ctx context.Context, comps []string, res Result, runErr error) {
+func (e *Engine) afterRun(ctx context.Context, comps []string, res Result, runErr error, metrics bool) {
 	ctx = context.WithoutCancel(ctx)
-	if err := e.writeMetrics(comps, res, runErr); err != nil {
-		slog.Warn("backup metrics not written", logging.Err(err))
+	if metrics {
+		if err := e.writeMetrics(comps, res, runErr); err != nil {
+			slog.Warn("backup metrics not written", logging.Err(err))
+		}
 	}
 	if e.Config.Backup.WebhookURL != "" {
 		if err := e.notify(ctx, comps, res, runErr); err != nil {

@@ -68,17 +68,19 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 		return res, err
 	}
 	entry := e.Audit.Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
+	var lock *Lock
 	defer func() {
 		endAudit(entry, err)
 		res.Took = e.now().Sub(start)
-		e.afterRun(ctx, comps, res, err)
+		// Metrics are read, updated and written under the lock; a run
+		// refused by the lock only notifies.
+		e.afterRun(ctx, comps, res, err, lock != nil)
+		lock.Release()
 	}()
 
-	lock, err := e.lock("backup " + opts.Kind)
-	if err != nil {
+	if lock, err = e.lock("backup " + opts.Kind); err != nil {
 		return res, err
 	}
-	defer lock.Release()
 	if res.Cleaned, err = e.CleanLeftovers(ctx); err != nil {
 		p.Emit(progress.Event{Kind: progress.Warn, Op: "backup", Message: "could not remove leftovers of an interrupted run: " + err.Error()})
 	} else if len(res.Cleaned) > 0 {
@@ -252,6 +254,9 @@ func advance(p progress.Func, step string, total *int64) func(int64) {
 }
 
 func (e *Engine) backupDatabase(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
+	if e.Config.Postgres.DSN == "" {
+		return errors.New("no PostgreSQL configured — set postgres.dsn (or DATABASE_URL / PGHOST…)")
+	}
 	var total int64
 	dump := postgresDump{
 		dsn: e.Config.Postgres.DSN, binDir: e.Config.Backup.PgBinDir, run: e.runner(), connect: e.Config.Timeouts.Connect,

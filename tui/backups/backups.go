@@ -144,7 +144,7 @@ func (t *Tab) tick() tea.Cmd {
 		return nil
 	}
 	t.ticking = true
-	return tea.Tick(t.src.RefreshEvery, func(time.Time) tea.Msg { return refreshTickMsg{} })
+	return t.c.Tick(t.src.RefreshEvery, func(time.Time) tea.Msg { return refreshTickMsg{} })
 }
 
 func (t *Tab) load() tea.Cmd {

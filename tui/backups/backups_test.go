@@ -38,7 +38,7 @@ func fixture(t *testing.T, readOnly bool) (*backup.Engine, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { log.Close() })
-	eng := &backup.Engine{Config: cfg, Store: st, Audit: log, Version: "test", Now: func() time.Time { return tuitest.Now }}
+	eng := &backup.Engine{Config: cfg, Store: namedStore{st}, Audit: log, Version: "test", Now: func() time.Time { return tuitest.Now }}
 	ctx := context.Background()
 	codec := backup.Codec{Level: 3}
 	mk := func(id, kind string, comps ...string) {
@@ -95,41 +95,18 @@ func fixture(t *testing.T, readOnly bool) (*backup.Engine, string) {
 	return eng, cfg.Backup.Dir
 }
 
-// drive runs cmd and feeds the messages it yields back into the tab until
-// nothing is left (a timer yields nothing within the wait).
+// namedStore gives the temporary store a fixed name for the goldens.
+type namedStore struct{ backup.Store }
+
+func (namedStore) String() string { return "local /var/backups/opsdeck" }
+
+// wait is how long a command may take before it counts as a timer (the
+// refresh tick, the cursor blink) that yields nothing.
+const wait = 300 * time.Millisecond
+
 func drive(t *testing.T, tab common.Tab, cmd tea.Cmd) common.Tab {
 	t.Helper()
-	queue := run(cmd)
-	for i := 0; i < len(queue) && i < 200; i++ {
-		var next tea.Cmd
-		tab, next = tab.Update(queue[i])
-		queue = append(queue, run(next)...)
-	}
-	return tab
-}
-
-func run(cmd tea.Cmd) []tea.Msg {
-	if cmd == nil {
-		return nil
-	}
-	done := make(chan tea.Msg, 1)
-	go func() { done <- cmd() }()
-	select {
-	case msg := <-done:
-		if b, ok := msg.(tea.BatchMsg); ok {
-			var out []tea.Msg
-			for _, c := range b {
-				out = append(out, run(c)...)
-			}
-			return out
-		}
-		if msg == nil {
-			return nil
-		}
-		return []tea.Msg{msg}
-	case <-time.After(300 * time.Millisecond):
-		return nil // the refresh timer
-	}
+	return tuitest.Drive(t, tab, cmd, wait)
 }
 
 func loaded(t *testing.T, w, h int, readOnly bool) (*backups.Tab, string) {
