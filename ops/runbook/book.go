@@ -37,8 +37,8 @@ type Book struct {
 	Commands []CommandLine
 
 	lines []string
-	// folded is, per line, the lower-cased text used by Search.
-	folded []string
+	// spans are the book's text cut at every heading and folded for Search.
+	spans []span
 }
 
 // Section is one heading and the lines it governs.
@@ -126,10 +126,6 @@ func parseBook(name, origin string, data []byte) *Book {
 	src := bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	b := &Book{Name: name, Origin: origin, Markdown: string(src)}
 	b.lines = strings.Split(b.Markdown, "\n")
-	b.folded = make([]string, len(b.lines))
-	for i, l := range b.lines {
-		b.folded[i] = strings.ToLower(l)
-	}
 	starts := lineStarts(src)
 	lineOf := func(off int) int { return sort.SearchInts(starts, off+1) - 1 }
 
@@ -184,6 +180,7 @@ func parseBook(name, origin string, data []byte) *Book {
 		b.Title = name
 	}
 	b.closeSections()
+	b.indexSpans()
 	return b
 }
 

@@ -39,7 +39,7 @@ func (l *Library) Search(query string, limit int) []Hit {
 	exact := strings.HasPrefix(strings.TrimSpace(query), `"`)
 	var hits []Hit
 	for _, b := range l.books {
-		for _, span := range b.spans() {
+		for _, span := range b.spans {
 			if h, ok := b.match(span, phrase, words, exact); ok {
 				hits = append(hits, h)
 			}
@@ -60,42 +60,49 @@ func parseQuery(q string) (phrase string, words []string) {
 	return strings.Join(words, " "), words
 }
 
-// span is a run of lines owned by one heading and no deeper one.
+// span is a run of lines owned by one heading and no deeper one, with its
+// text folded for search: lower case, every run of white space one space,
+// lines joined by a space (so a phrase matches across a line break), and
+// where each line starts in it.
 type span struct {
 	section    Section
 	start, end int
+	body       string
+	offs       []int
 }
 
-// spans cuts the book at every heading; the text above the first heading
-// is a span with an empty section.
-func (b *Book) spans() []span {
-	var out []span
+// indexSpans cuts the book at every heading (the text above the first
+// heading is a span with an empty section) and folds each span's text once,
+// so that a search, run on every key the operator types, only scans.
+func (b *Book) indexSpans() {
+	add := func(sec Section, start, end int) {
+		var sb strings.Builder
+		offs := make([]int, 0, end-start)
+		for i := start; i < end; i++ {
+			offs = append(offs, sb.Len())
+			sb.WriteString(strings.Join(strings.Fields(strings.ToLower(b.lines[i])), " "))
+			sb.WriteByte(' ')
+		}
+		b.spans = append(b.spans, span{section: sec, start: start, end: end, body: sb.String(), offs: offs})
+	}
 	prev := 0
 	cur := Section{}
 	for _, s := range b.Sections {
 		if s.Line > prev {
-			out = append(out, span{cur, prev, s.Line})
+			add(cur, prev, s.Line)
 		}
 		cur, prev = s, s.Line
 	}
-	return append(out, span{cur, prev, len(b.lines)})
+	add(cur, prev, len(b.lines))
 }
 
 func (b *Book) match(sp span, phrase string, words []string, exact bool) (Hit, bool) {
 	if sp.start >= sp.end {
 		return Hit{}, false
 	}
-	// One space-joined string with a map from its offsets back to lines.
-	var sb strings.Builder
-	offs := make([]int, 0, sp.end-sp.start)
-	for i := sp.start; i < sp.end; i++ {
-		offs = append(offs, sb.Len())
-		sb.WriteString(strings.Join(strings.Fields(b.folded[i]), " "))
-		sb.WriteByte(' ')
-	}
-	body := sb.String()
+	body := sp.body
 	lineAt := func(off int) int {
-		i := sort.SearchInts(offs, off+1) - 1
+		i := sort.SearchInts(sp.offs, off+1) - 1
 		return sp.start + max(i, 0)
 	}
 	score := 0
