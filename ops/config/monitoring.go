@@ -197,7 +197,11 @@ func (c *Config) validateMonitoring() []error {
 		{"monitoring.alertmanager.repeat_interval", m.Alertmanager.RepeatInterval, time.Minute},
 	} {
 		if d.v < d.min || d.v < 0 {
-			one(d.path, fmt.Sprintf("%v is too short", d.v), fmt.Sprintf("use at least %v", max(d.min, 0)))
+			least := "0s"
+			if d.min > 0 {
+				least = strings.TrimSuffix(strings.TrimSuffix(d.min.String(), "0s"), "0m")
+			}
+			one(d.path, fmt.Sprintf("%v is too short", d.v), "use at least "+least)
 		}
 	}
 	if !labelValue.MatchString(m.GrafanaDatasource) {
