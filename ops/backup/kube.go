@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -316,8 +317,14 @@ func (k kubeLogsDump) dump(ctx context.Context, w io.Writer) (*LogsFacts, []stri
 	return facts, warnings, nil
 }
 
+// logGetPrefix is client-go's `Get "URL": ` before a log request's error.
+var logGetPrefix = regexp.MustCompile(`^Get "[^"]*": `)
+
 func shortErr(err error) string {
-	s := err.Error()
+	s := logGetPrefix.ReplaceAllString(err.Error(), "")
+	if strings.HasPrefix(s, "dial tcp") {
+		s = "the API server cannot reach the node's kubelet (" + s + ")"
+	}
 	if len(s) > 160 {
 		s = s[:157] + "..."
 	}

@@ -102,7 +102,7 @@ func (s *S3Store) wrap(op string, err error) error {
 	case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
 		return fmt.Errorf("%s: the store refused our credentials (%s) — check backup.s3.access_key/secret_key and the bucket policy: %w", op, code, err)
 	}
-	return fmt.Errorf("%s on %s: %w", op, s.desc, err)
+	return fmt.Errorf("%s on %s: %w — check backup.s3 (endpoint, insecure) and that the store is reachable", op, s.desc, err)
 }
 
 // Create implements Store: the file is streamed as a multipart upload.
