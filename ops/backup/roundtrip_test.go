@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/runner"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
@@ -226,10 +228,26 @@ func TestConfigRoundTripEncrypted(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Backup.Encryption.Recipients = []string{id.Recipient().String()}
 	cfg.Backup.Encryption.IdentityFile = keyFile
-	e := newEngine(t, cfg)
-	res, err := e.Backup(ctx, Options{Kind: "full", Components: []string{Config, Database}})
+	// opsdeck's own log goes to the state dir, at debug level, for the scan.
+	logger, closer, err := logging.Setup(cfg.StateDir, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	prev := slog.Default()
+	slog.SetDefault(logger)
+	defer func() { slog.SetDefault(prev); closer.Close() }()
+	cfg.Backup.WebhookURL = "http://127.0.0.1:1/hook" // fails: a warning in the log
+	e := newEngine(t, cfg)
+	res, err := e.Backup(ctx, Options{Kind: "full", Components: []string{Config, Database, Logs}})
+	if err != nil {
+		t.Fatal(err) // the logs of the sandbox's unscheduled pod are readable: the set is whole
+	}
+	closer.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(logging.Path(cfg.StateDir)); st == nil || st.Size() == 0 {
+		t.Fatal("no log file was written to scan")
 	}
 	c, _ := res.Manifest.Component(Config)
 	if c.Kube.Objects["Secret"] == 0 || c.Kube.Objects["Deployment"] == 0 || c.Kube.Objects["Service"] == 0 {
