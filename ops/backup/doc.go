@@ -12,11 +12,15 @@
 //
 // Reading back, for verify and for restores:
 //
-//	cat, _ := backup.NewCatalog(store)
-//	set, _ := cat.Get(ctx, id)                   // manifest + verify state
-//	rc, _ := backup.OpenFile(ctx, store, set.Manifest.ID, file, identities)
-//	io.Copy(dst, rc)                             // decrypted, decompressed
-//	err := rc.Close()                            // checksum checked at EOF
+//	eng, _ := backup.New(cfg, version)
+//	lock, _ := backup.AcquireLock(eng.Store, "restore database", user)
+//	set, _ := backup.Get(ctx, eng.Store, id)     // manifest + verify state
+//	ids, _ := eng.Identities()                   // nil unless encrypted
+//	r := eng.CheckSet(ctx, set.Manifest, false, ids, progress)
+//	c, _ := set.Manifest.Component(backup.Database)
+//	rc, _ := backup.OpenFile(ctx, eng.Store, id, c.Files[0], ids)
+//	_, err := io.Copy(dst, rc)                   // decrypted, decompressed;
+//	                                             // ErrChecksum at EOF if damaged
 //
 // One backup or restore runs at a time per store ([AcquireLock]). Nothing
 // here prints; long operations report through progress.Func.

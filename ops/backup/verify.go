@@ -100,6 +100,13 @@ func (e *Engine) verify(ctx context.Context, opts VerifyOptions) ([]VerifyResult
 	return results, nil
 }
 
+// CheckSet checks every file of a set like Verify (deep: its content too)
+// without recording the result or an audit entry: a restore's preflight.
+// Deep checks of an encrypted set need the identities (Engine.Identities).
+func (e *Engine) CheckSet(ctx context.Context, m *Manifest, deep bool, ids []age.Identity, p progress.Func) VerifyResult {
+	return e.verifySet(ctx, m, deep, ids, p)
+}
+
 // verifySet checks every file of m.
 func (e *Engine) verifySet(ctx context.Context, m *Manifest, deep bool, ids []age.Identity, p progress.Func) VerifyResult {
 	r := VerifyResult{ID: m.ID, At: e.now().UTC(), Deep: deep}
