@@ -163,6 +163,13 @@ func TestConcurrentRunRefused(t *testing.T) {
 	if _, err := e.Prune(context.Background(), PruneOptions{}); !errors.Is(err, ErrLocked) {
 		t.Errorf("prune while locked: %v", err)
 	}
+	// A restore holding the lock takes its safety backup under it.
+	if _, err := e.Backup(context.Background(), Options{Kind: Redis, Tags: []string{"pre-restore"}, HeldLock: held}); err != nil {
+		t.Fatalf("backup under the caller's lock: %v", err)
+	}
+	if _, err := AcquireLock(e.Store, "x", "y"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("the caller's lock was freed by the backup: %v", err)
+	}
 	held.Release()
 	if _, err := e.Backup(context.Background(), Options{Kind: Redis}); err != nil {
 		t.Fatalf("after release: %v", err)

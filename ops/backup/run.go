@@ -26,6 +26,9 @@ type Options struct {
 	Tags []string
 	// Progress receives the run's events.
 	Progress progress.Func
+	// HeldLock, when set, is the store lock the caller already holds (a
+	// restore taking its safety backup); the run neither takes nor frees it.
+	HeldLock *Lock
 }
 
 // Result is the outcome of a backup run.
@@ -69,18 +72,27 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 	}
 	entry := e.Audit.Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
 	var lock *Lock
+	locked := false
 	defer func() {
 		endAudit(entry, err)
 		res.Took = e.now().Sub(start)
 		// Metrics are read, updated and written under the lock; a run
 		// refused by the lock only notifies.
-		e.afterRun(ctx, comps, res, err, lock != nil)
-		lock.Release()
+		e.afterRun(ctx, comps, res, err, locked)
+		lock.Release() // nil when the caller holds the lock
 	}()
 
-	if lock, err = e.lock("backup " + opts.Kind); err != nil {
-		return res, err
+	switch {
+	case opts.HeldLock != nil:
+		if opts.HeldLock.f == nil {
+			return res, errors.New("backup: the store lock passed in was already released")
+		}
+	default:
+		if lock, err = e.lock("backup " + opts.Kind); err != nil {
+			return res, err
+		}
 	}
+	locked = true
 	if res.Cleaned, err = e.CleanLeftovers(ctx); err != nil {
 		p.Emit(progress.Event{Kind: progress.Warn, Op: "backup", Message: "could not remove leftovers of an interrupted run: " + err.Error()})
 	} else if len(res.Cleaned) > 0 {
