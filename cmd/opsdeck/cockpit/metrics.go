@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/opsdeck/opsdeck/ops/alerts"
 	"github.com/opsdeck/opsdeck/ops/audit"
@@ -14,8 +13,6 @@ import (
 	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
 )
 
-// AuditFile is the audit log's name under the state dir.
-const AuditFile = "audit.jsonl"
 
 // startMetrics builds the samplers once for every session: the Kubernetes
 // sampler reads the informer cache the Health tab shares, and the engine
@@ -45,7 +42,7 @@ func (s *Sources) startMetrics(ctx context.Context, cfg *config.Config) {
 	if cfg.ReadOnly {
 		return
 	}
-	log, err := audit.Open(filepath.Join(cfg.StateDir, AuditFile))
+	log, err := audit.Open(AuditPath(cfg))
 	if err != nil {
 		// Without an audit log no silence is changed from the cockpit.
 		slog.Warn("audit log unavailable: silences are read-only", "err", err)

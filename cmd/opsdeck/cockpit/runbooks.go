@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -44,7 +43,7 @@ func runbookSources(cfg *config.Config) runbookstab.Sources {
 			Secrets: secrets, Book: book, Section: section,
 		}
 		if !c.ReadOnly() {
-			log, err := audit.Open(filepath.Join(cfg.StateDir, AuditFile))
+			log, err := audit.Open(AuditPath(cfg))
 			if err != nil {
 				return runbook.RunResult{Line: c.String(), ExitCode: -1},
 					fmt.Errorf("%s changes things and the audit log cannot record it: %w", c.String(), err)
