@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -121,8 +122,8 @@ type ScanCursor struct {
 	Cursor uint64 `json:"cursor"`
 }
 
-// String is "db:cursor", the form --cursor takes.
-func (c ScanCursor) String() string { return fmt.Sprintf("%d:%d", c.DB, c.Cursor) }
+// String is "db<N> cursor <C>".
+func (c ScanCursor) String() string { return fmt.Sprintf("db%d cursor %d", c.DB, c.Cursor) }
 
 // Bucket counts keys and their memory.
 type Bucket struct {
@@ -192,130 +193,6 @@ type KeyInfo struct {
 	// Length is the element count (STRLEN for strings), read after the
 	// scan for the biggest keys only; -1 when not read.
 	Length int64 `json:"length"`
-}
-
-// AnalyzeKeyspace scans the keyspace with SCAN and, for every key, TYPE,
-// MEMORY USAGE and PTTL in one pipeline with the next SCAN, so a batch of
-// keys costs one round trip. The command rate is held under MaxOpsPerSec.
-// When ctx ends, the analysis so far is returned with its Cursor set (to
-// resume with KeyspaceOptions.Resume) together with ctx's error.
-func AnalyzeKeyspace(ctx context.Context, client *goredis.Client, o KeyspaceOptions) (*KeyspaceAnalysis, error) {
-	t := targetOf(client.Options())
-	a, err := prepareAnalysis(ctx, client, &o)
-	if err != nil {
-		return nil, err
-	}
-	conn := client.EphemeralConn()
-	defer conn.Close()
-	start := time.Now()
-	p := pacer{max: o.MaxOpsPerSec, start: start}
-	count := o.ScanCount
-	if o.MaxOpsPerSec > 0 {
-		// Keep one round trip near 100 ms of the budget: ~3 commands a key.
-		count = max(min(count, o.MaxOpsPerSec/30), 10)
-	}
-	var total, scanned int64
-	for _, d := range a.DBs {
-		total += d.Size
-		scanned += d.Scanned
-	}
-	report := func(db int) {
-		if o.Progress != nil {
-			o.Progress(KeyspaceProgress{DB: db, Scanned: scanned, Total: total, Ops: a.Ops, Elapsed: time.Since(start)})
-		}
-	}
-	memory := a.MemoryUnavailable == ""
-	for a.Cursor != nil {
-		c := a.Cursor
-		if _, err := conn.Select(ctx, c.DB).Result(); err != nil {
-			return a, finish(a, start, wrapErr(err, t))
-		}
-		// The first SCAN of a database (or after a resume) goes alone.
-		keys, next, err := conn.Scan(ctx, c.Cursor, o.Match, int64(count)).Result()
-		a.Ops++
-		if err != nil {
-			return a, finish(a, start, wrapErr(err, t))
-		}
-		for {
-			if err := p.wait(ctx, len(keys)*3+1); err != nil {
-				return a, finish(a, start, err)
-			}
-			var scan *goredis.ScanCmd
-			var types []*goredis.StatusCmd
-			var mems []*goredis.IntCmd
-			var ttls []*goredis.DurationCmd
-			cmds, err := conn.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
-				types = make([]*goredis.StatusCmd, len(keys))
-				mems = make([]*goredis.IntCmd, len(keys))
-				ttls = make([]*goredis.DurationCmd, len(keys))
-				for i, k := range keys {
-					types[i] = pipe.Type(ctx, k)
-					if memory {
-						mems[i] = pipe.MemoryUsage(ctx, k, a.MemorySamples)
-					}
-					ttls[i] = pipe.PTTL(ctx, k)
-				}
-				if next != 0 {
-					scan = pipe.Scan(ctx, next, o.Match, int64(count))
-				}
-				return nil
-			})
-			a.Ops += int64(len(cmds))
-			if err != nil && !onlyKeyErrors(cmds) {
-				if ctx.Err() != nil {
-					return a, finish(a, start, ctx.Err())
-				}
-				return a, finish(a, start, wrapErr(firstErr(cmds, err), t))
-			}
-			if memory {
-				if reason := memoryRefused(mems); reason != "" {
-					memory = false
-					a.MemoryUnavailable = reason
-				}
-			}
-			for i, k := range keys {
-				typ, terr := types[i].Result()
-				if terr != nil || typ == "none" {
-					a.Vanished++
-					continue
-				}
-				var bytes int64
-				if memory {
-					bytes, _ = mems[i].Result() // nil: the key vanished since TYPE; counted as 0
-				}
-				ttl, _ := ttls[i].Result()
-				if ttl == -2 {
-					a.Vanished++
-					continue
-				}
-				a.add(KeyInfo{DB: c.DB, Key: k, Type: typ, Bytes: bytes, TTL: ttl, Length: -1}, o.TopKeys, o.MaxPrefixes)
-			}
-			scanned += int64(len(keys))
-			a.DBs[c.Index].Scanned += int64(len(keys))
-			if next == 0 {
-				break
-			}
-			c.Cursor = next
-			keys, next, err = scan.Result()
-			if err != nil {
-				return a, finish(a, start, wrapErr(err, t))
-			}
-			report(c.DB)
-			if ctx.Err() != nil {
-				return a, finish(a, start, ctx.Err())
-			}
-		}
-		report(c.DB)
-		if c.Index+1 < len(a.DBs) {
-			a.Cursor = &ScanCursor{Index: c.Index + 1, DB: a.DBs[c.Index+1].DB}
-		} else {
-			a.Cursor = nil
-		}
-	}
-	if err := readLengths(ctx, conn, a); err != nil {
-		return a, finish(a, start, wrapErr(err, t))
-	}
-	return a, finish(a, start, nil)
 }
 
 // finish adds the elapsed time to the analysis and passes err through.
@@ -510,51 +387,6 @@ func isIDSegment(s string) bool {
 	return digits+hex >= 8 && digits > 0 // deadbeef01, UUIDs
 }
 
-// onlyKeyErrors reports whether the pipeline's failures are all replies
-// about single keys (a nil from MEMORY USAGE of a key that vanished, a
-// refused MEMORY USAGE), not a broken connection.
-func onlyKeyErrors(cmds []goredis.Cmder) bool {
-	for _, c := range cmds {
-		err := c.Err()
-		if err == nil || errors.Is(err, goredis.Nil) {
-			continue
-		}
-		var rerr goredis.Error
-		if !errors.As(err, &rerr) || c.Name() == "scan" || c.Name() == "type" {
-			return false
-		}
-	}
-	return true
-}
-
-func firstErr(cmds []goredis.Cmder, fallback error) error {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && !errors.Is(err, goredis.Nil) {
-			return err
-		}
-	}
-	return fallback
-}
-
-// memoryRefused returns why MEMORY USAGE fails for every key of a batch
-// (unknown command, ACL), "" when it works.
-func memoryRefused(mems []*goredis.IntCmd) string {
-	for _, m := range mems {
-		if m == nil {
-			continue
-		}
-		err := m.Err()
-		if err == nil || errors.Is(err, goredis.Nil) {
-			return ""
-		}
-		var rerr goredis.Error
-		if errors.As(err, &rerr) {
-			return "MEMORY USAGE refused (" + err.Error() + "): sizes are not known; grant +memory to the ACL user"
-		}
-	}
-	return ""
-}
-
 // readLengths reads the element counts of the biggest keys.
 func readLengths(ctx context.Context, conn *goredis.Conn, a *KeyspaceAnalysis) error {
 	type ref struct{ k *KeyInfo }
@@ -606,10 +438,12 @@ func readLengths(ctx context.Context, conn *goredis.Conn, a *KeyspaceAnalysis) e
 	return nil
 }
 
-// pacer holds a command rate under max per second.
+// pacer holds a command rate under max per second. It is safe for
+// concurrent use.
 type pacer struct {
 	max   int
 	start time.Time
+	mu    sync.Mutex
 	ops   int64
 }
 
@@ -619,8 +453,10 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 	if p.max <= 0 {
 		return ctx.Err()
 	}
+	p.mu.Lock()
 	due := p.start.Add(time.Duration(float64(p.ops) / float64(p.max) * float64(time.Second)))
 	p.ops += int64(n)
+	p.mu.Unlock()
 	d := time.Until(due)
 	if d <= 0 {
 		return ctx.Err()

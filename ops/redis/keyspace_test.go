@@ -220,7 +220,7 @@ func TestAnalyzeKeyspaceResumes(t *testing.T) {
 	if part.Complete() || part.Keys == 0 || part.Keys >= n {
 		t.Fatalf("partial analysis: complete %v, %d keys", part.Complete(), part.Keys)
 	}
-	if !strings.HasPrefix(part.Cursor.String(), "8:") {
+	if !strings.HasPrefix(part.Cursor.String(), "db8 ") {
 		t.Errorf("cursor %s", part.Cursor)
 	}
 	full, err := redis.AnalyzeKeyspace(t.Context(), c, redis.KeyspaceOptions{Resume: part})
