@@ -54,9 +54,9 @@ func (t *Tab) run(action string, do func(ctx context.Context, p progress.Func) (
 	t.progress = tprogress.New(&t.c.Styles, action, t.c.Now)
 	events := make(chan progress.Event, 64)
 	results := make(chan actionResult, 1)
-	parent, timeout := t.src.Context, t.src.ActionTimeout
+	ctx, cancel := context.WithTimeout(t.src.Context, t.src.ActionTimeout)
+	t.cancel = cancel
 	go func() {
-		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
 		line, err := do(ctx, progress.Chan(events))
 		results <- actionResult{action: action, line: line, err: err}

@@ -18,6 +18,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
@@ -62,6 +63,7 @@ type Tab struct {
 	confirm confirm.Model
 
 	running  string // the action in progress, "" when idle
+	cancel   context.CancelFunc
 	progress tprogress.Model
 	result   string
 	resultOK bool
@@ -190,6 +192,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		return t, listen(msg.ch, msg.rd)
 	case actionResult:
 		t.running = ""
+		t.cancel = nil
 		t.resultOK = msg.err == nil
 		t.result = msg.line
 		if msg.err != nil {
@@ -274,6 +277,10 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	switch {
+	case key.Matches(msg, k.CancelAction) && t.cancel != nil:
+		// The engine stops pg_dump and removes the staged files.
+		t.cancel()
+		t.progress.Apply(progress.Event{Kind: progress.Info, Message: "cancelling…"})
 	case key.Matches(msg, k.Filter):
 		t.filtering = true
 		return t.filter.Focus()
@@ -341,6 +348,9 @@ func (t *Tab) ShortHelp() []key.Binding {
 		return nil
 	}
 	out := []key.Binding{k.Filter, k.Enter, k.Sort}
+	if t.cancel != nil {
+		out = append(out, k.CancelAction)
+	}
 	if !t.c.ReadOnly {
 		out = append(out, k.TakeBackup, k.Verify, k.Prune)
 	}
@@ -352,7 +362,7 @@ func (t *Tab) FullHelp() [][]key.Binding {
 	k := t.c.Keys
 	groups := [][]key.Binding{{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Refresh}}
 	if !t.c.ReadOnly {
-		groups = append(groups, []key.Binding{k.TakeBackup, k.Toggle, k.Verify, k.VerifyDeep, k.Prune})
+		groups = append(groups, []key.Binding{k.TakeBackup, k.Toggle, k.Verify, k.VerifyDeep, k.Prune, k.CancelAction})
 	}
 	return groups
 }

@@ -2,6 +2,7 @@ package backups_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,50 @@ func TestEngineErrorShown(t *testing.T) {
 	got := drive(t, tab, tab.Init())
 	if v := tuitest.Plain(got.View()); !strings.Contains(v, "Backup store unavailable") || !strings.Contains(v, "permission denied") {
 		t.Fatalf("view:\n%s", v)
+	}
+}
+
+func TestCancelRunningBackup(t *testing.T) {
+	// A "database" that accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	eng, dir := fixture(t, false)
+	eng.Config.Postgres.DSN = "postgres://u:p@" + ln.Addr().String() + "/db?connect_timeout=60"
+	eng.Config.Timeouts.Connect = time.Minute
+	c := tuitest.Common()
+	tab := backups.New(c, backups.Sources{Engine: func() (*backup.Engine, error) { return eng, nil }, RefreshEvery: time.Hour})
+	tab.SetSize(100, 20)
+	var got common.Tab = drive(t, tab, tab.Init())
+	// Only the database: untick redis and config.
+	got = press(t, got, "t", "2", "3")
+	var cmd tea.Cmd
+	got, cmd = got.Update(tuitest.Key("enter")) // starts; its events come back through cmd
+	if !strings.Contains(view(got, dir), "backup database") {
+		t.Fatalf("not running:\n%s", view(got, dir))
+	}
+	start := time.Now()
+	got, _ = got.Update(tea.KeyPressMsg{Code: 'x', Mod: tea.ModCtrl})
+	got = tuitest.Drive(t, got, cmd, 10*time.Second)
+	if time.Since(start) > 8*time.Second || !strings.Contains(view(got, dir), "backup database failed") {
+		t.Fatalf("cancel took %v:\n%s", time.Since(start), view(got, dir))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 5 { // the four sets and the lock file
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("store after cancel: %v", names)
 	}
 }

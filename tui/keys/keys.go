@@ -25,7 +25,7 @@ type KeyMap struct {
 	// Backups tab: take a backup (choose the components with Toggle),
 	// verify the selected set (deep: read its content), prune by retention.
 	// The actions are not bound read-only.
-	TakeBackup, Verify, VerifyDeep, Prune, Toggle key.Binding
+	TakeBackup, Verify, VerifyDeep, Prune, Toggle, CancelAction key.Binding
 
 	// Runbooks tab; Runbook also opens the selected problem's runbook
 	// section from the Health tab.
@@ -69,11 +69,12 @@ func Default() KeyMap {
 		FocusPods:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pods")),
 		ProblemsOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "problems only")),
 
-		TakeBackup: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
-		Verify:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),
-		VerifyDeep: key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify deep")),
-		Prune:      key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
-		Toggle:     key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
+		TakeBackup:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
+		Verify:       key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),
+		VerifyDeep:   key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify deep")),
+		Prune:        key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
+		Toggle:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
+		CancelAction: key.NewBinding(key.WithKeys("ctrl+x"), key.WithHelp("ctrl+x", "cancel the running action")),
 
 		Runbook:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "runbook")),
 		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
