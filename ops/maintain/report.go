@@ -87,8 +87,24 @@ func (r *Report) Results() []health.Result {
 	return out
 }
 
-// finish sorts the findings and computes the statuses.
+// areaRunbooks are the sections a finding without one of its own links.
+var areaRunbooks = map[Area]string{
+	AreaHealth:   "daily-operations.md#morning-check",
+	AreaDB:       "daily-operations.md#database",
+	AreaRedis:    "daily-operations.md#cache",
+	AreaCleanup:  rbWeekly,
+	AreaSecurity: rbSecurity,
+	AreaCapacity: rbCapacity,
+}
+
+// finish sorts the findings, gives each a runbook section and computes the
+// statuses.
 func (r *Report) finish() {
+	for i := range r.Findings {
+		if r.Findings[i].Runbook == "" {
+			r.Findings[i].Runbook = areaRunbooks[r.Findings[i].Area]
+		}
+	}
 	SortFindings(r.Findings)
 	r.Status = health.Worst(r.Results())
 	for i := range r.Areas {

@@ -19,6 +19,9 @@ func TestRunbookSectionsResolve(t *testing.T) {
 		rbCapacity, rbRetention, rbRestoreDB, rbWeekly, rbBackupStale, "troubleshooting.md#kubernetes-access",
 		runbookPath("postgres-cache-hit"), runbookPath("redis-clients"), runbookPath("redis-hit-rate"),
 	}
+	for _, ref := range areaRunbooks {
+		refs = append(refs, ref)
+	}
 	for _, p := range Plan {
 		refs = append(refs, p.Runbook)
 	}
