@@ -110,7 +110,7 @@ func (d *document) find(s string, from, to int) (int, bool) {
 // takes a few hundred milliseconds for a long runbook: call it in a Cmd.
 func renderDocument(b *runbook.Book, width int) (*document, error) {
 	wrap := max(width-gutter-4, 20)
-	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(glamourStyle), glamour.WithWordWrap(wrap))
+	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(glamourStyle), glamour.WithWordWrap(wrap), glamour.WithInlineTableLinks(true))
 	if err != nil {
 		return nil, fmt.Errorf("markdown renderer: %w", err)
 	}
