@@ -78,7 +78,7 @@ func listen(events <-chan progress.Event, results <-chan actionResult) tea.Cmd {
 
 func (t *Tab) startBackup(comps []string) tea.Cmd {
 	eng := t.eng
-	kind := strings.Join(comps, "+")
+	kind := "custom" // the components column says which
 	if len(comps) == len(backup.AllComponents) {
 		kind = "full"
 	} else if len(comps) == 1 {
