@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/alerts"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/redis"
@@ -76,5 +77,23 @@ func TestQuoteKey(t *testing.T) {
 	}
 	if got := quoteKey(strings.Repeat("k", 200)); len([]rune(got)) != 80 {
 		t.Errorf("long key is %d runes", len([]rune(got)))
+	}
+}
+
+func TestAlertFindings(t *testing.T) {
+	as := []alerts.Alert{
+		{Name: "HighAPIResponseTime", Severity: "warning", State: alerts.StateFiring, Since: now.Add(-20 * time.Minute), Summary: "P95 2.4s"},
+		{Name: "RedisDown", Severity: "critical", State: alerts.StateSilenced, Summary: "redis-0 down"},
+	}
+	f := AlertFindings(as, "am:9093", now)
+	if len(f) != 1 || f[0].Status != health.Warn || f[0].Summary != "1 firing, 1 silenced or inhibited" || len(f[0].Evidence) != 2 {
+		t.Errorf("warning firing: %+v", f)
+	}
+	as[1].State = alerts.StateFiring
+	if f := AlertFindings(as, "am:9093", now); f[0].Status != health.Crit {
+		t.Errorf("critical firing: %+v", f)
+	}
+	if f := AlertFindings(nil, "am:9093", now); f[0].Status != health.OK || f[0].Summary != "0 firing, 0 silenced or inhibited" {
+		t.Errorf("none: %+v", f)
 	}
 }

@@ -76,8 +76,8 @@ func (e *Engine) Run(ctx context.Context, o Options) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-// runHealth is the morning check (health.Run) plus the age of the last
-// good backup of the database and of Redis.
+// runHealth is the morning check (health.Run) plus the firing alerts and
+// the age of the last good backup of the database and of Redis.
 func (e *Engine) runHealth(ctx context.Context) []Finding {
 	var fs []Finding
 	rep := health.Run(ctx, e.Config)
@@ -85,6 +85,7 @@ func (e *Engine) runHealth(ctx context.Context) []Finding {
 		fs = append(fs, Finding{Area: AreaHealth, Check: r.Name, Status: r.Status, Object: r.Target,
 			Summary: r.Value, Suggestion: r.Hint, Runbook: runbookPath(r.Runbook), Evidence: thresholdEvidence(r.Threshold)})
 	}
+	fs = append(fs, e.alertFindings(ctx)...)
 	return append(fs, e.backupAge(ctx)...)
 }
 

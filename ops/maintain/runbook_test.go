@@ -16,7 +16,7 @@ func TestRunbookSectionsResolve(t *testing.T) {
 	refs := []string{
 		rbVacuum, rbIndexes, rbSlowQueries, rbPGSettings, rbLongTx, rbConnections, rbPostgresDown,
 		rbRedisDown, rbRedisMemory, rbRedisHit, rbRedisCache, rbSecurity, rbKubeResources, rbBackups,
-		rbCapacity, rbRetention, rbRestoreDB, rbWeekly, rbBackupStale, "troubleshooting.md#kubernetes-access",
+		rbCapacity, rbAlerts, rbRetention, rbRestoreDB, rbWeekly, rbBackupStale, "troubleshooting.md#kubernetes-access",
 		runbookPath("postgres-cache-hit"), runbookPath("redis-clients"), runbookPath("redis-hit-rate"),
 	}
 	for _, ref := range areaRunbooks {
