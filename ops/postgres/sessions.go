@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/opsdeck/opsdeck/ops/redact"
 )
 
 // Session is one client session of the server, as pg_stat_activity shows it.
@@ -131,7 +134,7 @@ func ReadSessions(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration
 				&blocked, &s.LockWaitStart, &qAge, &sAge, &xAge, &out.OwnPID, &at); err != nil {
 				return err
 			}
-			s.Query = foldQuery(s.Query, MaxSessionQueryLen)
+			s.Query = foldQuery(MaskQuery(s.Query), MaxSessionQueryLen)
 			s.BackendStart = s.BackendStart.UTC()
 			s.XactStart, s.QueryStart = timeOrNil(s.XactStart), timeOrNil(s.QueryStart)
 			s.StateChange, s.LockWaitStart = timeOrNil(s.StateChange), timeOrNil(s.LockWaitStart)
@@ -248,4 +251,14 @@ func SignalBackend(ctx context.Context, pool *pgxpool.Pool, pid int, backendStar
 		}
 	}
 	return fmt.Errorf("terminate session %d: it was signalled but has not ended within 3s — check it again in a moment", pid)
+}
+
+// sqlPasswordRE matches the literal of PASSWORD '...' (CREATE/ALTER ROLE).
+var sqlPasswordRE = regexp.MustCompile(`(?i)(\bpassword\s+)'(?:[^']|'')*'`)
+
+// MaskQuery hides the secrets a statement's text may hold: role passwords
+// (PASSWORD '...'), passwords in URLs and password=... settings.
+func MaskQuery(q string) string {
+	q = sqlPasswordRE.ReplaceAllString(q, "${1}'"+redact.Mask+"'")
+	return redact.String(q)
 }

@@ -374,3 +374,17 @@ func TestSignalNeedsPrivilege(t *testing.T) {
 		t.Errorf("the session was hurt: %v", err)
 	}
 }
+
+func TestMaskQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"ALTER ROLE app PASSWORD 'hunter2'":                    "ALTER ROLE app PASSWORD 'xxxxx'",
+		"create role x login password 'it''s'":                 "create role x login password 'xxxxx'",
+		"SELECT dblink('host=db password=s3cret', 'select 1')": "SELECT dblink('host=db password=xxxxx', 'select 1')",
+		"COPY t FROM PROGRAM 'curl https://u:pw1234@h/x'":      "COPY t FROM PROGRAM 'curl https://u:xxxxx@h/x'",
+		"SELECT * FROM users WHERE password_hash = 'abc'":      "SELECT * FROM users WHERE password_hash = 'abc'",
+	} {
+		if got := postgres.MaskQuery(in); got != want {
+			t.Errorf("MaskQuery(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
