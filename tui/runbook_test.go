@@ -40,7 +40,11 @@ func TestHealthOpensTheRunbookOfAProblem(t *testing.T) {
 		Checks: func(context.Context) []ophealth.Result { return nil },
 	}
 	rsrc := rbtab.Sources{Load: func() (*runbook.Library, error) { return runbook.Load(runbooks.FS, "", runbooks.Order) }}
-	m := tui.New(c, health.New(c, hsrc), rbtab.New(c, rsrc))
+	rb := rbtab.New(c, rsrc)
+	// Load the runbooks first: feed gives up on a Cmd after 100ms, and
+	// loading can take longer under -race.
+	tuitest.Drive(t, rb, rb.Init(), 30*time.Second)
+	m := tui.New(c, health.New(c, hsrc), rb)
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	feed(m, m.Init(), 0)
 	drain(m, press(m, "b"))

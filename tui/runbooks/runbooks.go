@@ -149,8 +149,11 @@ func New(c *common.Common, src Sources) *Tab {
 // Title implements common.Tab.
 func (t *Tab) Title() string { return "Runbooks" }
 
-// Init loads the runbooks.
+// Init loads the runbooks, once.
 func (t *Tab) Init() tea.Cmd {
+	if t.lib != nil || t.loading {
+		return nil
+	}
 	if t.src.Load == nil {
 		t.loadErr = errors.New("no runbooks configured")
 		return nil
