@@ -53,7 +53,7 @@ type Action string
 
 // The actions opsdeck knows, with the role each needs (see Needs).
 const (
-	BackupRun      Action = "backup.run"
+	BackupRun      Action = "backup.create"
 	BackupVerify   Action = "backup.verify"
 	BackupPrune    Action = "backup.prune"
 	RestoreRun     Action = "restore.run"

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
@@ -49,7 +49,7 @@ func New(cfg *config.Config, version string) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{Config: cfg, Store: st, Version: version}
-	l, err := audit.Open(filepath.Join(cfg.StateDir, "audit.log"))
+	l, err := audit.Open(audit.PathIn(cfg.StateDir))
 	if err != nil {
 		// Listing needs no audit log; every action will refuse to run.
 		e.auditErr = err
@@ -111,25 +111,35 @@ func (e *Engine) Identities() ([]age.Identity, error) {
 	return ParseIdentities(e.Config.Backup.Encryption.IdentityFile)
 }
 
-// refuseReadOnly records and returns the refusal of an action; an action
-// that cannot be audited is refused too.
-func (e *Engine) refuseReadOnly(action, target string) error {
+// refuse records and returns the refusal of an action the session of ctx
+// may not run: read-only mode, or a role below the action's (a forged
+// request from a viewer's SSH session ends here). An action that cannot be
+// audited is refused too.
+func (e *Engine) refuse(ctx context.Context, action access.Action, target string) error {
 	if e.auditErr != nil {
 		return fmt.Errorf("%s refused: the audit log cannot be written: %w", action, e.auditErr)
 	}
-	if !e.Config.ReadOnly {
+	err := access.Check(ctx, e.Config.ReadOnly, action)
+	if err == nil {
 		return nil
 	}
-	err := fmt.Errorf("%s refused: %w", action, audit.ErrReadOnly)
-	if aerr := e.Audit.Refuse(action, target, err); aerr != nil {
+	if aerr := e.audit(ctx).Refuse(string(action), target, err); aerr != nil {
 		slog.Warn("audit write failed", logging.Err(aerr))
 	}
 	return err
 }
 
-// lock takes the store lock for action.
-func (e *Engine) lock(action string) (*Lock, error) {
-	return AcquireLock(e.Store, action, audit.CurrentUser())
+// audit is the audit log as the session of ctx writes it: with its SSH
+// identity when served, the local user otherwise.
+func (e *Engine) audit(ctx context.Context) *audit.Log { return access.Audit(ctx, e.Audit) }
+
+// lock takes the store lock for action in the name of ctx's session.
+func (e *Engine) lock(ctx context.Context, action string) (*Lock, error) {
+	who := audit.CurrentUser()
+	if id, ok := access.FromContext(ctx); ok {
+		who = id.String()
+	}
+	return AcquireLock(e.Store, action, who)
 }
 
 // endAudit ends an audit entry, logging an audit failure.

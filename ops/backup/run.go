@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
@@ -67,10 +68,10 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 		opts.Kind = strings.Join(comps, "+")
 	}
 	target := e.Store.String()
-	if err := e.refuseReadOnly("backup.create", target); err != nil {
+	if err := e.refuse(ctx, access.BackupRun, target); err != nil {
 		return res, err
 	}
-	entry := e.Audit.Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
+	entry := e.audit(ctx).Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
 	var lock *Lock
 	locked := false
 	defer func() {
@@ -88,7 +89,7 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 			return res, errors.New("backup: the store lock passed in was already released")
 		}
 	default:
-		if lock, err = e.lock("backup " + opts.Kind); err != nil {
+		if lock, err = e.lock(ctx, "backup "+opts.Kind); err != nil {
 			return res, err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 	"sigs.k8s.io/yaml"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
@@ -34,10 +35,10 @@ type VerifyOptions struct {
 // failed result names its files.
 func (e *Engine) Verify(ctx context.Context, opts VerifyOptions) ([]VerifyResult, error) {
 	target := e.Store.String()
-	if err := e.refuseReadOnly("backup.verify", target); err != nil {
+	if err := e.refuse(ctx, access.BackupVerify, target); err != nil {
 		return nil, err
 	}
-	entry := e.Audit.Begin("backup.verify", target, map[string]any{"ids": opts.IDs, "all": opts.All, "deep": opts.Deep})
+	entry := e.audit(ctx).Begin("backup.verify", target, map[string]any{"ids": opts.IDs, "all": opts.All, "deep": opts.Deep})
 	results, err := e.verify(ctx, opts)
 	endAudit(entry, err)
 	return results, err
