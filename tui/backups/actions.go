@@ -56,8 +56,11 @@ func (t *Tab) run(action string, do func(ctx context.Context, p progress.Func) (
 	results := make(chan actionResult, 1)
 	ctx, cancel := context.WithTimeout(t.src.Context, t.src.ActionTimeout)
 	t.cancel = cancel
+	// Every session of a server sees the action running, and who started it.
+	done := t.c.Tasks.Start(ctx, action)
 	go func() {
 		defer cancel()
+		defer done()
 		line, err := do(ctx, progress.Chan(events))
 		results <- actionResult{action: action, line: line, err: err}
 	}()

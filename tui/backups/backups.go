@@ -17,6 +17,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/common"
@@ -314,21 +315,43 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return t.Init()
 		}
 		return t.load()
-	case t.actionsAllowed() && key.Matches(msg, k.TakeBackup):
+	case t.actionsAllowed(access.BackupRun) && key.Matches(msg, k.TakeBackup):
 		t.mode = modeChoose
-	case t.actionsAllowed() && key.Matches(msg, k.Verify):
+	case t.actionsAllowed(access.BackupVerify) && key.Matches(msg, k.Verify):
 		return t.startVerify(false)
-	case t.actionsAllowed() && key.Matches(msg, k.VerifyDeep):
+	case t.actionsAllowed(access.BackupVerify) && key.Matches(msg, k.VerifyDeep):
 		return t.startVerify(true)
-	case t.actionsAllowed() && key.Matches(msg, k.Prune):
+	case t.actionsAllowed(access.BackupPrune) && key.Matches(msg, k.Prune):
 		return t.startPlan()
 	}
 	return nil
 }
 
-// actionsAllowed: not read-only, an engine, and nothing running.
-func (t *Tab) actionsAllowed() bool {
-	return !t.c.ReadOnly && t.eng != nil && t.running == ""
+// actionsAllowed: the session may run a (not read-only, a role high
+// enough), an engine, and nothing running.
+func (t *Tab) actionsAllowed(a access.Action) bool {
+	return t.c.Can(a) && t.eng != nil && t.running == ""
+}
+
+// offered returns the bindings of the actions this session may run.
+func (t *Tab) offered(bindings ...key.Binding) []key.Binding {
+	k := t.c.Keys
+	var out []key.Binding
+	for _, b := range bindings {
+		var a access.Action
+		switch b.Help().Key {
+		case k.TakeBackup.Help().Key, k.Toggle.Help().Key, k.CancelAction.Help().Key:
+			a = access.BackupRun
+		case k.Verify.Help().Key, k.VerifyDeep.Help().Key:
+			a = access.BackupVerify
+		case k.Prune.Help().Key:
+			a = access.BackupPrune
+		}
+		if t.c.Can(a) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // ShortHelp implements common.Tab.
@@ -351,18 +374,15 @@ func (t *Tab) ShortHelp() []key.Binding {
 	if t.cancel != nil {
 		out = append(out, k.CancelAction)
 	}
-	if !t.c.ReadOnly {
-		out = append(out, k.TakeBackup, k.Verify, k.Prune)
-	}
-	return out
+	return append(out, t.offered(k.TakeBackup, k.Verify, k.Prune)...)
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
 	k := t.c.Keys
 	groups := [][]key.Binding{{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Refresh}}
-	if !t.c.ReadOnly {
-		groups = append(groups, []key.Binding{k.TakeBackup, k.Toggle, k.Verify, k.VerifyDeep, k.Prune, k.CancelAction})
+	if acts := t.offered(k.TakeBackup, k.Toggle, k.Verify, k.VerifyDeep, k.Prune, k.CancelAction); len(acts) > 0 {
+		groups = append(groups, acts)
 	}
 	return groups
 }
