@@ -1,14 +1,11 @@
 package backup
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,24 +80,12 @@ func TestLogsThroughTheAPIServer(t *testing.T) {
 	if !strings.Contains(requests[0], "sinceSeconds=86400") || !strings.Contains(requests[0], "timestamps=true") {
 		t.Errorf("request %s", requests[0])
 	}
-	path := extract(t, e, res.Manifest, Logs, nil)
-	f, _ := os.Open(path)
-	defer f.Close()
-	tr := tar.NewReader(f)
 	var names []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
+	for _, f := range readTar(t, extract(t, e, res.Manifest, Logs, nil)) {
+		if !strings.Contains(string(f.data), "started") {
+			t.Errorf("%s: %q", f.name, f.data)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
-		if !strings.Contains(string(b), "started") {
-			t.Errorf("%s: %q", h.Name, b)
-		}
-		names = append(names, h.Name)
+		names = append(names, f.name)
 	}
 	want := ns + "/api-1/app.log," + ns + "/api-1/sidecar.log," + ns + "/worker-1/app.log," + ns + "/worker-1/sidecar.log"
 	if strings.Join(names, ",") != want {

@@ -300,8 +300,6 @@ func TestConfigRoundTripEncrypted(t *testing.T) {
 	// Round trip: create every saved object in a fresh namespace.
 	ids := []age.Identity{id}
 	tarPath := extract(t, e, res.Manifest, Config, ids)
-	f, _ := os.Open(tarPath)
-	defer f.Close()
 	dyn, err := dynamic.NewForConfig(sb.Kube.Config())
 	if err != nil {
 		t.Fatal(err)
@@ -311,20 +309,12 @@ func TestConfigRoundTripEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cs.CoreV1().Namespaces().Delete(context.Background(), newNS, metav1.DeleteOptions{})
-	tr := tar.NewReader(f)
 	created := map[string]int{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(tr)
+	for _, tf := range readTar(t, tarPath) {
+		h, b := tf.name, tf.data
 		var obj unstructured.Unstructured
 		if err := yaml.Unmarshal(b, &obj.Object); err != nil {
-			t.Fatalf("%s: %v", h.Name, err)
+			t.Fatalf("%s: %v", h, err)
 		}
 		if obj.GetKind() == "Namespace" {
 			continue
@@ -332,7 +322,7 @@ func TestConfigRoundTripEncrypted(t *testing.T) {
 		kk := kindOf(obj.GetKind())
 		obj.SetNamespace(newNS)
 		if _, err := dyn.Resource(kk.GVR).Namespace(newNS).Create(ctx, &obj, metav1.CreateOptions{}); err != nil {
-			t.Errorf("create %s: %v", h.Name, err)
+			t.Errorf("create %s: %v", h, err)
 			continue
 		}
 		created[obj.GetKind()]++
@@ -517,5 +507,36 @@ func TestReadOnlyRefused(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(cfg.StateDir, "audit.log"))
 	if strings.Count(string(b), `"result":"refused"`) != 3 {
 		t.Errorf("audit: %s", b)
+	}
+}
+
+type tarFile struct {
+	name string
+	data []byte
+}
+
+// readTar returns the files of a tar, in order.
+func readTar(t *testing.T, path string) []tarFile {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	var out []tarFile
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tarFile{h.Name, b})
 	}
 }
