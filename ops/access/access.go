@@ -60,8 +60,8 @@ const (
 	MaintainRun    Action = "maintain.run"
 	MaintainCancel Action = "maintain.cancel"
 	MaintainClean  Action = "maintain.cleanup"
-	SilenceCreate  Action = "alerts.silence"
-	SilenceExpire  Action = "alerts.expire"
+	SilenceCreate  Action = "alertmanager.silence.create"
+	SilenceExpire  Action = "alertmanager.silence.expire"
 	RunbookCommand Action = "runbook.run"
 )
 

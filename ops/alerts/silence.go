@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 )
 
 // The audit actions of this package.
 const (
-	ActionSilenceCreate = "alertmanager.silence.create"
-	ActionSilenceExpire = "alertmanager.silence.expire"
+	ActionSilenceCreate = string(access.SilenceCreate)
+	ActionSilenceExpire = string(access.SilenceExpire)
 )
 
 // MaxSilence bounds a silence's duration.
@@ -37,17 +38,17 @@ type Silencer struct {
 // all its labels, and returns the silence's ID.
 func (s Silencer) Silence(ctx context.Context, a Alert, d time.Duration, comment string) (string, error) {
 	target := "alertname=" + a.Name
-	if s.ReadOnly {
-		return "", s.refuse(ActionSilenceCreate, target, fmt.Errorf("silencing %s: %w", a.Name, audit.ErrReadOnly))
+	if err := access.Check(ctx, s.ReadOnly, access.SilenceCreate); err != nil {
+		return "", s.refuse(ctx, ActionSilenceCreate, target, fmt.Errorf("silencing %s: %w", a.Name, err))
 	}
 	if s.Client == nil {
 		return "", errors.New("no Alertmanager configured: set alertmanager.url to silence alerts")
 	}
 	if a.Source != SourceAlertmanager {
-		return "", s.refuse(ActionSilenceCreate, target, fmt.Errorf("%s is evaluated by opsdeck, not Alertmanager: nothing to silence: %w", a.Name, audit.ErrRefused))
+		return "", s.refuse(ctx, ActionSilenceCreate, target, fmt.Errorf("%s is evaluated by opsdeck, not Alertmanager: nothing to silence: %w", a.Name, audit.ErrRefused))
 	}
 	if d <= 0 || d > MaxSilence {
-		return "", s.refuse(ActionSilenceCreate, target, fmt.Errorf("a silence of %v: %w — use a duration from 1m to %v", d, audit.ErrRefused, MaxSilence))
+		return "", s.refuse(ctx, ActionSilenceCreate, target, fmt.Errorf("a silence of %v: %w — use a duration from 1m to %v", d, audit.ErrRefused, MaxSilence))
 	}
 	now := time.Now
 	if s.Now != nil {
@@ -65,7 +66,7 @@ func (s Silencer) Silence(ctx context.Context, a Alert, d time.Duration, comment
 	for _, m := range spec.Matchers {
 		matchers = append(matchers, m.String())
 	}
-	e := s.Audit.Begin(ActionSilenceCreate, target, map[string]any{
+	e := access.Audit(ctx, s.Audit).Begin(ActionSilenceCreate, target, map[string]any{
 		"alertmanager": s.Client.Host(), "matchers": strings.Join(matchers, ","), "duration": d.String(), "comment": comment,
 	})
 	id, err := s.Client.CreateSilence(ctx, spec)
@@ -75,20 +76,20 @@ func (s Silencer) Silence(ctx context.Context, a Alert, d time.Duration, comment
 // Expire ends the silence with id.
 func (s Silencer) Expire(ctx context.Context, id string) error {
 	target := "silence/" + id
-	if s.ReadOnly {
-		return s.refuse(ActionSilenceExpire, target, fmt.Errorf("expiring silence %s: %w", id, audit.ErrReadOnly))
+	if err := access.Check(ctx, s.ReadOnly, access.SilenceExpire); err != nil {
+		return s.refuse(ctx, ActionSilenceExpire, target, fmt.Errorf("expiring silence %s: %w", id, err))
 	}
 	if s.Client == nil {
 		return errors.New("no Alertmanager configured: set alertmanager.url to manage silences")
 	}
-	e := s.Audit.Begin(ActionSilenceExpire, target, map[string]any{"alertmanager": s.Client.Host()})
+	e := access.Audit(ctx, s.Audit).Begin(ActionSilenceExpire, target, map[string]any{"alertmanager": s.Client.Host()})
 	err := s.Client.ExpireSilence(ctx, id)
 	return joinAudit(err, e.End(err))
 }
 
 // refuse records a refused action and returns reason.
-func (s Silencer) refuse(action, target string, reason error) error {
-	return joinAudit(reason, s.Audit.Refuse(action, target, reason))
+func (s Silencer) refuse(ctx context.Context, action, target string, reason error) error {
+	return joinAudit(reason, access.Audit(ctx, s.Audit).Refuse(action, target, reason))
 }
 
 // joinAudit adds a failed audit write to the action's outcome.

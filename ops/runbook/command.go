@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/opsdeck/opsdeck/ops/access"
 )
 
 // Command is an opsdeck command line from a runbook, split into arguments
@@ -219,4 +221,31 @@ func (c Command) ConfirmWord(database, namespace string) string {
 		word = p[1]
 	}
 	return word
+}
+
+// Action is the access action a command that changes things stands for, so
+// that a session runs from a runbook only what it could run from its tabs:
+// restores and prunes need an admin, backups, verification and maintenance
+// an operator. A command opsdeck does not know needs an admin.
+func (c Command) Action() access.Action {
+	p := c.Path()
+	switch {
+	case len(p) == 0:
+		return access.Action("runbook.unknown")
+	case p[0] == "backup":
+		return access.BackupRun
+	case p[0] == "backups" && len(p) > 1 && p[1] == "verify":
+		return access.BackupVerify
+	case p[0] == "backups" && len(p) > 1 && p[1] == "prune":
+		return access.BackupPrune
+	case p[0] == "restore":
+		return access.RestoreRun
+	case p[0] == "maintain" && len(p) > 1 && p[1] == "cleanup":
+		return access.MaintainClean
+	case p[0] == "maintain":
+		return access.MaintainRun
+	case p[0] == "metrics" || p[0] == "check":
+		return access.RunbookCommand
+	}
+	return access.Action("runbook." + p[0])
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/redact"
 )
@@ -74,12 +75,21 @@ func Run(ctx context.Context, c Command, o RunOptions) (RunResult, error) {
 	}
 	changes := !c.ReadOnly()
 	params := map[string]any{"runbook": o.Book, "section": o.Section}
+	log := access.Audit(ctx, o.Audit)
 	if changes && o.ReadOnly {
-		_ = o.Audit.Refuse(AuditAction, res.Line, audit.ErrReadOnly)
+		_ = log.Refuse(AuditAction, res.Line, audit.ErrReadOnly)
 		return res, fmt.Errorf("%s changes things: %w", res.Line, audit.ErrReadOnly)
 	}
+	if changes {
+		// The child opsdeck runs with this process's rights: the session's
+		// role is checked here, for what the command does.
+		if err := access.Check(ctx, false, c.Action()); err != nil {
+			_ = log.Refuse(AuditAction, res.Line, err)
+			return res, fmt.Errorf("%s: %w", res.Line, err)
+		}
+	}
 	if changes && !o.Confirmed {
-		_ = o.Audit.Refuse(AuditAction, res.Line, fmt.Errorf("%w: not confirmed", audit.ErrRefused))
+		_ = log.Refuse(AuditAction, res.Line, fmt.Errorf("%w: not confirmed", audit.ErrRefused))
 		return res, fmt.Errorf("%s changes things and was not confirmed: %w", res.Line, audit.ErrRefused)
 	}
 	timeout := o.Timeout
@@ -105,7 +115,7 @@ func Run(ctx context.Context, c Command, o RunOptions) (RunResult, error) {
 
 	var entry *audit.Entry
 	if changes {
-		entry = o.Audit.Begin(AuditAction, res.Line, params)
+		entry = log.Begin(AuditAction, res.Line, params)
 	}
 	out := &capped{limit: maxOutput}
 	cmd := exec.CommandContext(ctx, o.Exe, args...)

@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/alerts"
 	"github.com/opsdeck/opsdeck/ops/health"
 )
@@ -47,6 +48,8 @@ func (t *Tab) refusal() string {
 	switch {
 	case t.c.ReadOnly:
 		return "read-only: silences cannot be created or expired (unset read_only / --read-only)"
+	case !t.c.Can(access.SilenceCreate):
+		return fmt.Sprintf("%s may not change silences: that needs the %s role", t.c.Identity, access.Needs(access.SilenceCreate))
 	case t.src.Alertmanager == nil:
 		return "no Alertmanager configured: these alerts are opsdeck's own threshold rules; set alertmanager.url to silence alerts"
 	case t.src.Silencer == nil:

@@ -15,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/alerts"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/tui/common"
@@ -340,7 +341,7 @@ func (t *Tab) window() time.Duration {
 
 // canSilence says whether silence actions are offered.
 func (t *Tab) canSilence() bool {
-	return !t.c.ReadOnly && t.src.Silencer != nil && t.src.Alertmanager != nil
+	return t.c.Can(access.SilenceCreate) && t.src.Silencer != nil && t.src.Alertmanager != nil
 }
 
 // ShortHelp implements common.Tab.
