@@ -112,7 +112,20 @@ func (t *Tab) runDone(msg runDoneMsg) tea.Cmd {
 // does nothing when the finding has none or the session may not run it.
 func (t *Tab) askAction() tea.Cmd {
 	f, ok := t.selectedFinding()
-	if !ok || !t.canAct(f) || t.running != "" {
+	switch {
+	case !ok:
+		return nil
+	case t.running != "":
+		t.result, t.resultOK = t.running+" is running: wait for it, or esc to cancel it", false
+		return nil
+	case f.Action == nil:
+		t.result, t.resultOK = "this finding has no action opsdeck takes: enter shows what to do", false
+		return nil
+	case t.c.ReadOnly:
+		t.result, t.resultOK = "read-only: actions are hidden", false
+		return nil
+	case !t.canAct(f):
+		t.result, t.resultOK = "this action needs the "+accessNeeds(f)+" role", false
 		return nil
 	}
 	a := f.Action
