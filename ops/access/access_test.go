@@ -48,7 +48,7 @@ func TestCheck(t *testing.T) {
 		})
 	}
 	err := access.Check(viewer, false, access.BackupRun)
-	for _, want := range []string{"backup.run refused", "vic (viewer, SSH key SHA256:abc)", "needs the operator role"} {
+	for _, want := range []string{"backup.create refused", "vic (viewer, SSH key SHA256:abc)", "needs the operator role"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
