@@ -297,7 +297,7 @@ func (a *KeyspaceAnalysis) add(k KeyInfo, top, maxPrefixes int) {
 		}
 		if b == nil {
 			b = &Bucket{}
-			a.Prefixes[prefix] = b
+			a.Prefixes[strings.Clone(prefix)] = b // not the key's memory
 		}
 	}
 	b.add(k.Bytes, noTTL)
@@ -339,15 +339,31 @@ func KeyPrefix(key, sep string, depth int) string {
 	if sep == "" || !strings.Contains(key, sep) {
 		return NoPrefix
 	}
-	var b strings.Builder
+	// Find where the prefix ends; most keys have no id segment in it, and
+	// then the prefix is a slice of the key (no allocation per key).
+	end, ids := 0, false
 	rest := key
 	for n := 0; n < depth; n++ {
 		i := strings.Index(rest, sep)
 		if i < 0 {
 			break // the last segment is the key's own name
 		}
-		seg := rest[:i]
+		if isIDSegment(rest[:i]) {
+			ids = true
+		}
+		if n > 0 {
+			end += len(sep)
+		}
+		end += i
 		rest = rest[i+len(sep):]
+	}
+	if !ids {
+		return key[:end]
+	}
+	var b strings.Builder
+	rest = key[:end]
+	for n := 0; ; n++ {
+		seg, more, found := strings.Cut(rest, sep)
 		if n > 0 {
 			b.WriteString(sep)
 		}
@@ -356,6 +372,10 @@ func KeyPrefix(key, sep string, depth int) string {
 		} else {
 			b.WriteString(seg)
 		}
+		if !found {
+			break
+		}
+		rest = more
 	}
 	return b.String()
 }

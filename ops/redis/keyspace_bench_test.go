@@ -28,6 +28,15 @@ func benchKeys() int {
 	return 1_000_000
 }
 
+// benchScanCount is SCAN's COUNT for opsdeck's runs (the configuration's
+// default, 1000; OPSDECK_BENCH_SCAN_COUNT overrides it).
+func benchScanCount() int {
+	if n, err := strconv.Atoi(os.Getenv("OPSDECK_BENCH_SCAN_COUNT")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
+
 // seedBenchKeyspace writes n keys of the application's kinds into db 0 of
 // c: quote strings, session hashes, watchlist sets, leaderboard sorted sets,
 // queue lists (a third with a TTL), plus one planted big key per type.
@@ -125,7 +134,7 @@ func BenchmarkKeyspaceVsRedisCLI(b *testing.B) {
 	seedBenchKeyspace(b, c, n)
 	analyse := func(samples int) (*redis.KeyspaceAnalysis, time.Duration) {
 		t0 := time.Now()
-		a, err := redis.AnalyzeKeyspace(ctx, c, redis.KeyspaceOptions{DBs: []int{0}, MemorySamples: samples, MaxOpsPerSec: 0, ScanCount: 1000})
+		a, err := redis.AnalyzeKeyspace(ctx, c, redis.KeyspaceOptions{DBs: []int{0}, MemorySamples: samples, MaxOpsPerSec: 0, ScanCount: benchScanCount()})
 		d := time.Since(t0)
 		if err != nil {
 			b.Fatal(err)

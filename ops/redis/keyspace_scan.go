@@ -258,7 +258,10 @@ func (s *scan) look(ctx context.Context, conn *rawConn, db int, b batch) looked 
 	samples := strconv.Itoa(s.a.MemorySamples)
 	for _, k := range b.keys {
 		conn.write("TYPE", k)
-		if memory {
+		switch {
+		case memory && samples == "5": // Redis's default: two words less to parse
+			conn.write("MEMORY", "USAGE", k)
+		case memory:
 			conn.write("MEMORY", "USAGE", k, "SAMPLES", samples)
 		}
 		conn.write("PTTL", k)
