@@ -13,7 +13,6 @@ import (
 	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
 )
 
-
 // startMetrics builds the samplers once for every session: the Kubernetes
 // sampler reads the informer cache the Health tab shares, and the engine
 // runs until ctx ends or Close.
