@@ -191,18 +191,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.ClearFilter):
 		t.filter.SetValue("")
 		t.apply()
-	case key.Matches(msg, k.Up):
-		t.table.MoveUp(1)
-	case key.Matches(msg, k.Down):
-		t.table.MoveDown(1)
-	case key.Matches(msg, k.PageUp):
-		t.table.MoveUp(t.table.PageSize())
-	case key.Matches(msg, k.PageDown):
-		t.table.MoveDown(t.table.PageSize())
-	case key.Matches(msg, k.Top):
-		t.table.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		t.table.GotoBottom()
+	case t.table.Navigate(msg, k):
 	case key.Matches(msg, k.Enter):
 		t.openDetail()
 	case key.Matches(msg, k.Refresh):

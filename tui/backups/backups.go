@@ -290,18 +290,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			t.filter.SetValue("")
 			t.applyRows()
 		}
-	case key.Matches(msg, k.Up):
-		t.tbl.MoveUp(1)
-	case key.Matches(msg, k.Down):
-		t.tbl.MoveDown(1)
-	case key.Matches(msg, k.PageUp):
-		t.tbl.MoveUp(t.tbl.PageSize())
-	case key.Matches(msg, k.PageDown):
-		t.tbl.MoveDown(t.tbl.PageSize())
-	case key.Matches(msg, k.Top):
-		t.tbl.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		t.tbl.GotoBottom()
+	case t.tbl.Navigate(msg, k):
 	case key.Matches(msg, k.Sort):
 		t.sort.next()
 		t.applyRows()

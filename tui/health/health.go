@@ -269,18 +269,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			t.filter.SetValue("")
 			t.applyRows()
 		}
-	case key.Matches(msg, k.Up):
-		tbl.MoveUp(1)
-	case key.Matches(msg, k.Down):
-		tbl.MoveDown(1)
-	case key.Matches(msg, k.PageUp):
-		tbl.MoveUp(tbl.PageSize())
-	case key.Matches(msg, k.PageDown):
-		tbl.MoveDown(tbl.PageSize())
-	case key.Matches(msg, k.Top):
-		tbl.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		tbl.GotoBottom()
+	case tbl.Navigate(msg, k):
 	case key.Matches(msg, k.FocusNodes):
 		t.setFocus(focusNodes)
 	case key.Matches(msg, k.FocusPods):

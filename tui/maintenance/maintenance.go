@@ -245,25 +245,11 @@ func (t *Tab) setFocus(f focus) {
 
 // move moves the cursor of the focused list.
 func (t *Tab) move(msg tea.KeyPressMsg) {
-	k := t.c.Keys
 	tbl := &t.tasks
 	if t.focus == focusFindings {
 		tbl = &t.findings
 	}
-	switch {
-	case key.Matches(msg, k.Up):
-		tbl.MoveUp(1)
-	case key.Matches(msg, k.Down):
-		tbl.MoveDown(1)
-	case key.Matches(msg, k.PageUp):
-		tbl.MoveUp(tbl.PageSize())
-	case key.Matches(msg, k.PageDown):
-		tbl.MoveDown(tbl.PageSize())
-	case key.Matches(msg, k.Top):
-		tbl.GotoTop()
-	case key.Matches(msg, k.Bottom):
-		tbl.GotoBottom()
-	}
+	tbl.Navigate(msg, t.c.Keys)
 }
 
 // selectedFinding returns the finding under the findings cursor.

@@ -6,9 +6,12 @@ package table
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/opsdeck/opsdeck/tui/keys"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
@@ -254,4 +257,27 @@ func titles(cols []Column) []string {
 		t[i] = c.Title
 	}
 	return t
+}
+
+// Navigate moves the cursor for the list keys of km (up, down, page up and
+// down, top, bottom) and reports whether msg was one of them. Every tab with
+// a table handles navigation through it.
+func (m *Model) Navigate(msg tea.KeyPressMsg, km keys.KeyMap) bool {
+	switch {
+	case key.Matches(msg, km.Up):
+		m.MoveUp(1)
+	case key.Matches(msg, km.Down):
+		m.MoveDown(1)
+	case key.Matches(msg, km.PageUp):
+		m.MoveUp(m.PageSize())
+	case key.Matches(msg, km.PageDown):
+		m.MoveDown(m.PageSize())
+	case key.Matches(msg, km.Top):
+		m.GotoTop()
+	case key.Matches(msg, km.Bottom):
+		m.GotoBottom()
+	default:
+		return false
+	}
+	return true
 }
