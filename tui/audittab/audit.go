@@ -155,22 +155,9 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := t.c.Keys
 	if t.filtering {
-		switch msg.String() {
-		case "enter":
-			t.filtering = false
-			t.filter.Blur()
-			return nil
-		case "esc":
-			t.filtering = false
-			t.filter.Blur()
-			t.filter.SetValue("")
-			t.apply()
-			return nil
-		}
-		before := t.filter.Value()
-		var cmd tea.Cmd
-		t.filter, cmd = t.filter.Update(msg)
-		if t.filter.Value() != before {
+		done, changed, cmd := common.FilterKey(&t.filter, msg)
+		t.filtering = !done
+		if changed {
 			t.apply()
 		}
 		return cmd

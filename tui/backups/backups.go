@@ -257,22 +257,9 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	if t.filtering {
-		switch msg.String() {
-		case "enter":
-			t.filtering = false
-			t.filter.Blur()
-			return nil
-		case "esc":
-			t.filtering = false
-			t.filter.Blur()
-			t.filter.SetValue("")
-			t.applyRows()
-			return nil
-		}
-		var cmd tea.Cmd
-		before := t.filter.Value()
-		t.filter, cmd = t.filter.Update(msg)
-		if t.filter.Value() != before {
+		done, changed, cmd := common.FilterKey(&t.filter, msg)
+		t.filtering = !done
+		if changed {
 			t.applyRows()
 		}
 		return cmd
