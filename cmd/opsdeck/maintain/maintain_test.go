@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,19 +27,7 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 func testMain(m *testing.M) int {
 	redis.RouteLibraryLogs(nil)
 	kube.RouteLibraryLogs(nil)
-	if os.Getenv("OPSDECK_SKIP_INTEGRATION") == "1" {
-		return m.Run()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var err error
-	sb, err = sandbox.Start(ctx, sandbox.Options{Scale: 0})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "start the sandbox: %v\nrun `make deps`, or set OPSDECK_SKIP_INTEGRATION=1 to skip\n", err)
-		return 1
-	}
-	defer sb.Stop()
-	return m.Run()
+	return sandbox.RunTests(m, sandbox.Options{Scale: 0}, &sb)
 }
 
 // configFile writes a copy of the sandbox's config with its own state dir
