@@ -39,7 +39,7 @@ func benchTab(b *testing.B) (*health.Tab, tea.Msg) {
 	})
 	tab.SetSize(benchW, benchBodyH)
 	var snap tea.Msg
-	queue := benchRun(tab.Init())
+	queue := tuitest.Run(tab.Init(), 200*time.Millisecond)
 	for i := 0; i < len(queue) && i < 50; i++ {
 		msg := queue[i]
 		isSnap := fmt.Sprintf("%T", msg) == "health.kubeSnapshotMsg"
@@ -49,7 +49,7 @@ func benchTab(b *testing.B) (*health.Tab, tea.Msg) {
 			snap = msg
 			continue
 		}
-		queue = append(queue, benchRun(next)...)
+		queue = append(queue, tuitest.Run(next, 200*time.Millisecond)...)
 	}
 	if snap == nil {
 		b.Fatal("the tab never received a snapshot")
@@ -58,32 +58,6 @@ func benchTab(b *testing.B) (*health.Tab, tea.Msg) {
 		b.Fatalf("the tab did not load 10,000 pods:\n%s", got)
 	}
 	return tab, snap
-}
-
-// benchRun runs cmd and returns the messages it yields, flattening batches;
-// a command that blocks yields nothing.
-func benchRun(cmd tea.Cmd) []tea.Msg {
-	if cmd == nil {
-		return nil
-	}
-	done := make(chan tea.Msg, 1)
-	go func() { done <- cmd() }()
-	select {
-	case msg := <-done:
-		if batch, ok := msg.(tea.BatchMsg); ok {
-			var out []tea.Msg
-			for _, c := range batch {
-				out = append(out, benchRun(c)...)
-			}
-			return out
-		}
-		if msg == nil {
-			return nil
-		}
-		return []tea.Msg{msg}
-	case <-time.After(200 * time.Millisecond):
-		return nil
-	}
 }
 
 func containsAll(s string, subs ...string) bool {

@@ -35,44 +35,14 @@ func sources(cl *tuitest.Cluster) health.Sources {
 	}
 }
 
-// drive runs a command and feeds the messages it yields back into the tab,
-// and the messages of the commands those return, until nothing is left; a
-// command that blocks (the wait for the next cluster change, the check
-// timer) yields nothing.
+// wait is how long a command may take before it counts as blocking (the
+// wait for the next cluster change, the check timer).
+const wait = 100 * time.Millisecond
+
+// drive feeds what cmd yields back into tab until nothing is left.
 func drive(t *testing.T, tab common.Tab, cmd tea.Cmd) common.Tab {
 	t.Helper()
-	queue := run(cmd)
-	for i := 0; i < len(queue) && i < 50; i++ {
-		var next tea.Cmd
-		tab, next = tab.Update(queue[i])
-		queue = append(queue, run(next)...)
-	}
-	return tab
-}
-
-func run(cmd tea.Cmd) []tea.Msg {
-	if cmd == nil {
-		return nil
-	}
-	done := make(chan tea.Msg, 1)
-	go func() { done <- cmd() }()
-	select {
-	case msg := <-done:
-		if b, ok := msg.(tea.BatchMsg); ok {
-			var out []tea.Msg
-			for _, c := range b {
-				out = append(out, run(c)...)
-			}
-			return out
-		}
-		if msg == nil {
-			return nil
-		}
-		return []tea.Msg{msg}
-	case <-time.After(100 * time.Millisecond):
-		// A wait for the next cluster change: nothing to feed back.
-		return nil
-	}
+	return tuitest.Drive(t, tab, cmd, wait)
 }
 
 // loaded returns a Health tab that has connected and received its first data.
