@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -59,9 +57,7 @@ type PostgresServer struct {
 	user     serviceUser
 	settings map[string]string
 
-	mu      sync.Mutex
-	proc    *Process
-	removed bool
+	server
 }
 
 // StartPostgres creates a cluster in a new temporary directory (0700, owned
@@ -100,6 +96,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (srv *PostgresServ
 		return nil, fmt.Errorf("create PostgreSQL temp dir: %w", err)
 	}
 	s := &PostgresServer{
+		server:      server{name: "PostgreSQL"},
 		Port:        opts.Port,
 		Dir:         dir,
 		DataDir:     filepath.Join(dir, "data"),
@@ -275,62 +272,16 @@ func (s *PostgresServer) dsn(user, password, database string) string {
 // LogPath is the server log.
 func (s *PostgresServer) LogPath() string { return filepath.Join(s.Dir, "postgres.log") }
 
-// PID is the postmaster's process id, 0 when not running.
-func (s *PostgresServer) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.proc == nil || s.proc.Exited() {
-		return 0
-	}
-	return s.proc.PID
-}
-
-// Kill stops the server with SIGKILL, like a crash, and keeps its files so
-// that Restart can bring it back (after crash recovery).
-func (s *PostgresServer) Kill() error {
-	s.mu.Lock()
-	proc := s.proc
-	s.mu.Unlock()
-	if proc == nil {
-		return nil
-	}
-	return proc.Kill()
-}
-
 // Restart starts the server again on the same port and data directory
 // after Kill (or stops it first if it is running).
 func (s *PostgresServer) Restart(ctx context.Context) error {
-	s.mu.Lock()
-	proc, removed := s.proc, s.removed
-	s.mu.Unlock()
-	if removed {
-		return errors.New("restart PostgreSQL: the server was stopped and its files removed — start a new one")
-	}
-	if proc != nil {
-		if err := proc.Stop(); err != nil {
-			return err
-		}
-	}
-	return s.start(ctx)
+	return s.restart(ctx, s.start)
 }
 
 // Stop shuts the server down (fast shutdown, SIGKILL after 5s) and removes
 // its temporary directory. It is safe to call more than once.
 func (s *PostgresServer) Stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	if s.proc != nil {
-		errs = append(errs, s.proc.Stop())
-	}
-	if !s.removed {
-		if err := os.RemoveAll(s.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", s.Dir, err))
-		} else {
-			s.removed = true
-		}
-	}
-	return errors.Join(errs...)
+	return s.stop(s.Dir)
 }
 
 // randomSecret returns 24 random hex characters, safe in URLs and SQL.

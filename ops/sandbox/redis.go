@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -42,9 +41,7 @@ type RedisServer struct {
 	path string
 	opts RedisOptions
 
-	mu      sync.Mutex
-	proc    *Process
-	removed bool
+	server
 }
 
 // StartRedis starts redis-server on a loopback port with a config file in a
@@ -73,7 +70,7 @@ func StartRedis(ctx context.Context, opts RedisOptions) (srv *RedisServer, err e
 	if err != nil {
 		return nil, fmt.Errorf("create Redis temp dir: %w", err)
 	}
-	s := &RedisServer{Port: opts.Port, Password: opts.Password, Dir: dir, path: path, opts: opts}
+	s := &RedisServer{server: server{name: "Redis"}, Port: opts.Port, Password: opts.Password, Dir: dir, path: path, opts: opts}
 	defer func() {
 		if err != nil {
 			_ = s.Stop()
@@ -173,59 +170,14 @@ func (s *RedisServer) URLForDB(db int) string {
 // LogPath is the server log.
 func (s *RedisServer) LogPath() string { return filepath.Join(s.Dir, "redis.log") }
 
-// PID is the server's process id, 0 when not running.
-func (s *RedisServer) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.proc == nil || s.proc.Exited() {
-		return 0
-	}
-	return s.proc.PID
-}
-
-// Kill stops the server with SIGKILL and keeps its files for Restart.
-func (s *RedisServer) Kill() error {
-	s.mu.Lock()
-	proc := s.proc
-	s.mu.Unlock()
-	if proc == nil {
-		return nil
-	}
-	return proc.Kill()
-}
-
 // Restart starts the server again on the same port (empty: nothing is
 // persisted), stopping it first if it runs.
 func (s *RedisServer) Restart(ctx context.Context) error {
-	s.mu.Lock()
-	proc, removed := s.proc, s.removed
-	s.mu.Unlock()
-	if removed {
-		return errors.New("restart Redis: the server was stopped and its files removed — start a new one")
-	}
-	if proc != nil {
-		if err := proc.Stop(); err != nil {
-			return err
-		}
-	}
-	return s.start(ctx)
+	return s.restart(ctx, s.start)
 }
 
 // Stop shuts the server down (SIGTERM, SIGKILL after 5s) and removes its
 // temporary directory. It is safe to call more than once.
 func (s *RedisServer) Stop() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	if s.proc != nil {
-		errs = append(errs, s.proc.Stop())
-	}
-	if !s.removed {
-		if err := os.RemoveAll(s.Dir); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", s.Dir, err))
-		} else {
-			s.removed = true
-		}
-	}
-	return errors.Join(errs...)
+	return s.stop(s.Dir)
 }
