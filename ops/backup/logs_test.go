@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,9 +23,15 @@ import (
 func TestLogsThroughTheAPIServer(t *testing.T) {
 	needSandbox(t)
 	ctx := context.Background()
-	var requests []string
+	// The engine fetches logs in parallel, so the handler runs concurrently.
+	var (
+		mu       sync.Mutex
+		requests []string
+	)
 	kubelet := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		requests = append(requests, r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
 		// /containerLogs/NAMESPACE/POD/CONTAINER
 		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/containerLogs/"), "/")
 		if len(parts) != 3 || parts[1] == "broken" {
@@ -73,6 +80,8 @@ func TestLogsThroughTheAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	c, _ := res.Manifest.Component(Logs)
 	if c.Logs.Containers != 4 || c.Logs.Failed != 2 || len(c.Warnings) != 2 {
 		t.Fatalf("logs facts %+v warnings %v (kubelet saw %v)", c.Logs, c.Warnings, requests)
