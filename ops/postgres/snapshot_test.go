@@ -104,7 +104,9 @@ func TestSnapshotSeesConnectionsAndLongTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.Connections.Total < before.Connections.Total+extra {
+	// Other tests' sessions come and go, so only a floor is certain: the
+	// pool's own session and the ones opened here.
+	if after.Connections.Total < extra+1 {
 		t.Errorf("connections %d → %d after opening %d", before.Connections.Total, after.Connections.Total, extra)
 	}
 	if after.Connections.IdleInTransaction < 1 {
