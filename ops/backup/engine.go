@@ -79,7 +79,8 @@ func (e *Engine) runner() runner.Runner {
 	return runner.Exec{}
 }
 
-func (e *Engine) kubeClient() (*kube.Client, error) {
+// KubeClient builds the Kubernetes client (Engine.Kube, else from the config).
+func (e *Engine) KubeClient() (*kube.Client, error) {
 	if e.Kube != nil {
 		return e.Kube()
 	}
@@ -111,11 +112,11 @@ func (e *Engine) Identities() ([]age.Identity, error) {
 	return ParseIdentities(e.Config.Backup.Encryption.IdentityFile)
 }
 
-// refuse records and returns the refusal of an action the session of ctx
+// Refuse records and returns the refusal of an action the session of ctx
 // may not run: read-only mode, or a role below the action's (a forged
 // request from a viewer's SSH session ends here). An action that cannot be
 // audited is refused too.
-func (e *Engine) refuse(ctx context.Context, action access.Action, target string) error {
+func (e *Engine) Refuse(ctx context.Context, action access.Action, target string) error {
 	if e.auditErr != nil {
 		return fmt.Errorf("%s refused: the audit log cannot be written: %w", action, e.auditErr)
 	}
@@ -123,18 +124,19 @@ func (e *Engine) refuse(ctx context.Context, action access.Action, target string
 	if err == nil {
 		return nil
 	}
-	if aerr := e.audit(ctx).Refuse(string(action), target, err); aerr != nil {
+	if aerr := e.AuditLog(ctx).Refuse(string(action), target, err); aerr != nil {
 		slog.Warn("audit write failed", logging.Err(aerr))
 	}
 	return err
 }
 
-// audit is the audit log as the session of ctx writes it: with its SSH
+// AuditLog is the audit log as the session of ctx writes it: with its SSH
 // identity when served, the local user otherwise.
-func (e *Engine) audit(ctx context.Context) *audit.Log { return access.Audit(ctx, e.Audit) }
+func (e *Engine) AuditLog(ctx context.Context) *audit.Log { return access.Audit(ctx, e.Audit) }
 
-// lock takes the store lock for action in the name of ctx's session.
-func (e *Engine) lock(ctx context.Context, action string) (*Lock, error) {
+// LockStore takes the store lock for action in the name of ctx's session
+// (a restore holds it for its whole run).
+func (e *Engine) LockStore(ctx context.Context, action string) (*Lock, error) {
 	who := audit.CurrentUser()
 	if id, ok := access.FromContext(ctx); ok {
 		who = id.String()

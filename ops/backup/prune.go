@@ -139,24 +139,24 @@ func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (PruneResult, err
 		return res, err
 	}
 	target := e.Store.String()
-	if err := e.refuse(ctx, access.BackupPrune, target); err != nil {
+	if err := e.Refuse(ctx, access.BackupPrune, target); err != nil {
 		return res, err
 	}
-	lock, err := e.lock(ctx, "prune")
+	lock, err := e.LockStore(ctx, "prune")
 	if err != nil {
-		endAudit(e.audit(ctx).Begin("backup.prune", target, nil), err)
+		endAudit(e.AuditLog(ctx).Begin("backup.prune", target, nil), err)
 		return res, err
 	}
 	defer lock.Release()
 	if res.Plan, err = e.plan(ctx); err != nil {
-		endAudit(e.audit(ctx).Begin("backup.prune", target, nil), err)
+		endAudit(e.AuditLog(ctx).Begin("backup.prune", target, nil), err)
 		return res, err
 	}
 	var planned []string
 	for _, d := range res.Plan.Deletes() {
 		planned = append(planned, d.ID)
 	}
-	entry := e.audit(ctx).Begin("backup.prune", target, map[string]any{"delete": planned, "leftovers": res.Plan.Leftovers})
+	entry := e.AuditLog(ctx).Begin("backup.prune", target, map[string]any{"delete": planned, "leftovers": res.Plan.Leftovers})
 	defer func() { endAudit(entry, err) }()
 	p := opts.Progress
 	dels := res.Plan.Deletes()

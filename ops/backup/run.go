@@ -68,10 +68,10 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 		opts.Kind = strings.Join(comps, "+")
 	}
 	target := e.Store.String()
-	if err := e.refuse(ctx, access.BackupRun, target); err != nil {
+	if err := e.Refuse(ctx, access.BackupRun, target); err != nil {
 		return res, err
 	}
-	entry := e.audit(ctx).Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
+	entry := e.AuditLog(ctx).Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
 	var lock *Lock
 	locked := false
 	defer func() {
@@ -89,7 +89,7 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 			return res, errors.New("backup: the store lock passed in was already released")
 		}
 	default:
-		if lock, err = e.lock(ctx, "backup "+opts.Kind); err != nil {
+		if lock, err = e.LockStore(ctx, "backup "+opts.Kind); err != nil {
 			return res, err
 		}
 	}
@@ -319,7 +319,7 @@ func (e *Engine) backupRedis(ctx context.Context, codec Codec, id string, c *Com
 }
 
 func (e *Engine) backupConfig(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
-	client, err := e.kubeClient()
+	client, err := e.KubeClient()
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (e *Engine) backupConfig(ctx context.Context, codec Codec, id string, c *Co
 }
 
 func (e *Engine) backupLogs(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
-	client, err := e.kubeClient()
+	client, err := e.KubeClient()
 	if err != nil {
 		return err
 	}

@@ -35,10 +35,10 @@ type VerifyOptions struct {
 // failed result names its files.
 func (e *Engine) Verify(ctx context.Context, opts VerifyOptions) ([]VerifyResult, error) {
 	target := e.Store.String()
-	if err := e.refuse(ctx, access.BackupVerify, target); err != nil {
+	if err := e.Refuse(ctx, access.BackupVerify, target); err != nil {
 		return nil, err
 	}
-	entry := e.audit(ctx).Begin("backup.verify", target, map[string]any{"ids": opts.IDs, "all": opts.All, "deep": opts.Deep})
+	entry := e.AuditLog(ctx).Begin("backup.verify", target, map[string]any{"ids": opts.IDs, "all": opts.All, "deep": opts.Deep})
 	results, err := e.verify(ctx, opts)
 	endAudit(entry, err)
 	return results, err

@@ -30,6 +30,8 @@ type Config struct {
 	Monitoring   MonitoringConfig `yaml:"monitoring" json:"monitoring"`
 	// Maintenance drives `opsdeck maintain` and the Maintenance tab.
 	Maintenance MaintenanceConfig `yaml:"maintenance" json:"maintenance"`
+	// Restore drives `opsdeck restore` and the Restore tab.
+	Restore RestoreConfig `yaml:"restore" json:"restore"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

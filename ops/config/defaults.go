@@ -23,6 +23,7 @@ func Default() *Config {
 		Metrics:     DefaultMetrics(),
 		Monitoring:  DefaultMonitoring(),
 		Maintenance: DefaultMaintenance(),
+		Restore:     DefaultRestore(),
 	}
 }
 

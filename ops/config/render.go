@@ -38,6 +38,7 @@ func (c *Config) clone() *Config {
 	r.Metrics = c.Metrics.clone()
 	r.Monitoring = c.Monitoring.clone()
 	r.Maintenance = c.Maintenance.clone()
+	r.Restore = c.Restore.clone()
 	r.meta = c.meta.clone()
 	return &r
 }

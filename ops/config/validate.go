@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateKube(one)
+	c.validateRestore(one)
 	c.validateBackup(one)
 	c.validateBackupPolicy(one)
 	errs = append(errs, c.validateThresholds()...)
