@@ -66,19 +66,41 @@ func (c *crcTail) Write(p []byte) (int, error) {
 
 // rdbParser walks an RDB stream.
 type rdbParser struct {
-	r   *bufio.Reader
-	buf []byte
+	r *bufio.Reader
+	// recording makes every byte the walker reads go to rec as well: a
+	// value's raw bytes, for its DUMP payload.
+	recording bool
+	rec       []byte
 }
+
+// keyFunc is told each key as it is walked: the file's RDB version, the
+// key's database, name, expiry (Unix ms, 0 for none) and the raw bytes of
+// its value, type byte first (valid until it returns).
+type keyFunc func(version, db int, key []byte, expireAt int64, raw []byte) error
+
+// callbackError carries an error of a keyFunc through the walker, so that
+// it is not reported as a damaged RDB.
+type callbackError struct{ err error }
+
+func (c callbackError) Error() string { return c.err.Error() }
 
 // ParseRDB reads an RDB stream to its end: every opcode and value is
 // walked (values are skipped, not decoded), the keys per database are
 // counted, and the trailing CRC-64 is compared with the bytes read. Bytes
 // after the checksum are an error.
-func ParseRDB(r io.Reader) (RDBSummary, error) {
+func ParseRDB(r io.Reader) (RDBSummary, error) { return readRDB(r, nil) }
+
+// readRDB walks an RDB stream to its end as ParseRDB describes, telling
+// onKey (when set) each key with its value's raw bytes.
+func readRDB(r io.Reader, onKey keyFunc) (RDBSummary, error) {
 	tail := &crcTail{}
 	p := &rdbParser{r: bufio.NewReaderSize(io.TeeReader(r, tail), 256<<10)}
 	s := RDBSummary{Keys: map[int]int64{}, Expires: map[int]int64{}, Aux: map[string]string{}}
-	err := p.parse(&s)
+	err := p.parse(&s, onKey)
+	var cbErr callbackError
+	if errors.As(err, &cbErr) {
+		return s, cbErr.err
+	}
 	if err != nil {
 		return s, fmt.Errorf("%w: %v (at byte %d)", ErrRDB, err, tail.n-int64(p.r.Buffered()))
 	}
@@ -105,7 +127,7 @@ func ParseRDB(r io.Reader) (RDBSummary, error) {
 	return s, nil
 }
 
-func (p *rdbParser) parse(s *RDBSummary) error {
+func (p *rdbParser) parse(s *RDBSummary, onKey keyFunc) error {
 	head := make([]byte, 9)
 	if _, err := io.ReadFull(p.r, head); err != nil {
 		return fmt.Errorf("header: %w", err)
@@ -120,6 +142,7 @@ func (p *rdbParser) parse(s *RDBSummary) error {
 	s.Version = v
 	db := 0
 	expiring := false
+	var expireAt int64
 	for {
 		op, err := p.r.ReadByte()
 		if err != nil {
@@ -140,15 +163,17 @@ func (p *rdbParser) parse(s *RDBSummary) error {
 			}
 			db = int(n)
 		case 0xFD: // EXPIRETIME (seconds)
-			if _, err := p.r.Discard(4); err != nil {
-				return noEOF(err)
+			var x [4]byte
+			if err := p.full(x[:]); err != nil {
+				return err
 			}
-			expiring = true
+			expiring, expireAt = true, int64(binary.LittleEndian.Uint32(x[:]))*1000
 		case 0xFC: // EXPIRETIME_MS
-			if _, err := p.r.Discard(8); err != nil {
-				return noEOF(err)
+			var x [8]byte
+			if err := p.full(x[:]); err != nil {
+				return err
 			}
-			expiring = true
+			expiring, expireAt = true, int64(binary.LittleEndian.Uint64(x[:]))
 		case 0xFB: // RESIZEDB
 			if _, err := p.length(); err != nil {
 				return err
@@ -192,17 +217,28 @@ func (p *rdbParser) parse(s *RDBSummary) error {
 				return err
 			}
 		default:
-			if _, err := p.str(false); err != nil { // key
+			key, err := p.str(onKey != nil)
+			if err != nil {
 				return fmt.Errorf("key: %w", err)
 			}
-			if err := p.value(op); err != nil {
+			if onKey != nil {
+				p.recording, p.rec = true, append(p.rec[:0], op)
+			}
+			err = p.value(op)
+			p.recording = false
+			if err != nil {
 				return fmt.Errorf("value of type %d: %w", op, err)
 			}
 			s.Keys[db]++
 			if expiring {
 				s.Expires[db]++
 			}
-			expiring = false
+			if onKey != nil {
+				if err := onKey(v, db, key, expireAt, p.rec); err != nil {
+					return callbackError{err}
+				}
+			}
+			expiring, expireAt = false, 0
 		}
 	}
 }
@@ -216,7 +252,7 @@ func noEOF(err error) error {
 
 // lengthOrSpecial reads a length; special is set for the encoded-string forms.
 func (p *rdbParser) lengthOrSpecial() (n uint64, special bool, err error) {
-	b, err := p.r.ReadByte()
+	b, err := p.byte()
 	if err != nil {
 		return 0, false, noEOF(err)
 	}
@@ -224,7 +260,7 @@ func (p *rdbParser) lengthOrSpecial() (n uint64, special bool, err error) {
 	case 0:
 		return uint64(b & 0x3F), false, nil
 	case 1:
-		b2, err := p.r.ReadByte()
+		b2, err := p.byte()
 		if err != nil {
 			return 0, false, noEOF(err)
 		}
@@ -233,14 +269,14 @@ func (p *rdbParser) lengthOrSpecial() (n uint64, special bool, err error) {
 		switch b {
 		case 0x80:
 			var x [4]byte
-			if _, err := io.ReadFull(p.r, x[:]); err != nil {
-				return 0, false, noEOF(err)
+			if err := p.full(x[:]); err != nil {
+				return 0, false, err
 			}
 			return uint64(binary.BigEndian.Uint32(x[:])), false, nil
 		case 0x81:
 			var x [8]byte
-			if _, err := io.ReadFull(p.r, x[:]); err != nil {
-				return 0, false, noEOF(err)
+			if err := p.full(x[:]); err != nil {
+				return 0, false, err
 			}
 			return binary.BigEndian.Uint64(x[:]), false, nil
 		}
@@ -271,8 +307,8 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 		case 0, 1, 2:
 			size := 1 << n
 			b := make([]byte, size)
-			if _, err := io.ReadFull(p.r, b); err != nil {
-				return nil, noEOF(err)
+			if err := p.full(b); err != nil {
+				return nil, err
 			}
 			var v int64
 			switch size {
@@ -289,10 +325,21 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := p.length(); err != nil {
+			ulen, err := p.length()
+			if err != nil {
 				return nil, err
 			}
-			return nil, p.skip(clen)
+			if !keep {
+				return nil, p.skip(clen)
+			}
+			if clen > maxString || ulen > maxString {
+				return nil, fmt.Errorf("compressed string of %d bytes (%d unpacked) is too long", clen, ulen)
+			}
+			c := make([]byte, clen)
+			if err := p.full(c); err != nil {
+				return nil, err
+			}
+			return lzfDecompress(c, int(ulen))
 		}
 		return nil, fmt.Errorf("unknown string encoding %d", n)
 	}
@@ -303,8 +350,8 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 		return nil, p.skip(n)
 	}
 	b := make([]byte, n)
-	if _, err := io.ReadFull(p.r, b); err != nil {
-		return nil, noEOF(err)
+	if err := p.full(b); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -313,8 +360,88 @@ func (p *rdbParser) skip(n uint64) error {
 	if n > maxString {
 		return fmt.Errorf("length %d is too long", n)
 	}
-	_, err := p.r.Discard(int(n))
-	return noEOF(err)
+	if !p.recording {
+		_, err := p.r.Discard(int(n))
+		return noEOF(err)
+	}
+	// Recorded in chunks: a damaged length fails at the end of the
+	// stream rather than allocating its size up front.
+	for n > 0 {
+		chunk := min(n, 64<<10)
+		start := len(p.rec)
+		p.rec = append(p.rec, make([]byte, chunk)...)
+		if _, err := io.ReadFull(p.r, p.rec[start:]); err != nil {
+			return noEOF(err)
+		}
+		n -= chunk
+	}
+	return nil
+}
+
+// byte reads one byte, recording it.
+func (p *rdbParser) byte() (byte, error) {
+	b, err := p.r.ReadByte()
+	if err != nil {
+		return 0, noEOF(err)
+	}
+	if p.recording {
+		p.rec = append(p.rec, b)
+	}
+	return b, nil
+}
+
+// full fills b, recording it.
+func (p *rdbParser) full(b []byte) error {
+	if _, err := io.ReadFull(p.r, b); err != nil {
+		return noEOF(err)
+	}
+	if p.recording {
+		p.rec = append(p.rec, b...)
+	}
+	return nil
+}
+
+// lzfDecompress unpacks an LZF-compressed string of n bytes (Redis's
+// lzf_d.c format: literal runs and back references).
+func lzfDecompress(in []byte, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for i := 0; i < len(in); {
+		ctrl := int(in[i])
+		i++
+		if ctrl < 32 { // literal run of ctrl+1 bytes
+			l := ctrl + 1
+			if i+l > len(in) || len(out)+l > n {
+				return nil, errors.New("LZF literal runs past its end")
+			}
+			out = append(out, in[i:i+l]...)
+			i += l
+			continue
+		}
+		l := ctrl >> 5
+		if l == 7 {
+			if i >= len(in) {
+				return nil, errors.New("LZF back reference truncated")
+			}
+			l += int(in[i])
+			i++
+		}
+		if i >= len(in) {
+			return nil, errors.New("LZF back reference truncated")
+		}
+		ref := len(out) - (ctrl&0x1f)<<8 - int(in[i]) - 1
+		i++
+		l += 2
+		if ref < 0 || len(out)+l > n {
+			return nil, errors.New("LZF back reference out of range")
+		}
+		for j := range l { // may overlap: copy byte by byte
+			out = append(out, out[ref+j])
+		}
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("LZF string unpacks to %d bytes, not %d", len(out), n)
+	}
+	return out, nil
 }
 
 func (p *rdbParser) strings(n uint64) error {
@@ -353,7 +480,7 @@ func (p *rdbParser) value(t byte) error {
 			if _, err := p.str(false); err != nil {
 				return err
 			}
-			l, err := p.r.ReadByte()
+			l, err := p.byte()
 			if err != nil {
 				return noEOF(err)
 			}
