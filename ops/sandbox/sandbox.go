@@ -53,6 +53,8 @@ type Sandbox struct {
 	Monitoring    *Monitoring
 	MonitoringErr error
 
+	stopDeployments func() // the Deployment controller's stand-in (deployments.go)
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -104,6 +106,9 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err := errors.Join(seedPG, seedRedis, seedKube); err != nil {
 		return nil, fmt.Errorf("sandbox: seed: %w", err)
 	}
+	if err := sb.playDeployments(ctx, opts.Namespace); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 
 	cfg := config.Default()
 	if err := sb.startLoadAndMonitoring(ctx, opts, cfg, progress); err != nil {
@@ -114,6 +119,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	cfg.Redis.URL = sb.Redis.URL()
 	cfg.Kubernetes.Kubeconfig = sb.Kube.KubeconfigPath()
 	cfg.Kubernetes.Namespaces = []string{opts.Namespace}
+	cfg.Restore.Writers = []string{"api", "worker", "scheduler"} // the seeded Deployments that write to the database
 	cfg.Backup.Dir = filepath.Join(dir, "backups")
 	sb.ConfigPath = filepath.Join(dir, "opsdeck.yaml")
 	if err := cfg.Write(sb.ConfigPath); err != nil {
@@ -142,6 +148,9 @@ func (sb *Sandbox) Stop() error {
 	sb.stopOnce.Do(func() {
 		var errs []error
 		errs = append(errs, sb.stopLoadAndMonitoring())
+		if sb.stopDeployments != nil {
+			sb.stopDeployments()
+		}
 		if sb.Kube != nil {
 			errs = append(errs, sb.Kube.Stop())
 		}
