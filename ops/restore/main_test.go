@@ -1,0 +1,22 @@
+package restore_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/opsdeck/opsdeck/ops/sandbox"
+)
+
+// sb is the package's one sandbox (tiny data set); nil when skipped.
+var sb *sandbox.Sandbox
+
+func TestMain(m *testing.M) {
+	os.Exit(sandbox.RunTests(m, sandbox.Options{Scale: 0}, &sb))
+}
+
+func needSandbox(t *testing.T) {
+	t.Helper()
+	if sb == nil {
+		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
+	}
+}
