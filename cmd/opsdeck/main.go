@@ -20,6 +20,7 @@ import (
 	maintaincmd "github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
 	metricscmd "github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 	monitoringcmd "github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/restorecmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
 )
 
@@ -65,5 +66,6 @@ subcommands from scripts and cron.`,
 	root.AddCommand(monitoringcmd.Command(g))
 	root.AddCommand(serve.Command(g))
 	root.AddCommand(maintaincmd.Command(g))
+	root.AddCommand(restorecmd.Command(g))
 	return root
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -13,13 +15,21 @@ import (
 // screen, to logger at debug level; a nil logger discards them. It changes
 // process-wide state: call it once, early, from main (or TestMain).
 func RouteLibraryLogs(logger *slog.Logger) {
-	goredis.SetLogger(libraryLogger{logger})
+	libraryLog.Store(logger)
+	installOnce.Do(func() { goredis.SetLogger(libraryLogger{}) })
 }
 
-type libraryLogger struct{ l *slog.Logger }
+var (
+	// libraryLog is swapped atomically: go-redis may log from its pool's
+	// goroutines while a command (or a test) routes the logs again.
+	libraryLog  atomic.Pointer[slog.Logger]
+	installOnce sync.Once
+)
 
-func (g libraryLogger) Printf(ctx context.Context, format string, v ...any) {
-	if g.l != nil {
-		g.l.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+type libraryLogger struct{}
+
+func (libraryLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := libraryLog.Load(); l != nil {
+		l.DebugContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 	}
 }

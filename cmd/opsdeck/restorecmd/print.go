@@ -1,0 +1,100 @@
+package restorecmd
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/restore"
+)
+
+// PrintPlan prints the set, the target, the preflight and the steps.
+func PrintPlan(w io.Writer, p *restore.Plan) {
+	m := p.Set
+	fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
+		m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
+	t := p.Target
+	if t.Database != "" {
+		fmt.Fprintf(w, "  database %s on %s\n", t.Database, t.Postgres)
+	}
+	if t.Redis != "" {
+		fmt.Fprintf(w, "  redis    %s (flushed, then refilled)\n", t.Redis)
+	}
+	if len(t.Namespaces) > 0 {
+		fmt.Fprintf(w, "  config   namespaces %s\n", strings.Join(t.Namespaces, ", "))
+	}
+	fmt.Fprintln(w, "\npreflight:")
+	for _, c := range p.Checks {
+		fmt.Fprintf(w, "  %-4s %-8s %-13s %s\n", statusWord(c.Status), c.Component, c.Name, c.Detail)
+	}
+	if len(p.Objects) > 0 {
+		fmt.Fprintln(w, "\nobjects:")
+		for _, o := range p.Objects {
+			if o.Action == restore.ObjectUnchanged {
+				continue
+			}
+			name := o.Kind + " " + o.Name
+			if o.Namespace != "" {
+				name = o.Kind + " " + o.Namespace + "/" + o.Name
+			}
+			detail := strings.Join(o.Fields, ", ")
+			if o.Err != "" {
+				detail = o.Err
+			}
+			fmt.Fprintf(w, "  %-9s %s  %s\n", o.Action, name, detail)
+		}
+	}
+	fmt.Fprintln(w, "\nplan:")
+	for i, s := range p.Steps {
+		fmt.Fprintf(w, "  %d. %-16s %s\n", i+1, s.Name, s.Title)
+		if s.Undo != "" {
+			fmt.Fprintf(w, "     %-16s undo: %s\n", "", s.Undo)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func statusWord(s health.Status) string {
+	switch s {
+	case health.OK:
+		return "ok"
+	case health.Warn:
+		return "WARN"
+	case health.Crit:
+		return "CRIT"
+	}
+	return s.String()
+}
+
+// PrintReport prints how the run went.
+func PrintReport(w io.Writer, r *restore.Report) {
+	fmt.Fprintln(w)
+	for _, s := range r.Steps {
+		fmt.Fprintf(w, "  %-11s %-16s %8v", s.State, s.Name, s.Took.Round(time.Millisecond))
+		if s.Err != "" {
+			fmt.Fprintf(w, "  %s", s.Err)
+		}
+		fmt.Fprintln(w)
+		if s.UndoErr != "" {
+			fmt.Fprintf(w, "  %-11s %-16s undo failed: %s\n", "", "", s.UndoErr)
+		}
+	}
+	took := r.End.Sub(r.Start).Round(time.Millisecond)
+	switch {
+	case r.OK:
+		fmt.Fprintf(w, "\nok: restored %s from %s in %v\n", r.Plan.Options.Kind, r.Plan.SetID, took)
+	case r.Undone:
+		fmt.Fprintf(w, "\nFAILED after %v; every step done was undone — the original data is serving\n", took)
+	default:
+		fmt.Fprintf(w, "\nFAILED after %v and the undo did not finish — read the report and the restore runbook\n", took)
+	}
+	if r.SafetyBackup != "" {
+		fmt.Fprintf(w, "safety backup: %s\n", r.SafetyBackup)
+	}
+	if r.Path != "" {
+		fmt.Fprintf(w, "report: %s\n", r.Path)
+	}
+}

@@ -1,0 +1,180 @@
+// Package restorecmd is `opsdeck restore database|redis|config|full`: the
+// plan and its preflight, a typed confirmation, then each step's progress
+// on stderr and the summary on stdout.
+package restorecmd
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/restore"
+)
+
+type flags struct {
+	out            cli.Output
+	targetDB       string
+	dryRun, yes    bool
+	noSafety       bool
+	updateExisting bool
+	quiet          bool
+	// stdinIsTerminal is replaced in tests.
+	stdinIsTerminal func() bool
+}
+
+// Command returns `opsdeck restore`.
+func Command(g *cli.Globals) *cobra.Command {
+	return newCommand(g, func() bool { return cli.IsTerminal(os.Stdin) })
+}
+
+func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
+	f := &flags{stdinIsTerminal: stdinIsTerminal}
+	cmd := &cobra.Command{
+		Use:       "restore database|redis|config|full [ID|latest]",
+		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
+		ValidArgs: restore.Kinds,
+		Long: `Restores from a backup set (default: the newest one holding the component,
+safety backups of earlier restores left out) as a plan of named steps, each
+with a precondition, an action, a verification and an undo:
+
+  database  preflight · safety backup · pg_restore --jobs into <db>_restore_<id> ·
+            row counts against the manifest · writers (restore.writers) scaled to 0 ·
+            swap: <db> → <db>_pre_<time>, <db>_restore_<id> → <db> · writers back ·
+            health checks
+  redis     preflight · safety snapshot · FLUSHALL and replay of the RDB ·
+            key counts per DB against the manifest
+  config    preflight with a server-side dry-run diff per object · server-side apply
+            (field manager opsdeck) of missing objects (and, with --update-existing,
+            of those that differ) in dependency order
+  full      config, database and redis in one plan
+
+If a step fails or the run is interrupted, the steps done are undone in
+reverse and the original data keeps serving. The plan and the preflight are
+shown first; --dry-run stops there. Without --yes you confirm by typing the
+database name (redis: "flushall"; config: the namespace). Needs the admin
+role; one backup or restore runs at a time per store. A Markdown report is
+written to state_dir/reports and every run is audited.
+
+Exit codes: 0 restored · 1 failed (undone) · 2 refused (preflight, lock, role,
+not confirmed) · 3 bad configuration or arguments · 4 failed and the undo did
+not finish (read the report).`,
+		Example: `  opsdeck restore database --dry-run
+  opsdeck restore database 20261124_020000
+  opsdeck restore database latest --target-db stockapp_copy --yes
+  opsdeck restore config --update-existing
+  opsdeck restore full latest`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return cli.Exit(3, fmt.Errorf("say what to restore: %s, and optionally a set ID or latest", strings.Join(restore.Kinds, ", ")))
+			}
+			for _, k := range restore.Kinds {
+				if args[0] == k {
+					return nil
+				}
+			}
+			return cli.Exit(3, fmt.Errorf("unknown restore kind %q: choose %s", args[0], strings.Join(restore.Kinds, ", ")))
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, g, args) },
+	}
+	f.out.Register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&f.targetDB, "target-db", "", "the database to replace (default: the one postgres.dsn names)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the preflight results, change nothing")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask for the typed confirmation (cron, scripts)")
+	fl.BoolVar(&f.noSafety, "no-safety-backup", false, "skip the safety backup (the renamed old database is still kept)")
+	fl.BoolVar(&f.updateExisting, "update-existing", false, "config: also update live objects that differ from the backup")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr, only warnings and failures")
+	return cmd
+}
+
+func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
+	if err := f.out.Validate(); err != nil {
+		return err
+	}
+	cfg, _, closer, err := g.Load()
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	be, err := backup.New(cfg, cli.Version)
+	if err != nil {
+		return cli.Exit(3, err)
+	}
+	defer be.Close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	opts := restore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
+	if len(args) == 2 {
+		opts.ID = args[1]
+	}
+	eng := restore.New(be)
+	progress := backupcmd.Printer(stderr, f.quiet || f.out.JSON())
+	plan, err := eng.Prepare(ctx, opts, progress)
+	if err != nil {
+		return cli.Exit(2, err)
+	}
+	if f.out.JSON() && f.dryRun {
+		return cli.PrintJSON(stdout, plan)
+	}
+	if !f.out.JSON() {
+		PrintPlan(stdout, plan)
+	}
+	if err := plan.Blocked(); err != nil {
+		if f.out.JSON() {
+			_ = cli.PrintJSON(stdout, plan)
+		}
+		return cli.Exit(2, fmt.Errorf("%w — nothing was changed", err))
+	}
+	if f.dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing was changed")
+		return nil
+	}
+	if !f.yes {
+		if !f.stdinIsTerminal() {
+			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to restore without the typed confirmation"))
+		}
+		if !confirm(cmd.InOrStdin(), stderr, plan.Confirm) {
+			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
+		}
+	}
+	rep, err := eng.Run(ctx, plan, progress)
+	if f.out.JSON() {
+		if rep != nil {
+			if perr := cli.PrintJSON(stdout, rep); perr != nil {
+				return perr
+			}
+		}
+	} else if rep != nil {
+		PrintReport(stdout, rep)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case rep == nil || len(rep.Steps) == 0:
+		return cli.Exit(2, err) // refused before any step: role, lock
+	case !rep.Undone:
+		return cli.Exit(4, err)
+	}
+	return cli.Exit(1, err)
+}
+
+// confirm asks for the typed name.
+func confirm(in io.Reader, w io.Writer, want string) bool {
+	fmt.Fprintf(w, "Type %q to restore (anything else cancels): ", want)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(w)
+		return false
+	}
+	return strings.TrimSpace(line) == want
+}

@@ -1,0 +1,180 @@
+package restorecmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/ops/redis"
+	"github.com/opsdeck/opsdeck/ops/sandbox"
+)
+
+var sb *sandbox.Sandbox
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	redis.RouteLibraryLogs(nil)
+	kube.RouteLibraryLogs(nil)
+	return sandbox.RunTests(m, sandbox.Options{Scale: 0}, &sb)
+}
+
+// configFile writes a copy of the sandbox's config with its own state dir
+// and store, and returns the config and its path.
+func configFile(t *testing.T) (*config.Config, string) {
+	t.Helper()
+	if sb == nil {
+		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
+	}
+	cfg, err := config.Load(sb.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.StateDir = filepath.Join(dir, "state")
+	cfg.Backup.Dir = filepath.Join(dir, "backups")
+	path := filepath.Join(dir, "opsdeck.yaml")
+	if err := cfg.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, path
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, configPath, stdin string, terminal bool, args ...string) result {
+	t.Helper()
+	g := &cli.Globals{}
+	root := &cobra.Command{Use: "opsdeck", SilenceUsage: true, SilenceErrors: true}
+	g.Register(root)
+	root.AddCommand(newCommand(g, func() bool { return terminal }))
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetIn(strings.NewReader(stdin))
+	if configPath != "" {
+		args = append(args, "--config", configPath)
+	}
+	root.SetArgs(append([]string{"restore"}, args...))
+	err := root.ExecuteContext(t.Context())
+	code, silent := cli.Code(err)
+	if err != nil && !silent {
+		errb.WriteString(err.Error())
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func TestUsageErrors(t *testing.T) {
+	_, path := configFile(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 3, "say what to restore"},
+		{[]string{"everything"}, 3, `unknown restore kind "everything"`},
+		{[]string{"database", "latest", "extra"}, 3, "say what to restore"},
+		{[]string{"database", "yesterday"}, 2, `"yesterday" is not a backup set ID`},
+		{[]string{"database", "20990101_000000"}, 2, "20990101_000000"},
+		{[]string{"database"}, 2, "no backup set"},
+		{[]string{"database", "-o", "xml"}, 3, `unknown output format "xml"`},
+	} {
+		r := runCmd(t, path, "", true, tc.args...)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: code %d stderr %q, want %d and %q", tc.args, r.code, r.stderr, tc.code, tc.want)
+		}
+	}
+}
+
+// TestConfirmationAndDryRun: nothing changes without the typed name, with
+// --dry-run, in read-only mode, or without a terminal and --yes; with the
+// name typed the restore runs into a new database.
+func TestConfirmationAndDryRun(t *testing.T) {
+	cfg, path := configFile(t)
+	be, err := backup.New(cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if _, err := be.Backup(t.Context(), backup.Options{Kind: backup.Database}); err != nil {
+		t.Fatal(err)
+	}
+	target := fmt.Sprintf("cli_copy_%d", os.Getpid())
+	t.Cleanup(func() { dropDatabase(target) })
+
+	r := runCmd(t, path, "", true, "database", "--target-db", target, "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "dry run: nothing was changed") || !strings.Contains(r.stdout, "database.swap") {
+		t.Fatalf("dry run: %+v", r)
+	}
+	r = runCmd(t, path, "", true, "database", "--target-db", target, "--dry-run", "-o", "json")
+	var plan struct {
+		Set    string `json:"set"`
+		Checks []struct{ Name string }
+		Steps  []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil || plan.Set == "" || len(plan.Steps) == 0 {
+		t.Fatalf("json plan: %v %+v", err, r)
+	}
+	r = runCmd(t, path, "", false, "database", "--target-db", target)
+	if r.code != 2 || !strings.Contains(r.stderr, "pass --yes") {
+		t.Fatalf("no terminal: %+v", r)
+	}
+	r = runCmd(t, path, "stockdb\n", true, "database", "--target-db", target)
+	if r.code != 2 || !strings.Contains(r.stderr, "not confirmed") {
+		t.Fatalf("wrong name: %+v", r)
+	}
+	r = runCmd(t, path, "", true, "database", "--target-db", target, "--yes", "--read-only")
+	if r.code != 2 || !strings.Contains(r.stderr, "read-only") {
+		t.Fatalf("read-only: %+v", r)
+	}
+	if exists(t, target) {
+		t.Fatal("a refused restore created the database")
+	}
+	r = runCmd(t, path, target+"\n", true, "database", "--target-db", target, "--no-safety-backup")
+	if r.code != 0 || !strings.Contains(r.stdout, "ok: restored database") || !strings.Contains(r.stdout, "report: ") {
+		t.Fatalf("restore: %+v", r)
+	}
+	if !exists(t, target) {
+		t.Fatal("the restored database is missing")
+	}
+	if strings.Contains(r.stdout+r.stderr, sb.Postgres.Password) {
+		t.Fatal("the password was printed")
+	}
+}
+
+func exists(t *testing.T, db string) bool {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	c.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", db).Scan(&n)
+	return n == 1
+}
+
+func dropDatabase(db string) {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		return
+	}
+	defer c.Close(ctx)
+	c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+}

@@ -1,0 +1,450 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/runner"
+)
+
+// restoreSteps restore the dump into the scratch database and verify it
+// there, while production goes on serving.
+func (d *dbRestore) restoreSteps() []*Step {
+	return []*Step{{
+		Name: "database.restore", Component: backup.Database,
+		Title: fmt.Sprintf("Restore the dump into the scratch database %s (pg_restore --jobs %d)", d.scratch, d.en.cfg().Restore.Jobs),
+		Undo:  "Drop the scratch database " + d.scratch,
+		do:    d.restore,
+		undo:  d.dropScratch,
+	}, {
+		Name: "database.verify", Component: backup.Database,
+		Title: fmt.Sprintf("Count the rows of every table in %s against the set's manifest", d.scratch),
+		do:    d.verify,
+	}}
+}
+
+// swapStep puts the scratch database in production's place.
+func (d *dbRestore) swapStep() *Step {
+	return &Step{
+		Name: "database.swap", Component: backup.Database,
+		Title: fmt.Sprintf("Swap: end the sessions on %s, rename it to %s_pre_<time>, rename %s to %s", d.target, d.target, d.scratch, d.target),
+		Undo:  fmt.Sprintf("Rename them back: %s to %s, %s_pre_<time> to %s", d.target, d.scratch, d.target, d.target),
+		pre: func(ctx context.Context) error {
+			pool, err := d.connect(ctx, "")
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
+				return fmt.Errorf("the scratch database %s is missing (%v)", d.scratch, err)
+			}
+			return nil
+		},
+		do:     d.swap,
+		verify: d.verifySwap,
+		undo:   d.unswap,
+	}
+}
+
+// restore decompresses the dump into the work directory (pg_restore
+// --jobs needs a file it can seek), makes the scratch database and runs
+// pg_restore into it.
+func (d *dbRestore) restore(ctx context.Context) error {
+	en := d.en
+	if err := d.stage(ctx); err != nil {
+		return err
+	}
+	defer d.removeDump()
+	pool, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if left, _ := d.dbExists(ctx, pool, d.scratch); left {
+		en.note("dropping %s left by an interrupted restore", d.scratch)
+		if err := dropDatabase(ctx, pool, d.scratch); err != nil {
+			return err
+		}
+	}
+	create := "CREATE DATABASE " + ident(d.scratch) + " TEMPLATE template0"
+	if d.encoding != "" {
+		create += " ENCODING " + literal(d.encoding) + " LC_COLLATE " + literal(d.collate) + " LC_CTYPE " + literal(d.ctype)
+	}
+	if d.owner != "" && d.superuser {
+		create += " OWNER " + ident(d.owner)
+	}
+	if _, err := pool.Exec(ctx, create); err != nil {
+		return fmt.Errorf("create %s: %s", d.scratch, d.redact(err.Error()))
+	}
+	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.scratch).Scan(&d.newOID); err != nil {
+		return fmt.Errorf("read %s: %w", d.scratch, err)
+	}
+	en.note("created %s", d.scratch)
+	return d.pgRestore(ctx)
+}
+
+// stage writes the decompressed, checked dump to the work directory.
+func (d *dbRestore) stage(ctx context.Context) error {
+	en := d.en
+	dir := en.cfg().Restore.WorkDirIn(en.cfg().StateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("work directory: %w — set restore.work_dir to a writable directory", err)
+	}
+	d.dumpPath = filepath.Join(dir, en.plan.SetID+".dump")
+	f, err := os.OpenFile(d.dumpPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	rc, err := backup.OpenFile(ctx, en.eng.Backup.Store, en.plan.SetID, d.file, en.ids)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("open the dump: %w", err)
+	}
+	defer rc.Close()
+	start := time.Now()
+	n, err := io.Copy(f, &countingReader{r: rc, tick: func(n int64) { en.advance(n, d.file.RawSize, true) }})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		d.removeDump()
+		if errors.Is(err, backup.ErrChecksum) {
+			return fmt.Errorf("the dump does not match its checksum — the set is damaged, pick another one: %w", err)
+		}
+		return fmt.Errorf("decompress the dump to %s: %w", dir, err)
+	}
+	en.note("dump decompressed and checked: %s in %v", progress.Bytes(n), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (d *dbRestore) removeDump() {
+	if d.dumpPath != "" {
+		_ = os.Remove(d.dumpPath)
+	}
+}
+
+// countingReader reports bytes read, at most every 64 KiB step.
+type countingReader struct {
+	r    io.Reader
+	n    int64
+	last int64
+	tick func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n-c.last >= 4<<20 || err != nil {
+		c.last = c.n
+		c.tick(c.n)
+	}
+	return n, err
+}
+
+// itemRE finds the items pg_restore --verbose reports finished.
+var itemRE = regexp.MustCompile(`^pg_restore: (?:finished item \d+|processing item \d+|creating|processing data)`)
+
+// pgRestore runs pg_restore into the scratch database, passing its log on.
+func (d *dbRestore) pgRestore(ctx context.Context) error {
+	en := d.en
+	bin := backup.PgBin(en.cfg().Backup.PgBinDir, "pg_restore")
+	scratchDSN, err := withDatabase(d.dsn, d.scratch)
+	if err != nil {
+		return err
+	}
+	dsn, password := backup.SplitPassword(scratchDSN)
+	args := []string{"--dbname=" + dsn, fmt.Sprintf("--jobs=%d", en.cfg().Restore.Jobs), "--exit-on-error", "--verbose", "--no-password"}
+	if !d.superuser {
+		args = append(args, "--no-owner", "--no-privileges")
+	}
+	args = append(args, d.dumpPath)
+	items := d.countItems(ctx, bin)
+	var done int64
+	var mu sync.Mutex
+	start := time.Now()
+	err = en.eng.runner().Run(ctx, runner.Cmd{
+		Path: bin, Args: args, Env: backup.PgEnv(password), Secrets: []string{password}, StderrLines: 12,
+		OnStderr: func(line string) {
+			mu.Lock()
+			defer mu.Unlock()
+			en.log(line)
+			if itemRE.MatchString(line) {
+				done++
+				en.advance(done, items, false)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("pg_restore failed (production was not touched): %s", d.redact(err.Error()))
+	}
+	if herr := en.eng.hook("pg_restore"); herr != nil {
+		return herr
+	}
+	en.note("pg_restore finished without error in %v", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// countItems counts the dump's table of contents for the progress bar (0
+// when it cannot be read: the bar then has no total).
+func (d *dbRestore) countItems(ctx context.Context, bin string) int64 {
+	out, err := runner.Output(ctx, d.en.eng.runner(), runner.Cmd{Path: bin, Args: []string{"--list", d.dumpPath}})
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" && !strings.HasPrefix(l, ";") {
+			n++
+		}
+	}
+	return n
+}
+
+// dropScratch drops the scratch database, ending its sessions.
+func (d *dbRestore) dropScratch(ctx context.Context) error {
+	d.removeDump()
+	pool, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
+		return err
+	}
+	if err := dropDatabase(ctx, pool, d.scratch); err != nil {
+		return err
+	}
+	d.en.note("dropped %s", d.scratch)
+	return nil
+}
+
+// verify counts the rows of every dumped table in the scratch database.
+func (d *dbRestore) verify(ctx context.Context) error {
+	pool, err := d.connect(ctx, d.scratch)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	tables := d.comp.Postgres.Tables
+	type result struct {
+		t   backup.TableCount
+		got int64
+		err error
+	}
+	results := make([]result, len(tables))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range max(1, min(d.en.cfg().Restore.Jobs, len(tables))) {
+		wg.Go(func() {
+			for i := range next {
+				t := tables[i]
+				q := "SELECT count(*) FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
+				results[i] = result{t: t}
+				results[i].err = pool.QueryRow(ctx, q).Scan(&results[i].got)
+			}
+		})
+	}
+	for i := range tables {
+		next <- i
+		d.en.advance(int64(i+1), int64(len(tables)), false)
+	}
+	close(next)
+	wg.Wait()
+	var bad []string
+	var rows int64
+	for _, r := range results {
+		switch {
+		case r.err != nil:
+			bad = append(bad, fmt.Sprintf("%s.%s: %s", r.t.Schema, r.t.Name, d.redact(r.err.Error())))
+		case r.got != r.t.Rows:
+			bad = append(bad, fmt.Sprintf("%s.%s has %d rows, the manifest %d", r.t.Schema, r.t.Name, r.got, r.t.Rows))
+		default:
+			rows += r.got
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the restored data does not match the manifest: %s", strings.Join(bad, "; "))
+	}
+	d.en.note("%d tables, %d rows: every count equals the manifest's", len(tables), rows)
+	return nil
+}
+
+// swap ends the target's sessions and renames both databases in one
+// transaction: either both renames happen or neither.
+func (d *dbRestore) swap(ctx context.Context) error {
+	en := d.en
+	pool, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	d.pre = d.target + "_pre_" + backup.NewID(en.eng.now())
+	if !d.exists {
+		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.scratch)+" RENAME TO "+ident(d.target)); err != nil {
+			return fmt.Errorf("rename %s to %s: %s", d.scratch, d.target, d.redact(err.Error()))
+		}
+		en.note("%s is now %s", d.scratch, d.target)
+		return nil
+	}
+	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&d.oldOID); err != nil {
+		return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
+	}
+	// No new sessions while the old ones are ended and the names move.
+	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS false"); err != nil {
+		return fmt.Errorf("stop new sessions on %s: %s", d.target, d.redact(err.Error()))
+	}
+	var lastErr error
+	for attempt := range 5 {
+		ended, err := terminate(ctx, pool, d.target)
+		if err != nil {
+			return err
+		}
+		if ended > 0 {
+			en.note("ended %d session(s) on %s", ended, d.target)
+		}
+		lastErr = d.renameBoth(ctx, pool)
+		if lastErr == nil {
+			break
+		}
+		if !strings.Contains(lastErr.Error(), "being accessed by other users") || attempt == 4 {
+			return lastErr
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if lastErr != nil {
+		return lastErr
+	}
+	// The old database stays connectable for inspection and dumps.
+	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.pre)+" WITH ALLOW_CONNECTIONS true"); err != nil {
+		en.warn("could not allow connections to %s again: %s", d.pre, d.redact(err.Error()))
+	}
+	en.note("%s is now %s; the old database is kept as %s", d.scratch, d.target, d.pre)
+	return nil
+}
+
+// renameBoth renames the target to pre and the scratch to the target in
+// one transaction.
+func (d *dbRestore) renameBoth(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" RENAME TO "+ident(d.pre)); err != nil {
+			return fmt.Errorf("rename %s to %s: %s", d.target, d.pre, d.redact(err.Error()))
+		}
+		if err := d.en.eng.hook("swap"); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(d.scratch)+" RENAME TO "+ident(d.target)); err != nil {
+			return fmt.Errorf("rename %s to %s: %s", d.scratch, d.target, d.redact(err.Error()))
+		}
+		return nil
+	})
+}
+
+// verifySwap checks, by OID, that the restored database carries the name.
+func (d *dbRestore) verifySwap(ctx context.Context) error {
+	pool, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var oid uint32
+	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&oid); err != nil {
+		return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
+	}
+	if oid != d.newOID {
+		return fmt.Errorf("%s is not the restored database (oid %d, want %d)", d.target, oid, d.newOID)
+	}
+	return nil
+}
+
+// unswap puts the original database back under its name, whatever state
+// the swap stopped in: the databases are found by OID.
+func (d *dbRestore) unswap(ctx context.Context) error {
+	pool, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	nameOf := func(oid uint32) string {
+		var n string
+		_ = pool.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", oid).Scan(&n)
+		return n
+	}
+	if d.newOID != 0 {
+		if cur := nameOf(d.newOID); cur == d.target {
+			if _, err := terminate(ctx, pool, cur); err != nil {
+				return err
+			}
+			if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(cur)+" RENAME TO "+ident(d.scratch)); err != nil {
+				return fmt.Errorf("rename %s back to %s: %s", cur, d.scratch, d.redact(err.Error()))
+			}
+		}
+	}
+	if d.oldOID == 0 {
+		return nil
+	}
+	cur := nameOf(d.oldOID)
+	if cur == "" {
+		return fmt.Errorf("the original database (oid %d) is gone", d.oldOID)
+	}
+	if cur != d.target {
+		if _, err := terminate(ctx, pool, cur); err != nil {
+			return err
+		}
+		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(cur)+" RENAME TO "+ident(d.target)); err != nil {
+			return fmt.Errorf("rename %s back to %s: %s", cur, d.target, d.redact(err.Error()))
+		}
+	}
+	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS true"); err != nil {
+		return fmt.Errorf("allow connections to %s again: %s", d.target, d.redact(err.Error()))
+	}
+	d.en.note("%s is the original database again", d.target)
+	return nil
+}
+
+// terminate ends every other session on db and waits (a few seconds) for
+// them to go; it returns how many it ended.
+func terminate(ctx context.Context, pool *pgxpool.Pool, db string) (int, error) {
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&n); err != nil {
+		return 0, fmt.Errorf("end the sessions on %s: %w", db, err)
+	}
+	for range 50 {
+		var left int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&left); err != nil || left == 0 {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return n, nil
+}
+
+// dropDatabase ends db's sessions and drops it.
+func dropDatabase(ctx context.Context, pool *pgxpool.Pool, db string) error {
+	if _, err := terminate(ctx, pool, db); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(db)); err != nil {
+		return fmt.Errorf("drop %s: %w", db, err)
+	}
+	return nil
+}
+
+func ident(s string) string   { return pgx.Identifier{s}.Sanitize() }
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

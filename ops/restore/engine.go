@@ -1,0 +1,307 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/runner"
+)
+
+// Engine prepares and runs restores from one backup store. It shares the
+// backup engine's store, runner, audit log and clocks, and takes its
+// safety backups through it.
+type Engine struct {
+	Backup *backup.Engine
+
+	// hooks inject failures in tests: hooks[point] runs at that point and
+	// its error fails the step.
+	hooks map[string]func() error
+}
+
+// New returns a restore engine over a backup engine.
+func New(b *backup.Engine) *Engine { return &Engine{Backup: b} }
+
+func (e *Engine) cfg() *config.Config { return e.Backup.Config }
+
+func (e *Engine) now() time.Time {
+	if e.Backup.Now != nil {
+		return e.Backup.Now()
+	}
+	return time.Now()
+}
+
+// hook runs the test hook of point, if any.
+func (e *Engine) hook(point string) error {
+	if f := e.hooks[point]; f != nil {
+		return f()
+	}
+	return nil
+}
+
+// Resolve finds the set a restore of kind reads: id, or with "" or
+// "latest" the newest set whose components for kind are all good,
+// leaving out the safety backups of earlier restores.
+func Resolve(ctx context.Context, st backup.Store, kind, id string) (*backup.Manifest, error) {
+	comps, err := componentsOf(kind)
+	if err != nil {
+		return nil, err
+	}
+	if id != "" && id != "latest" {
+		if !backup.ValidID(id) {
+			return nil, fmt.Errorf("%q is not a backup set ID (YYYYMMDD_HHMMSS) — list them with opsdeck backups", id)
+		}
+		s, err := backup.Get(ctx, st, id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Manifest == nil {
+			return nil, fmt.Errorf("backup set %s cannot be read: %s", id, s.Err)
+		}
+		for _, c := range comps {
+			comp, ok := s.Manifest.Component(c)
+			if !ok {
+				return nil, fmt.Errorf("backup set %s has no %s component (it has %s) — pick another set", id, c, strings.Join(s.Manifest.ComponentNames(), ", "))
+			}
+			if comp.Status != backup.StatusOK {
+				return nil, fmt.Errorf("the %s component of set %s failed when it was taken (%s) — pick another set", c, id, comp.Error)
+			}
+		}
+		return s.Manifest, nil
+	}
+	sets, err := backup.List(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sets {
+		if s.Manifest == nil || slices.Contains(s.Manifest.Tags, PreRestoreTag) {
+			continue
+		}
+		if hasAll(s.Manifest, comps) {
+			return s.Manifest, nil
+		}
+	}
+	return nil, fmt.Errorf("no backup set in %s holds %s — take one with opsdeck backup %s", st, strings.Join(comps, ", "), kind)
+}
+
+// Candidates lists the sets a restore of kind can read, newest first.
+func Candidates(sets []backup.Set, kind string) []backup.Set {
+	comps, err := componentsOf(kind)
+	if err != nil {
+		return nil
+	}
+	var out []backup.Set
+	for _, s := range sets {
+		if s.Manifest != nil && hasAll(s.Manifest, comps) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func hasAll(m *backup.Manifest, comps []string) bool {
+	for _, c := range comps {
+		comp, ok := m.Component(c)
+		if !ok || comp.Status != backup.StatusOK {
+			return false
+		}
+	}
+	return true
+}
+
+// componentsOf lists the components a restore of kind restores, in the
+// order a full restore runs them.
+func componentsOf(kind string) ([]string, error) {
+	switch kind {
+	case Database, Redis, Config:
+		return []string{kind}, nil
+	case Full:
+		return []string{Config, Database, Redis}, nil
+	}
+	return nil, fmt.Errorf("unknown restore kind %q: choose database, redis, config or full", kind)
+}
+
+// Prepare builds the plan of a restore and runs its preflight checks. It
+// changes nothing: `--dry-run` stops here, and so does the Restore tab
+// until the operator confirms.
+func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (*Plan, error) {
+	comps, err := componentsOf(opts.Kind)
+	if err != nil {
+		return nil, err
+	}
+	m, err := Resolve(ctx, e.Backup.Store, opts.Kind, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps}
+	ids, idErr := e.Backup.Identities()
+	en := &env{eng: e, plan: plan, p: p, ids: ids}
+	plan.env = en
+	if idErr != nil {
+		en.check("set", "decryption", health.Crit, idErr.Error()+" — fix backup.encryption.identity_file")
+	}
+	if err := e.build(ctx, en); err != nil {
+		return nil, err
+	}
+	en.preflight(ctx)
+	plan.Prepared = e.now()
+	return plan, nil
+}
+
+// build adds the steps of every component, in a safe order: the safety
+// backup first, then the Kubernetes objects (the writers may be among
+// them), then the data with the writers stopped only around the swaps, and
+// the post-checks last.
+func (e *Engine) build(ctx context.Context, en *env) error {
+	plan := en.plan
+	has := func(c string) bool { return slices.Contains(plan.Components, c) }
+	var db *dbRestore
+	var rd *redisRestore
+	var kc *configRestore
+	if has(Database) {
+		var err error
+		if db, err = newDBRestore(ctx, en); err != nil {
+			return err
+		}
+		plan.Target.Database, plan.Target.Postgres = db.target, db.server
+		en.components = append(en.components, db)
+		plan.Confirm = db.target
+	}
+	if has(Redis) {
+		var err error
+		if rd, err = newRedisRestore(en); err != nil {
+			return err
+		}
+		plan.Target.Redis = rd.server
+		en.components = append(en.components, rd)
+		if plan.Confirm == "" {
+			plan.Confirm = "flushall"
+		}
+	}
+	if has(Config) {
+		var err error
+		if kc, err = newConfigRestore(en); err != nil {
+			return err
+		}
+		plan.Target.Namespaces = kc.namespaces
+		en.components = append(en.components, kc)
+		if plan.Confirm == "" && len(kc.namespaces) > 0 {
+			plan.Confirm = kc.namespaces[0]
+		}
+	}
+	if plan.Confirm == "" {
+		plan.Confirm = "restore"
+	}
+
+	add := func(steps ...*Step) { plan.Steps = append(plan.Steps, steps...) }
+	add(en.preflightStep())
+	if safety := en.safetyStep(db, rd); safety != nil {
+		add(safety)
+	}
+	if kc != nil {
+		add(kc.steps()...)
+	}
+	if db != nil {
+		add(db.restoreSteps()...)
+	}
+	// The writers stop only for the swaps: the scratch database is
+	// restored and verified while production still serves.
+	// A restore into another database than postgres.dsn's leaves them be.
+	wr := newWriters(en)
+	stop := db != nil && db.production
+	if stop {
+		en.components = append(en.components, wr)
+		add(wr.downStep())
+	}
+	if db != nil {
+		add(db.swapStep())
+	}
+	if rd != nil {
+		add(rd.steps()...)
+	}
+	if stop {
+		add(wr.upStep())
+	}
+	add(en.postStep(db, rd, kc))
+	return nil
+}
+
+// env is the state one plan's steps share while it is prepared and run.
+type env struct {
+	eng  *Engine
+	plan *Plan
+	p    progress.Func
+	ids  []age.Identity
+	lock *backup.Lock
+
+	// checksummed is set once the preflight re-hashed the set's files.
+	checksummed bool
+	// cur is the step running; notes collects what each step found.
+	cur   string
+	notes map[string][]string
+	// safetyID is the safety backup taken by this run (safety its manifest).
+	safetyID string
+	safety   *backup.Manifest
+	// components are the restores of the plan, for the preflight.
+	components []component
+}
+
+// component is one component's restore: its preflight checks.
+type component interface {
+	preflight(ctx context.Context)
+}
+
+func (en *env) cfg() *config.Config { return en.eng.cfg() }
+
+// note records a finding of the running step and shows it.
+func (en *env) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if en.notes == nil {
+		en.notes = map[string][]string{}
+	}
+	en.notes[en.cur] = append(en.notes[en.cur], msg)
+	en.p.Emit(progress.Event{Kind: progress.Info, Op: OpRestore, Step: en.cur, Message: msg})
+}
+
+// warn shows a warning of the running step and records it.
+func (en *env) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if en.notes == nil {
+		en.notes = map[string][]string{}
+	}
+	en.notes[en.cur] = append(en.notes[en.cur], "warning: "+msg)
+	en.p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Step: en.cur, Message: msg})
+}
+
+// log passes on a line of a tool's output (pg_restore) without keeping it.
+func (en *env) log(line string) {
+	en.p.Emit(progress.Event{Kind: progress.Info, Op: OpRestore, Step: en.cur, Message: line})
+}
+
+// advance reports progress of the running step.
+func (en *env) advance(done, total int64, bytes bool) {
+	en.p.Emit(progress.Event{Kind: progress.Advance, Op: OpRestore, Step: en.cur, Done: done, Total: total, Bytes: bytes})
+}
+
+// check records a preflight result.
+func (en *env) check(component, name string, st health.Status, detail string) {
+	en.plan.Checks = append(en.plan.Checks, Check{Component: component, Name: name, Status: st, Detail: detail})
+}
+
+
+// runner runs pg_restore: the backup engine's runner, the real one by
+// default.
+func (e *Engine) runner() runner.Runner {
+	if e.Backup.Runner != nil {
+		return e.Backup.Runner
+	}
+	return runner.Exec{}
+}

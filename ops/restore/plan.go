@@ -1,0 +1,177 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/health"
+)
+
+// Kinds of restore.
+const (
+	Database = backup.Database
+	Redis    = backup.Redis
+	Config   = backup.Config
+	Full     = "full"
+)
+
+// Kinds lists what can be restored, in the CLI's order.
+var Kinds = []string{Database, Redis, Config, Full}
+
+// Progress event operations.
+const (
+	OpRestore = "restore"
+	OpUndo    = "undo"
+)
+
+// PreRestoreTag marks the safety backups a restore takes.
+const PreRestoreTag = "pre-restore"
+
+// Options choose what a restore restores.
+type Options struct {
+	// Kind is database, redis, config or full.
+	Kind string
+	// ID is the backup set; "" or "latest" is the newest set holding the
+	// kind's components (safety backups excluded).
+	ID string
+	// TargetDB is the database to replace (default: postgres.dsn's).
+	TargetDB string
+	// NoSafetyBackup skips the safety backup of the current data.
+	NoSafetyBackup bool
+	// UpdateExisting makes a config restore update the live objects that
+	// differ from the backup; by default they are skipped and only missing
+	// objects are created.
+	UpdateExisting bool
+}
+
+// Check is one preflight result.
+type Check struct {
+	Component string        `json:"component"`
+	Name      string        `json:"name"`
+	Status    health.Status `json:"status"`
+	Detail    string        `json:"detail"`
+}
+
+// Step is one named step of a plan. Its functions run in order:
+// Pre (is it safe to start?), Do, Verify (did it do what it says?); Undo
+// reverts it and must cope with a Do that stopped half-way.
+type Step struct {
+	// Name is stable and unique in the plan ("database.swap").
+	Name      string `json:"name"`
+	Component string `json:"component"`
+	// Title says what the step does, Undo what its undo does ("" when it
+	// has nothing to undo).
+	Title string `json:"title"`
+	Undo  string `json:"undo,omitempty"`
+
+	pre    func(ctx context.Context) error
+	do     func(ctx context.Context) error
+	verify func(ctx context.Context) error
+	undo   func(ctx context.Context) error
+}
+
+// Plan is a restore ready to run: the set, the target and the steps.
+type Plan struct {
+	Options Options `json:"options"`
+	// Set is the backup set restored from.
+	Set *backup.Manifest `json:"-"`
+	// SetID is Set.ID.
+	SetID string `json:"set"`
+	// Components restored, in plan order.
+	Components []string `json:"components"`
+	// Target names what is replaced, for the operator.
+	Target Target `json:"target"`
+	// Confirm is what the operator types to confirm.
+	Confirm string `json:"confirm"`
+	// Steps, in order.
+	Steps []*Step `json:"steps"`
+	// Checks are the preflight results.
+	Checks []Check `json:"checks"`
+	// Objects is the config diff: what the restore does to each object.
+	Objects []ObjectChange `json:"objects,omitempty"`
+	// Prepared is when the preflight ran.
+	Prepared time.Time `json:"prepared"`
+
+	env *env
+}
+
+// Target is what a plan replaces.
+type Target struct {
+	Database   string   `json:"database,omitempty"`
+	Postgres   string   `json:"postgres,omitempty"` // host:port
+	Redis      string   `json:"redis,omitempty"`    // host:port
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// Blocked returns why the plan must not run: a critical preflight check.
+func (p *Plan) Blocked() error {
+	for _, c := range p.Checks {
+		if c.Status == health.Crit {
+			return fmt.Errorf("preflight: %s %s: %s", c.Component, c.Name, c.Detail)
+		}
+	}
+	return nil
+}
+
+// Step returns the named step.
+func (p *Plan) Step(name string) (*Step, bool) {
+	for _, s := range p.Steps {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return nil, false
+}
+
+// StepState is where a step is in a run.
+type StepState string
+
+// Step states.
+const (
+	Pending    StepState = "pending"
+	Running    StepState = "running"
+	Done       StepState = "done"
+	Failed     StepState = "failed"
+	Undone     StepState = "undone"
+	UndoFailed StepState = "undo-failed"
+	Skipped    StepState = "skipped"
+)
+
+// StepResult is how one step went.
+type StepResult struct {
+	Name  string        `json:"name"`
+	Title string        `json:"title"`
+	State StepState     `json:"state"`
+	Took  time.Duration `json:"took_ns"`
+	Err   string        `json:"error,omitempty"`
+	// Notes are what the step found and checked (verification results).
+	Notes   []string `json:"notes,omitempty"`
+	UndoErr string   `json:"undo_error,omitempty"`
+}
+
+// Object actions of a config restore.
+const (
+	ObjectCreate    = "create"    // missing live: created
+	ObjectUpdate    = "update"    // differs and UpdateExisting: updated
+	ObjectSkip      = "skip"      // differs, left as it is
+	ObjectUnchanged = "unchanged" // live already matches the backup
+	ObjectError     = "error"     // the dry run was refused
+)
+
+// ObjectChange is what a config restore does to one object, from a
+// server-side dry-run apply against what is live.
+type ObjectChange struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Action    string `json:"action"`
+	// Fields are the paths that differ ("spec.replicas", "data.LOG_LEVEL").
+	Fields []string `json:"fields,omitempty"`
+	Err    string   `json:"error,omitempty"`
+}
+
+// FieldManager is the field manager of everything a restore writes to
+// the Kubernetes API.
+const FieldManager = "opsdeck"

@@ -1,0 +1,101 @@
+package restore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/progress"
+)
+
+// ReportDir is where restore reports are written: state_dir/reports.
+func ReportDir(stateDir string) string { return filepath.Join(stateDir, "reports") }
+
+// writeReport writes the run's Markdown report and returns its path.
+func (e *Engine) writeReport(rep *Report) (string, error) {
+	dir := ReportDir(e.cfg().StateDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("report directory: %w", err)
+	}
+	name := fmt.Sprintf("restore-%s-%s.md", rep.Plan.Options.Kind, rep.Start.UTC().Format("20060102_150405"))
+	path := filepath.Join(dir, name)
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, rep); err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// WriteMarkdown renders a restore report: what was restored from which
+// set, by whom, each step with its time and findings, the preflight.
+func WriteMarkdown(w io.Writer, rep *Report) error {
+	p := rep.Plan
+	var b strings.Builder
+	outcome := "succeeded"
+	switch {
+	case !rep.OK && rep.Undone:
+		outcome = "FAILED — undone, the original data is serving"
+	case !rep.OK:
+		outcome = "FAILED — the undo did not finish"
+	}
+	fmt.Fprintf(&b, "# Restore %s from %s: %s\n\n", p.Options.Kind, p.SetID, outcome)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Set | %s (taken %s, %s, by %s) |\n", p.SetID, p.Set.Start.UTC().Format(time.RFC3339), progress.Bytes(p.Set.Size()), cell(p.Set.User))
+	fmt.Fprintf(&b, "| Components | %s |\n", strings.Join(p.Components, ", "))
+	fmt.Fprintf(&b, "| Target | %s |\n", cell(p.describeTarget()))
+	fmt.Fprintf(&b, "| Who | %s |\n", cell(rep.Who))
+	fmt.Fprintf(&b, "| Started | %s |\n", rep.Start.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "| Took | %v |\n", rep.End.Sub(rep.Start).Round(time.Millisecond))
+	if rep.SafetyBackup != "" {
+		fmt.Fprintf(&b, "| Safety backup | %s |\n", rep.SafetyBackup)
+	} else {
+		fmt.Fprintf(&b, "| Safety backup | none |\n")
+	}
+	if rep.Err != "" {
+		fmt.Fprintf(&b, "\n**Error:** %s\n", rep.Err)
+	}
+	b.WriteString("\n## Steps\n\n| Step | State | Took | Details |\n|---|---|---|---|\n")
+	for _, s := range rep.Steps {
+		details := s.Notes
+		if s.Err != "" {
+			details = append(details, "error: "+s.Err)
+		}
+		if s.UndoErr != "" {
+			details = append(details, "undo failed: "+s.UndoErr)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %v | %s |\n", s.Name, s.State, s.Took.Round(time.Millisecond), cell(strings.Join(details, "<br>")))
+	}
+	b.WriteString("\n## Preflight\n\n| Component | Check | Status | Detail |\n|---|---|---|---|\n")
+	for _, c := range p.Checks {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Component, c.Name, c.Status, cell(c.Detail))
+	}
+	if len(p.Objects) > 0 {
+		b.WriteString("\n## Kubernetes objects\n\n| Object | Action | Fields |\n|---|---|---|\n")
+		for _, o := range p.Objects {
+			name := o.Kind + " " + o.Name
+			if o.Namespace != "" {
+				name = o.Kind + " " + o.Namespace + "/" + o.Name
+			}
+			detail := strings.Join(o.Fields, ", ")
+			if o.Err != "" {
+				detail = o.Err
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(name), o.Action, cell(detail))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// cell makes s safe inside a Markdown table cell.
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}

@@ -1,0 +1,211 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/access"
+	"github.com/opsdeck/opsdeck/ops/logging"
+	"github.com/opsdeck/opsdeck/ops/progress"
+)
+
+// UndoTimeout bounds the undo of one step. Undos run even when the run's
+// context was canceled: an interrupted restore still puts things back.
+var UndoTimeout = 5 * time.Minute
+
+// Report is how a run went: every step, the verification results, and
+// where the Markdown report was written.
+type Report struct {
+	Plan  *Plan        `json:"plan"`
+	Steps []StepResult `json:"steps"`
+	Start time.Time    `json:"start"`
+	End   time.Time    `json:"end"`
+	Who   string       `json:"who"`
+	// OK is true when every step finished.
+	OK bool `json:"ok"`
+	// Err is the failure, "" when OK.
+	Err string `json:"error,omitempty"`
+	// Undone is true when a failure was undone completely.
+	Undone bool `json:"undone"`
+	// SafetyBackup is the ID of the safety backup taken, "" when none.
+	SafetyBackup string `json:"safety_backup,omitempty"`
+	// Path is the Markdown report ("" when it could not be written).
+	Path string `json:"report,omitempty"`
+}
+
+// Run runs a prepared plan: it checks the session may restore, takes the
+// store lock for the whole run, records an audit entry, and runs each step
+// (precondition, action, verification). When a step fails or ctx ends, the
+// steps done so far, and the failed one, are undone in reverse. The report
+// is returned (and written as Markdown) whether the run succeeded or not.
+func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report, error) {
+	en := plan.env
+	if en == nil || en.plan != plan {
+		return nil, errors.New("restore: the plan was not prepared by this engine")
+	}
+	en.p = p
+	target := plan.describeTarget()
+	if err := e.Backup.Refuse(ctx, access.RestoreRun, target); err != nil {
+		return nil, err
+	}
+	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx)}
+	entry := e.Backup.AuditLog(ctx).Begin(string(access.RestoreRun), target, map[string]any{
+		"kind": plan.Options.Kind, "set": plan.SetID, "components": plan.Components,
+		"no_safety_backup": plan.Options.NoSafetyBackup, "update_existing": plan.Options.UpdateExisting,
+	})
+	err := e.run(ctx, plan, rep)
+	rep.End = e.now()
+	if err != nil {
+		rep.Err = err.Error()
+	}
+	rep.OK = err == nil
+	rep.SafetyBackup = en.safetyID
+	if path, werr := e.writeReport(rep); werr != nil {
+		p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not write the restore report: " + werr.Error()})
+	} else {
+		rep.Path = path
+	}
+	if aerr := entry.End(err); aerr != nil {
+		slog.Warn("audit write failed", logging.Err(aerr))
+	}
+	return rep, err
+}
+
+// run takes the lock and runs the steps.
+func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
+	en := plan.env
+	lock, err := e.Backup.LockStore(ctx, "restore "+plan.Options.Kind+" from "+plan.SetID)
+	if err != nil {
+		return fmt.Errorf("restore refused, nothing was changed: %w", err)
+	}
+	en.lock = lock
+	defer func() {
+		lock.Release()
+		en.lock = nil
+	}()
+
+	rep.Steps = make([]StepResult, len(plan.Steps))
+	for i, s := range plan.Steps {
+		rep.Steps[i] = StepResult{Name: s.Name, Title: s.Title, State: Pending}
+	}
+	var failed error
+	last := -1
+	for i, s := range plan.Steps {
+		if err := ctx.Err(); err != nil {
+			failed = fmt.Errorf("restore interrupted before %s: %w", s.Name, err)
+			break
+		}
+		last = i
+		start := e.now()
+		rep.Steps[i].State = Running
+		en.cur = s.Name
+		en.p.Emit(progress.Event{Kind: progress.Start, Op: OpRestore, Step: s.Name, Message: s.Title})
+		err := e.runStep(ctx, s)
+		rep.Steps[i].Took = e.now().Sub(start)
+		rep.Steps[i].Notes = en.notes[s.Name]
+		if err != nil {
+			rep.Steps[i].State = Failed
+			rep.Steps[i].Err = err.Error()
+			en.p.Emit(progress.Event{Kind: progress.Fail, Op: OpRestore, Step: s.Name, Err: err.Error()})
+			failed = fmt.Errorf("%s failed: %w", s.Name, err)
+			break
+		}
+		rep.Steps[i].State = Done
+		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpRestore, Step: s.Name, Message: s.Title})
+	}
+	if failed == nil {
+		return nil
+	}
+	for i := last + 1; i < len(plan.Steps); i++ {
+		rep.Steps[i].State = Skipped
+	}
+	rep.Undone = e.undo(ctx, plan, rep, last)
+	if rep.Undone {
+		return fmt.Errorf("%w — every step done was undone; the original data is serving", failed)
+	}
+	return fmt.Errorf("%w — and the undo did not finish: read the report and the restore runbook before anything else", failed)
+}
+
+// runStep runs one step's precondition, action and verification.
+func (e *Engine) runStep(ctx context.Context, s *Step) error {
+	if err := e.hook("before:" + s.Name); err != nil {
+		return err
+	}
+	if s.pre != nil {
+		if err := s.pre(ctx); err != nil {
+			return fmt.Errorf("precondition: %w", err)
+		}
+	}
+	if err := s.do(ctx); err != nil {
+		return err
+	}
+	if err := e.hook("after:" + s.Name); err != nil {
+		return err
+	}
+	if s.verify != nil {
+		if err := s.verify(ctx); err != nil {
+			return fmt.Errorf("verification: %w", err)
+		}
+	}
+	return nil
+}
+
+// undo reverts steps last..0 and reports whether every undo succeeded.
+func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bool {
+	en := plan.env
+	base := context.WithoutCancel(ctx)
+	ok := true
+	for i := last; i >= 0; i-- {
+		s := plan.Steps[i]
+		if s.undo == nil {
+			continue
+		}
+		en.cur = s.Name
+		en.p.Emit(progress.Event{Kind: progress.Start, Op: OpUndo, Step: s.Name, Message: s.Undo})
+		uctx, cancel := context.WithTimeout(base, UndoTimeout)
+		err := s.undo(uctx)
+		cancel()
+		if err != nil {
+			ok = false
+			rep.Steps[i].UndoErr = err.Error()
+			if rep.Steps[i].State == Done {
+				rep.Steps[i].State = UndoFailed
+			}
+			en.p.Emit(progress.Event{Kind: progress.Fail, Op: OpUndo, Step: s.Name, Err: err.Error()})
+			continue
+		}
+		if rep.Steps[i].State == Done {
+			rep.Steps[i].State = Undone
+		}
+		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpUndo, Step: s.Name, Message: s.Undo})
+	}
+	return ok
+}
+
+// whoOf names the session of ctx: its SSH identity when served.
+func whoOf(ctx context.Context) string {
+	if id, ok := access.FromContext(ctx); ok {
+		return id.String()
+	}
+	return access.Local(false).String()
+}
+
+// describeTarget names what the plan replaces, for the audit log.
+func (p *Plan) describeTarget() string {
+	t := p.Target
+	var parts []string
+	if t.Database != "" {
+		parts = append(parts, "database "+t.Database+"@"+t.Postgres)
+	}
+	if t.Redis != "" {
+		parts = append(parts, "redis "+t.Redis)
+	}
+	for _, ns := range t.Namespaces {
+		parts = append(parts, "namespace "+ns)
+	}
+	return strings.Join(parts, ", ") + " from " + p.SetID
+}
