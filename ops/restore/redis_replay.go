@@ -109,15 +109,17 @@ func (r *redisRestore) replay(ctx context.Context, setID string, comp *backup.Co
 	conn := client.Conn()
 	defer conn.Close()
 
-	if err := en.eng.hook("redis.flush"); err != nil {
-		return nil, err
-	}
 	err = withTimeout(ctx, redisCallTimeout, func(ctx context.Context) error { return conn.FlushAll(ctx).Err() })
-	if err != nil {
+	var refused goredis.Error
+	if err != nil && errors.As(err, &refused) {
 		return nil, fmt.Errorf("FLUSHALL: %w — nothing was flushed (the ACL user needs +flushall, and the command must not be renamed)", redis.Wrap(client, err))
 	}
+	// Without an answer the flush may have happened: the undo must run.
 	if onFlush != nil {
 		onFlush()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("FLUSHALL: %w", redis.Wrap(client, err))
 	}
 	if report {
 		en.note("FLUSHALL done: every database of %s is empty", r.server)

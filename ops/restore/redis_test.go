@@ -369,7 +369,7 @@ func TestRedisRestoreFailureBeforeFlushChangesNothing(t *testing.T) {
 	f.change()
 	before := f.keyspace()
 	e := restore.New(f.be)
-	restore.SetHook(e, "redis.flush", func() error { return errors.New("injected before the flush") })
+	restore.SetHook(e, "before:redis.restore", func() error { return errors.New("injected before the flush") })
 	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis, NoSafetyBackup: true}, nil)
 	if err != nil {
 		t.Fatal(err)
