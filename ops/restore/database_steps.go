@@ -92,6 +92,7 @@ func (d *dbRestore) restore(ctx context.Context) error {
 	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.scratch).Scan(&d.newOID); err != nil {
 		return fmt.Errorf("read %s: %w", d.scratch, err)
 	}
+	en.persist()
 	en.note("created %s", d.scratch)
 	return d.pgRestore(ctx)
 }
@@ -302,6 +303,7 @@ func (d *dbRestore) swap(ctx context.Context) error {
 	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&d.oldOID); err != nil {
 		return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
 	}
+	en.persist() // a kill from here on is recovered by OID
 	// No new sessions while the old ones are ended and the names move.
 	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS false"); err != nil {
 		return fmt.Errorf("stop new sessions on %s: %s", d.target, d.redact(err.Error()))

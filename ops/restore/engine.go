@@ -172,6 +172,7 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 			return err
 		}
 		plan.Target.Database, plan.Target.Postgres = db.target, db.server
+		en.db = db
 		en.components = append(en.components, db)
 		plan.Confirm = db.target
 	}
@@ -181,6 +182,7 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 			return err
 		}
 		plan.Target.Redis = rd.server
+		en.redis = rd
 		en.components = append(en.components, rd)
 		if plan.Confirm == "" {
 			plan.Confirm = "flushall"
@@ -219,6 +221,7 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 	stop := db != nil && db.production
 	if stop {
 		en.components = append(en.components, wr)
+		en.writers = wr
 		add(wr.downStep())
 	}
 	if db != nil {
@@ -252,6 +255,16 @@ type env struct {
 	safety   *backup.Manifest
 	// components are the restores of the plan, for the preflight.
 	components []component
+	// db, redis and writers are the plan's parts whose state the journal
+	// keeps (nil when not in the plan).
+	db      *dbRestore
+	redis   *redisRestore
+	writers *writers
+	// journal is the running restore's journal (nil while preparing).
+	journal       *Journal
+	journalWarned bool
+	// recovering is set while Recover undoes an interrupted run.
+	recovering bool
 }
 
 // component is one component's restore: its preflight checks.

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/opsdeck/opsdeck/ops/redis"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -11,6 +12,10 @@ import (
 var sb *sandbox.Sandbox
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain()) // a restore to be killed (kill_test.go)
+	}
+	redis.RouteLibraryLogs(nil) // go-redis's dial failures are the tests' business
 	os.Exit(sandbox.RunTests(m, sandbox.Options{Scale: 0}, &sb))
 }
 

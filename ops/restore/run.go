@@ -87,6 +87,9 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 		lock.Release()
 		en.lock = nil
 	}()
+	if err := en.startJournal(ctx); err != nil {
+		return fmt.Errorf("restore refused, nothing was changed: %w", err)
+	}
 
 	rep.Steps = make([]StepResult, len(plan.Steps))
 	for i, s := range plan.Steps {
@@ -103,6 +106,8 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 		start := e.now()
 		rep.Steps[i].State = Running
 		en.cur = s.Name
+		en.journal.Current = s.Name
+		en.persist()
 		en.p.Emit(progress.Event{Kind: progress.Start, Op: OpRestore, Step: s.Name, Message: s.Title})
 		err := e.runStep(ctx, s)
 		rep.Steps[i].Took = e.now().Sub(start)
@@ -115,9 +120,13 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 			break
 		}
 		rep.Steps[i].State = Done
+		en.journal.Done = append(en.journal.Done, s.Name)
+		en.journal.Current = ""
+		en.persist()
 		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpRestore, Step: s.Name, Message: s.Title})
 	}
 	if failed == nil {
+		en.endJournal()
 		return nil
 	}
 	for i := last + 1; i < len(plan.Steps); i++ {
@@ -125,6 +134,7 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 	}
 	rep.Undone = e.undo(ctx, plan, rep, last)
 	if rep.Undone {
+		en.endJournal()
 		return fmt.Errorf("%w — every step done was undone; the original data is serving", failed)
 	}
 	return fmt.Errorf("%w — and the undo did not finish: read the report and the restore runbook before anything else", failed)

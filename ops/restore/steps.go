@@ -25,6 +25,7 @@ func (en *env) preflight(ctx context.Context) {
 		en.checkSums(ctx)
 	}
 	en.checkLock()
+	en.checkJournal()
 	for _, c := range en.components {
 		c.preflight(ctx)
 	}

@@ -129,6 +129,7 @@ func (w *writers) downStep() *Step {
 					return errors.New(kubeErr(err, "scale", wr))
 				}
 				w.replicas[wr] = n
+				w.en.persist()
 				w.en.note("%s: %d → 0", wr, n)
 			}
 			return w.waitGone(ctx, cs)

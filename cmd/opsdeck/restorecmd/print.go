@@ -84,6 +84,8 @@ func PrintReport(w io.Writer, r *restore.Report) {
 	}
 	took := r.End.Sub(r.Start).Round(time.Millisecond)
 	switch {
+	case r.OK && r.Undone:
+		fmt.Fprintf(w, "\nok: the interrupted restore of %s from %s is undone (%v)\n", r.Plan.Options.Kind, r.Plan.SetID, took)
 	case r.OK:
 		fmt.Fprintf(w, "\nok: restored %s from %s in %v\n", r.Plan.Options.Kind, r.Plan.SetID, took)
 	case r.Undone:

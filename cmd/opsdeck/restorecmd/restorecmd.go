@@ -17,6 +17,8 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/restore"
 )
 
@@ -39,9 +41,9 @@ func Command(g *cli.Globals) *cobra.Command {
 func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
 	f := &flags{stdinIsTerminal: stdinIsTerminal}
 	cmd := &cobra.Command{
-		Use:       "restore database|redis|config|full [ID|latest]",
+		Use:       "restore database|redis|config|full [ID|latest] | restore recover",
 		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
-		ValidArgs: restore.Kinds,
+		ValidArgs: append(append([]string(nil), restore.Kinds...), "recover"),
 		Long: `Restores from a backup set (default: the newest one holding the component,
 safety backups of earlier restores left out) as a plan of named steps, each
 with a precondition, an action, a verification and an undo:
@@ -58,7 +60,10 @@ with a precondition, an action, a verification and an undo:
   full      config, database and redis in one plan
 
 If a step fails or the run is interrupted, the steps done are undone in
-reverse and the original data keeps serving. The plan and the preflight are
+reverse and the original data keeps serving. A restore that was killed
+outright (SIGKILL, a lost host) leaves a journal in the state directory; the
+next restore refuses to start and ` + "`opsdeck restore recover`" + ` undoes what it
+had changed. The plan and the preflight are
 shown first; --dry-run stops there. Without --yes you confirm by typing the
 database name (redis: "flushall"; config: the namespace). Needs the admin
 role; one backup or restore runs at a time per store. A Markdown report is
@@ -71,8 +76,12 @@ not finish (read the report).`,
   opsdeck restore database 20261124_020000
   opsdeck restore database latest --target-db stockapp_copy --yes
   opsdeck restore config --update-existing
-  opsdeck restore full latest`,
+  opsdeck restore full latest
+  opsdeck restore recover`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] == "recover" {
+				return nil
+			}
 			if len(args) < 1 || len(args) > 2 {
 				return cli.Exit(3, fmt.Errorf("say what to restore: %s, and optionally a set ID or latest", strings.Join(restore.Kinds, ", ")))
 			}
@@ -118,8 +127,11 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		opts.ID = args[1]
 	}
 	eng := restore.New(be)
-	progress := backupcmd.Printer(stderr, f.quiet || f.out.JSON())
-	plan, err := eng.Prepare(ctx, opts, progress)
+	printer := backupcmd.Printer(stderr, f.quiet || f.out.JSON())
+	if args[0] == "recover" {
+		return f.recover(cmd, eng, cfg, printer)
+	}
+	plan, err := eng.Prepare(ctx, opts, printer)
 	if err != nil {
 		return cli.Exit(2, err)
 	}
@@ -147,7 +159,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}
-	rep, err := eng.Run(ctx, plan, progress)
+	rep, err := eng.Run(ctx, plan, printer)
 	if f.out.JSON() {
 		if rep != nil {
 			if perr := cli.PrintJSON(stdout, rep); perr != nil {
@@ -177,4 +189,45 @@ func confirm(in io.Reader, w io.Writer, want string) bool {
 		return false
 	}
 	return strings.TrimSpace(line) == want
+}
+
+// recover undoes what a killed restore left changed, after a typed
+// confirmation.
+func (f *flags) recover(cmd *cobra.Command, eng *restore.Engine, cfg *config.Config, p progress.Func) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	j, err := restore.Interrupted(cfg)
+	if err != nil {
+		return cli.Exit(2, err)
+	}
+	if j == nil {
+		fmt.Fprintln(stdout, "nothing to recover: no restore was interrupted")
+		return nil
+	}
+	fmt.Fprintf(stdout, "interrupted: %s\n", j.Describe())
+	if f.dryRun {
+		fmt.Fprintln(stdout, "dry run: nothing was changed")
+		return nil
+	}
+	if !f.yes {
+		if !f.stdinIsTerminal() {
+			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to recover"))
+		}
+		if !confirm(cmd.InOrStdin(), stderr, "recover") {
+			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
+		}
+	}
+	rep, err := eng.Recover(cmd.Context(), p)
+	if rep != nil {
+		if f.out.JSON() {
+			if perr := cli.PrintJSON(stdout, rep); perr != nil {
+				return perr
+			}
+		} else {
+			PrintReport(stdout, rep)
+		}
+	}
+	if err != nil {
+		return cli.Exit(4, err)
+	}
+	return nil
 }

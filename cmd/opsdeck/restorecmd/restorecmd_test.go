@@ -178,3 +178,15 @@ func dropDatabase(db string) {
 	defer c.Close(ctx)
 	c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
 }
+
+func TestRecoverWithNothingInterrupted(t *testing.T) {
+	_, path := configFile(t)
+	r := runCmd(t, path, "", false, "recover")
+	if r.code != 0 || !strings.Contains(r.stdout, "nothing to recover") {
+		t.Fatalf("%+v", r)
+	}
+	r = runCmd(t, path, "", false, "recover", "latest")
+	if r.code != 3 {
+		t.Fatalf("recover with a set: %+v", r)
+	}
+}

@@ -1,0 +1,121 @@
+package restore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/restore"
+)
+
+// childEnv names the step after which the child restore kills itself.
+const childEnv = "OPSDECK_RESTORE_TEST_CHILD"
+
+// childMain runs a database restore with the config in
+// OPSDECK_RESTORE_TEST_CONFIG and SIGKILLs itself right after the named
+// step: no undo, no deferred cleanup, as when a bastion host dies.
+func childMain() int {
+	cfg, err := config.Load(os.Getenv("OPSDECK_RESTORE_TEST_CONFIG"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	be, err := backup.New(cfg, "test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	e := restore.New(be)
+	restore.SetHook(e, "after:"+os.Getenv(childEnv), func() error {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+		return nil
+	})
+	ctx := context.Background()
+	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Database, NoSafetyBackup: true}, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := e.Run(ctx, plan, nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// TestKilledRestoreIsRecovered kills a restore with SIGKILL after the
+// writers stopped and after the swap; the next preflight refuses to run
+// over it, and Recover puts the original database and the writers back.
+func TestKilledRestoreIsRecovered(t *testing.T) {
+	f := newDBFixture(t)
+	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE')")
+	cfgPath := filepath.Join(t.TempDir(), "opsdeck.yaml")
+	if err := f.cfg.Write(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"writers.down", "database.swap"} {
+		t.Run(step, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"="+step, "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+					t.Fatalf("the child was not killed: %v %s", err, stderr.String())
+				}
+			case <-time.After(2 * time.Minute):
+				cmd.Process.Kill()
+				t.Fatal("the child restore hung")
+			}
+			if f.replicas() != 0 {
+				t.Fatalf("the kill left the writer at %d replicas, want 0 (stopped)", f.replicas())
+			}
+
+			e := f.engine()
+			plan, err := e.Prepare(context.Background(), restore.Options{Kind: restore.Database}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, c := range plan.Checks {
+				if c.Name == "interrupted restore" && c.Status == health.Crit && strings.Contains(c.Detail, "opsdeck restore recover") {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("the preflight does not stop at the interrupted restore: %+v", plan.Checks)
+			}
+			if _, err := e.Run(context.Background(), plan, nil); err == nil {
+				t.Fatal("a restore ran over an interrupted one")
+			}
+
+			rep, err := e.Recover(context.Background(), nil)
+			if err != nil {
+				t.Fatalf("recover: %v\n%+v", err, rep)
+			}
+			f.assertOriginal(t)
+			if j, _ := restore.Interrupted(f.cfg); j != nil {
+				t.Fatalf("the journal is still there: %+v", j)
+			}
+			if _, err := e.Recover(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no interrupted restore") {
+				t.Fatalf("a second recover: %v", err)
+			}
+		})
+	}
+}
