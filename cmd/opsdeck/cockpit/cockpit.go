@@ -29,7 +29,7 @@ import (
 	"github.com/opsdeck/opsdeck/tui/health"
 	maintenancetab "github.com/opsdeck/opsdeck/tui/maintenance"
 	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
-	"github.com/opsdeck/opsdeck/tui/pending"
+	restoretab "github.com/opsdeck/opsdeck/tui/restore"
 	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
@@ -164,7 +164,7 @@ func tabs(c *common.Common, src *Sources) *tui.Model {
 		health.New(c, src.Health),
 		metricstab.New(c, src.Metrics),
 		backupstab.New(c, src.Backups),
-		pending.New(c, "Restore", "The guided, undoable restore walkthrough is not built yet; it builds on backups."),
+		restoretab.New(c, restoretab.Sources{Context: src.Backups.Context, Engine: restoretab.FromBackup(src.Backups.Engine)}),
 		maintenancetab.New(c, src.Maintenance),
 		runbookstab.New(c, src.Runbooks),
 		audittab.New(c, audittab.Sources{Path: AuditPath(c.Config)}),

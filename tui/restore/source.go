@@ -1,0 +1,112 @@
+package restore
+
+import (
+	"context"
+	"time"
+
+	"charm.land/bubbles/v2/spinner"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/progress"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
+)
+
+// Engine is what the tab needs of the restore engine: the catalog, the
+// plan with its read-only preflight, and the run. FromBackup wraps the
+// real one; tests give a fake.
+type Engine interface {
+	// List reads the backup sets, newest first.
+	List(ctx context.Context) ([]backup.Set, error)
+	// Prepare builds the plan and runs the preflight; it changes nothing.
+	Prepare(ctx context.Context, o oprestore.Options, p progress.Func) (*oprestore.Plan, error)
+	// Run runs a prepared plan, undoing the steps done when one fails.
+	Run(ctx context.Context, plan *oprestore.Plan, p progress.Func) (*oprestore.Report, error)
+}
+
+// FromBackup returns the tab's engine over the backup engine the Backups
+// tab uses (get is its Sources.Engine): the restore engine shares its
+// store, lock, audit log and clock. Nil when get is nil.
+func FromBackup(get func() (*backup.Engine, error)) func() (Engine, error) {
+	if get == nil {
+		return nil
+	}
+	return func() (Engine, error) {
+		b, err := get()
+		if err != nil {
+			return nil, err
+		}
+		return engine{oprestore.New(b)}, nil
+	}
+}
+
+// engine is the real Engine: ops/restore over a backup engine.
+type engine struct{ *oprestore.Engine }
+
+// List implements Engine.
+func (e engine) List(ctx context.Context) ([]backup.Set, error) {
+	return backup.List(ctx, e.Backup.Store)
+}
+
+// Sources are the tab's data sources, built outside the TUI so that the
+// sessions of a server share one backup engine.
+type Sources struct {
+	// Engine returns the restore engine; called in a Cmd. An error (no
+	// backup store) shows in the tab.
+	Engine func() (Engine, error)
+	// Context is the session's: the preflight and the run end with it
+	// (default: never).
+	Context context.Context
+	// ListTimeout bounds reading the catalog (default 30s).
+	ListTimeout time.Duration
+	// PrepareTimeout bounds the preflight, which re-reads the set's files
+	// (default 30m).
+	PrepareTimeout time.Duration
+	// RunTimeout bounds a restore (default 12h); at the end the engine
+	// undoes what was done.
+	RunTimeout time.Duration
+	// Frame is the spinner's frame interval while something runs (default
+	// the spinner's own); negative turns the animation off (tests).
+	Frame time.Duration
+}
+
+// spin is the spinner drawn for a running step or preflight.
+var spin = spinner.MiniDot
+
+// Messages of the Restore tab; other tabs ignore them.
+type (
+	engineMsg struct {
+		eng Engine
+		err error
+	}
+	setsMsg struct {
+		sets []backup.Set
+		err  error
+		at   time.Time
+	}
+	// prepEventMsg is one progress event of the preflight number seq.
+	prepEventMsg struct {
+		seq int
+		ev  progress.Event
+		ch  <-chan progress.Event
+		rd  <-chan planMsg
+	}
+	// planMsg ends the preflight number seq.
+	planMsg struct {
+		seq  int
+		plan *oprestore.Plan
+		err  error
+	}
+	// runEventMsg is one progress event of the run.
+	runEventMsg struct {
+		ev progress.Event
+		ch <-chan progress.Event
+		rd <-chan runDoneMsg
+	}
+	// runDoneMsg ends the run.
+	runDoneMsg struct {
+		rep *oprestore.Report
+		err error
+	}
+	// frameMsg moves the spinners.
+	frameMsg struct{}
+)
