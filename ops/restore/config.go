@@ -333,7 +333,7 @@ func (c *configRestore) summarize() {
 		summary += " — the dry run was refused for some objects (see their checks); fix that and prepare again"
 	case n[ObjectSkip] > 0:
 		status = health.Warn
-		summary += " — the skipped objects differ from the backup and are left as they are; choose to update existing objects to restore them too"
+		summary += " — the skipped objects differ from the backup and are left as they are; restore them too with --update-existing (in the Restore tab: the update-existing option)"
 	}
 	shown := 0
 	for _, o := range c.objs {

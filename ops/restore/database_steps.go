@@ -155,8 +155,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// itemRE finds the items pg_restore --verbose reports finished.
-var itemRE = regexp.MustCompile(`^pg_restore: (?:finished item \d+|processing item \d+|creating|processing data)`)
+// itemRE finds the items pg_restore --verbose reports done: "processing
+// item" in its serial phases, "finished item" in the parallel one.
+var itemRE = regexp.MustCompile(`^pg_restore: (?:finished|processing) item \d+`)
 
 // pgRestore runs pg_restore into the scratch database, passing its log on.
 func (d *dbRestore) pgRestore(ctx context.Context) error {
@@ -182,7 +183,7 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			en.log(line)
-			if itemRE.MatchString(line) {
+			if itemRE.MatchString(line) && (items == 0 || done < items) {
 				done++
 				en.advance(done, items, false)
 			}

@@ -7,8 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -184,8 +189,44 @@ func Run(ctx context.Context, cfg *config.Config, opts ...tea.ProgramOption) err
 	src := NewSources(ctx, cfg)
 	defer src.Close()
 	p := tea.NewProgram(NewModel(cfg, src), append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)...)
-	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+	_, err := p.Run()
+	waitForTasks(src.Tasks, cancel)
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return fmt.Errorf("cockpit: %w", err)
 	}
 	return nil
+}
+
+// waitForTasks stops the backups and restores still running when the
+// cockpit closes and waits for them to end: a restore interrupted this way
+// undoes what it changed, which must not be cut short by the process
+// exiting. A second Ctrl-C leaves at once (the restore's journal then lets
+// `opsdeck restore recover` finish the undo).
+func waitForTasks(reg *tasks.Registry, stop context.CancelFunc) {
+	running := reg.Running()
+	if len(running) == 0 {
+		return
+	}
+	var names []string
+	for _, t := range running {
+		names = append(names, t.Name)
+	}
+	fmt.Fprintf(os.Stderr, "opsdeck: stopping %s — waiting while it undoes what it changed (Ctrl-C again leaves it half-done)\n", strings.Join(names, ", "))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	ctx, done := context.WithCancel(context.Background())
+	defer done()
+	changed := reg.Subscribe(ctx)
+	stop()
+	for len(reg.Running()) > 0 {
+		select {
+		case <-changed:
+		case <-sig:
+			fmt.Fprintln(os.Stderr, "opsdeck: left without waiting; run opsdeck restore recover if a restore was running")
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	fmt.Fprintln(os.Stderr, "opsdeck: stopped")
 }
