@@ -371,7 +371,15 @@ func TestForbidden(t *testing.T) {
 
 	// With pods and events granted, nodes fail alone.
 	grant(t, user)
-	f, err = kube.FetchFacts(ctx, bob, nil)
+	// The RBAC authorizer sees the new Role and RoleBinding through its
+	// informers, a moment after they are created.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		f, err = kube.FetchFacts(ctx, bob, nil)
+		if (err != nil && len(f.Errors) == 1) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err == nil || len(f.Errors) != 1 || f.Errors[kube.SourceNodes] == nil {
 		t.Fatalf("partial RBAC: err %v, Errors %v", err, f.Errors)
 	}
