@@ -216,9 +216,11 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 	}
 	// The writers stop only for the swaps: the scratch database is
 	// restored and verified while production still serves.
-	// A restore into another database than postgres.dsn's leaves them be.
+	// A restore into another database than postgres.dsn's leaves them be;
+	// a Redis restore stops them too, or their writes would mix with the
+	// snapshot's keys (and fail its key counts).
 	wr := newWriters(en)
-	stop := db != nil && db.production
+	stop := (db != nil && db.production) || rd != nil
 	if stop {
 		en.components = append(en.components, wr)
 		en.writers = wr

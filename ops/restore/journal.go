@@ -262,7 +262,7 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 		en.redis.flushed = true
 	}
 	en.journal = j
-	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx)}
+	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx), SafetyBackup: j.Safety}
 	last := -1
 	for i, s := range plan.Steps {
 		state := Skipped

@@ -201,7 +201,8 @@ func (c Command) ReadOnly() bool {
 // when a yes/no answer is enough. Restores ask for the name of what they
 // overwrite, as `opsdeck restore` itself does: the database (--target-db,
 // else database) for database and full restores, the namespace for config,
-// "redis" for Redis; when the name is not known, the component's.
+// "flushall" for Redis, "recover" for a recovery; when the name is not
+// known, the component's.
 func (c Command) ConfirmWord(database, namespace string) string {
 	p := c.Path()
 	if len(p) < 2 || p[0] != "restore" || c.ReadOnly() {
@@ -216,6 +217,10 @@ func (c Command) ConfirmWord(database, namespace string) string {
 		}
 	case "config":
 		word = namespace
+	case "redis":
+		word = "flushall" // the restore flushes Redis first
+	case "recover":
+		word = "recover"
 	}
 	if word == "" {
 		word = p[1]

@@ -5,6 +5,7 @@ package restorecmd
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -119,7 +120,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return cli.Exit(3, err)
 	}
 	defer be.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	opts := restore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
@@ -216,7 +217,7 @@ func (f *flags) recover(cmd *cobra.Command, eng *restore.Engine, cfg *config.Con
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}
-	rep, err := eng.Recover(cmd.Context(), p)
+	rep, err := eng.Recover(context.WithoutCancel(cmd.Context()), p)
 	if rep != nil {
 		if f.out.JSON() {
 			if perr := cli.PrintJSON(stdout, rep); perr != nil {
