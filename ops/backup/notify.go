@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
 // MetricsFile is the textfile-collector file written into backup.metrics_dir.
@@ -75,10 +76,10 @@ func (e *Engine) writeMetrics(comps []string, res Result, runErr error) error {
 		all[name] = m
 	}
 	b, _ := json.MarshalIndent(all, "", "  ")
-	if err := writeFileAtomic(state, b); err != nil {
+	if err := safefile.Write(state, b, 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(e.Config.Backup.MetricsDir, MetricsFile), RenderMetrics(all))
+	return safefile.Write(filepath.Join(e.Config.Backup.MetricsDir, MetricsFile), RenderMetrics(all), 0o644)
 }
 
 // RenderMetrics renders the per-component state in the Prometheus text format.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
 // stagingPrefix names the directory a set is written in before its commit.
@@ -112,7 +114,7 @@ func (s *LocalStore) Commit(_ context.Context, id string, manifest []byte) error
 		return err
 	}
 	dir := s.staging(id)
-	if err := writeFileAtomic(filepath.Join(dir, ManifestName), manifest); err != nil {
+	if err := safefile.Write(filepath.Join(dir, ManifestName), manifest, 0o600); err != nil {
 		return err
 	}
 	if _, err := os.Stat(s.final(id)); err == nil {
@@ -121,51 +123,7 @@ func (s *LocalStore) Commit(_ context.Context, id string, manifest []byte) error
 	if err := os.Rename(dir, s.final(id)); err != nil {
 		return fmt.Errorf("commit backup %s: %w", id, err)
 	}
-	return syncDir(s.dir)
-}
-
-// writeFileAtomic writes data to path through a synced temporary file.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w — check free space", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return safefile.SyncDir(s.dir)
 }
 
 // Abandon implements Store.
@@ -240,7 +198,7 @@ func (s *LocalStore) PutMeta(_ context.Context, id, name string, data []byte) er
 	if _, err := os.Stat(filepath.Join(s.final(id), ManifestName)); err != nil {
 		return fmt.Errorf("backup %s: %w", id, ErrNotFound)
 	}
-	return writeFileAtomic(filepath.Join(s.final(id), name), data)
+	return safefile.Write(filepath.Join(s.final(id), name), data, 0o600)
 }
 
 // GetMeta implements Store.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
 // historyName is the capacity history under the state dir: one JSON
@@ -140,7 +142,7 @@ func trimHistory(path string) error {
 		buf.Write(line)
 		buf.WriteByte('\n')
 	}
-	return WriteFileAtomic(path, buf.Bytes(), 0o600)
+	return safefile.Write(path, buf.Bytes(), 0o600)
 }
 
 // Point is one measurement of a quantity over time.

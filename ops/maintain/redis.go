@@ -19,6 +19,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/redis"
+	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
 // Runbook sections the Redis findings link.
@@ -302,7 +303,7 @@ func saveJSON(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, data, 0o600)
+	return safefile.Write(path, data, 0o600)
 }
 
 func loadJSON(path string, v any) error {
@@ -314,32 +315,4 @@ func loadJSON(path string, v any) error {
 		return fmt.Errorf("%s is not valid (%w) — delete it", path, err)
 	}
 	return nil
-}
-
-// WriteFileAtomic writes data to path through a synced temporary file in
-// the same directory, renamed over path: a reader never sees half a file,
-// and a crash leaves the old one. The directory must exist.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

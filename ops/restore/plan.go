@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
@@ -175,3 +176,19 @@ type ObjectChange struct {
 // FieldManager is the field manager of everything a restore writes to
 // the Kubernetes API.
 const FieldManager = "opsdeck"
+
+// Ref names the object as kubectl does: "Kind namespace/name".
+func (o ObjectChange) Ref() string {
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
+}
+
+// Detail is the differing fields, or the refusal.
+func (o ObjectChange) Detail() string {
+	if o.Err != "" {
+		return o.Err
+	}
+	return strings.Join(o.Fields, ", ")
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
 // ReportDir is where restore reports are written: state_dir/reports.
@@ -27,11 +28,7 @@ func (e *Engine) writeReport(rep *Report) (string, error) {
 	if err := WriteMarkdown(&b, rep); err != nil {
 		return "", err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
-		return "", err
-	}
-	return path, os.Rename(tmp, path)
+	return path, safefile.Write(path, b.Bytes(), 0o600)
 }
 
 // WriteMarkdown renders a restore report: what was restored from which
@@ -80,15 +77,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	if len(p.Objects) > 0 {
 		b.WriteString("\n## Kubernetes objects\n\n| Object | Action | Fields |\n|---|---|---|\n")
 		for _, o := range p.Objects {
-			name := o.Kind + " " + o.Name
-			if o.Namespace != "" {
-				name = o.Kind + " " + o.Namespace + "/" + o.Name
-			}
-			detail := strings.Join(o.Fields, ", ")
-			if o.Err != "" {
-				detail = o.Err
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(name), o.Action, cell(detail))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(o.Ref()), o.Action, cell(o.Detail()))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

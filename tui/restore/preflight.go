@@ -297,10 +297,7 @@ func (t *Tab) objectsText(objs []oprestore.ObjectChange, w int) string {
 		case oprestore.ObjectError:
 			st = s.Crit
 		}
-		name := o.Kind + " " + o.Name
-		if o.Namespace != "" {
-			name = o.Kind + " " + o.Namespace + "/" + o.Name
-		}
+		name := o.Ref()
 		var detail []string
 		if len(o.Fields) > 0 {
 			detail = append(detail, "differs: "+strings.Join(o.Fields, ", "))

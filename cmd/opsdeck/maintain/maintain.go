@@ -19,6 +19,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
+	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
 // flags are the command's options.
@@ -351,7 +352,7 @@ func writeReport(path string, stdout io.Writer, rep *opmaintain.Report) error {
 	if err := opmaintain.WriteMarkdown(&b, rep); err != nil {
 		return err
 	}
-	if err := opmaintain.WriteFileAtomic(path, []byte(b.String()), 0o600); err != nil {
+	if err := safefile.Write(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("write the report to %s: %w — check the directory exists and is writable", path, err)
 	}
 	return nil

@@ -36,15 +36,7 @@ func PrintPlan(w io.Writer, p *restore.Plan) {
 			if o.Action == restore.ObjectUnchanged {
 				continue
 			}
-			name := o.Kind + " " + o.Name
-			if o.Namespace != "" {
-				name = o.Kind + " " + o.Namespace + "/" + o.Name
-			}
-			detail := strings.Join(o.Fields, ", ")
-			if o.Err != "" {
-				detail = o.Err
-			}
-			fmt.Fprintf(w, "  %-9s %s  %s\n", o.Action, name, detail)
+			fmt.Fprintf(w, "  %-9s %s  %s\n", o.Action, o.Ref(), o.Detail())
 		}
 	}
 	fmt.Fprintln(w, "\nplan:")
