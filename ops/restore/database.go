@@ -41,8 +41,9 @@ type dbRestore struct {
 	// production is true when the target is postgres.dsn's database, the
 	// one the writers use.
 	production bool
-	// superuser may restore ownership and privileges as dumped.
-	superuser bool
+	// superuser may restore ownership and privileges as dumped;
+	// ownerMember may act as the target's owner (SET ROLE).
+	superuser, ownerMember bool
 	// owner, encoding and collation of the target, for the scratch one.
 	owner, encoding, collate, ctype string
 	// oldOID and newOID tell the two databases apart through the renames.
@@ -59,7 +60,7 @@ func newDBRestore(ctx context.Context, en *env) (*dbRestore, error) {
 	d := &dbRestore{en: en, comp: comp, file: comp.Files[0], dsn: en.cfg().Postgres.DSN}
 	pc, err := pgx.ParseConfig(d.dsn)
 	if err != nil {
-		return nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
+		return nil, &ConfigError{errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")}
 	}
 	d.target = en.plan.Options.TargetDB
 	if d.target == "" {
@@ -183,7 +184,7 @@ func (d *dbRestore) preflight(ctx context.Context) {
 			return
 		}
 		var isOwner bool
-		_ = pool.QueryRow(ctx, "SELECT pg_has_role(current_user, $1, 'USAGE')", d.owner).Scan(&isOwner)
+		_ = pool.QueryRow(ctx, "SELECT pg_has_role(current_user, $1, 'USAGE'), pg_has_role(current_user, $1, 'MEMBER')", d.owner).Scan(&isOwner, &d.ownerMember)
 		if !d.superuser && !isOwner {
 			chk("privileges", health.Crit, "%s is owned by %s: connect as its owner or a superuser to rename it", d.target, d.owner)
 		}
@@ -194,11 +195,20 @@ func (d *dbRestore) preflight(ctx context.Context) {
 	} else {
 		chk("target", health.Warn, "database %s does not exist: it will be created (nothing is replaced)", d.target)
 	}
+	if !d.superuser {
+		var signal bool
+		_ = pool.QueryRow(ctx, "SELECT pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')").Scan(&signal)
+		if !signal {
+			chk("sessions", health.Warn, "the role may end only its own sessions: the swap fails while the application is connected as another role — list its Deployments in restore.writers, or grant pg_signal_backend")
+		}
+	}
 	switch {
 	case d.superuser:
 		chk("privileges", health.OK, "superuser: owners and privileges restored as dumped")
+	case createdb && d.ownerMember:
+		chk("privileges", health.OK, "restored as %s, the database's owner (pg_restore --role): objects and grants as the owner makes them", d.owner)
 	case createdb:
-		chk("privileges", health.Warn, "not a superuser: restored with --no-owner --no-privileges, objects owned by %s", "the connecting role")
+		chk("privileges", health.Warn, "not a superuser nor a member of the database's owner: restored with --no-owner --no-privileges, the objects owned by the connecting role and without the dumped grants — the application's role may lose access")
 	default:
 		chk("privileges", health.Crit, "the role may not create databases — grant CREATEDB or connect as a superuser")
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -63,11 +64,22 @@ func (d *dbRestore) swapStep() *Step {
 // --jobs needs a file it can seek), makes the scratch database and runs
 // pg_restore into it.
 func (d *dbRestore) restore(ctx context.Context) error {
-	en := d.en
 	if err := d.stage(ctx); err != nil {
 		return err
 	}
 	defer d.removeDump()
+	if err := d.createScratch(ctx); err != nil {
+		return err
+	}
+	return d.pgRestore(ctx)
+}
+
+// createScratch makes the scratch database like the target: encoding,
+// collation and, when the role may, owner.
+func (d *dbRestore) createScratch(ctx context.Context) error {
+	en := d.en
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
 	pool, err := d.connect(ctx, "")
 	if err != nil {
 		return err
@@ -83,7 +95,7 @@ func (d *dbRestore) restore(ctx context.Context) error {
 	if d.encoding != "" {
 		create += " ENCODING " + literal(d.encoding) + " LC_COLLATE " + literal(d.collate) + " LC_CTYPE " + literal(d.ctype)
 	}
-	if d.owner != "" && d.superuser {
+	if d.owner != "" && (d.superuser || d.ownerMember) {
 		create += " OWNER " + ident(d.owner)
 	}
 	if _, err := pool.Exec(ctx, create); err != nil {
@@ -94,7 +106,7 @@ func (d *dbRestore) restore(ctx context.Context) error {
 	}
 	en.persist()
 	en.note("created %s", d.scratch)
-	return d.pgRestore(ctx)
+	return nil
 }
 
 // stage writes the decompressed, checked dump to the work directory.
@@ -169,7 +181,12 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 	}
 	dsn, password := backup.SplitPassword(scratchDSN)
 	args := []string{"--dbname=" + dsn, fmt.Sprintf("--jobs=%d", en.cfg().Restore.Jobs), "--exit-on-error", "--verbose", "--no-password"}
-	if !d.superuser {
+	switch {
+	case d.superuser:
+	case d.ownerMember:
+		// As the target's owner: the objects are its, the grants apply.
+		args = append(args, "--no-owner", "--role="+d.owner)
+	default:
 		args = append(args, "--no-owner", "--no-privileges")
 	}
 	args = append(args, d.dumpPath)
@@ -182,7 +199,7 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 		OnStderr: func(line string) {
 			mu.Lock()
 			defer mu.Unlock()
-			en.log(line)
+			en.log(d.redact(line))
 			if itemRE.MatchString(line) && (items == 0 || done < items) {
 				done++
 				en.advance(done, items, false)
@@ -190,7 +207,7 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("pg_restore failed (production was not touched): %s", d.redact(err.Error()))
+		return fmt.Errorf("pg_restore failed (production was not touched): %s", d.redact(withoutRowData(err).Error()))
 	}
 	if herr := en.eng.hook("pg_restore"); herr != nil {
 		return herr
@@ -215,9 +232,26 @@ func (d *dbRestore) countItems(ctx context.Context, bin string) int64 {
 	return n
 }
 
+// withoutRowData drops pg_restore's CONTEXT lines from its error: they
+// quote the COPY line that failed, which is the table's data, and the
+// error goes into the report and the audit log.
+func withoutRowData(err error) error {
+	var rerr *runner.Error
+	if !errors.As(err, &rerr) {
+		return err
+	}
+	c := *rerr
+	c.Stderr = slices.DeleteFunc(slices.Clone(c.Stderr), func(l string) bool {
+		return strings.Contains(l, "CONTEXT:") || strings.Contains(l, "COPY ") && strings.Contains(l, ", line ")
+	})
+	return &c
+}
+
 // dropScratch drops the scratch database, ending its sessions.
 func (d *dbRestore) dropScratch(ctx context.Context) error {
 	d.removeDump()
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
 	pool, err := d.connect(ctx, "")
 	if err != nil {
 		return err
@@ -284,10 +318,19 @@ func (d *dbRestore) verify(ctx context.Context) error {
 	return nil
 }
 
-// swap ends the target's sessions and renames both databases in one
-// transaction: either both renames happen or neither.
+// ddlTimeout bounds each catalog statement and session wait of the swap,
+// its undo and the scratch database's creation and drop: a server that
+// stops answering must not hold the writers down for ever.
+func (d *dbRestore) ddlTimeout() time.Duration {
+	return max(30*time.Second, 6*d.en.cfg().Timeouts.Check)
+}
+
+// swap ends the sessions of the target and of the scratch database and
+// renames both in one transaction: either both renames happen or neither.
 func (d *dbRestore) swap(ctx context.Context) error {
 	en := d.en
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
 	pool, err := d.connect(ctx, "")
 	if err != nil {
 		return err
@@ -295,8 +338,8 @@ func (d *dbRestore) swap(ctx context.Context) error {
 	defer pool.Close()
 	d.pre = d.target + "_pre_" + backup.NewID(en.eng.now())
 	if !d.exists {
-		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.scratch)+" RENAME TO "+ident(d.target)); err != nil {
-			return fmt.Errorf("rename %s to %s: %s", d.scratch, d.target, d.redact(err.Error()))
+		if err := d.move(ctx, pool, [][2]string{{d.scratch, d.target}}); err != nil {
+			return err
 		}
 		en.note("%s is now %s", d.scratch, d.target)
 		return nil
@@ -305,58 +348,89 @@ func (d *dbRestore) swap(ctx context.Context) error {
 		return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
 	}
 	en.persist() // a kill from here on is recovered by OID
-	// No new sessions while the old ones are ended and the names move.
-	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS false"); err != nil {
-		return fmt.Errorf("stop new sessions on %s: %s", d.target, d.redact(err.Error()))
-	}
-	var lastErr error
-	for attempt := range 5 {
-		ended, err := terminate(ctx, pool, d.target)
-		if err != nil {
-			return err
-		}
-		if ended > 0 {
-			en.note("ended %d session(s) on %s", ended, d.target)
-		}
-		lastErr = d.renameBoth(ctx, pool)
-		if lastErr == nil {
-			break
-		}
-		if !strings.Contains(lastErr.Error(), "being accessed by other users") || attempt == 4 {
-			return lastErr
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if lastErr != nil {
-		return lastErr
-	}
-	// The old database stays connectable for inspection and dumps.
-	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.pre)+" WITH ALLOW_CONNECTIONS true"); err != nil {
-		en.warn("could not allow connections to %s again: %s", d.pre, d.redact(err.Error()))
+	if err := d.move(ctx, pool, [][2]string{{d.target, d.pre}, {d.scratch, d.target}}); err != nil {
+		return err
 	}
 	en.note("%s is now %s; the old database is kept as %s", d.scratch, d.target, d.pre)
 	return nil
 }
 
-// renameBoth renames the target to pre and the scratch to the target in
-// one transaction.
-func (d *dbRestore) renameBoth(ctx context.Context, pool *pgxpool.Pool) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" RENAME TO "+ident(d.pre)); err != nil {
-			return fmt.Errorf("rename %s to %s: %s", d.target, d.pre, d.redact(err.Error()))
-		}
-		if err := d.en.eng.hook("swap"); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(d.scratch)+" RENAME TO "+ident(d.target)); err != nil {
-			return fmt.Errorf("rename %s to %s: %s", d.scratch, d.target, d.redact(err.Error()))
+// move renames databases (from, to) in one transaction. The databases
+// renamed stop taking new sessions, their sessions are ended (a session
+// that comes straight back fails the rename: up to five tries), and
+// afterwards every database involved takes sessions again.
+func (d *dbRestore) move(ctx context.Context, pool *pgxpool.Pool, renames [][2]string) error {
+	en := d.en
+	allow := func(db string, on bool) error {
+		_, err := pool.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s WITH ALLOW_CONNECTIONS %t", ident(db), on))
+		if err != nil {
+			return fmt.Errorf("set ALLOW_CONNECTIONS %t on %s: %s", on, db, d.redact(err.Error()))
 		}
 		return nil
-	})
+	}
+	var moved []string
+	defer func() {
+		// Whatever happened, the databases take sessions again under the
+		// names they have now.
+		for _, db := range moved {
+			if err := allow(db, true); err != nil {
+				en.warn("%v", err)
+			}
+		}
+	}()
+	for _, r := range renames {
+		if err := allow(r[0], false); err != nil {
+			return err
+		}
+		moved = append(moved, r[0])
+	}
+	var lastErr error
+	for attempt := range 5 {
+		for _, r := range renames {
+			ended, err := terminate(ctx, pool, r[0])
+			if err != nil {
+				return err
+			}
+			if ended > 0 {
+				en.note("ended %d session(s) on %s", ended, r[0])
+			}
+		}
+		lastErr = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			for i, r := range renames {
+				if i > 0 {
+					if err := en.eng.hook("swap"); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(r[0])+" RENAME TO "+ident(r[1])); err != nil {
+					return fmt.Errorf("rename %s to %s: %s", r[0], r[1], d.redact(err.Error()))
+				}
+			}
+			return nil
+		})
+		if lastErr == nil {
+			moved = moved[:0]
+			for _, r := range renames {
+				moved = append(moved, r[1])
+			}
+			return nil
+		}
+		if !strings.Contains(lastErr.Error(), "being accessed by other users") || attempt == 4 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return lastErr
 }
 
 // verifySwap checks, by OID, that the restored database carries the name.
 func (d *dbRestore) verifySwap(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
 	pool, err := d.connect(ctx, "")
 	if err != nil {
 		return err
@@ -373,8 +447,11 @@ func (d *dbRestore) verifySwap(ctx context.Context) error {
 }
 
 // unswap puts the original database back under its name, whatever state
-// the swap stopped in: the databases are found by OID.
+// the swap stopped in: the databases are found by OID and renamed back
+// the way the swap renamed them, in one transaction.
 func (d *dbRestore) unswap(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
 	pool, err := d.connect(ctx, "")
 	if err != nil {
 		return err
@@ -382,38 +459,34 @@ func (d *dbRestore) unswap(ctx context.Context) error {
 	defer pool.Close()
 	nameOf := func(oid uint32) string {
 		var n string
-		_ = pool.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", oid).Scan(&n)
+		if oid != 0 {
+			_ = pool.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", oid).Scan(&n)
+		}
 		return n
 	}
-	if d.newOID != 0 {
-		if cur := nameOf(d.newOID); cur == d.target {
-			if _, err := terminate(ctx, pool, cur); err != nil {
-				return err
-			}
-			if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(cur)+" RENAME TO "+ident(d.scratch)); err != nil {
-				return fmt.Errorf("rename %s back to %s: %s", cur, d.scratch, d.redact(err.Error()))
-			}
-		}
-	}
-	if d.oldOID == 0 {
-		return nil
-	}
-	cur := nameOf(d.oldOID)
-	if cur == "" {
+	restored, original := nameOf(d.newOID), nameOf(d.oldOID)
+	if d.oldOID != 0 && original == "" {
 		return fmt.Errorf("the original database (oid %d) is gone", d.oldOID)
 	}
-	if cur != d.target {
-		if _, err := terminate(ctx, pool, cur); err != nil {
+	var renames [][2]string
+	if restored == d.target {
+		renames = append(renames, [2]string{restored, d.scratch})
+	}
+	if original != "" && original != d.target {
+		renames = append(renames, [2]string{original, d.target})
+	}
+	if len(renames) > 0 {
+		if err := d.move(ctx, pool, renames); err != nil {
 			return err
 		}
-		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(cur)+" RENAME TO "+ident(d.target)); err != nil {
-			return fmt.Errorf("rename %s back to %s: %s", cur, d.target, d.redact(err.Error()))
+	}
+	if original != "" {
+		// A swap stopped half-way may have left it closed to sessions.
+		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS true"); err != nil {
+			return fmt.Errorf("allow connections to %s again: %s", d.target, d.redact(err.Error()))
 		}
+		d.en.note("%s is the original database again", d.target)
 	}
-	if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS true"); err != nil {
-		return fmt.Errorf("allow connections to %s again: %s", d.target, d.redact(err.Error()))
-	}
-	d.en.note("%s is the original database again", d.target)
 	return nil
 }
 

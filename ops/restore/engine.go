@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -205,8 +206,14 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 
 	add := func(steps ...*Step) { plan.Steps = append(plan.Steps, steps...) }
 	add(en.preflightStep())
-	if safety := en.safetyStep(db, rd); safety != nil {
-		add(safety)
+	// The database's safety backup comes first: the restore into the
+	// scratch database may take long, and the old database stays anyway.
+	// Redis's is taken once the writers are stopped, right before the
+	// flush, so that its undo loses nothing written in between.
+	if db != nil && db.exists {
+		if s := en.safetyStep("safety-backup", backup.Database, db.targetDSN); s != nil {
+			add(s)
+		}
 	}
 	if kc != nil {
 		add(kc.steps()...)
@@ -230,6 +237,9 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 		add(db.swapStep())
 	}
 	if rd != nil {
+		if s := en.safetyStep("redis.safety", backup.Redis, ""); s != nil {
+			add(s)
+		}
 		add(rd.steps()...)
 	}
 	if stop {
@@ -252,9 +262,8 @@ type env struct {
 	// cur is the step running; notes collects what each step found.
 	cur   string
 	notes map[string][]string
-	// safetyID is the safety backup taken by this run (safety its manifest).
-	safetyID string
-	safety   *backup.Manifest
+	// safety are the safety backups taken by this run, by component.
+	safety map[string]*backup.Manifest
 	// components are the restores of the plan, for the preflight.
 	components []component
 	// db, redis and writers are the plan's parts whose state the journal
@@ -264,6 +273,7 @@ type env struct {
 	writers *writers
 	// journal is the running restore's journal (nil while preparing).
 	journal       *Journal
+	journalLock   *os.File
 	journalWarned bool
 	// recovering is set while Recover undoes an interrupted run.
 	recovering bool
@@ -310,7 +320,6 @@ func (en *env) advance(done, total int64, bytes bool) {
 func (en *env) check(component, name string, st health.Status, detail string) {
 	en.plan.Checks = append(en.plan.Checks, Check{Component: component, Name: name, Status: st, Detail: detail})
 }
-
 
 // runner runs pg_restore: the backup engine's runner, the real one by
 // default.

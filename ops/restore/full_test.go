@@ -110,8 +110,15 @@ func TestFullRestore(t *testing.T) {
 			t.Errorf("writer %s not running again: %v", w, err)
 		}
 	}
-	safety, err := backup.Get(ctx, be.Store, rep.SafetyBackup)
-	if err != nil || safety.Manifest == nil || len(safety.Manifest.Components) != 2 {
-		t.Errorf("safety backup %+v: %v", safety, err)
+	// The database's safety backup first, Redis's once the writers stopped.
+	ids := strings.Split(rep.SafetyBackup, ", ")
+	if len(ids) != 2 {
+		t.Fatalf("safety backups %q", rep.SafetyBackup)
+	}
+	for i, comp := range []string{backup.Database, backup.Redis} {
+		s, err := backup.Get(ctx, be.Store, ids[i])
+		if err != nil || s.Manifest == nil || len(s.Manifest.Components) != 1 || s.Manifest.Components[0].Name != comp {
+			t.Errorf("safety backup %s: %+v %v", ids[i], s, err)
+		}
 	}
 }

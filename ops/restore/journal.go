@@ -37,7 +37,7 @@ type Journal struct {
 	// Done are the steps finished; Current the one running.
 	Done    []string `json:"done"`
 	Current string   `json:"current,omitempty"`
-	Safety  string   `json:"safety_backup,omitempty"`
+	Safety  []string `json:"safety_backups,omitempty"`
 
 	Database *dbJournal      `json:"database,omitempty"`
 	Writers  []writerJournal `json:"writers,omitempty"`
@@ -85,8 +85,34 @@ func (j *Journal) stoppedIn() string {
 
 func journalPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, JournalName) }
 
+// journalLockPath is held (flock) by the run or recovery that owns the
+// journal: the kernel frees it when that process dies, however it dies.
+func journalLockPath(cfg *config.Config) string {
+	return filepath.Join(cfg.StateDir, "restore-journal.lock")
+}
+
+// lockJournal takes the journal's lock without waiting; nil, nil when
+// another run or recovery holds it.
+func lockJournal(cfg *config.Config) (*os.File, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	f, err := os.OpenFile(journalLockPath(cfg), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
+	}
+	return f, nil
+}
+
 // Interrupted returns the journal a restore left when it stopped without
-// finishing, nil when there is none or that restore is still running.
+// finishing, nil when there is none or its run is still going.
 func Interrupted(cfg *config.Config) (*Journal, error) {
 	data, err := os.ReadFile(journalPath(cfg))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -95,23 +121,32 @@ func Interrupted(cfg *config.Config) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", journalPath(cfg), err)
 	}
+	l, err := lockJournal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return nil, nil // its run (or a recovery) holds the lock
+	}
+	l.Close()
+	return parseJournal(cfg, data)
+}
+
+// readJournal reads the journal whoever holds its lock.
+func readJournal(cfg *config.Config) (*Journal, error) {
+	data, err := os.ReadFile(journalPath(cfg))
+	if err != nil {
+		return nil, err
+	}
+	return parseJournal(cfg, data)
+}
+
+func parseJournal(cfg *config.Config, data []byte) (*Journal, error) {
 	var j Journal
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("%s does not parse (%v): check by hand what the interrupted restore changed, then remove it", journalPath(cfg), err)
 	}
-	if host, _ := os.Hostname(); j.Host == host && alive(j.PID) {
-		return nil, nil
-	}
 	return &j, nil
-}
-
-// alive reports whether a process with pid runs on this host.
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // persist writes the journal of the run; a failure is a warning (the run
@@ -121,17 +156,15 @@ func (en *env) persist() {
 		return
 	}
 	j := en.journal
-	j.Safety = en.safetyID
+	j.Safety = en.safetyIDs()
 	if en.db != nil {
 		d := en.db
 		j.Database = &dbJournal{Target: d.target, Scratch: d.scratch, Pre: d.pre, OldOID: d.oldOID, NewOID: d.newOID}
 	}
 	j.Writers = j.Writers[:0]
 	if en.writers != nil {
-		for _, w := range en.writers.list {
-			if n, ok := en.writers.replicas[w]; ok {
-				j.Writers = append(j.Writers, writerJournal{Namespace: w.Namespace, Name: w.Name, Replicas: n})
-			}
+		for _, w := range en.writers.stopped() {
+			j.Writers = append(j.Writers, writerJournal{Namespace: w.Namespace, Name: w.Name, Replicas: en.writers.replicas[w]})
 		}
 	}
 	if err := writeJSONAtomic(journalPath(en.cfg()), j); err != nil && !en.journalWarned {
@@ -140,14 +173,38 @@ func (en *env) persist() {
 	}
 }
 
+// forget records that step was undone: a recovery need not undo it again.
+func (en *env) forget(step string) {
+	if en.journal == nil {
+		return
+	}
+	en.journal.Done = slices.DeleteFunc(en.journal.Done, func(s string) bool { return s == step })
+	if en.journal.Current == step {
+		en.journal.Current = ""
+	}
+	en.persist()
+}
+
 // startJournal begins the journal of a run, refusing to run over the
 // journal of an interrupted one.
 func (en *env) startJournal(ctx context.Context) error {
-	if j, err := Interrupted(en.cfg()); err != nil {
+	l, err := lockJournal(en.cfg())
+	if err != nil {
 		return err
-	} else if j != nil {
-		return fmt.Errorf("%s left changes behind — run `opsdeck restore recover` first", j.Describe())
 	}
+	if l == nil {
+		return errors.New("another restore or recovery is running from this state directory")
+	}
+	// With the lock held, a journal on disk is an interrupted run's.
+	if _, err := os.Stat(journalPath(en.cfg())); err == nil {
+		l.Close()
+		desc := "a restore that did not finish"
+		if j, _ := readJournal(en.cfg()); j != nil {
+			desc = j.Describe()
+		}
+		return fmt.Errorf("%s left changes behind — run `opsdeck restore recover` first", desc)
+	}
+	en.journalLock = l
 	host, _ := os.Hostname()
 	en.journal = &Journal{PID: os.Getpid(), Host: host, Who: whoOf(ctx), Started: en.eng.now().UTC(), Options: en.plan.Options, Set: en.plan.SetID}
 	en.persist()
@@ -161,6 +218,15 @@ func (en *env) endJournal() {
 	}
 	_ = os.Remove(journalPath(en.cfg()))
 	en.journal = nil
+}
+
+// releaseJournal frees the journal's lock; a journal left behind (an
+// undo that did not finish) is then reported as interrupted.
+func (en *env) releaseJournal() {
+	if en.journalLock != nil {
+		en.journalLock.Close()
+		en.journalLock = nil
+	}
 }
 
 func writeJSONAtomic(path string, v any) error {
@@ -225,11 +291,21 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 	}
 	defer lock.Release()
 	en.lock = lock
+	jl, err := lockJournal(e.cfg())
+	if err != nil || jl == nil {
+		return nil, fmt.Errorf("recover refused: another restore or recovery holds %s (%v)", journalLockPath(e.cfg()), err)
+	}
+	en.journalLock = jl
+	defer en.releaseJournal()
 	// Put the run's state back.
-	if j.Safety != "" {
-		en.safetyID = j.Safety
-		if s, err := backup.Get(ctx, e.Backup.Store, j.Safety); err == nil {
-			en.safety = s.Manifest
+	for _, id := range j.Safety {
+		if s, err := backup.Get(ctx, e.Backup.Store, id); err == nil && s.Manifest != nil {
+			for _, c := range s.Manifest.Components {
+				if en.safety == nil {
+					en.safety = map[string]*backup.Manifest{}
+				}
+				en.safety[c.Name] = s.Manifest
+			}
 		}
 	}
 	if d := en.db; d != nil && j.Database != nil {
@@ -244,7 +320,7 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 		en.redis.flushed = true
 	}
 	en.journal = j
-	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx), SafetyBackup: j.Safety}
+	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx), SafetyBackup: strings.Join(j.Safety, ", ")}
 	last := -1
 	for i, s := range plan.Steps {
 		state := Skipped

@@ -71,6 +71,8 @@ type Step struct {
 	do     func(ctx context.Context) error
 	verify func(ctx context.Context) error
 	undo   func(ctx context.Context) error
+	// undoTimeout bounds the undo (default UndoTimeout).
+	undoTimeout time.Duration
 }
 
 // Plan is a restore ready to run: the set, the target and the steps.
@@ -172,6 +174,13 @@ type ObjectChange struct {
 	Fields []string `json:"fields,omitempty"`
 	Err    string   `json:"error,omitempty"`
 }
+
+// ConfigError is a restore the configuration does not allow (a target
+// not configured, a DSN that does not parse): fix the configuration.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // FieldManager is the field manager of everything a restore writes to
 // the Kubernetes API.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -33,11 +34,11 @@ type redisRestore struct {
 func newRedisRestore(en *env) (*redisRestore, error) {
 	url := en.cfg().Redis.URL
 	if url == "" {
-		return nil, errors.New("redis.url is not configured — set it (or REDIS_URL) to the Redis to restore into")
+		return nil, &ConfigError{errors.New("redis.url is not configured — set it (or REDIS_URL) to the Redis to restore into")}
 	}
 	o, err := goredis.ParseURL(url)
 	if err != nil {
-		return nil, errors.New("redis.url does not parse — use redis://[user:password@]host:6379/0 (the URL is not shown: it may hold a password)")
+		return nil, &ConfigError{errors.New("redis.url does not parse — use redis://[user:password@]host:6379/0 (the URL is not shown: it may hold a password)")}
 	}
 	set := en.plan.Set
 	comp, ok := set.Component(Redis)
@@ -82,6 +83,9 @@ func (r *redisRestore) steps() []*Step {
 			return r.verifyCounts(ctx, r.comp.Redis.Keys, r.last)
 		},
 		undo: r.undo,
+		// The undo replays the whole safety snapshot; each call has its
+		// own timeout, so the bound is only against a hang.
+		undoTimeout: 6 * time.Hour,
 	}}
 }
 
@@ -99,7 +103,7 @@ func (r *redisRestore) pre(ctx context.Context) error {
 
 // safetyComponent returns the Redis snapshot of this run's safety backup.
 func (r *redisRestore) safetyComponent() (*backup.Component, error) {
-	s := r.en.safety
+	s := r.en.safety[Redis]
 	if s == nil {
 		return nil, errors.New("the pre-restore Redis data cannot be put back: the safety backup was skipped")
 	}
@@ -122,7 +126,7 @@ func (r *redisRestore) undo(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w — Redis holds what the restore loaded so far: run the restore again, or restore another set", err)
 	}
-	id := r.en.safety.ID
+	id := r.en.safety[Redis].ID
 	res, err := r.replay(ctx, id, c, nil, false)
 	if err != nil {
 		return fmt.Errorf("put the safety backup %s back: %w — load it with `opsdeck restore redis %s`", id, err, id)

@@ -273,7 +273,7 @@ func TestRedisRestoreRoundTrip(t *testing.T) {
 	if !ok || !strings.Contains(step.Title, "FLUSHALL") || step.Undo == "" {
 		t.Fatalf("step = %+v", step)
 	}
-	if _, ok := plan.Step("safety-backup"); !ok {
+	if _, ok := plan.Step("redis.safety"); !ok {
 		t.Fatal("no safety backup step")
 	}
 
@@ -394,7 +394,7 @@ func TestRedisRestoreWithoutSafetyBackupCannotUndo(t *testing.T) {
 	if c, ok := checkOf(plan, "safety backup"); !ok || c.Status != health.Warn || !strings.Contains(c.Detail, "cannot be put back") {
 		t.Errorf("safety check = %+v", c)
 	}
-	if _, ok := plan.Step("safety-backup"); ok {
+	if _, ok := plan.Step("redis.safety"); ok {
 		t.Error("a safety backup step although it was skipped")
 	}
 	rep, err := e.Run(ctx, plan, nil)

@@ -31,7 +31,7 @@ type Report struct {
 	Err string `json:"error,omitempty"`
 	// Undone is true when a failure was undone completely.
 	Undone bool `json:"undone"`
-	// SafetyBackup is the ID of the safety backup taken, "" when none.
+	// SafetyBackup names the safety backups taken ("" when none).
 	SafetyBackup string `json:"safety_backup,omitempty"`
 	// Path is the Markdown report ("" when it could not be written).
 	Path string `json:"report,omitempty"`
@@ -63,7 +63,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 		rep.Err = err.Error()
 	}
 	rep.OK = err == nil
-	rep.SafetyBackup = en.safetyID
+	rep.SafetyBackup = strings.Join(en.safetyIDs(), ", ")
 	if path, werr := e.writeReport(rep); werr != nil {
 		p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not write the restore report: " + werr.Error()})
 	} else {
@@ -90,6 +90,7 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 	if err := en.startJournal(ctx); err != nil {
 		return fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
+	defer en.releaseJournal()
 
 	rep.Steps = make([]StepResult, len(plan.Steps))
 	for i, s := range plan.Steps {
@@ -176,9 +177,14 @@ func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bo
 		}
 		en.cur = s.Name
 		en.p.Emit(progress.Event{Kind: progress.Start, Op: OpUndo, Step: s.Name, Message: s.Undo})
-		uctx, cancel := context.WithTimeout(base, UndoTimeout)
+		timeout := UndoTimeout
+		if s.undoTimeout > 0 {
+			timeout = s.undoTimeout
+		}
+		uctx, cancel := context.WithTimeout(base, timeout)
 		err := s.undo(uctx)
 		cancel()
+		rep.Steps[i].Notes = en.notes[s.Name]
 		if err != nil {
 			ok = false
 			rep.Steps[i].UndoErr = err.Error()
@@ -191,6 +197,7 @@ func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bo
 		if rep.Steps[i].State == Done {
 			rep.Steps[i].State = Undone
 		}
+		en.forget(s.Name)
 		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpUndo, Step: s.Name, Message: s.Undo})
 	}
 	return ok

@@ -86,37 +86,29 @@ func (en *env) preflightStep() *Step {
 	}
 }
 
-// safetyStep takes an ordinary backup set, tagged pre-restore, of the data
-// about to be replaced; nil when the operator skipped it or nothing is
-// replaced. Its undo keeps the set: it is the way back.
-func (en *env) safetyStep(db *dbRestore, rd *redisRestore) *Step {
-	var comps []string
-	if db != nil && db.exists {
-		comps = append(comps, backup.Database)
-	}
-	if rd != nil {
-		comps = append(comps, backup.Redis)
-	}
-	if len(comps) == 0 || en.plan.Options.NoSafetyBackup {
+// safetyStep takes an ordinary backup set, tagged pre-restore, of one
+// component about to be replaced (dsn: the database's, "" for Redis); nil
+// when the operator skipped it. Its undo keeps the set: it is the way back.
+func (en *env) safetyStep(name, comp, dsn string) *Step {
+	if en.plan.Options.NoSafetyBackup {
 		return nil
 	}
 	return &Step{
-		Name: "safety-backup", Component: "set",
-		Title: "Back up the current " + strings.Join(comps, " and ") + " (a set tagged " + PreRestoreTag + ")",
+		Name: name, Component: comp,
+		Title: "Back up the current " + comp + " (a set tagged " + PreRestoreTag + ")",
 		do: func(ctx context.Context) error {
 			b := *en.eng.Backup
 			cfg := *b.Config
-			if db != nil {
-				cfg.Postgres.DSN = db.targetDSN
+			if dsn != "" {
+				cfg.Postgres.DSN = dsn
 			}
 			b.Config = &cfg
 			res, err := b.Backup(ctx, backup.Options{
-				Kind: "pre-restore", Components: comps, Tags: []string{PreRestoreTag}, HeldLock: en.lock,
+				Kind: "pre-restore", Components: []string{comp}, Tags: []string{PreRestoreTag}, HeldLock: en.lock,
 				Progress: en.forward(),
 			})
 			if res.Manifest != nil {
-				en.safetyID = res.Manifest.ID
-				en.safety = res.Manifest
+				en.addSafety(comp, res.Manifest)
 			}
 			if err != nil {
 				return fmt.Errorf("the safety backup failed, nothing was changed: %w", err)
@@ -125,6 +117,26 @@ func (en *env) safetyStep(db *dbRestore, rd *redisRestore) *Step {
 			return nil
 		},
 	}
+}
+
+// addSafety records a safety backup of comp taken by this run.
+func (en *env) addSafety(comp string, m *backup.Manifest) {
+	if en.safety == nil {
+		en.safety = map[string]*backup.Manifest{}
+	}
+	en.safety[comp] = m
+	en.persist()
+}
+
+// safetyIDs lists the run's safety backups, oldest first.
+func (en *env) safetyIDs() []string {
+	var ids []string
+	for _, c := range []string{backup.Database, backup.Redis} {
+		if m := en.safety[c]; m != nil {
+			ids = append(ids, m.ID)
+		}
+	}
+	return ids
 }
 
 // postStep runs the health checks of the restored targets. Only a target

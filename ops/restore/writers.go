@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -120,7 +122,12 @@ func (w *writers) downStep() *Step {
 				return err
 			}
 			for _, wr := range w.list {
-				n, err := w.scale(ctx, cs, wr, 0)
+				// The count is remembered (and journaled) before the scale,
+				// so that an update applied but not acknowledged is undone.
+				n, err := w.scale(ctx, cs, wr, 0, func(was int32) {
+					w.replicas[wr] = was
+					w.en.persist()
+				})
 				if apierrors.IsNotFound(err) {
 					w.en.warn("%s not found: nothing to stop", wr)
 					continue
@@ -128,8 +135,6 @@ func (w *writers) downStep() *Step {
 				if err != nil {
 					return errors.New(kubeErr(err, "scale", wr))
 				}
-				w.replicas[wr] = n
-				w.en.persist()
 				w.en.note("%s: %d → 0", wr, n)
 			}
 			return w.waitGone(ctx, cs)
@@ -151,7 +156,8 @@ func (w *writers) downStep() *Step {
 			}
 			return nil
 		},
-		undo: w.restart,
+		undo:        w.restart,
+		undoTimeout: UndoTimeout + w.timeout(),
 	}
 }
 
@@ -172,13 +178,17 @@ func (w *writers) upStep() *Step {
 			}
 			return nil
 		},
+		undoTimeout: UndoTimeout + w.timeout(),
 		undo: func(ctx context.Context) error {
+			if len(w.replicas) == 0 {
+				return nil
+			}
 			cs, err := w.client()
-			if err != nil || len(w.replicas) == 0 {
+			if err != nil {
 				return err
 			}
-			for wr := range w.replicas {
-				if _, err := w.scale(ctx, cs, wr, 0); err != nil && !apierrors.IsNotFound(err) {
+			for _, wr := range w.stopped() {
+				if _, err := w.scale(ctx, cs, wr, 0, nil); err != nil && !apierrors.IsNotFound(err) {
 					return errors.New(kubeErr(err, "scale", wr))
 				}
 			}
@@ -197,12 +207,9 @@ func (w *writers) restart(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	for _, wr := range w.list {
-		n, ok := w.replicas[wr]
-		if !ok {
-			continue
-		}
-		if _, err := w.scale(ctx, cs, wr, n); err != nil {
+	for _, wr := range w.stopped() {
+		n := w.replicas[wr]
+		if _, err := w.scale(ctx, cs, wr, n, nil); err != nil {
 			errs = append(errs, errors.New(kubeErr(err, "scale", wr)))
 			continue
 		}
@@ -211,9 +218,18 @@ func (w *writers) restart(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// stopped lists the writers this run stopped, in a stable order (those of
+// a journal may no longer be in the config).
+func (w *writers) stopped() []config.Writer {
+	out := slices.Collect(maps.Keys(w.replicas))
+	slices.SortFunc(out, func(a, b config.Writer) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
 // scale sets a Deployment's replicas through the scale subresource and
-// returns the count it had.
-func (w *writers) scale(ctx context.Context, cs kubernetes.Interface, wr config.Writer, n int32) (int32, error) {
+// returns the count it had; before it changes anything, remember (when
+// set) is told that count.
+func (w *writers) scale(ctx context.Context, cs kubernetes.Interface, wr config.Writer, n int32, remember func(was int32)) (int32, error) {
 	if err := w.en.eng.hook("scale:" + wr.Name); err != nil {
 		return 0, err
 	}
@@ -225,6 +241,9 @@ func (w *writers) scale(ctx context.Context, cs kubernetes.Interface, wr config.
 		return 0, err
 	}
 	was := sc.Spec.Replicas
+	if remember != nil {
+		remember(was)
+	}
 	if was == n {
 		return was, nil
 	}

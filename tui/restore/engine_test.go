@@ -72,7 +72,7 @@ func TestRealEngineRedisRestore(t *testing.T) {
 	ct = tuitest.Press(t, ct, 30*time.Second, "enter", "enter") // options, preflight
 	v := view(ct)
 	t.Logf("preflight:\n%s", v)
-	if !strings.Contains(v, "Ready.") || !strings.Contains(v, "redis.restore") || !strings.Contains(v, "safety-backup") {
+	if !strings.Contains(v, "Ready.") || !strings.Contains(v, "redis.restore") || !strings.Contains(v, "redis.safety") {
 		t.Fatalf("preflight:\n%s", v)
 	}
 	ct = tuitest.Press(t, ct, time.Second, "enter")

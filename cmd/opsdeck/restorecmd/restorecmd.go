@@ -6,6 +6,7 @@ package restorecmd
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -133,7 +134,11 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return f.recover(cmd, eng, cfg, printer)
 	}
 	plan, err := eng.Prepare(ctx, opts, printer)
-	if err != nil {
+	var cerr *restore.ConfigError
+	switch {
+	case errors.As(err, &cerr):
+		return cli.Exit(3, err)
+	case err != nil:
 		return cli.Exit(2, err)
 	}
 	if f.out.JSON() && f.dryRun {
@@ -156,7 +161,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		if !f.stdinIsTerminal() {
 			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to restore without the typed confirmation"))
 		}
-		if !confirm(cmd.InOrStdin(), stderr, plan.Confirm) {
+		if !confirm(ctx, cmd.InOrStdin(), stderr, plan.Confirm) {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}
@@ -181,15 +186,24 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	return cli.Exit(1, err)
 }
 
-// confirm asks for the typed name.
-func confirm(in io.Reader, w io.Writer, want string) bool {
-	fmt.Fprintf(w, "Type %q to restore (anything else cancels): ", want)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && line == "" {
+// confirm asks for the typed name; Ctrl-C (ctx ending) cancels too.
+func confirm(ctx context.Context, in io.Reader, w io.Writer, want string) bool {
+	fmt.Fprintf(w, "Type %q to go on (anything else cancels): ", want)
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		answer <- line
+	}()
+	select {
+	case line := <-answer:
+		if line == "" {
+			fmt.Fprintln(w)
+		}
+		return strings.TrimSpace(line) == want
+	case <-ctx.Done():
 		fmt.Fprintln(w)
 		return false
 	}
-	return strings.TrimSpace(line) == want
 }
 
 // recover undoes what a killed restore left changed, after a typed
@@ -213,7 +227,7 @@ func (f *flags) recover(cmd *cobra.Command, eng *restore.Engine, cfg *config.Con
 		if !f.stdinIsTerminal() {
 			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to recover"))
 		}
-		if !confirm(cmd.InOrStdin(), stderr, "recover") {
+		if !confirm(cmd.Context(), cmd.InOrStdin(), stderr, "recover") {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}
@@ -227,7 +241,10 @@ func (f *flags) recover(cmd *cobra.Command, eng *restore.Engine, cfg *config.Con
 			PrintReport(stdout, rep)
 		}
 	}
-	if err != nil {
+	switch {
+	case err != nil && rep == nil:
+		return cli.Exit(2, err) // refused: role, read-only, lock
+	case err != nil:
 		return cli.Exit(4, err)
 	}
 	return nil
