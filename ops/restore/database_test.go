@@ -507,3 +507,44 @@ func TestDatabaseLockedStoreAndDryRunChangeNothing(t *testing.T) {
 		t.Errorf("checks %+v", plan2.Checks)
 	}
 }
+
+// TestDatabaseUndoWithClientsReconnecting: an application pool that
+// reconnects at once must not keep the undo of the swap from putting the
+// original database back.
+func TestDatabaseUndoWithClientsReconnecting(t *testing.T) {
+	f := newDBFixture(t)
+	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE')")
+	f.cfg.Restore.Writers = nil // nothing stops the clients below
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan struct{})
+	for range 3 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for ctx.Err() == nil {
+				c, err := pgx.Connect(ctx, sb.Postgres.DSNFor(f.name))
+				if err != nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				// Hold the session until the server ends it.
+				for ctx.Err() == nil && c.Ping(ctx) == nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+				c.Close(context.Background())
+			}
+		}()
+	}
+	e := f.engine()
+	restore.SetHook(e, "after:database.swap", func() error { return errors.New("injected after the swap") })
+	plan := f.prepare(e, restore.Options{NoSafetyBackup: true})
+	rep, err := e.Run(context.Background(), plan, nil)
+	stop()
+	for range 3 {
+		<-done
+	}
+	if err == nil || !rep.Undone {
+		t.Fatalf("err %v undone %v\n%+v", err, rep.Undone, rep.Steps)
+	}
+	f.assertOriginal(t)
+}
