@@ -32,6 +32,7 @@ test: deps ## Install what is missing, then run every test with -race against re
 bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9s, check vs a bash script
 	scripts/bench.sh
 	scripts/bench-backup.sh
+	scripts/bench-restore.sh
 	scripts/bench-maintain.sh
 
 .PHONY: lint
