@@ -205,11 +205,12 @@ func TestPruneDefaultsToNoThenDeletesOnYes(t *testing.T) {
 
 func TestVerifyShowsResult(t *testing.T) {
 	tab, dir := loaded(t, 100, 20, false)
-	got := press(t, tab, "v") // the newest set, 20261125_020000
+	// A verify re-reads the files: give it time on a loaded machine.
+	got := tuitest.Press(t, tab, 5*time.Second, "v") // the newest set, 20261125_020000
 	if !strings.Contains(view(got, dir), "20261125_020000 is verified") {
 		t.Fatalf("view:\n%s", view(got, dir))
 	}
-	got = press(t, got, "down", "down", "v") // the damaged partial set
+	got = tuitest.Press(t, got, 5*time.Second, "down", "down", "v") // the damaged partial set
 	if !strings.Contains(view(got, dir), "failed") || !strings.Contains(view(got, dir), "database.zst") {
 		t.Fatalf("damage not shown:\n%s", view(got, dir))
 	}
