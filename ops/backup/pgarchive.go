@@ -31,11 +31,29 @@ type archReader struct {
 	offSize int
 	vmaj    int
 	vmin    int
+	// copy, when set, receives every byte read (CoalesceArchive).
+	copy *bufio.Writer
+	// offsetsSet is true when a TOC entry records its data's offset.
+	offsetsSet bool
 }
 
 func (a *archReader) byte() (int, error) {
 	b, err := a.r.ReadByte()
+	if err == nil && a.copy != nil {
+		a.copy.WriteByte(b)
+	}
 	return int(b), noEOF(err)
+}
+
+// full reads len(b) bytes, copying them when copying.
+func (a *archReader) full(b []byte) error {
+	if _, err := io.ReadFull(a.r, b); err != nil {
+		return noEOF(err)
+	}
+	if a.copy != nil {
+		a.copy.Write(b)
+	}
+	return nil
 }
 
 // int reads pg_dump's ReadInt: a sign byte, then intSize little-endian bytes.
@@ -73,8 +91,8 @@ func (a *archReader) str() (string, bool, error) {
 		return "", false, fmt.Errorf("string of %d bytes", n)
 	}
 	b := make([]byte, n)
-	if _, err := io.ReadFull(a.r, b); err != nil {
-		return "", false, noEOF(err)
+	if err := a.full(b); err != nil {
+		return "", false, err
 	}
 	return string(b), true, nil
 }
@@ -86,66 +104,9 @@ func (a *archReader) atLeast(maj, min int) bool {
 // CountArchive parses a -Z0 custom-format archive from r to its end.
 func CountArchive(r io.Reader) (ArchiveCounts, error) {
 	a := &archReader{r: bufio.NewReaderSize(r, 1<<20)}
-	var out ArchiveCounts
-	magic := make([]byte, 5)
-	if _, err := io.ReadFull(a.r, magic); err != nil || string(magic) != "PGDMP" {
-		return out, errors.New("not a pg_dump custom-format archive")
-	}
-	h := make([]byte, 6)
-	if _, err := io.ReadFull(a.r, h); err != nil {
-		return out, fmt.Errorf("archive header: %w", noEOF(err))
-	}
-	a.vmaj, a.vmin = int(h[0]), int(h[1])
-	a.intSize, a.offSize = int(h[3]), int(h[4])
-	out.Version = fmt.Sprintf("%d.%d", a.vmaj, a.vmin)
-	if !a.atLeast(1, 12) || a.intSize < 1 || a.intSize > 8 || a.offSize < 1 || a.offSize > 8 || h[5] != 1 {
-		return out, fmt.Errorf("archive version %s (int %d, offset %d, format %d) is not one opsdeck reads", out.Version, a.intSize, a.offSize, h[5])
-	}
-	if a.atLeast(1, 15) {
-		algo, err := a.byte()
-		if err != nil {
-			return out, err
-		}
-		if algo != 0 {
-			return out, fmt.Errorf("archive is compressed (algorithm %d): take it with --compress=0", algo)
-		}
-	} else {
-		level, err := a.int()
-		if err != nil {
-			return out, err
-		}
-		if level != 0 {
-			return out, fmt.Errorf("archive is compressed (level %d): take it with --compress=0", level)
-		}
-	}
-	for range 7 { // creation time
-		if _, err := a.int(); err != nil {
-			return out, err
-		}
-	}
-	var err error
-	if out.Database, _, err = a.str(); err != nil {
-		return out, err
-	}
-	for range 2 { // server and pg_dump versions
-		if _, _, err := a.str(); err != nil {
-			return out, err
-		}
-	}
-	n, err := a.int()
+	out, tables, err := a.header()
 	if err != nil {
 		return out, err
-	}
-	tables := map[int64]int{} // dumpId → index in out.Tables
-	for i := int64(0); i < n; i++ {
-		id, ns, tag, desc, err := a.tocEntry()
-		if err != nil {
-			return out, fmt.Errorf("table of contents entry %d: %w", i, err)
-		}
-		if desc == "TABLE DATA" {
-			tables[id] = len(out.Tables)
-			out.Tables = append(out.Tables, TableCount{Schema: ns, Name: tag})
-		}
 	}
 	for {
 		typ, err := a.r.ReadByte()
@@ -185,6 +146,71 @@ func CountArchive(r io.Reader) (ArchiveCounts, error) {
 			return out, fmt.Errorf("unknown block type %d", typ)
 		}
 	}
+}
+
+// header reads the archive's header and table of contents; tables maps
+// the dump IDs of TABLE DATA entries to their index in the counts.
+func (a *archReader) header() (out ArchiveCounts, tables map[int64]int, err error) {
+	magic := make([]byte, 5)
+	if err := a.full(magic); err != nil || string(magic) != "PGDMP" {
+		return out, nil, errors.New("not a pg_dump custom-format archive")
+	}
+	h := make([]byte, 6)
+	if err := a.full(h); err != nil {
+		return out, nil, fmt.Errorf("archive header: %w", err)
+	}
+	a.vmaj, a.vmin = int(h[0]), int(h[1])
+	a.intSize, a.offSize = int(h[3]), int(h[4])
+	out.Version = fmt.Sprintf("%d.%d", a.vmaj, a.vmin)
+	if !a.atLeast(1, 12) || a.intSize < 1 || a.intSize > 8 || a.offSize < 1 || a.offSize > 8 || h[5] != 1 {
+		return out, nil, fmt.Errorf("%w: archive version %s (int %d, offset %d, format %d) is not one opsdeck reads", errArchiveUnsupported, out.Version, a.intSize, a.offSize, h[5])
+	}
+	if a.atLeast(1, 15) {
+		algo, err := a.byte()
+		if err != nil {
+			return out, nil, err
+		}
+		if algo != 0 {
+			return out, nil, fmt.Errorf("%w: archive is compressed (algorithm %d): take it with --compress=0", errArchiveUnsupported, algo)
+		}
+	} else {
+		level, err := a.int()
+		if err != nil {
+			return out, nil, err
+		}
+		if level != 0 {
+			return out, nil, fmt.Errorf("%w: archive is compressed (level %d): take it with --compress=0", errArchiveUnsupported, level)
+		}
+	}
+	for range 7 { // creation time
+		if _, err := a.int(); err != nil {
+			return out, nil, err
+		}
+	}
+	if out.Database, _, err = a.str(); err != nil {
+		return out, nil, err
+	}
+	for range 2 { // server and pg_dump versions
+		if _, _, err := a.str(); err != nil {
+			return out, nil, err
+		}
+	}
+	n, err := a.int()
+	if err != nil {
+		return out, nil, err
+	}
+	tables = map[int64]int{} // dumpId → index in out.Tables
+	for i := int64(0); i < n; i++ {
+		id, ns, tag, desc, err := a.tocEntry()
+		if err != nil {
+			return out, nil, fmt.Errorf("table of contents entry %d: %w", i, err)
+		}
+		if desc == "TABLE DATA" {
+			tables[id] = len(out.Tables)
+			out.Tables = append(out.Tables, TableCount{Schema: ns, Name: tag})
+		}
+	}
+	return out, tables, nil
 }
 
 // tocEntry reads one TOC entry (pg_backup_archiver.c ReadToc, custom
@@ -246,11 +272,19 @@ func (a *archReader) tocEntry() (id int64, ns, tag, desc string, err error) {
 		return
 	}
 	// Custom format: the data state byte and offset.
-	if _, err = a.r.Discard(1 + a.offSize); err != nil {
-		err = noEOF(err)
+	state := make([]byte, 1+a.offSize)
+	if err = a.full(state); err != nil {
+		return
+	}
+	if state[0] == offsetPosSet {
+		a.offsetsSet = true
 	}
 	return
 }
+
+// offsetPosSet is K_OFFSET_POS_SET: the entry's data offset is recorded
+// (an archive written to a file pg_dump could seek in).
+const offsetPosSet = 2
 
 // copyEnd is the end-of-data marker pg_dump writes after a table's rows.
 var copyEnd = []byte("\\.\n\n\n")
@@ -292,4 +326,125 @@ func (a *archReader) chunks() (int64, error) {
 			n -= m
 		}
 	}
+}
+
+// errArchiveUnsupported marks an archive opsdeck does not parse (another
+// format version, compressed) but that may be perfectly good.
+var errArchiveUnsupported = errors.New("unsupported archive")
+
+// CoalesceArchive copies a -Z0 custom-format archive from src to dst,
+// merging each table's data chunks into chunks of up to size bytes.
+// pg_dump writes one chunk per row and pg_restore sends one message per
+// chunk, so a restore of the merged archive costs far less CPU; the bytes
+// pg_restore feeds to COPY are the same. Anything it does not rewrite —
+// another format version, a compressed archive, one that records data
+// offsets, large objects — is copied as it is.
+func CoalesceArchive(dst io.Writer, src io.Reader, size int) (int64, error) {
+	cw := &countWriter{w: dst}
+	w := bufio.NewWriterSize(cw, 1<<20)
+	a := &archReader{r: bufio.NewReaderSize(src, 1<<20), copy: w}
+	verbatim := func() (int64, error) {
+		if _, err := io.Copy(w, a.r); err != nil {
+			return cw.n, err
+		}
+		err := w.Flush()
+		return cw.n, err
+	}
+	if _, _, err := a.header(); err != nil {
+		if errors.Is(err, errArchiveUnsupported) {
+			return verbatim()
+		}
+		return cw.n, err
+	}
+	if a.offsetsSet {
+		return verbatim()
+	}
+	buf := make([]byte, 0, size)
+	for {
+		typ, err := a.r.ReadByte()
+		if err == io.EOF {
+			err := w.Flush()
+			return cw.n, err
+		}
+		if err != nil {
+			return cw.n, err
+		}
+		w.WriteByte(typ)
+		if _, err := a.int(); err != nil { // dump ID, copied
+			return cw.n, err
+		}
+		if typ != blkData {
+			// Large objects and the rest are passed on untouched.
+			return verbatim()
+		}
+		if err := a.mergeChunks(w, buf); err != nil {
+			return cw.n, err
+		}
+	}
+}
+
+// mergeChunks reads one data block's chunks (up to the zero length) and
+// writes them to w as chunks of up to cap(buf) bytes.
+func (a *archReader) mergeChunks(w *bufio.Writer, buf []byte) error {
+	copying := a.copy
+	a.copy = nil // lengths are rewritten, not copied
+	defer func() { a.copy = copying }()
+	flush := func() {
+		if len(buf) > 0 {
+			a.writeInt(w, int64(len(buf)))
+			w.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	for {
+		n, err := a.int()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			flush()
+			a.writeInt(w, 0)
+			return nil
+		}
+		if n < 0 || n > 1<<30 {
+			return fmt.Errorf("bad chunk length %d", n)
+		}
+		for n > 0 {
+			if len(buf) == cap(buf) {
+				flush()
+			}
+			m := min(n, int64(cap(buf)-len(buf)))
+			start := len(buf)
+			buf = buf[:start+int(m)]
+			if _, err := io.ReadFull(a.r, buf[start:]); err != nil {
+				return noEOF(err)
+			}
+			n -= m
+		}
+	}
+}
+
+// writeInt writes pg_dump's WriteInt: a sign byte, then intSize
+// little-endian bytes.
+func (a *archReader) writeInt(w *bufio.Writer, v int64) {
+	sign := byte(0)
+	if v < 0 {
+		sign, v = 1, -v
+	}
+	w.WriteByte(sign)
+	for i := 0; i < a.intSize; i++ {
+		w.WriteByte(byte(v >> (8 * i)))
+	}
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -64,12 +64,18 @@ func (d *dbRestore) swapStep() *Step {
 // --jobs needs a file it can seek), makes the scratch database and runs
 // pg_restore into it.
 func (d *dbRestore) restore(ctx context.Context) error {
-	if err := d.stage(ctx); err != nil {
-		return err
-	}
+	// The scratch database is made while the dump is staged.
+	var created error
+	var wg sync.WaitGroup
+	wg.Go(func() { created = d.createScratch(ctx) })
+	staged := d.stage(ctx)
+	wg.Wait()
 	defer d.removeDump()
-	if err := d.createScratch(ctx); err != nil {
-		return err
+	if staged != nil {
+		return staged
+	}
+	if created != nil {
+		return created
 	}
 	return d.pgRestore(ctx)
 }
@@ -128,7 +134,9 @@ func (d *dbRestore) stage(ctx context.Context) error {
 	}
 	defer rc.Close()
 	start := time.Now()
-	n, err := io.Copy(f, &countingReader{r: rc, tick: func(n int64) { en.advance(n, d.file.RawSize, true) }})
+	// The chunks pg_dump wrote one per row are merged on the way: pg_restore
+	// then sends one message per 256 KiB instead of one per row.
+	n, err := backup.CoalesceArchive(f, &countingReader{r: rc, tick: func(n int64) { en.advance(n, d.file.RawSize, true) }}, 256<<10)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -143,9 +151,12 @@ func (d *dbRestore) stage(ctx context.Context) error {
 	return nil
 }
 
+// removeDump deletes the staged dump in the background (a large file
+// takes a while to free); the run waits for it before it ends.
 func (d *dbRestore) removeDump() {
-	if d.dumpPath != "" {
-		_ = os.Remove(d.dumpPath)
+	if path := d.dumpPath; path != "" {
+		d.dumpPath = ""
+		d.en.bg.Go(func() { _ = os.Remove(path) })
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -277,6 +278,10 @@ type env struct {
 	journalWarned bool
 	// recovering is set while Recover undoes an interrupted run.
 	recovering bool
+	// mu serializes events, notes and journal writes; bg waits for the
+	// staged dump's removal.
+	mu sync.Mutex
+	bg sync.WaitGroup
 }
 
 // component is one component's restore: its preflight checks.
@@ -286,34 +291,42 @@ type component interface {
 
 func (en *env) cfg() *config.Config { return en.eng.cfg() }
 
+// emit shows an event of the running step and, when keep is set, records
+// it among the step's notes. A step's parts may run concurrently (the
+// scratch database is made while the dump is staged): one at a time here.
+func (en *env) emit(e progress.Event, keep string) {
+	en.mu.Lock()
+	defer en.mu.Unlock()
+	if keep != "" {
+		if en.notes == nil {
+			en.notes = map[string][]string{}
+		}
+		en.notes[en.cur] = append(en.notes[en.cur], keep)
+	}
+	e.Op, e.Step = OpRestore, en.cur
+	en.p.Emit(e)
+}
+
 // note records a finding of the running step and shows it.
 func (en *env) note(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if en.notes == nil {
-		en.notes = map[string][]string{}
-	}
-	en.notes[en.cur] = append(en.notes[en.cur], msg)
-	en.p.Emit(progress.Event{Kind: progress.Info, Op: OpRestore, Step: en.cur, Message: msg})
+	en.emit(progress.Event{Kind: progress.Info, Message: msg}, msg)
 }
 
 // warn shows a warning of the running step and records it.
 func (en *env) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if en.notes == nil {
-		en.notes = map[string][]string{}
-	}
-	en.notes[en.cur] = append(en.notes[en.cur], "warning: "+msg)
-	en.p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Step: en.cur, Message: msg})
+	en.emit(progress.Event{Kind: progress.Warn, Message: msg}, "warning: "+msg)
 }
 
 // log passes on a line of a tool's output (pg_restore) without keeping it.
 func (en *env) log(line string) {
-	en.p.Emit(progress.Event{Kind: progress.Info, Op: OpRestore, Step: en.cur, Message: line})
+	en.emit(progress.Event{Kind: progress.Info, Message: line}, "")
 }
 
 // advance reports progress of the running step.
 func (en *env) advance(done, total int64, bytes bool) {
-	en.p.Emit(progress.Event{Kind: progress.Advance, Op: OpRestore, Step: en.cur, Done: done, Total: total, Bytes: bytes})
+	en.emit(progress.Event{Kind: progress.Advance, Done: done, Total: total, Bytes: bytes}, "")
 }
 
 // check records a preflight result.

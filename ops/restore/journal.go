@@ -152,6 +152,8 @@ func parseJournal(cfg *config.Config, data []byte) (*Journal, error) {
 // persist writes the journal of the run; a failure is a warning (the run
 // goes on; only a later kill would need the journal).
 func (en *env) persist() {
+	en.mu.Lock()
+	defer en.mu.Unlock()
 	if en.journal == nil {
 		return
 	}
@@ -297,6 +299,7 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 	}
 	en.journalLock = jl
 	defer en.releaseJournal()
+	defer en.bg.Wait()
 	// Put the run's state back.
 	for _, id := range j.Safety {
 		if s, err := backup.Get(ctx, e.Backup.Store, id); err == nil && s.Manifest != nil {

@@ -91,6 +91,7 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 		return fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
 	defer en.releaseJournal()
+	defer en.bg.Wait() // the staged dump's removal
 
 	rep.Steps = make([]StepResult, len(plan.Steps))
 	for i, s := range plan.Steps {
