@@ -44,15 +44,12 @@ func (d *dbRestore) swapStep() *Step {
 		Title: fmt.Sprintf("Swap: end the sessions on %s, rename it to %s_pre_<time>, rename %s to %s", d.target, d.target, d.scratch, d.target),
 		Undo:  fmt.Sprintf("Rename them back: %s to %s, %s_pre_<time> to %s", d.target, d.scratch, d.target, d.target),
 		pre: func(ctx context.Context) error {
-			pool, err := d.connect(ctx, "")
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
-				return fmt.Errorf("the scratch database %s is missing (%v)", d.scratch, err)
-			}
-			return nil
+			return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
+				if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
+					return fmt.Errorf("the scratch database %s is missing (%v)", d.scratch, err)
+				}
+				return nil
+			})
 		},
 		do:     d.swap,
 		verify: d.verifySwap,
@@ -84,35 +81,30 @@ func (d *dbRestore) restore(ctx context.Context) error {
 // collation and, when the role may, owner.
 func (d *dbRestore) createScratch(ctx context.Context) error {
 	en := d.en
-	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
-	defer cancel()
-	pool, err := d.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if left, _ := d.dbExists(ctx, pool, d.scratch); left {
-		en.note("dropping %s left by an interrupted restore", d.scratch)
-		if err := dropDatabase(ctx, pool, d.scratch); err != nil {
-			return err
+	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
+		if left, _ := d.dbExists(ctx, pool, d.scratch); left {
+			en.note("dropping %s left by an interrupted restore", d.scratch)
+			if err := dropDatabase(ctx, pool, d.scratch); err != nil {
+				return err
+			}
 		}
-	}
-	create := "CREATE DATABASE " + ident(d.scratch) + " TEMPLATE template0"
-	if d.encoding != "" {
-		create += " ENCODING " + literal(d.encoding) + " LC_COLLATE " + literal(d.collate) + " LC_CTYPE " + literal(d.ctype)
-	}
-	if d.owner != "" && (d.superuser || d.ownerMember) {
-		create += " OWNER " + ident(d.owner)
-	}
-	if _, err := pool.Exec(ctx, create); err != nil {
-		return fmt.Errorf("create %s: %s", d.scratch, d.redact(err.Error()))
-	}
-	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.scratch).Scan(&d.newOID); err != nil {
-		return fmt.Errorf("read %s: %w", d.scratch, err)
-	}
-	en.persist()
-	en.note("created %s", d.scratch)
-	return nil
+		create := "CREATE DATABASE " + ident(d.scratch) + " TEMPLATE template0"
+		if d.encoding != "" {
+			create += " ENCODING " + literal(d.encoding) + " LC_COLLATE " + literal(d.collate) + " LC_CTYPE " + literal(d.ctype)
+		}
+		if d.owner != "" && (d.superuser || d.ownerMember) {
+			create += " OWNER " + ident(d.owner)
+		}
+		if _, err := pool.Exec(ctx, create); err != nil {
+			return fmt.Errorf("create %s: %s", d.scratch, d.redact(err.Error()))
+		}
+		if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.scratch).Scan(&d.newOID); err != nil {
+			return fmt.Errorf("read %s: %w", d.scratch, err)
+		}
+		en.persist()
+		en.note("created %s", d.scratch)
+		return nil
+	})
 }
 
 // stage writes the decompressed, checked dump to the work directory.
@@ -261,21 +253,16 @@ func withoutRowData(err error) error {
 // dropScratch drops the scratch database, ending its sessions.
 func (d *dbRestore) dropScratch(ctx context.Context) error {
 	d.removeDump()
-	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
-	defer cancel()
-	pool, err := d.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
-		return err
-	}
-	if err := dropDatabase(ctx, pool, d.scratch); err != nil {
-		return err
-	}
-	d.en.note("dropped %s", d.scratch)
-	return nil
+	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
+		if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
+			return err
+		}
+		if err := dropDatabase(ctx, pool, d.scratch); err != nil {
+			return err
+		}
+		d.en.note("dropped %s", d.scratch)
+		return nil
+	})
 }
 
 // verify counts the rows of every dumped table in the scratch database.
@@ -329,6 +316,19 @@ func (d *dbRestore) verify(ctx context.Context) error {
 	return nil
 }
 
+// withAdmin runs fn with a pool on the maintenance database, bounded by
+// ddlTimeout.
+func (d *dbRestore) withAdmin(ctx context.Context, fn func(context.Context, *pgxpool.Pool) error) error {
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
+	pool, err := d.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return fn(ctx, pool)
+}
+
 // ddlTimeout bounds each catalog statement and session wait of the swap,
 // its undo and the scratch database's creation and drop: a server that
 // stops answering must not hold the writers down for ever.
@@ -340,30 +340,25 @@ func (d *dbRestore) ddlTimeout() time.Duration {
 // renames both in one transaction: either both renames happen or neither.
 func (d *dbRestore) swap(ctx context.Context) error {
 	en := d.en
-	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
-	defer cancel()
-	pool, err := d.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	d.pre = d.target + "_pre_" + backup.NewID(en.eng.now())
-	if !d.exists {
-		if err := d.move(ctx, pool, [][2]string{{d.scratch, d.target}}); err != nil {
+	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
+		d.pre = d.target + "_pre_" + backup.NewID(en.eng.now())
+		if !d.exists {
+			if err := d.move(ctx, pool, [][2]string{{d.scratch, d.target}}); err != nil {
+				return err
+			}
+			en.note("%s is now %s", d.scratch, d.target)
+			return nil
+		}
+		if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&d.oldOID); err != nil {
+			return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
+		}
+		en.persist() // a kill from here on is recovered by OID
+		if err := d.move(ctx, pool, [][2]string{{d.target, d.pre}, {d.scratch, d.target}}); err != nil {
 			return err
 		}
-		en.note("%s is now %s", d.scratch, d.target)
+		en.note("%s is now %s; the old database is kept as %s", d.scratch, d.target, d.pre)
 		return nil
-	}
-	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&d.oldOID); err != nil {
-		return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
-	}
-	en.persist() // a kill from here on is recovered by OID
-	if err := d.move(ctx, pool, [][2]string{{d.target, d.pre}, {d.scratch, d.target}}); err != nil {
-		return err
-	}
-	en.note("%s is now %s; the old database is kept as %s", d.scratch, d.target, d.pre)
-	return nil
+	})
 }
 
 // move renames databases (from, to) in one transaction. The databases
@@ -440,65 +435,55 @@ func (d *dbRestore) move(ctx context.Context, pool *pgxpool.Pool, renames [][2]s
 
 // verifySwap checks, by OID, that the restored database carries the name.
 func (d *dbRestore) verifySwap(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
-	defer cancel()
-	pool, err := d.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	var oid uint32
-	if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&oid); err != nil {
-		return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
-	}
-	if oid != d.newOID {
-		return fmt.Errorf("%s is not the restored database (oid %d, want %d)", d.target, oid, d.newOID)
-	}
-	return nil
+	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
+		var oid uint32
+		if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&oid); err != nil {
+			return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
+		}
+		if oid != d.newOID {
+			return fmt.Errorf("%s is not the restored database (oid %d, want %d)", d.target, oid, d.newOID)
+		}
+		return nil
+	})
 }
 
 // unswap puts the original database back under its name, whatever state
 // the swap stopped in: the databases are found by OID and renamed back
 // the way the swap renamed them, in one transaction.
 func (d *dbRestore) unswap(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
-	defer cancel()
-	pool, err := d.connect(ctx, "")
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	nameOf := func(oid uint32) string {
-		var n string
-		if oid != 0 {
-			_ = pool.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", oid).Scan(&n)
+	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
+		nameOf := func(oid uint32) string {
+			var n string
+			if oid != 0 {
+				_ = pool.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", oid).Scan(&n)
+			}
+			return n
 		}
-		return n
-	}
-	restored, original := nameOf(d.newOID), nameOf(d.oldOID)
-	if d.oldOID != 0 && original == "" {
-		return fmt.Errorf("the original database (oid %d) is gone", d.oldOID)
-	}
-	var renames [][2]string
-	if restored == d.target {
-		renames = append(renames, [2]string{restored, d.scratch})
-	}
-	if original != "" && original != d.target {
-		renames = append(renames, [2]string{original, d.target})
-	}
-	if len(renames) > 0 {
-		if err := d.move(ctx, pool, renames); err != nil {
-			return err
+		restored, original := nameOf(d.newOID), nameOf(d.oldOID)
+		if d.oldOID != 0 && original == "" {
+			return fmt.Errorf("the original database (oid %d) is gone", d.oldOID)
 		}
-	}
-	if original != "" {
-		// A swap stopped half-way may have left it closed to sessions.
-		if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS true"); err != nil {
-			return fmt.Errorf("allow connections to %s again: %s", d.target, d.redact(err.Error()))
+		var renames [][2]string
+		if restored == d.target {
+			renames = append(renames, [2]string{restored, d.scratch})
 		}
-		d.en.note("%s is the original database again", d.target)
-	}
-	return nil
+		if original != "" && original != d.target {
+			renames = append(renames, [2]string{original, d.target})
+		}
+		if len(renames) > 0 {
+			if err := d.move(ctx, pool, renames); err != nil {
+				return err
+			}
+		}
+		if original != "" {
+			// A swap stopped half-way may have left it closed to sessions.
+			if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS true"); err != nil {
+				return fmt.Errorf("allow connections to %s again: %s", d.target, d.redact(err.Error()))
+			}
+			d.en.note("%s is the original database again", d.target)
+		}
+		return nil
+	})
 }
 
 // terminate ends every other session on db and waits (a few seconds) for
