@@ -352,8 +352,10 @@ func TestSandboxPlaysDeployments(t *testing.T) {
 		t.Skipf("no Redis: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	sb, err := Start(ctx, Options{})
-	cancel() // the player outlives Start's ctx, as in RunTests
+	sb, err := Start(ctx, Options{Load: true})
+	// The player outlives Start's ctx, as in RunTests; the load generator
+	// runs until it ends.
+	t.Cleanup(cancel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,4 +388,26 @@ func TestSandboxPlaysDeployments(t *testing.T) {
 		}
 		return ""
 	})
+
+	// The load generator stands in for the application: it stops while
+	// api is scaled to 0, as a restore does, and comes back with it.
+	moving := func() bool {
+		before := sb.Load.Stats().Requests
+		time.Sleep(600 * time.Millisecond)
+		return sb.Load.Stats().Requests > before
+	}
+	waitFor := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for moving() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("load moving = %v, want %v", !want, want)
+			}
+		}
+	}
+	waitFor(true)
+	scaleTo(t, cs, "stockapp", "api", 0)
+	waitFor(false)
+	scaleTo(t, cs, "stockapp", "api", 2)
+	waitFor(true)
 }

@@ -53,11 +53,17 @@ type LoadGenerator struct {
 	latency  *prometheus.HistogramVec
 
 	done, failed atomic.Int64
+	// paused stops new requests while the application is scaled down.
+	paused atomic.Bool
 
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	stopOnce sync.Once
 }
+
+// SetPaused stops (true) or resumes the requests, as the application's
+// pods going away and coming back would.
+func (l *LoadGenerator) SetPaused(p bool) { l.paused.Store(p) }
 
 // LoadStats counts what the generator did.
 type LoadStats struct {
@@ -187,6 +193,9 @@ func (l *LoadGenerator) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if l.paused.Load() {
+			continue
 		}
 		select {
 		case slots <- struct{}{}:

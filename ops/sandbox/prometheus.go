@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/config"
+	"k8s.io/client-go/kubernetes"
 )
 
 // PrometheusPath returns the prometheus binary (Debian's prometheus
@@ -332,6 +333,13 @@ func (sb *Sandbox) startLoadAndMonitoring(ctx context.Context, opts Options, cfg
 		}
 		sb.Load = l
 		targets = append(targets, l.MetricsAddr)
+		if sb.Kube != nil {
+			cs, err := kubernetes.NewForConfig(sb.Kube.Config())
+			if err != nil {
+				return err
+			}
+			sb.stopFollow = followWriters(cs, opts.Namespace, l)
+		}
 	}
 	if !opts.Monitoring {
 		return nil
@@ -354,6 +362,9 @@ func (sb *Sandbox) startLoadAndMonitoring(ctx context.Context, opts Options, cfg
 
 func (sb *Sandbox) stopLoadAndMonitoring() error {
 	var errs []error
+	if sb.stopFollow != nil {
+		sb.stopFollow()
+	}
 	if sb.Load != nil {
 		errs = append(errs, sb.Load.Stop())
 	}

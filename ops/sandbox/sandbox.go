@@ -54,6 +54,7 @@ type Sandbox struct {
 	MonitoringErr error
 
 	stopDeployments func() // the Deployment controller's stand-in (deployments.go)
+	stopFollow      func() // pauses the load while api is scaled to 0 (loadpause.go)
 
 	stopOnce sync.Once
 	stopErr  error
