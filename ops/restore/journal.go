@@ -275,17 +275,31 @@ func (e *Engine) Recover(ctx context.Context, p progress.Func) (*Report, error) 
 }
 
 func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Report, error) {
-	m, err := Resolve(ctx, e.Backup.Store, j.Options.Kind, j.Set)
-	if err != nil {
-		return nil, fmt.Errorf("the interrupted restore's set: %w", err)
-	}
-	plan := &Plan{Options: j.Options, Set: m, SetID: m.ID}
-	plan.Components, _ = componentsOf(j.Options.Kind)
 	ids, _ := e.Backup.Identities()
+	plan := &Plan{Options: j.Options, SetID: j.Set}
 	en := &env{eng: e, plan: plan, p: p, ids: ids, recovering: true}
 	plan.env = en
-	if err := e.build(ctx, en); err != nil {
-		return nil, err
+	m, err := Resolve(ctx, e.Backup.Store, j.Options.Kind, j.Set)
+	switch {
+	case err == nil:
+		plan.Set = m
+		plan.Components, _ = componentsOf(j.Options.Kind)
+		if err := e.build(ctx, en); err != nil {
+			return nil, err
+		}
+	case j.Database != nil:
+		// The set is gone (pruned since the run died): the database and
+		// the writers are put back from the journal alone.
+		p.Emit(progress.Event{Kind: progress.Warn, Op: OpUndo, Message: fmt.Sprintf("the set %s cannot be read (%v): putting the database and the writers back from the journal alone", j.Set, err)})
+		plan.Set = &backup.Manifest{ID: j.Set}
+		plan.Components = []string{Database}
+		d := &dbRestore{en: en, dsn: e.cfg().Postgres.DSN, target: j.Database.Target, scratch: j.Database.Scratch, comp: &backup.Component{Postgres: &backup.PostgresFacts{}}}
+		plan.Target.Database = d.target
+		wr := newWriters(en)
+		en.db, en.writers = d, wr
+		plan.Steps = append(d.restoreSteps(), wr.downStep(), d.swapStep(), wr.upStep())
+	default:
+		return nil, fmt.Errorf("the interrupted restore's set: %w", err)
 	}
 	lock, err := e.Backup.LockStore(ctx, "recover the restore of "+j.Set)
 	if err != nil {

@@ -63,8 +63,12 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 	if err := f.cfg.Write(cfgPath); err != nil {
 		t.Fatal(err)
 	}
-	for _, step := range []string{"writers.down", "database.swap"} {
-		t.Run(step, func(t *testing.T) {
+	for _, tc := range []struct {
+		step  string
+		prune bool // the set is deleted before the recovery
+	}{{"writers.down", false}, {"database.swap", false}, {"database.swap", true}} {
+		step := tc.step
+		t.Run(fmt.Sprintf("%s/set-pruned=%v", step, tc.prune), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"="+step, "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath)
 			var stderr strings.Builder
@@ -85,6 +89,16 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			}
 			if f.replicas() != 0 {
 				t.Fatalf("the kill left the writer at %d replicas, want 0 (stopped)", f.replicas())
+			}
+			if tc.prune {
+				// A later backup of the original keeps the store useful;
+				// the set the dead run read is gone.
+				if err := f.be.Store.Delete(context.Background(), f.set.ID); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.be.Backup(context.Background(), backup.Options{Kind: backup.Database}); err != nil {
+					t.Fatal(err)
+				}
 			}
 
 			e := f.engine()
