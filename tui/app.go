@@ -27,6 +27,9 @@ type Model struct {
 	kube     common.KubeInfoMsg
 	// taskChanges signals when a task starts or ends in any session.
 	taskChanges <-chan struct{}
+	// quitArmed is set by a first q while this session's backup or
+	// restore runs: leaving stops it, so it takes a second q.
+	quitArmed bool
 }
 
 // New returns the cockpit with the given tabs, the first one active.
@@ -109,9 +112,15 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	tab := m.tabs[m.active]
+	armed := m.quitArmed
+	m.quitArmed = false
 	if !tab.Capturing() {
 		switch {
 		case key.Matches(msg, k.Quit):
+			if !armed && m.ownTaskRunning() {
+				m.quitArmed = true
+				return nil
+			}
 			return tea.Quit
 		case key.Matches(msg, k.Help):
 			m.showHelp = true
@@ -202,8 +211,23 @@ func (m *Model) tabBar() string {
 	return ansi.Truncate(bar, m.width, "…")
 }
 
+// ownTaskRunning reports whether a backup or restore this session's user
+// started is running: quitting would stop it.
+func (m *Model) ownTaskRunning() bool {
+	for _, t := range m.c.Tasks.Running() {
+		if t.Who == m.c.Identity.User {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Model) statusBar() string {
 	s := m.c.Styles
+	if m.quitArmed {
+		msg := s.Warn.Render("a run of yours is in progress: q again stops it (a restore undoes what it changed), any other key stays")
+		return ansi.Truncate(msg, m.width, "…")
+	}
 	var items []string
 	if m.kube.Context != "" {
 		items = append(items, s.StatusKey.Render("ctx ")+s.StatusValue.Render(m.kube.Context))

@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/opsdeck/opsdeck/ops/access"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/tui"
 	"github.com/opsdeck/opsdeck/tui/common"
@@ -164,3 +165,27 @@ func TestStatusBar(t *testing.T) {
 }
 
 func timeout() <-chan time.Time { return time.After(100 * time.Millisecond) }
+
+// TestQuitWhileOwnRunAsksTwice: q while this session's restore runs only
+// warns; a second q quits (the cockpit then stops the run and waits for
+// its undo), any other key stays.
+func TestQuitWhileOwnRunAsksTwice(t *testing.T) {
+	c := tuitest.Common()
+	m := tui.New(c, pending.New(c, "Restore", "placeholder"))
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 20})
+	done := c.Tasks.Start(access.WithIdentity(context.Background(), c.Identity), "restore database")
+	defer done()
+	if cmd := press(m, "q"); cmd != nil {
+		t.Fatal("the first q quit while a restore runs")
+	}
+	if out := tuitest.Plain(m.Render()); !strings.Contains(out, "q again stops it") {
+		t.Fatalf("no warning:\n%s", out)
+	}
+	press(m, "2") // any other key disarms
+	if cmd := press(m, "q"); cmd != nil {
+		t.Fatal("q after another key quit at once")
+	}
+	if _, ok := press(m, "q")().(tea.QuitMsg); !ok {
+		t.Fatal("the second q did not quit")
+	}
+}

@@ -234,7 +234,7 @@ func (t *Tab) runDone(msg runDoneMsg) tea.Cmd {
 // runKey: a running restore is not cancelled from the tab.
 func (t *Tab) runKey(msg tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(msg, t.c.Keys.Back) {
-		t.say(false, "esc does not cancel a running restore: wait for its summary, and do not quit opsdeck meanwhile")
+		t.say(false, "esc does not cancel a running restore: wait for its summary (quitting stops it, and it undoes what it changed)")
 	}
 	return nil
 }
