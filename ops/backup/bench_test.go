@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,44 +29,17 @@ func benchEnabled(b *testing.B) {
 	}
 }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// cpuNow is the CPU time used so far by this process and its waited-for
-// children (pg_dump, redis-cli): the servers' share is the same for every
-// contender and left out. Unlike wall time it hardly moves with the load
-// other work puts on a shared machine.
-func cpuNow() time.Duration {
-	var self, kids syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
-}
-
 // measured is one contender's wall and CPU time.
 type measured struct{ wall, cpu time.Duration }
 
 // measure runs f once and returns its wall and CPU time.
 func measure(b *testing.B, name string, f func() error) measured {
 	b.Helper()
-	start, cpu := time.Now(), cpuNow()
+	start, cpu := time.Now(), sandbox.ProcessCPU()
 	if err := f(); err != nil {
 		b.Fatalf("%s: %v", name, err)
 	}
-	return measured{time.Since(start), cpuNow() - cpu}
-}
-
-func fileSize(p string) int64 {
-	st, err := os.Stat(p)
-	if err != nil {
-		return -1
-	}
-	return st.Size()
+	return measured{time.Since(start), sandbox.ProcessCPU() - cpu}
 }
 
 // BenchmarkDatabaseVsPgDump: opsdeck's database backup (pg_dump -Fc -Z0
@@ -77,7 +49,7 @@ func fileSize(p string) int64 {
 func BenchmarkDatabaseVsPgDump(b *testing.B) {
 	benchEnabled(b)
 	ctx := context.Background()
-	scale := envInt("OPSDECK_BENCH_SCALE", 16)
+	scale := sandbox.EnvInt("OPSDECK_BENCH_SCALE", 16)
 	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -124,7 +96,7 @@ func BenchmarkDatabaseVsPgDump(b *testing.B) {
 		})
 		tFc, tZ0, tOps := mFc.wall, mZ0.wall, mOps.wall
 		size = res.Manifest.Size()
-		fcSize, z0Size := fileSize(filepath.Join(dir, "fc.dump")), fileSize(filepath.Join(dir, "z0.dump"))
+		fcSize, z0Size := sandbox.FileSize(filepath.Join(dir, "fc.dump")), sandbox.FileSize(filepath.Join(dir, "z0.dump"))
 		b.ReportMetric(tOps.Seconds(), "opsdeck-s")
 		b.ReportMetric(tFc.Seconds(), "pgdump-Fc-s")
 		b.ReportMetric(tZ0.Seconds(), "pgdump-Z0-s")
@@ -156,7 +128,7 @@ func BenchmarkDatabaseVsPgDump(b *testing.B) {
 func BenchmarkRedisVsRedisCLI(b *testing.B) {
 	benchEnabled(b)
 	ctx := context.Background()
-	keys := envInt("OPSDECK_BENCH_KEYS", 1_000_000)
+	keys := sandbox.EnvInt("OPSDECK_BENCH_KEYS", 1_000_000)
 	rs, err := sandbox.StartRedis(ctx, sandbox.RedisOptions{Password: "bench-pw", MaxMemory: "4gb"})
 	if err != nil {
 		b.Fatal(err)
@@ -204,7 +176,7 @@ func BenchmarkRedisVsRedisCLI(b *testing.B) {
 		b.ReportMetric(mCLI.wall.Seconds(), "rediscli-s")
 		b.ReportMetric(mOps.wall.Seconds()/mCLI.wall.Seconds(), "time/rediscli")
 		fmt.Fprintf(os.Stderr, "\nredis %d keys                          wall     cpu\n  redis-cli --rdb FILE                  %6.2fs %6.2fs %10s\n  opsdeck backup redis (zstd, re-read)  %6.2fs %6.2fs %10s\n  ratio: wall %.2f× redis-cli --rdb (goal ≤ 1.2)\n",
-			dbsize, mCLI.wall.Seconds(), mCLI.cpu.Seconds(), human(fileSize(out)), mOps.wall.Seconds(), mOps.cpu.Seconds(), human(res.Manifest.Size()), mOps.wall.Seconds()/mCLI.wall.Seconds())
+			dbsize, mCLI.wall.Seconds(), mCLI.cpu.Seconds(), human(sandbox.FileSize(out)), mOps.wall.Seconds(), mOps.cpu.Seconds(), human(res.Manifest.Size()), mOps.wall.Seconds()/mCLI.wall.Seconds())
 		e.Store.Delete(ctx, res.Manifest.ID)
 	}
 }
@@ -212,7 +184,7 @@ func BenchmarkRedisVsRedisCLI(b *testing.B) {
 // benchEngine is an engine on a store in dir, at OPSDECK_BENCH_LEVEL.
 func benchEngine(b *testing.B, dir string, set func(*config.Config)) *Engine {
 	cfg := config.Default()
-	cfg.Backup.CompressionLevel = envInt("OPSDECK_BENCH_LEVEL", cfg.Backup.CompressionLevel)
+	cfg.Backup.CompressionLevel = sandbox.EnvInt("OPSDECK_BENCH_LEVEL", cfg.Backup.CompressionLevel)
 	cfg.Backup.Dir = filepath.Join(dir, "store")
 	cfg.StateDir = filepath.Join(dir, "state")
 	set(cfg)

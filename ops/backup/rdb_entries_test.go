@@ -182,43 +182,15 @@ func restoreEntries(t *testing.T, dst *sandbox.RedisServer, entries []RDBEntry) 
 	}
 }
 
-// valueOf is a key's type and content in a form that does not depend on
-// the order of a hash table.
+// valueOf is a key's type and content (sandbox.RedisValue); the key must
+// exist.
 func valueOf(ctx context.Context, t *testing.T, c *goredis.Client, key string) string {
 	t.Helper()
-	typ := c.Type(ctx, key).Val()
-	var v any
-	var err error
-	switch typ {
-	case "string":
-		v, err = c.Get(ctx, key).Result()
-	case "list":
-		v, err = c.LRange(ctx, key, 0, -1).Result()
-	case "set":
-		var m []string
-		m, err = c.SMembers(ctx, key).Result()
-		slices.Sort(m)
-		v = m
-	case "zset":
-		v, err = c.ZRangeWithScores(ctx, key, 0, -1).Result()
-	case "hash":
-		var m map[string]string
-		m, err = c.HGetAll(ctx, key).Result()
-		v = fmt.Sprint(m) // fmt sorts map keys
-	case "stream":
-		var entries []goredis.XMessage
-		if entries, err = c.XRange(ctx, key, "-", "+").Result(); err == nil {
-			var groups []goredis.XInfoGroup
-			groups, err = c.XInfoGroups(ctx, key).Result()
-			v = fmt.Sprint(entries, groups)
-		}
-	default:
-		t.Fatalf("%q: type %q", key, typ)
+	v, err := sandbox.RedisValue(ctx, c, key)
+	if err != nil || v == "none" {
+		t.Fatalf("%q: %q %v", key, v, err)
 	}
-	if err != nil {
-		t.Fatalf("%q: %v", key, err)
-	}
-	return typ + " " + fmt.Sprint(v)
+	return v
 }
 
 func TestRDBEntriesMatchDump(t *testing.T) {

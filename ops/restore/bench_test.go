@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,24 +30,6 @@ func benchEnabled(b *testing.B) {
 	if os.Getenv("OPSDECK_BENCH_RESTORE") != "1" {
 		b.Skip("set OPSDECK_BENCH_RESTORE=1 (scripts/bench-restore.sh) to run the restore comparison")
 	}
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// cpuNow is the CPU time used so far by this process and its waited-for
-// children (pg_restore and its workers, pg_dump for the safety backup).
-// The server's share is measured apart (serverCPU).
-func cpuNow() time.Duration {
-	var self, kids syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self)
-	_ = syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
-	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
-	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
 }
 
 // clockTick is the unit of the times in /proc/PID/stat (USER_HZ, 100 on
@@ -121,7 +102,7 @@ func (m measured) sub(o measured) measured {
 type meter struct{ pgPID int }
 
 func (mt meter) now() measured {
-	return measured{wall: time.Duration(time.Now().UnixNano()), cpu: cpuNow(), server: serverCPU(mt.pgPID), ok: true}
+	return measured{wall: time.Duration(time.Now().UnixNano()), cpu: sandbox.ProcessCPU(), server: serverCPU(mt.pgPID), ok: true}
 }
 
 // measure runs f once and returns its times.
@@ -251,7 +232,7 @@ func (d *benchDB) size(b *testing.B, db string) int64 {
 func BenchmarkRestoreVsPgRestore(b *testing.B) {
 	benchEnabled(b)
 	ctx := context.Background()
-	scale := envInt("OPSDECK_BENCH_SCALE", 16)
+	scale := sandbox.EnvInt("OPSDECK_BENCH_SCALE", 16)
 	// Autovacuum is off: the vacuum and analyze of the tables one
 	// contender loaded would otherwise run during the next one's time.
 	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: map[string]string{"autovacuum": "off"}})
@@ -306,11 +287,11 @@ func BenchmarkRestoreVsPgRestore(b *testing.B) {
 		dsn, pw := backup.SplitPassword(pg.DSN())
 		return runner.Exec{}.Run(ctx, runner.Cmd{Path: "pg_dump", Args: []string{"--format=custom", "--no-password", "--dbname=" + dsn}, Env: backup.PgEnv(pw), Stdout: f})
 	})
-	fcSize := fileSize(fcPath)
+	fcSize := sandbox.FileSize(fcPath)
 	b.Logf("inputs: opsdeck set %s (%s raw) in %s; pg_dump -Fc %s in %s", human(set.Size()), human(comp.Files[0].RawSize), mBackup.wall.Round(time.Millisecond), human(fcSize), mDump.wall.Round(time.Millisecond))
 
 	r := &benchRound{b: b, ctx: ctx, db: db, mt: mt, eng: eng, be: be, fcPath: fcPath, tables: len(comp.Postgres.Tables)}
-	rounds := envInt("OPSDECK_BENCH_ROUNDS", 1)
+	rounds := sandbox.EnvInt("OPSDECK_BENCH_ROUNDS", 1)
 	var results []roundResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -487,14 +468,6 @@ func (res roundResult) print() {
 	ratio := func(a, z time.Duration) float64 { return a.Seconds() / z.Seconds() }
 	fmt.Fprintf(os.Stderr, "  ratios to pg_restore -j2: restore+verify wall %.2f× (goal ≤ 1.0), cpu %.2f×, cpu with the server's %.2f×; walkthrough wall %.2f×\n",
 		ratio(res.ops.wall, res.plain.wall), ratio(res.ops.cpu, res.plain.cpu), ratio(res.ops.cpu+res.ops.server, res.plain.cpu+res.plain.server), ratio(res.walk.wall, res.plain.wall))
-}
-
-func fileSize(p string) int64 {
-	st, err := os.Stat(p)
-	if err != nil {
-		return -1
-	}
-	return st.Size()
 }
 
 func human(n int64) string {

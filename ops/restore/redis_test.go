@@ -117,44 +117,15 @@ func (f *redisFixture) keyspace() map[string]keyValue {
 	return out
 }
 
+// valueOf is a key's type and content (sandbox.RedisValue), "none" when
+// it is missing.
 func valueOf(t *testing.T, c *goredis.Client, key string) string {
 	t.Helper()
-	ctx := context.Background()
-	typ := c.Type(ctx, key).Val()
-	var v any
-	var err error
-	switch typ {
-	case "string":
-		v, err = c.Get(ctx, key).Result()
-	case "list":
-		v, err = c.LRange(ctx, key, 0, -1).Result()
-	case "set":
-		var m []string
-		m, err = c.SMembers(ctx, key).Result()
-		slices.Sort(m)
-		v = m
-	case "zset":
-		v, err = c.ZRangeWithScores(ctx, key, 0, -1).Result()
-	case "hash":
-		var m map[string]string
-		m, err = c.HGetAll(ctx, key).Result()
-		v = fmt.Sprint(m) // sorted by key
-	case "stream":
-		var entries []goredis.XMessage
-		if entries, err = c.XRange(ctx, key, "-", "+").Result(); err == nil {
-			var groups []goredis.XInfoGroup
-			groups, err = c.XInfoGroups(ctx, key).Result()
-			v = fmt.Sprint(entries, groups)
-		}
-	case "none":
-		return typ
-	default:
-		t.Fatalf("%q: type %q", key, typ)
-	}
+	v, err := sandbox.RedisValue(context.Background(), c, key)
 	if err != nil {
-		t.Fatalf("%q: %v", key, err)
+		t.Fatal(err)
 	}
-	return typ + " " + fmt.Sprint(v)
+	return v
 }
 
 // sameKeyspace fails unless got holds the keys of want with the same
