@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -299,7 +300,7 @@ func existingParent(path string) string {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
-		parent := p[:max(strings.LastIndex(p, "/"), 1)]
+		parent := filepath.Dir(p)
 		if parent == p {
 			return p
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
@@ -507,15 +508,13 @@ func terminate(ctx context.Context, pool *pgxpool.Pool, db string) (int, error) 
 	return n, nil
 }
 
-// dropDatabase ends db's sessions and drops it.
+// dropDatabase ends db's sessions and drops it (postgres.DropDatabase,
+// which explains a refusal).
 func dropDatabase(ctx context.Context, pool *pgxpool.Pool, db string) error {
 	if _, err := terminate(ctx, pool, db); err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, "DROP DATABASE IF EXISTS "+ident(db)); err != nil {
-		return fmt.Errorf("drop %s: %w", db, err)
-	}
-	return nil
+	return postgres.DropDatabase(ctx, pool, db)
 }
 
 func ident(s string) string   { return pgx.Identifier{s}.Sanitize() }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/kube"
 )
 
 // pollEvery is how often the waits for pods look again.
@@ -92,7 +93,8 @@ func kubeErr(err error, verb string, wr config.Writer) string {
 	if apierrors.IsForbidden(err) {
 		return fmt.Sprintf("%s %s is forbidden for opsdeck's Kubernetes user — grant get/update on deployments and deployments/scale in %s", verb, wr, wr.Namespace)
 	}
-	return fmt.Sprintf("%s %s: %v", verb, wr, err)
+	_, msg := kube.Classify(err) // what to do when the API server is unreachable, slow, ...
+	return fmt.Sprintf("%s %s: %s", verb, wr, msg)
 }
 
 func (w *writers) names() string {
