@@ -243,7 +243,7 @@ func (m *Model) statusBar() string {
 		}
 	}
 	if id := m.c.Identity; id.SSH != nil {
-		items = append(items, s.StatusValue.Render(id.User)+s.StatusKey.Render(" "+id.Role.String()))
+		items = append(items, s.StatusValue.Render(id.User)+s.StatusKey.Render(" "+id.Role().String()))
 	}
 	if m.c.ReadOnly {
 		items = append(items, s.StatusReadOnly.Render("READ-ONLY"))

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -22,24 +23,42 @@ import (
 	monitoringcmd "github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/restorecmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
+	"github.com/opsdeck/opsdeck/ops/access"
 )
 
 func main() {
 	os.Exit(run())
 }
 
+// run runs the command line as the local user: the one place the CLI and
+// the local cockpit attach access.Local. Everything below acts for the
+// identity its context carries, and refuses without one.
 func run() int {
-	root := rootCommand()
-	err := root.ExecuteContext(context.Background())
+	ctx := access.WithIdentity(context.Background(), access.Local(false))
+	return execute(ctx, rootCommand(), os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// execute runs root with args on ctx and returns the exit code, printing
+// the error (unless the command already said it) to errw.
+func execute(ctx context.Context, root *cobra.Command, args []string, out, errw io.Writer) int {
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errw)
+	err := root.ExecuteContext(ctx)
 	code, silent := cli.Code(err)
 	if err != nil && !silent {
-		fmt.Fprintf(os.Stderr, "opsdeck: %v\n", err)
+		fmt.Fprintf(errw, "opsdeck: %v\n", err)
 	}
 	return code
 }
 
+// rootCommand is opsdeck's command tree for this process.
 func rootCommand() *cobra.Command {
-	g := &cli.Globals{}
+	return newRoot(&cli.Globals{Commands: inProcess})
+}
+
+// newRoot builds the command tree on g.
+func newRoot(g *cli.Globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "opsdeck",
 		Short: "Terminal ops cockpit for Kubernetes + PostgreSQL + Redis",
@@ -56,7 +75,7 @@ subcommands from scripts and cron.`,
 				return err
 			}
 			defer closer.Close()
-			return cockpit.Run(cmd.Context(), cfg)
+			return cockpit.Run(cmd.Context(), cfg, g.Commands)
 		},
 	}
 	g.Register(root)

@@ -88,39 +88,100 @@ func Needs(a Action) Role {
 	return Admin
 }
 
-// Identity is who a session acts as.
+// DefaultEnv is the name of the one environment a configuration without
+// environments describes.
+const DefaultEnv = "default"
+
+// AllEnvs, as a key of Identity.Roles, gives a role in every environment
+// that has no entry of its own.
+const AllEnvs = "*"
+
+// Env is the environment an action runs in, as far as access is concerned:
+// its name (the identity's role is looked up by it) and whether it is
+// read-only (read_only in its configuration, or --read-only).
+type Env struct {
+	Name     string
+	ReadOnly bool
+}
+
+// Identity is who a session acts as: a person at this terminal, an SSH key
+// of `opsdeck serve`, or work a server starts by itself (System).
 type Identity struct {
-	// User is the SSH user, or the local user ($SUDO_USER, else $USER).
+	// User is the SSH user, the local user ($SUDO_USER, else $USER), or
+	// "system:<name>".
 	User string
-	Role Role
+	// Roles gives the role per environment name; AllEnvs covers the
+	// environments not named. An environment with no role allows nothing.
+	Roles map[string]Role
 	// SSH is set for sessions of `opsdeck serve`.
 	SSH *audit.SSH
 }
 
-// Local returns the identity of the person at this terminal: admin unless
-// readOnly, in which case viewer.
-func Local(readOnly bool) Identity {
-	id := Identity{User: audit.CurrentUser(), Role: Admin}
-	if readOnly {
-		id.Role = Viewer
-	}
-	return id
+// As returns the identity of user with role in every environment.
+func As(user string, role Role) Identity {
+	return Identity{User: user, Roles: map[string]Role{AllEnvs: role}}
 }
 
-// Can reports whether the identity may run a.
-func (id Identity) Can(a Action) bool { return id.Role >= Needs(a) }
+// Local returns the identity of the person at this terminal: admin unless
+// readOnly, in which case viewer. Only the local CLI and the local cockpit
+// attach it, once, where they start.
+func Local(readOnly bool) Identity {
+	role := Admin
+	if readOnly {
+		role = Viewer
+	}
+	return As(audit.CurrentUser(), role)
+}
+
+// System returns the identity of work a process starts by itself (a
+// schedule of `opsdeck serve`, a streamer): named, audited as
+// "system:<name>", with exactly the role given — nothing is admin by default.
+func System(name string, role Role) Identity {
+	return As("system:"+name, role)
+}
+
+// RoleIn returns the identity's role in environment env, and false when it
+// has none there.
+func (id Identity) RoleIn(env string) (Role, bool) {
+	if r, ok := id.Roles[env]; ok {
+		return r, true
+	}
+	r, ok := id.Roles[AllEnvs]
+	return r, ok
+}
+
+// Role returns the identity's role in the default environment (Viewer when
+// it has none): what the status bar shows.
+func (id Identity) Role() Role {
+	r, _ := id.RoleIn(DefaultEnv)
+	return r
+}
+
+// Can reports whether the identity may run a in environment env.
+func (id Identity) Can(env string, a Action) bool {
+	r, ok := id.RoleIn(env)
+	return ok && r >= Needs(a)
+}
+
+// Known reports whether the identity names someone: the zero Identity is
+// nobody, and is refused everything.
+func (id Identity) Known() bool { return id.User != "" }
 
 // String describes the identity for messages: "alice (operator, SSH key SHA256:…)".
 func (id Identity) String() string {
-	if id.SSH != nil && id.SSH.KeyFingerprint != "" {
-		return fmt.Sprintf("%s (%s, SSH key %s)", id.User, id.Role, id.SSH.KeyFingerprint)
+	if !id.Known() {
+		return "nobody"
 	}
-	return fmt.Sprintf("%s (%s)", id.User, id.Role)
+	if id.SSH != nil && id.SSH.KeyFingerprint != "" {
+		return fmt.Sprintf("%s (%s, SSH key %s)", id.User, id.Role(), id.SSH.KeyFingerprint)
+	}
+	return fmt.Sprintf("%s (%s)", id.User, id.Role())
 }
 
 type ctxKey struct{}
 
-// WithIdentity returns ctx carrying id.
+// WithIdentity returns ctx carrying id. It replaces an identity ctx already
+// carries: a server's sessions derive from the server's context.
 func WithIdentity(ctx context.Context, id Identity) context.Context {
 	return context.WithValue(ctx, ctxKey{}, id)
 }
@@ -128,7 +189,16 @@ func WithIdentity(ctx context.Context, id Identity) context.Context {
 // FromContext returns the identity ctx carries, and whether it carries one.
 func FromContext(ctx context.Context) (Identity, bool) {
 	id, ok := ctx.Value(ctxKey{}).(Identity)
-	return id, ok
+	return id, ok && id.Known()
+}
+
+// Who names the session of ctx for records and messages: its identity's
+// String, or "nobody (no identity)" when it carries none.
+func Who(ctx context.Context) string {
+	if id, ok := FromContext(ctx); ok {
+		return id.String()
+	}
+	return "nobody (no identity)"
 }
 
 // ErrReadOnly is the reason an action is refused in read-only mode.
@@ -137,19 +207,30 @@ var ErrReadOnly = audit.ErrReadOnly
 // ErrForbidden is the reason an action is refused to a role.
 var ErrForbidden = errors.New("not allowed for this role")
 
-// Check returns nil when the session of ctx may run a: not in read-only mode,
-// and with a role at least Needs(a). A context without an identity is the
-// local user. The error says what was refused and why, and wraps ErrReadOnly
-// or ErrForbidden.
-func Check(ctx context.Context, readOnly bool, a Action) error {
-	if readOnly {
+// ErrNoIdentity is the reason an action is refused when nobody is known to
+// have asked for it.
+var ErrNoIdentity = errors.New("no identity")
+
+// Check returns nil when the session of ctx may run a in env: env is not
+// read-only, and ctx carries an identity whose role there is at least
+// Needs(a). It fails closed: a context without an identity is refused. The
+// error says what was refused and why, and wraps ErrReadOnly, ErrForbidden
+// or ErrNoIdentity.
+func Check(ctx context.Context, env Env, a Action) error {
+	if env.ReadOnly {
 		return fmt.Errorf("%s refused: opsdeck runs read-only (--read-only or read_only in the config): %w", a, ErrReadOnly)
 	}
 	id, ok := FromContext(ctx)
 	if !ok {
-		id = Local(false)
+		return fmt.Errorf("%s refused: the request carries no identity, so opsdeck cannot tell who asked — it acts only for the local user, an SSH key of opsdeck serve or a named system job (this is a bug in opsdeck: report it): %w",
+			a, ErrNoIdentity)
 	}
-	if !id.Can(a) {
+	r, ok := id.RoleIn(env.Name)
+	if !ok {
+		return fmt.Errorf("%s refused: %s has no role in environment %q — ask an admin to add one to the key in the authorized keys file: %w",
+			a, id, env.Name, ErrForbidden)
+	}
+	if r < Needs(a) {
 		return fmt.Errorf("%s refused: %s may not run it, it needs the %s role — ask an admin to change the key's role in the authorized keys file: %w",
 			a, id, Needs(a), ErrForbidden)
 	}
@@ -157,11 +238,16 @@ func Check(ctx context.Context, readOnly bool, a Action) error {
 }
 
 // Audit returns the view of log that records ctx's identity: the SSH user,
-// key and address for a served session, the local user otherwise.
+// key and address for a served session, the local user or system job
+// otherwise, and "nobody" for a context without one (whose actions Check
+// refuses; the refusal is recorded under that name).
 func Audit(ctx context.Context, log *audit.Log) *audit.Log {
+	if log == nil {
+		return nil
+	}
 	id, ok := FromContext(ctx)
-	if !ok || log == nil {
-		return log
+	if !ok {
+		return log.WithWho("nobody (no identity)")
 	}
 	if id.SSH != nil {
 		return log.WithSSH(*id.SSH).WithWho(id.User)

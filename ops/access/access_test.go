@@ -16,42 +16,94 @@ import (
 )
 
 func TestCheck(t *testing.T) {
-	viewer := access.WithIdentity(context.Background(), access.Identity{User: "vic", Role: access.Viewer, SSH: &audit.SSH{User: "vic", KeyFingerprint: "SHA256:abc"}})
-	operator := access.WithIdentity(context.Background(), access.Identity{User: "olga", Role: access.Operator})
-	admin := access.WithIdentity(context.Background(), access.Identity{User: "ada", Role: access.Admin})
-	local := context.Background()
+	vic := access.As("vic", access.Viewer)
+	vic.SSH = &audit.SSH{User: "vic", KeyFingerprint: "SHA256:abc"}
+	viewer := access.WithIdentity(context.Background(), vic)
+	operator := access.WithIdentity(context.Background(), access.As("olga", access.Operator))
+	admin := access.WithIdentity(context.Background(), access.As("ada", access.Admin))
+	local := access.WithIdentity(context.Background(), access.Local(false))
+	stagingOnly := access.WithIdentity(context.Background(), access.Identity{User: "sam", Roles: map[string]access.Role{"staging": access.Admin}})
+	system := access.WithIdentity(context.Background(), access.System("schedule", access.Operator))
+	bare := context.Background()
+	nobody := access.WithIdentity(context.Background(), access.Identity{})
+	def := access.Env{Name: access.DefaultEnv}
+	ro := access.Env{Name: access.DefaultEnv, ReadOnly: true}
 	for _, tc := range []struct {
-		name     string
-		ctx      context.Context
-		readOnly bool
-		action   access.Action
-		want     error
+		name   string
+		ctx    context.Context
+		env    access.Env
+		action access.Action
+		want   error
 	}{
-		{"viewer backup", viewer, false, access.BackupRun, access.ErrForbidden},
-		{"viewer silence", viewer, false, access.SilenceCreate, access.ErrForbidden},
-		{"operator backup", operator, false, access.BackupRun, nil},
-		{"operator maintenance", operator, false, access.MaintainRun, nil},
-		{"operator restore", operator, false, access.RestoreRun, access.ErrForbidden},
-		{"operator prune", operator, false, access.BackupPrune, access.ErrForbidden},
-		{"admin restore", admin, false, access.RestoreRun, nil},
-		{"admin unknown action", admin, false, access.Action("new.thing"), nil},
-		{"operator unknown action", operator, false, access.Action("new.thing"), access.ErrForbidden},
-		{"local user", local, false, access.RestoreRun, nil},
-		{"read-only beats admin", admin, true, access.BackupRun, access.ErrReadOnly},
-		{"read-only local", local, true, access.BackupVerify, access.ErrReadOnly},
+		{"viewer backup", viewer, def, access.BackupRun, access.ErrForbidden},
+		{"viewer silence", viewer, def, access.SilenceCreate, access.ErrForbidden},
+		{"operator backup", operator, def, access.BackupRun, nil},
+		{"operator maintenance", operator, def, access.MaintainRun, nil},
+		{"operator restore", operator, def, access.RestoreRun, access.ErrForbidden},
+		{"operator prune", operator, def, access.BackupPrune, access.ErrForbidden},
+		{"admin restore", admin, def, access.RestoreRun, nil},
+		{"admin unknown action", admin, def, access.Action("new.thing"), nil},
+		{"operator unknown action", operator, def, access.Action("new.thing"), access.ErrForbidden},
+		{"local user", local, def, access.RestoreRun, nil},
+		{"bare context", bare, def, access.BackupVerify, access.ErrNoIdentity},
+		{"bare context, viewer's action", bare, def, access.SilenceCreate, access.ErrNoIdentity},
+		{"zero identity", nobody, def, access.BackupRun, access.ErrNoIdentity},
+		{"role in another environment only", stagingOnly, def, access.BackupRun, access.ErrForbidden},
+		{"role in its environment", stagingOnly, access.Env{Name: "staging"}, access.RestoreRun, nil},
+		{"system job within its role", system, def, access.BackupRun, nil},
+		{"system job beyond its role", system, def, access.RestoreRun, access.ErrForbidden},
+		{"read-only beats admin", admin, ro, access.BackupRun, access.ErrReadOnly},
+		{"read-only local", local, ro, access.BackupVerify, access.ErrReadOnly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := access.Check(tc.ctx, tc.readOnly, tc.action)
+			err := access.Check(tc.ctx, tc.env, tc.action)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("Check = %v, want %v", err, tc.want)
 			}
 		})
 	}
-	err := access.Check(viewer, false, access.BackupRun)
+	err := access.Check(viewer, def, access.BackupRun)
 	for _, want := range []string{"backup.create refused", "vic (viewer, SSH key SHA256:abc)", "needs the operator role"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
 		}
+	}
+	err = access.Check(bare, def, access.RestoreRun)
+	for _, want := range []string{"restore.run refused", "no identity"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+func TestAuditNamesTheIdentity(t *testing.T) {
+	path := t.TempDir() + "/audit.log"
+	log, err := audit.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	id := access.As("olga", access.Operator)
+	id.SSH = &audit.SSH{User: "olga", KeyFingerprint: "SHA256:k", RemoteAddr: "127.0.0.1:5555"}
+	_ = access.Audit(access.WithIdentity(context.Background(), id), log).Refuse("x", "t", nil)
+	_ = access.Audit(access.WithIdentity(context.Background(), access.System("schedule", access.Operator)), log).Refuse("y", "t", nil)
+	_ = access.Audit(context.Background(), log).Refuse("z", "t", nil)
+	recs, err := audit.Read(path, audit.Filter{})
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+	by := map[string]audit.Record{}
+	for _, r := range recs {
+		by[r.Action] = r
+	}
+	if r := by["x"]; r.Who != "olga" || r.SSH == nil || r.SSH.RemoteAddr != "127.0.0.1:5555" {
+		t.Errorf("SSH session recorded as %+v", r)
+	}
+	if r := by["y"]; r.Who != "system:schedule" {
+		t.Errorf("system job recorded as %q", r.Who)
+	}
+	if r := by["z"]; r.Who != "nobody (no identity)" {
+		t.Errorf("a bare context recorded as %q, not as nobody", r.Who)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"math"
 	"os"
 	"path/filepath"
@@ -58,7 +60,7 @@ func TestAlertmanagerListSilenceUnsilence(t *testing.T) {
 	if am == nil {
 		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
 	}
-	ctx := t.Context()
+	ctx := accesstest.As(t.Context(), "tester", access.Operator)
 	c, err := alerts.NewClient(am.URL(), 3*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +107,7 @@ func TestAlertmanagerListSilenceUnsilence(t *testing.T) {
 	defer log.Close()
 
 	// Read-only: refused and audited, nothing created.
-	ro := alerts.Silencer{Client: c, Audit: log, ReadOnly: true, Who: "tester"}
+	ro := alerts.Silencer{Client: c, Audit: log, Env: access.Env{Name: access.DefaultEnv, ReadOnly: true}, Who: "tester"}
 	if _, err := ro.Silence(ctx, a, time.Hour, "maintenance"); !errors.Is(err, audit.ErrReadOnly) {
 		t.Errorf("read-only silence: %v", err)
 	}

@@ -26,9 +26,11 @@ type Silencer struct {
 	Client *Client
 	// Audit records the actions (nil: no record).
 	Audit *audit.Log
-	// ReadOnly refuses every change.
-	ReadOnly bool
-	// Who is the silence's createdBy (default: audit.CurrentUser()).
+	// Env is the environment the silences belong to; a read-only one
+	// refuses every change.
+	Env access.Env
+	// Who is the silence's createdBy (default: the user of the identity
+	// the context carries).
 	Who string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -38,7 +40,7 @@ type Silencer struct {
 // all its labels, and returns the silence's ID.
 func (s Silencer) Silence(ctx context.Context, a Alert, d time.Duration, comment string) (string, error) {
 	target := "alertname=" + a.Name
-	if err := access.Check(ctx, s.ReadOnly, access.SilenceCreate); err != nil {
+	if err := access.Check(ctx, s.Env, access.SilenceCreate); err != nil {
 		return "", s.refuse(ctx, ActionSilenceCreate, target, fmt.Errorf("silencing %s: %w", a.Name, err))
 	}
 	if s.Client == nil {
@@ -55,8 +57,8 @@ func (s Silencer) Silence(ctx context.Context, a Alert, d time.Duration, comment
 		now = s.Now
 	}
 	who := s.Who
-	if who == "" {
-		who = audit.CurrentUser()
+	if id, ok := access.FromContext(ctx); ok && who == "" {
+		who = id.User
 	}
 	if strings.TrimSpace(comment) == "" {
 		comment = "silenced from opsdeck"
@@ -76,7 +78,7 @@ func (s Silencer) Silence(ctx context.Context, a Alert, d time.Duration, comment
 // Expire ends the silence with id.
 func (s Silencer) Expire(ctx context.Context, id string) error {
 	target := "silence/" + id
-	if err := access.Check(ctx, s.ReadOnly, access.SilenceExpire); err != nil {
+	if err := access.Check(ctx, s.Env, access.SilenceExpire); err != nil {
 		return s.refuse(ctx, ActionSilenceExpire, target, fmt.Errorf("expiring silence %s: %w", id, err))
 	}
 	if s.Client == nil {

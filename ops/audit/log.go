@@ -33,6 +33,9 @@ type file struct {
 	path    string
 	secrets []string
 	closed  bool
+	// broken, when set, is why the log could not be opened: every write
+	// returns it.
+	broken error
 }
 
 // Open opens (creating it if needed) the audit log at path for appending.
@@ -56,6 +59,25 @@ func Open(path string) (*Log, error) {
 		}
 	}
 	return &Log{f: &file{f: f, path: path}, who: CurrentUser()}, nil
+}
+
+// Unavailable returns a Log for path that could not be opened: every write
+// fails with err, and Err returns it, so the actions that need a record are
+// refused with the reason while reading goes on.
+func Unavailable(path string, err error) *Log {
+	return &Log{f: &file{path: path, broken: err, closed: true}, who: CurrentUser()}
+}
+
+// Err returns why the log cannot be written: the error it was opened with
+// (Unavailable), an error for a nil Log, or nil.
+func (l *Log) Err() error {
+	switch {
+	case l == nil:
+		return errors.New("audit: no audit log is open")
+	case l.f.broken != nil:
+		return l.f.broken
+	}
+	return nil
 }
 
 // Path returns the file the log writes to ("" for a nil Log).
@@ -186,6 +208,9 @@ func (e *Entry) End(err error) error {
 func (f *file) append(r *Record, actionErr error, secrets []string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.broken != nil {
+		return fmt.Errorf("the record for %s was not written: %w", r.Action, f.broken)
+	}
 	if f.closed {
 		return errors.New("audit: log is closed — the record for " + r.Action + " was not written")
 	}

@@ -3,6 +3,7 @@ package backup_test
 import (
 	"context"
 	"errors"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,14 +22,14 @@ func TestRolesAreCheckedInOps(t *testing.T) {
 	dir := t.TempDir()
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Backup.Dir = filepath.Join(dir, "backups")
-	eng, err := backup.New(cfg, "test")
+	eng, err := backup.New(cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	defer eng.Audit.Close()
 	as := func(role access.Role, user string) context.Context {
-		return access.WithIdentity(context.Background(), access.Identity{
-			User: user, Role: role,
+		return access.WithIdentity(accesstest.Admin(context.Background()), access.Identity{
+			User: user, Roles: map[string]access.Role{access.AllEnvs: role},
 			SSH: &audit.SSH{User: user, KeyFingerprint: "SHA256:" + user, RemoteAddr: "10.1.2.3:4444"},
 		})
 	}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"io"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func measure(b *testing.B, name string, f func() error) measured {
 // a file, on the same seeded database in the same run.
 func BenchmarkDatabaseVsPgDump(b *testing.B) {
 	benchEnabled(b)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	scale := sandbox.EnvInt("OPSDECK_BENCH_SCALE", 16)
 	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{})
 	if err != nil {
@@ -127,7 +128,7 @@ func BenchmarkDatabaseVsPgDump(b *testing.B) {
 // zstd, store, read back) against `redis-cli --rdb FILE` on the same server.
 func BenchmarkRedisVsRedisCLI(b *testing.B) {
 	benchEnabled(b)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	keys := sandbox.EnvInt("OPSDECK_BENCH_KEYS", 1_000_000)
 	rs, err := sandbox.StartRedis(ctx, sandbox.RedisOptions{Password: "bench-pw", MaxMemory: "4gb"})
 	if err != nil {
@@ -188,11 +189,11 @@ func benchEngine(b *testing.B, dir string, set func(*config.Config)) *Engine {
 	cfg.Backup.Dir = filepath.Join(dir, "store")
 	cfg.StateDir = filepath.Join(dir, "state")
 	set(cfg)
-	e, err := New(cfg, "bench")
+	e, err := New(cfg, "bench", cfg.OpenAudit())
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { e.Close() })
+	b.Cleanup(func() { e.Audit.Close() })
 	return e
 }
 

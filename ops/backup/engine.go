@@ -16,7 +16,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/redact"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
 
@@ -42,28 +41,19 @@ type Engine struct {
 }
 
 // New returns an Engine for cfg: the store it names, the real runner, and
-// the audit log under the state dir.
-func New(cfg *config.Config, version string) (*Engine, error) {
+// log, the process's audit log (config.OpenAudit). When log cannot be
+// written, listing still works and every action refuses to run.
+func New(cfg *config.Config, version string, log *audit.Log) (*Engine, error) {
 	st, err := OpenStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{Config: cfg, Store: st, Version: version}
-	l, err := audit.Open(audit.PathIn(cfg.StateDir))
-	if err != nil {
-		// Listing needs no audit log; every action will refuse to run.
-		e.auditErr = err
-		return e, nil
+	if e.auditErr = log.Err(); e.auditErr == nil {
+		e.Audit = log
 	}
-	l.AddSecrets(redact.Passwords(cfg.Postgres.DSN)...)
-	l.AddSecrets(redact.Passwords(cfg.Redis.URL)...)
-	l.AddSecrets(cfg.Backup.S3.SecretKey)
-	e.Audit = l
 	return e, nil
 }
-
-// Close releases the audit log.
-func (e *Engine) Close() error { return e.Audit.Close() }
 
 func (e *Engine) now() time.Time {
 	if e.Now != nil {
@@ -120,7 +110,7 @@ func (e *Engine) Refuse(ctx context.Context, action access.Action, target string
 	if e.auditErr != nil {
 		return fmt.Errorf("%s refused: the audit log cannot be written: %w", action, e.auditErr)
 	}
-	err := access.Check(ctx, e.Config.ReadOnly, action)
+	err := access.Check(ctx, e.Config.Env(), action)
 	if err == nil {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,12 +36,12 @@ func childMain() int {
 			time.Sleep(time.Minute)
 		}
 	}
-	e, err := New(cfg, "test")
+	e, err := New(cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := e.Backup(context.Background(), Options{Kind: "full", Components: []string{Database, Redis}}); err != nil {
+	if _, err := e.Backup(accesstest.Admin(context.Background()), Options{Kind: "full", Components: []string{Database, Redis}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -55,7 +56,7 @@ func TestKilledBackupLeavesNoGoodLookingSet(t *testing.T) {
 	needSandbox(t)
 	cfg := testConfig(t)
 	e := newEngine(t, cfg)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	first, err := e.Backup(ctx, Options{Kind: Redis})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +148,7 @@ func TestConcurrentRunRefused(t *testing.T) {
 	}
 	defer held.Release()
 	start := time.Now()
-	_, err = e.Backup(context.Background(), Options{Kind: Redis})
+	_, err = e.Backup(accesstest.Admin(context.Background()), Options{Kind: Redis})
 	var le *LockedError
 	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
 		t.Fatalf("second run: %v", err)
@@ -160,18 +161,18 @@ func TestConcurrentRunRefused(t *testing.T) {
 			t.Errorf("%q lacks %q", err, w)
 		}
 	}
-	if _, err := e.Prune(context.Background(), PruneOptions{}); !errors.Is(err, ErrLocked) {
+	if _, err := e.Prune(accesstest.Admin(context.Background()), PruneOptions{}); !errors.Is(err, ErrLocked) {
 		t.Errorf("prune while locked: %v", err)
 	}
 	// A restore holding the lock takes its safety backup under it.
-	if _, err := e.Backup(context.Background(), Options{Kind: Redis, Tags: []string{"pre-restore"}, HeldLock: held}); err != nil {
+	if _, err := e.Backup(accesstest.Admin(context.Background()), Options{Kind: Redis, Tags: []string{"pre-restore"}, HeldLock: held}); err != nil {
 		t.Fatalf("backup under the caller's lock: %v", err)
 	}
 	if _, err := AcquireLock(e.Store, "x", "y"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("the caller's lock was freed by the backup: %v", err)
 	}
 	held.Release()
-	if _, err := e.Backup(context.Background(), Options{Kind: Redis}); err != nil {
+	if _, err := e.Backup(accesstest.Admin(context.Background()), Options{Kind: Redis}); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ import (
 // kube-apiserver proxies each pod log request to it, as it would to a kubelet.
 func TestLogsThroughTheAPIServer(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	// The engine fetches logs in parallel, so the handler runs concurrently.
 	var (
 		mu       sync.Mutex
@@ -53,12 +54,12 @@ func TestLogsThroughTheAPIServer(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	defer cs.CoreV1().Namespaces().Delete(accesstest.Admin(context.Background()), ns, metav1.DeleteOptions{})
 	n, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cs.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
+	defer cs.CoreV1().Nodes().Delete(accesstest.Admin(context.Background()), node, metav1.DeleteOptions{})
 	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "127.0.0.1"}}
 	n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
 	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {

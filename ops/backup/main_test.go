@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("OPSDECK_SKIP_INTEGRATION") == "1" {
 		os.Exit(m.Run())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(accesstest.Admin(context.Background()), 3*time.Minute)
 	var err error
 	sb, err = sandbox.Start(ctx, sandbox.Options{Scale: 0})
 	cancel()
@@ -54,10 +55,10 @@ func testConfig(t *testing.T) *config.Config {
 
 func newEngine(t *testing.T, cfg *config.Config) *Engine {
 	t.Helper()
-	e, err := New(cfg, "test")
+	e, err := New(cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.Close() })
+	t.Cleanup(func() { e.Audit.Close() })
 	return e
 }

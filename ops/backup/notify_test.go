@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"encoding/json"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,7 @@ import (
 // post a Slack-compatible message; a dead webhook does not fail a backup.
 func TestMetricsAndWebhook(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	var mu sync.Mutex
 	var texts []string
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

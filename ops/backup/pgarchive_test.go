@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // into a database with the same rows, and is much smaller in chunks.
 func TestCoalesceArchive(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	dsn, pw := SplitPassword(sb.Postgres.DSN())
 	var dump bytes.Buffer
 	if err := (runner.Exec{}).Run(ctx, runner.Cmd{Path: "pg_dump", Args: PgDumpArgs(dsn, ""), Env: PgEnv(pw), Stdout: &dump}); err != nil {

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"testing"
 	"time"
 )
@@ -11,7 +12,7 @@ import (
 // the 30-day retention, yet the newest verified set stays.
 func TestPruneKeepsNewestVerified(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	cfg := testConfig(t)
 	e := newEngine(t, cfg)
 	now := time.Now()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func TestLZFDecompressRejectsBadInput(t *testing.T) {
 // freshRedis starts an empty redis-server for one test.
 func freshRedis(t *testing.T) *sandbox.RedisServer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(accesstest.Admin(context.Background()), 30*time.Second)
 	defer cancel()
 	srv, err := sandbox.StartRedis(ctx, sandbox.RedisOptions{})
 	if err != nil {
@@ -152,7 +153,7 @@ func redisClient(t *testing.T, srv *sandbox.RedisServer, db int) *goredis.Client
 func snapshotEntries(t *testing.T, srv *sandbox.RedisServer) ([]RDBEntry, RDBSummary) {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := SnapshotRDB(t.Context(), srv.URL(), &buf, RDBOptions{}); err != nil {
+	if _, err := SnapshotRDB(accesstest.Admin(t.Context()), srv.URL(), &buf, RDBOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var entries []RDBEntry
@@ -173,10 +174,10 @@ func restoreEntries(t *testing.T, dst *sandbox.RedisServer, entries []RDBEntry) 
 	conn := c.Conn()
 	defer conn.Close()
 	for _, e := range entries {
-		if err := conn.Select(t.Context(), e.DB).Err(); err != nil {
+		if err := conn.Select(accesstest.Admin(t.Context()), e.DB).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if err := conn.Do(t.Context(), "RESTORE", e.Key, e.ExpireAt, e.Payload, "REPLACE", "ABSTTL").Err(); err != nil {
+		if err := conn.Do(accesstest.Admin(t.Context()), "RESTORE", e.Key, e.ExpireAt, e.Payload, "REPLACE", "ABSTTL").Err(); err != nil {
 			t.Fatalf("RESTORE %q: %v", e.Key, err)
 		}
 	}
@@ -195,7 +196,7 @@ func valueOf(ctx context.Context, t *testing.T, c *goredis.Client, key string) s
 
 func TestRDBEntriesMatchDump(t *testing.T) {
 	needSandbox(t)
-	ctx := t.Context()
+	ctx := accesstest.Admin(t.Context())
 	src := freshRedis(t)
 	c := redisClient(t, src, 0)
 	big := make([]any, 0, 600)
@@ -271,7 +272,7 @@ func TestRDBEntriesMatchDump(t *testing.T) {
 
 func TestRDBEntriesSeededRoundTrip(t *testing.T) {
 	needSandbox(t)
-	ctx := t.Context()
+	ctx := accesstest.Admin(t.Context())
 	src := sb.Redis
 	entries, sum := snapshotEntries(t, src)
 	dst := freshRedis(t)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"io"
 	"log/slog"
 	"os"
@@ -38,7 +39,7 @@ func extract(t *testing.T, e *Engine, m *Manifest, component string, ids []age.I
 	if !ok || len(c.Files) != 1 {
 		t.Fatalf("set %s has no %s file: %+v", m.ID, component, m.Components)
 	}
-	fr, err := OpenFile(context.Background(), e.Store, m.ID, c.Files[0], ids)
+	fr, err := OpenFile(accesstest.Admin(context.Background()), e.Store, m.ID, c.Files[0], ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func extract(t *testing.T, e *Engine, m *Manifest, component string, ids []age.I
 
 func TestDatabaseRoundTrip(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	e := newEngine(t, testConfig(t))
 	res, err := e.Backup(ctx, Options{Kind: Database})
 	if err != nil {
@@ -92,7 +93,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+target); err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+target+" WITH (FORCE)")
+	defer admin.Exec(accesstest.Admin(context.Background()), "DROP DATABASE IF EXISTS "+target+" WITH (FORCE)")
 	dsn, pw := SplitPassword(sb.Postgres.DSNFor(target))
 	err = runner.Exec{}.Run(ctx, runner.Cmd{Path: "pg_restore", Args: []string{"--jobs=2", "--exit-on-error", "--no-owner", "--dbname=" + dsn, dump}, Env: PgEnv(pw)})
 	if err != nil {
@@ -140,7 +141,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 
 func TestRedisRoundTrip(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	e := newEngine(t, testConfig(t))
 	src := goredis.NewClient(&goredis.Options{Addr: sb.Redis.Addr(), Password: sb.Redis.Password})
 	defer src.Close()
@@ -218,7 +219,7 @@ func TestRedisRoundTrip(t *testing.T) {
 
 func TestConfigRoundTripEncrypted(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestConfigRoundTripEncrypted(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: newNS}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer cs.CoreV1().Namespaces().Delete(context.Background(), newNS, metav1.DeleteOptions{})
+	defer cs.CoreV1().Namespaces().Delete(accesstest.Admin(context.Background()), newNS, metav1.DeleteOptions{})
 	created := map[string]int{}
 	for _, tf := range readTar(t, tarPath) {
 		h, b := tf.name, tf.data
@@ -369,7 +370,7 @@ func kindOf(kind string) KubeKind {
 func TestConfigWithoutEncryptionSkipsSecrets(t *testing.T) {
 	needSandbox(t)
 	e := newEngine(t, testConfig(t))
-	res, err := e.Backup(context.Background(), Options{Kind: Config})
+	res, err := e.Backup(accesstest.Admin(context.Background()), Options{Kind: Config})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestConfigWithoutEncryptionSkipsSecrets(t *testing.T) {
 
 func TestVerifyCatchesDamage(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	cfg := testConfig(t)
 	e := newEngine(t, cfg)
 	tests := []struct {
@@ -462,7 +463,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestPostgresStoppedMidDumpFails(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	e := newEngine(t, testConfig(t))
 	e.Runner = &stopMidDump{}
 	res, err := e.Backup(ctx, Options{Kind: Database})
@@ -491,7 +492,7 @@ func TestReadOnlyRefused(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ReadOnly = true
 	e := newEngine(t, cfg)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	if _, err := e.Backup(ctx, Options{Kind: Redis}); err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Errorf("backup: %v", err)
 	}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func s3Config(t *testing.T, cfg *config.Config) {
 
 func TestS3Store(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	cfg := testConfig(t)
 	s3Config(t, cfg)
 	e := newEngine(t, cfg)

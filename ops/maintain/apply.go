@@ -43,7 +43,7 @@ func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionRe
 		}
 		return res
 	}
-	if err := access.Check(ctx, e.Config.ReadOnly, a.Permission()); err != nil {
+	if err := access.Check(ctx, e.Config.Env(), a.Permission()); err != nil {
 		return refuse(err)
 	}
 	if e.Audit == nil {

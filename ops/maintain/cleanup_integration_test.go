@@ -3,6 +3,7 @@ package maintain
 import (
 	"context"
 	"encoding/json"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,7 @@ import (
 // verified or not.
 func commitSet(t *testing.T, st backup.Store, start time.Time, verified bool) string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	id := backup.NewID(start)
 	w, err := st.Create(ctx, id, "database.dump.zst")
 	if err != nil {
@@ -49,7 +50,7 @@ func commitSet(t *testing.T, st backup.Store, start time.Time, verified bool) st
 
 func TestCleanupDryRunDeletesNothingAndRealRunDeletesTheList(t *testing.T) {
 	cfg := sandboxConfig(t)
-	ctx := t.Context()
+	ctx := accesstest.Admin(t.Context())
 	day := 24 * time.Hour
 	logs := t.TempDir()
 	files := archives(t, logs, map[string]time.Duration{"api-1.log.gz": 20 * day, "api-2.log.gz": 9 * day, "api-3.log.gz": 2 * day})
@@ -88,7 +89,7 @@ func TestCleanupDryRunDeletesNothingAndRealRunDeletesTheList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close(context.Background())
+		defer conn.Close(accesstest.Admin(context.Background()))
 		rows, _ := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'stockdb_pre_%' ORDER BY 1")
 		dbs, _ = pgx.CollectRows(rows, pgx.RowTo[string])
 		sets, left, _ = st.List(ctx)
@@ -152,7 +153,7 @@ func TestCleanupRechecksBeforeDeleting(t *testing.T) {
 	files := archives(t, logs, map[string]time.Duration{"a.gz": 20 * day})
 	cfg.Maintenance.LogArchives = []string{filepath.Join(logs, "*.gz")}
 	e := newEngine(t, cfg)
-	rep, err := e.Run(t.Context(), Options{Mode: ModeCleanup})
+	rep, err := e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeCleanup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestCleanupRechecksBeforeDeleting(t *testing.T) {
 	if err := os.WriteFile(files["a.gz"], []byte("fresh"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	res := e.Apply(t.Context(), f, nil)
+	res := e.Apply(accesstest.Admin(t.Context()), f, nil)
 	if res.OK {
 		t.Errorf("a changed file was deleted: %+v", res)
 	}
@@ -175,13 +176,13 @@ func TestCleanupRechecksBeforeDeleting(t *testing.T) {
 	}
 	// A pattern no longer configured is refused outright.
 	cfg.Maintenance.LogArchives = []string{"/var/log/other/*.gz"}
-	if res := e.Apply(t.Context(), f, nil); !res.Refused {
+	if res := e.Apply(accesstest.Admin(t.Context()), f, nil); !res.Refused {
 		t.Errorf("an unconfigured pattern: %+v", res)
 	}
 	// A database that is not a pre-restore copy is never dropped.
 	drop := Finding{Area: AreaCleanup, Check: "pre-restore databases", Object: "postgres",
 		Action: &Action{Kind: ActDropDatabase, Database: "postgres"}}
-	if res := e.Apply(t.Context(), drop, nil); !res.Refused {
+	if res := e.Apply(accesstest.Admin(t.Context()), drop, nil); !res.Refused {
 		t.Errorf("drop of postgres: %+v", res)
 	}
 }

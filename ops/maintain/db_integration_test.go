@@ -3,6 +3,7 @@ package maintain
 import (
 	"context"
 	"errors"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,13 +20,13 @@ import (
 
 func deadTupleCount(t *testing.T, table string) int64 {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), sb.Postgres.DSN())
+	conn, err := pgx.Connect(accesstest.Admin(t.Context()), sb.Postgres.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer conn.Close(accesstest.Admin(context.Background()))
 	var n int64
-	if err := conn.QueryRow(t.Context(), "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = $1", table).Scan(&n); err != nil {
+	if err := conn.QueryRow(accesstest.Admin(t.Context()), "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = $1", table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -50,7 +51,7 @@ func TestDBDeadTuplesFoundAndVacuumed(t *testing.T) {
 	}
 	e := newEngine(t, cfg)
 	var events []progress.Event
-	rep, err := e.Run(t.Context(), Options{Mode: ModeDB, Progress: func(ev progress.Event) { events = append(events, ev) }})
+	rep, err := e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeDB, Progress: func(ev progress.Event) { events = append(events, ev) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestDBDeadTuplesFoundAndVacuumed(t *testing.T) {
 		}
 	}
 
-	res := e.Apply(t.Context(), f, nil)
+	res := e.Apply(accesstest.Admin(t.Context()), f, nil)
 	if !res.OK || !strings.Contains(res.Detail, "→ 0") {
 		t.Fatalf("vacuum: %+v", res)
 	}
@@ -93,7 +94,7 @@ func TestDBDeadTuplesFoundAndVacuumed(t *testing.T) {
 	// Read-only: the same action is refused, and the refusal audited.
 	ro := sandboxConfig(t)
 	ro.ReadOnly = true
-	res = newEngine(t, ro).Apply(t.Context(), f, nil)
+	res = newEngine(t, ro).Apply(accesstest.Admin(t.Context()), f, nil)
 	if res.OK || !res.Refused || !strings.Contains(res.Error, "read-only") {
 		t.Errorf("read-only vacuum: %+v", res)
 	}
@@ -110,28 +111,31 @@ func TestDBLongQueryAndLockWaitCancelled(t *testing.T) {
 	sqlCleanup(t, "DROP TABLE IF EXISTS maint_lock")
 	sql(t, "CREATE TABLE maint_lock (id int PRIMARY KEY, v int)", "INSERT INTO maint_lock VALUES (1, 0)")
 	connect := func() *pgx.Conn {
-		c, err := pgx.Connect(t.Context(), sb.Postgres.AppDSN())
+		c, err := pgx.Connect(accesstest.Admin(t.Context()), sb.Postgres.AppDSN())
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { c.Close(context.Background()) })
+		t.Cleanup(func() { c.Close(accesstest.Admin(context.Background())) })
 		return c
 	}
 	sleeper, holder, waiter := connect(), connect(), connect()
 	slept := make(chan error, 1)
-	go func() { _, err := sleeper.Exec(context.Background(), "SELECT pg_sleep(60)"); slept <- err }()
-	if _, err := holder.Exec(t.Context(), "BEGIN; UPDATE maint_lock SET v = 1 WHERE id = 1"); err != nil {
+	go func() {
+		_, err := sleeper.Exec(accesstest.Admin(context.Background()), "SELECT pg_sleep(60)")
+		slept <- err
+	}()
+	if _, err := holder.Exec(accesstest.Admin(t.Context()), "BEGIN; UPDATE maint_lock SET v = 1 WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
 	waited := make(chan error, 1)
 	go func() {
-		_, err := waiter.Exec(context.Background(), "UPDATE maint_lock SET v = 2 WHERE id = 1")
+		_, err := waiter.Exec(accesstest.Admin(context.Background()), "UPDATE maint_lock SET v = 2 WHERE id = 1")
 		waited <- err
 	}()
 	time.Sleep(600 * time.Millisecond)
 
 	e := newEngine(t, cfg)
-	rep, err := e.Run(t.Context(), Options{Mode: ModeDB})
+	rep, err := e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeDB})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +150,7 @@ func TestDBLongQueryAndLockWaitCancelled(t *testing.T) {
 		t.Fatalf("the lock wait must point at its blocker: %+v", wait.Action)
 	}
 
-	if res := e.Apply(t.Context(), long, nil); !res.OK {
+	if res := e.Apply(accesstest.Admin(t.Context()), long, nil); !res.OK {
 		t.Fatalf("cancel: %+v", res)
 	}
 	select {
@@ -158,7 +162,7 @@ func TestDBLongQueryAndLockWaitCancelled(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the long query was not cancelled")
 	}
-	if res := e.Apply(t.Context(), wait, nil); !res.OK {
+	if res := e.Apply(accesstest.Admin(t.Context()), wait, nil); !res.OK {
 		t.Fatalf("terminate the blocker: %+v", res)
 	}
 	select {
@@ -170,7 +174,7 @@ func TestDBLongQueryAndLockWaitCancelled(t *testing.T) {
 		t.Fatal("the waiter is still blocked")
 	}
 	// The same action again: the session is gone, nothing is signalled.
-	if res := e.Apply(t.Context(), idle, nil); res.OK || !strings.Contains(res.Error, "gone") {
+	if res := e.Apply(accesstest.Admin(t.Context()), idle, nil); res.OK || !strings.Contains(res.Error, "gone") {
 		t.Errorf("terminating a gone session: %+v", res)
 	}
 	var actions []string
@@ -186,12 +190,12 @@ func TestActionsCheckTheRole(t *testing.T) {
 	cfg := sandboxConfig(t)
 	e := newEngine(t, cfg)
 	f := Finding{Area: AreaDB, Check: "dead tuples", Object: "t", Action: &Action{Kind: ActVacuum, Schema: "public", Table: "stocks"}}
-	viewer := access.WithIdentity(t.Context(), access.Identity{User: "val", Role: access.Viewer, SSH: &audit.SSH{User: "val", KeyFingerprint: "SHA256:abc"}})
+	viewer := access.WithIdentity(accesstest.Admin(t.Context()), access.Identity{User: "val", Roles: map[string]access.Role{access.AllEnvs: access.Viewer}, SSH: &audit.SSH{User: "val", KeyFingerprint: "SHA256:abc"}})
 	res := e.Apply(viewer, f, nil)
 	if res.OK || !res.Refused || !strings.Contains(res.Error, "needs the operator role") {
 		t.Errorf("a viewer's vacuum: %+v", res)
 	}
-	operator := access.WithIdentity(t.Context(), access.Identity{User: "otto", Role: access.Operator})
+	operator := access.WithIdentity(accesstest.Admin(t.Context()), access.Identity{User: "otto", Roles: map[string]access.Role{access.AllEnvs: access.Operator}})
 	drop := Finding{Area: AreaCleanup, Check: "pre-restore databases", Object: "x", Action: &Action{Kind: ActDropDatabase, Database: "stockdb_pre_20200101_000000"}}
 	if res := e.Apply(operator, drop, nil); !res.Refused || !strings.Contains(res.Error, "admin") {
 		t.Errorf("an operator's drop: %+v", res)

@@ -19,7 +19,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/postgres"
-	"github.com/opsdeck/opsdeck/ops/redact"
 	"github.com/opsdeck/opsdeck/ops/redis"
 )
 
@@ -42,6 +41,9 @@ type Engine struct {
 	Backup func() (*backup.Engine, error)
 
 	auditErr error
+	// log is the audit log as opened, usable or not: the backup engine
+	// built for cleanup gets it and refuses with the same reason.
+	log *audit.Log
 
 	mu  sync.Mutex
 	pg  *pgxpool.Pool
@@ -51,24 +53,18 @@ type Engine struct {
 	ran map[Mode]LastRun
 }
 
-// New returns an Engine for cfg with the audit log under the state dir.
-// A state dir that cannot be written still allows reading: every action is
-// then refused.
-func New(cfg *config.Config, version string) *Engine {
-	e := &Engine{Config: cfg, Version: version}
-	l, err := audit.Open(filepath.Join(cfg.StateDir, "audit.log"))
-	if err != nil {
-		e.auditErr = err
-		return e
+// New returns an Engine for cfg recording into log, the process's audit
+// log (config.OpenAudit). A log that cannot be written still allows
+// reading: every action is then refused.
+func New(cfg *config.Config, version string, log *audit.Log) *Engine {
+	e := &Engine{Config: cfg, Version: version, log: log}
+	if e.auditErr = log.Err(); e.auditErr == nil {
+		e.Audit = log
 	}
-	l.AddSecrets(redact.Passwords(cfg.Postgres.DSN)...)
-	l.AddSecrets(redact.Passwords(cfg.Redis.URL)...)
-	l.AddSecrets(cfg.Backup.S3.SecretKey)
-	e.Audit = l
 	return e
 }
 
-// Close closes the connections and the audit log.
+// Close closes the connections; the audit log is its opener's to close.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -81,11 +77,7 @@ func (e *Engine) Close() error {
 		errs = append(errs, e.rc.Close())
 		e.rc = nil
 	}
-	if e.bk != nil {
-		errs = append(errs, e.bk.Close())
-		e.bk = nil
-	}
-	errs = append(errs, e.Audit.Close())
+	e.bk = nil
 	return errors.Join(errs...)
 }
 
@@ -208,7 +200,7 @@ func (e *Engine) backupEngine() (eng *backup.Engine, ok bool, err error) {
 	if e.Backup != nil {
 		eng, err = e.Backup()
 	} else {
-		eng, err = backup.New(e.Config, e.Version)
+		eng, err = backup.New(e.Config, e.Version, e.log)
 	}
 	if err != nil {
 		return nil, false, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,21 +51,22 @@ func sandboxConfig(t *testing.T) *config.Config {
 // newEngine returns an engine on cfg, closed after the test.
 func newEngine(t *testing.T, cfg *config.Config) *Engine {
 	t.Helper()
-	e := New(cfg, "test")
-	t.Cleanup(func() { e.Close() })
+	log := cfg.OpenAudit()
+	e := New(cfg, "test", log)
+	t.Cleanup(func() { e.Close(); log.Close() })
 	return e
 }
 
 // sql runs statements as the sandbox's superuser.
 func sql(t *testing.T, stmts ...string) {
 	t.Helper()
-	conn, err := pgx.Connect(t.Context(), sb.Postgres.DSN())
+	conn, err := pgx.Connect(accesstest.Admin(t.Context()), sb.Postgres.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	defer conn.Close(accesstest.Admin(context.Background()))
 	for _, s := range stmts {
-		if _, err := conn.Exec(t.Context(), s); err != nil {
+		if _, err := conn.Exec(accesstest.Admin(t.Context()), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
@@ -73,7 +75,7 @@ func sql(t *testing.T, stmts ...string) {
 // sqlCleanup runs statements when the test ends, ignoring errors.
 func sqlCleanup(t *testing.T, stmts ...string) {
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(accesstest.Admin(context.Background()), 10*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, sb.Postgres.DSN())
 		if err != nil {

@@ -3,6 +3,7 @@ package maintain
 import (
 	"context"
 	"errors"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,7 +20,7 @@ func TestCapacityUsesItsHistory(t *testing.T) {
 	cfg := sandboxConfig(t)
 	cfg.Maintenance.Capacity.DatabaseVolume = "1Gi"
 	e := newEngine(t, cfg)
-	rep, err := e.Run(t.Context(), Options{Mode: ModeCapacity})
+	rep, err := e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeCapacity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestCapacityUsesItsHistory(t *testing.T) {
 	if err := AppendHistory(path, past); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = e.Run(t.Context(), Options{Mode: ModeCapacity})
+	rep, err = e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeCapacity})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestRedisKeyspaceInterruptedAndResumed(t *testing.T) {
 	cfg := sandboxConfig(t)
 	cfg.Maintenance.Redis.ScanCount = 10
 	e := newEngine(t, cfg)
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(accesstest.Admin(t.Context()))
 	defer cancel()
 	var last progress.Event
 	rep, err := e.Run(ctx, Options{Mode: ModeRedis, Progress: func(ev progress.Event) {
@@ -96,7 +97,7 @@ func TestRedisKeyspaceInterruptedAndResumed(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cfg.StateDir, "maintain", checkpointName)); err != nil {
 		t.Fatalf("no checkpoint: %v", err)
 	}
-	rep, err = e.Run(t.Context(), Options{Mode: ModeRedis, Keyspace: KeyspaceOptions{Resume: true, MaxOpsPerSec: -1}})
+	rep, err = e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeRedis, Keyspace: KeyspaceOptions{Resume: true, MaxOpsPerSec: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestRedisKeyspaceInterruptedAndResumed(t *testing.T) {
 		t.Errorf("the seed's stock:quote prefix is missing: %v", a.Prefixes)
 	}
 	// Resuming with no checkpoint says so.
-	rep, err = e.Run(t.Context(), Options{Mode: ModeRedis, Keyspace: KeyspaceOptions{Resume: true, MaxOpsPerSec: -1}})
+	rep, err = e.Run(accesstest.Admin(t.Context()), Options{Mode: ModeRedis, Keyspace: KeyspaceOptions{Resume: true, MaxOpsPerSec: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +133,11 @@ func TestRedisKeyspaceInterruptedAndResumed(t *testing.T) {
 
 func TestHealthModeIsTheMorningCheck(t *testing.T) {
 	cfg := sandboxConfig(t)
-	rep, err := newEngine(t, cfg).Run(t.Context(), Options{Mode: ModeHealth})
+	rep, err := newEngine(t, cfg).Run(accesstest.Admin(t.Context()), Options{Mode: ModeHealth})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := health.Run(t.Context(), cfg)
+	check := health.Run(accesstest.Admin(t.Context()), cfg)
 	var n int
 	for _, f := range rep.Findings {
 		if f.Area == AreaHealth && f.Object != "" && !strings.HasPrefix(f.Check, "backup") && f.Object != cfg.Backup.Dir && f.Check != "alerts" {
@@ -174,7 +175,7 @@ func TestFullModeWithTargetsDown(t *testing.T) {
 	cfg.Redis.URL = "redis://:other-secret@" + bh.Addr + "/0"
 	cfg.Timeouts.Connect, cfg.Timeouts.Check = time.Second, 2*time.Second
 	start := time.Now()
-	rep, err := newEngine(t, cfg).Run(t.Context(), Options{Mode: ModeFull})
+	rep, err := newEngine(t, cfg).Run(accesstest.Admin(t.Context()), Options{Mode: ModeFull})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func problems(rep *Report) []string {
 
 func TestSecurityChecksFireAndStayQuietWhenFixed(t *testing.T) {
 	cfg := sandboxConfig(t)
-	ctx := t.Context()
+	ctx := accesstest.Admin(t.Context())
 	const ns = "sectest"
 	cfg.Kubernetes.Namespaces = []string{ns}
 
@@ -56,7 +57,7 @@ func TestSecurityChecksFireAndStayQuietWhenFixed(t *testing.T) {
 	secAdmin := goredis.NewClient(&goredis.Options{Addr: sb.Redis.Addr(), Username: "sec-admin", Password: "sec-admin-pw-1"})
 	defer secAdmin.Close()
 	t.Cleanup(func() {
-		c := context.Background()
+		c := accesstest.Admin(context.Background())
 		secAdmin.Do(c, "ACL", "SETUSER", "default", "on", "nopass", "+@all")
 		secAdmin.ConfigSet(c, "protected-mode", "yes")
 		secAdmin.Do(c, "ACL", "DELUSER", "sec-admin")
@@ -87,8 +88,8 @@ func TestSecurityChecksFireAndStayQuietWhenFixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-		cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), "maint-deployer-admin", metav1.DeleteOptions{})
+		cs.CoreV1().Namespaces().Delete(accesstest.Admin(context.Background()), ns, metav1.DeleteOptions{})
+		cs.RbacV1().ClusterRoleBindings().Delete(accesstest.Admin(context.Background()), "maint-deployer-admin", metav1.DeleteOptions{})
 	})
 	yes, no, root, user := true, false, int64(0), int64(1000)
 	good := func(c corev1.Container) corev1.Container {
@@ -252,13 +253,13 @@ func enableSSL(t *testing.T) {
 	sql(t, "ALTER SYSTEM SET ssl_cert_file = '"+crt+"'", "ALTER SYSTEM SET ssl_key_file = '"+kf+"'", "ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		conn, err := pgx.Connect(t.Context(), sb.Postgres.DSN())
+		conn, err := pgx.Connect(accesstest.Admin(t.Context()), sb.Postgres.DSN())
 		if err != nil {
 			t.Fatal(err)
 		}
 		var on string
-		err = conn.QueryRow(t.Context(), "SHOW ssl").Scan(&on)
-		conn.Close(context.Background())
+		err = conn.QueryRow(accesstest.Admin(t.Context()), "SHOW ssl").Scan(&on)
+		conn.Close(accesstest.Admin(context.Background()))
 		if err == nil && on == "on" {
 			return
 		}

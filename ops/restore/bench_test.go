@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,7 +195,7 @@ type benchDB struct {
 
 func (d *benchDB) exec(b *testing.B, sql string) {
 	b.Helper()
-	if _, err := d.conn.Exec(context.Background(), sql); err != nil {
+	if _, err := d.conn.Exec(accesstest.Admin(context.Background()), sql); err != nil {
 		b.Fatalf("%s: %v", sql, err)
 	}
 }
@@ -202,7 +203,7 @@ func (d *benchDB) exec(b *testing.B, sql string) {
 // drop drops every database whose name starts with prefix.
 func (d *benchDB) drop(b *testing.B, prefix string) {
 	b.Helper()
-	rows, _ := d.conn.Query(context.Background(), "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix)
+	rows, _ := d.conn.Query(accesstest.Admin(context.Background()), "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		b.Fatalf("list databases: %v", err)
@@ -214,7 +215,7 @@ func (d *benchDB) drop(b *testing.B, prefix string) {
 
 func (d *benchDB) size(b *testing.B, db string) int64 {
 	var n int64
-	if err := d.conn.QueryRow(context.Background(), "SELECT pg_database_size($1)", db).Scan(&n); err != nil {
+	if err := d.conn.QueryRow(accesstest.Admin(context.Background()), "SELECT pg_database_size($1)", db).Scan(&n); err != nil {
 		b.Fatalf("size of %s: %v", db, err)
 	}
 	return n
@@ -231,7 +232,7 @@ func (d *benchDB) size(b *testing.B, db string) int64 {
 // steps only note it.
 func BenchmarkRestoreVsPgRestore(b *testing.B) {
 	benchEnabled(b)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	scale := sandbox.EnvInt("OPSDECK_BENCH_SCALE", 16)
 	// Autovacuum is off: the vacuum and analyze of the tables one
 	// contender loaded would otherwise run during the next one's time.
@@ -261,11 +262,11 @@ func BenchmarkRestoreVsPgRestore(b *testing.B) {
 	cfg.Backup.Dir = filepath.Join(dir, "store")
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Restore.Writers = nil
-	be, err := backup.New(cfg, "bench")
+	be, err := backup.New(cfg, "bench", cfg.OpenAudit())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer be.Close()
+	defer be.Audit.Close()
 	eng := restore.New(be)
 
 	// The two inputs, outside the timing: an opsdeck set and a pg_dump -Fc

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -37,7 +38,7 @@ type configFixture struct {
 func newConfigFixture(t *testing.T) *configFixture {
 	t.Helper()
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	ns := fmt.Sprintf("cfgrestore-%d-%d", time.Now().UnixNano()%1e6, nsSeq.Add(1))
 	cs, err := kubernetes.NewForConfig(sb.Kube.Config())
 	if err != nil {
@@ -55,7 +56,7 @@ func newConfigFixture(t *testing.T) *configFixture {
 	// No namespace controller runs in the sandbox: the namespace stays
 	// Terminating, but its name is never reused.
 	t.Cleanup(func() {
-		cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		cs.CoreV1().Namespaces().Delete(accesstest.Admin(context.Background()), ns, metav1.DeleteOptions{})
 	})
 	labels := map[string]string{"app": "web"}
 	replicas := int32(2)
@@ -92,11 +93,11 @@ func newConfigFixture(t *testing.T) *configFixture {
 	cfg.Backup.Dir = t.TempDir()
 	cfg.StateDir = t.TempDir()
 	cfg.Kubernetes.Namespaces = []string{ns}
-	b, err := backup.New(&cfg, "test")
+	b, err := backup.New(&cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { b.Audit.Close() })
 	f.b = b
 	res, err := b.Backup(ctx, backup.Options{Kind: backup.Config})
 	if err != nil {
@@ -130,7 +131,7 @@ func newConfigFixture(t *testing.T) *configFixture {
 
 func (f *configFixture) prepare(t *testing.T, e *restore.Engine, update bool) *restore.Plan {
 	t.Helper()
-	plan, err := e.Prepare(context.Background(), restore.Options{Kind: restore.Config, ID: f.set, UpdateExisting: update}, nil)
+	plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Config, ID: f.set, UpdateExisting: update}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func object(t *testing.T, plan *restore.Plan, kind, name string) restore.ObjectC
 // deploymentGone reports whether the Deployment is absent.
 func (f *configFixture) deploymentGone(t *testing.T) bool {
 	t.Helper()
-	_, err := f.cs.AppsV1().Deployments(f.ns).Get(context.Background(), "web", metav1.GetOptions{})
+	_, err := f.cs.AppsV1().Deployments(f.ns).Get(accesstest.Admin(context.Background()), "web", metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func (f *configFixture) deploymentGone(t *testing.T) bool {
 
 func (f *configFixture) configMap(t *testing.T, name string) *corev1.ConfigMap {
 	t.Helper()
-	cm, err := f.cs.CoreV1().ConfigMaps(f.ns).Get(context.Background(), name, metav1.GetOptions{})
+	cm, err := f.cs.CoreV1().ConfigMaps(f.ns).Get(accesstest.Admin(context.Background()), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("configmap %s: %v", name, err)
 	}
@@ -269,7 +270,7 @@ func TestConfigRestoreRun(t *testing.T) {
 			f := newConfigFixture(t)
 			e := restore.New(f.b)
 			plan := f.prepare(t, e, update)
-			rep, err := e.Run(context.Background(), plan, nil)
+			rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 			if err != nil {
 				t.Fatalf("run: %v\nsteps: %+v", err, rep.Steps)
 			}
@@ -290,7 +291,7 @@ func TestConfigRestoreRun(t *testing.T) {
 				t.Errorf("notes do not say the Deployment was created:\n%s", notes)
 			}
 
-			d, err := f.cs.AppsV1().Deployments(f.ns).Get(context.Background(), "web", metav1.GetOptions{})
+			d, err := f.cs.AppsV1().Deployments(f.ns).Get(accesstest.Admin(context.Background()), "web", metav1.GetOptions{})
 			if err != nil {
 				t.Fatalf("the Deployment did not come back: %v", err)
 			}
@@ -337,7 +338,7 @@ func TestConfigRestoreUndo(t *testing.T) {
 			injected := errors.New("injected failure")
 			restore.SetHook(e, tc.point(f), func() error { return injected })
 			plan := f.prepare(t, e, true)
-			rep, err := e.Run(context.Background(), plan, nil)
+			rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 			if !errors.Is(err, injected) {
 				t.Fatalf("run error = %v, want the injected failure", err)
 			}
@@ -365,7 +366,7 @@ func TestConfigRestoreRefusedObjectBlocks(t *testing.T) {
 	// The Deployment comes back with another selector: applying the
 	// backed-up one would change an immutable field, and the dry run says so.
 	labels := map[string]string{"app": "web-v2"}
-	_, err := f.cs.AppsV1().Deployments(f.ns).Create(context.Background(), &appsv1.Deployment{
+	_, err := f.cs.AppsV1().Deployments(f.ns).Create(accesstest.Admin(context.Background()), &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: appsv1.DeploymentSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -379,7 +380,7 @@ func TestConfigRestoreRefusedObjectBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := restore.New(f.b)
-	plan, err := e.Prepare(context.Background(), restore.Options{Kind: restore.Config, ID: f.set, UpdateExisting: true}, nil)
+	plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Config, ID: f.set, UpdateExisting: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +392,7 @@ func TestConfigRestoreRefusedObjectBlocks(t *testing.T) {
 	if blocked == nil || !strings.Contains(blocked.Error(), "Deployment "+f.ns+"/web") || !strings.Contains(blocked.Error(), "delete the live Deployment "+f.ns+"/web first") {
 		t.Fatalf("Blocked() = %v, want the refused Deployment and what to do", blocked)
 	}
-	if _, err := e.Run(context.Background(), plan, nil); err == nil {
+	if _, err := e.Run(accesstest.Admin(context.Background()), plan, nil); err == nil {
 		t.Fatal("a blocked plan ran")
 	}
 	if got := f.configMap(t, "settings").Data["LOG_LEVEL"]; got != "debug" {
@@ -401,7 +402,7 @@ func TestConfigRestoreRefusedObjectBlocks(t *testing.T) {
 
 func TestConfigRestoreMissingNamespace(t *testing.T) {
 	f := newConfigFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	// The whole namespace is gone. No namespace controller runs in the
 	// sandbox: empty it, delete it and finalize it by hand.
 	for _, name := range []string{"settings", "extra"} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,7 @@ type dbFixture struct {
 func newDBFixture(t *testing.T) *dbFixture {
 	t.Helper()
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	f := &dbFixture{t: t, name: fmt.Sprintf("rt%d_%d", os.Getpid()%1000, dbSeq.Add(1))}
 	admin, err := pgx.Connect(ctx, sb.Postgres.DSN())
 	if err != nil {
@@ -74,11 +75,11 @@ INSERT INTO prices (stock_id, day, close) SELECT 1 + g % 50, date '2026-01-01' +
 	cfg.Restore.ScaleTimeout = 20 * time.Second
 	f.cfg = &cfg
 	f.setupWriters()
-	be, err := backup.New(f.cfg, "test")
+	be, err := backup.New(f.cfg, "test", f.cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.Close() })
+	t.Cleanup(func() { be.Audit.Close() })
 	f.be = be
 	res, err := be.Backup(ctx, backup.Options{Kind: backup.Database})
 	if err != nil {
@@ -92,7 +93,7 @@ INSERT INTO prices (stock_id, day, close) SELECT 1 + g % 50, date '2026-01-01' +
 // and plays the Deployment controller for it.
 func (f *dbFixture) setupWriters() {
 	t := f.t
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	cs, err := kubernetes.NewForConfig(sb.Kube.Config())
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,9 @@ func (f *dbFixture) setupWriters() {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), f.ns, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		cs.CoreV1().Namespaces().Delete(accesstest.Admin(context.Background()), f.ns, metav1.DeleteOptions{})
+	})
 	labels := map[string]string{"app": "writer"}
 	replicas := int32(2)
 	dep := &appsv1.Deployment{
@@ -114,7 +117,7 @@ func (f *dbFixture) setupWriters() {
 	if _, err := cs.AppsV1().Deployments(f.ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	stop, err := sandbox.PlayDeployments(context.Background(), cs, f.ns)
+	stop, err := sandbox.PlayDeployments(accesstest.Admin(context.Background()), cs, f.ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +127,7 @@ func (f *dbFixture) setupWriters() {
 }
 
 func (f *dbFixture) pods() int {
-	pods, err := f.cs.CoreV1().Pods(f.ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=writer"})
+	pods, err := f.cs.CoreV1().Pods(f.ns).List(accesstest.Admin(context.Background()), metav1.ListOptions{LabelSelector: "app=writer"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -143,7 +146,7 @@ func (f *dbFixture) waitPods(n int) {
 }
 
 func (f *dbFixture) replicas() int32 {
-	d, err := f.cs.AppsV1().Deployments(f.ns).Get(context.Background(), "writer", metav1.GetOptions{})
+	d, err := f.cs.AppsV1().Deployments(f.ns).Get(accesstest.Admin(context.Background()), "writer", metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -152,7 +155,7 @@ func (f *dbFixture) replicas() int32 {
 
 func (f *dbFixture) exec(sql string) {
 	f.t.Helper()
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, err := pgx.Connect(ctx, sb.Postgres.DSNFor(f.name))
 	if err != nil {
 		f.t.Fatal(err)
@@ -165,7 +168,7 @@ func (f *dbFixture) exec(sql string) {
 
 func (f *dbFixture) count(table string) int64 {
 	f.t.Helper()
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, err := pgx.Connect(ctx, sb.Postgres.DSNFor(f.name))
 	if err != nil {
 		f.t.Fatal(err)
@@ -180,7 +183,7 @@ func (f *dbFixture) count(table string) int64 {
 
 // databases lists the databases whose name starts with the fixture's.
 func (f *dbFixture) databases() []string {
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
 	if err != nil {
 		f.t.Fatal(err)
@@ -196,7 +199,7 @@ func (f *dbFixture) databases() []string {
 
 func (f *dbFixture) dumpSchema() string {
 	f.t.Helper()
-	out, err := runner.Output(context.Background(), runner.Exec{}, runner.Cmd{Path: "pg_dump", Args: []string{"--schema-only", "--no-owner", "--dbname=" + sb.Postgres.DSNFor(f.name)}})
+	out, err := runner.Output(accesstest.Admin(context.Background()), runner.Exec{}, runner.Cmd{Path: "pg_dump", Args: []string{"--schema-only", "--no-owner", "--dbname=" + sb.Postgres.DSNFor(f.name)}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -211,7 +214,7 @@ func (f *dbFixture) dumpSchema() string {
 }
 
 func dropAll(prefix string) {
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
 	if err != nil {
 		return
@@ -231,7 +234,7 @@ func (f *dbFixture) prepare(e *restore.Engine, opts restore.Options) *restore.Pl
 	if opts.Kind == "" {
 		opts.Kind = restore.Database
 	}
-	plan, err := e.Prepare(context.Background(), opts, nil)
+	plan, err := e.Prepare(accesstest.Admin(context.Background()), opts, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -259,7 +262,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 		t.Fatalf("steps %v", names)
 	}
 	var events []progress.Event
-	rep, err := e.Run(context.Background(), plan, func(ev progress.Event) { events = append(events, ev) })
+	rep, err := e.Run(accesstest.Admin(context.Background()), plan, func(ev progress.Event) { events = append(events, ev) })
 	if err != nil {
 		t.Fatalf("run: %v\n%+v", err, rep.Steps)
 	}
@@ -281,7 +284,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	}
 	f.waitPods(2)
 	// The old database keeps what was written after the backup.
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	old, err := pgx.Connect(ctx, sb.Postgres.DSNFor(dbs[1]))
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +361,7 @@ func TestDatabaseFailureAtEachStepIsUndone(t *testing.T) {
 				return apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments/scale"}, "writer", errors.New("injected at "+point))
 			})
 			plan := f.prepare(e, restore.Options{NoSafetyBackup: point != "before:safety-backup" && point != "after:safety-backup"})
-			rep, err := e.Run(context.Background(), plan, nil)
+			rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 			if err == nil {
 				t.Fatal("the run succeeded")
 			}
@@ -396,7 +399,7 @@ func TestDatabaseKilledPgRestoreIsUndone(t *testing.T) {
 	f.be.Runner = killer{}
 	e := f.engine()
 	plan := f.prepare(e, restore.Options{NoSafetyBackup: true})
-	rep, err := e.Run(context.Background(), plan, nil)
+	rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 	if err == nil || !rep.Undone || !strings.Contains(err.Error(), "pg_restore") {
 		t.Fatalf("err %v undone %v", err, rep.Undone)
 	}
@@ -448,14 +451,14 @@ func TestDatabaseDamagedSetRefusedAtPreflight(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := f.engine()
-			plan, err := e.Prepare(context.Background(), restore.Options{Kind: restore.Database, ID: f.set.ID}, nil)
+			plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Database, ID: f.set.ID}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if plan.Blocked() == nil {
 				t.Fatalf("not blocked: %+v", plan.Checks)
 			}
-			if _, err := e.Run(context.Background(), plan, nil); err == nil {
+			if _, err := e.Run(accesstest.Admin(context.Background()), plan, nil); err == nil {
 				t.Fatal("the run went on")
 			}
 			if dbs := f.databases(); len(dbs) != 1 {
@@ -475,7 +478,7 @@ func TestDatabaseLockedStoreAndDryRunChangeNothing(t *testing.T) {
 	if dbs := f.databases(); len(dbs) != 1 {
 		t.Fatalf("prepare changed databases: %v", dbs)
 	}
-	sets, _ := backup.List(context.Background(), f.be.Store)
+	sets, _ := backup.List(accesstest.Admin(context.Background()), f.be.Store)
 	if len(sets) != 1 {
 		t.Fatalf("prepare took a backup: %d sets", len(sets))
 	}
@@ -484,7 +487,7 @@ func TestDatabaseLockedStoreAndDryRunChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Release()
-	_, err = e.Run(context.Background(), plan, nil)
+	_, err = e.Run(accesstest.Admin(context.Background()), plan, nil)
 	var locked *backup.LockedError
 	if !errors.As(err, &locked) {
 		t.Fatalf("err %v, want the store lock's", err)
@@ -493,7 +496,7 @@ func TestDatabaseLockedStoreAndDryRunChangeNothing(t *testing.T) {
 		t.Error("a refused run changed something")
 	}
 	// The preflight shows the lock as critical.
-	plan2, err := e.Prepare(context.Background(), restore.Options{Kind: restore.Database}, nil)
+	plan2, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Database}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +518,7 @@ func TestDatabaseUndoWithClientsReconnecting(t *testing.T) {
 	f := newDBFixture(t)
 	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE')")
 	f.cfg.Restore.Writers = nil // nothing stops the clients below
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(accesstest.Admin(context.Background()))
 	defer stop()
 	done := make(chan struct{})
 	for range 3 {
@@ -531,14 +534,14 @@ func TestDatabaseUndoWithClientsReconnecting(t *testing.T) {
 				for ctx.Err() == nil && c.Ping(ctx) == nil {
 					time.Sleep(20 * time.Millisecond)
 				}
-				c.Close(context.Background())
+				c.Close(accesstest.Admin(context.Background()))
 			}
 		}()
 	}
 	e := f.engine()
 	restore.SetHook(e, "after:database.swap", func() error { return errors.New("injected after the swap") })
 	plan := f.prepare(e, restore.Options{NoSafetyBackup: true})
-	rep, err := e.Run(context.Background(), plan, nil)
+	rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 	stop()
 	for range 3 {
 		<-done

@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"context"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +22,16 @@ import (
 // are put back as they were, and the writers run again.
 func TestFullRestore(t *testing.T) {
 	needSandbox(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	cfg := *sb.Config
 	cfg.Backup.Dir = t.TempDir()
 	cfg.StateDir = t.TempDir()
 	cfg.Restore.ScaleTimeout = 20 * time.Second
-	be, err := backup.New(&cfg, "test")
+	be, err := backup.New(&cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer be.Close()
+	defer be.Audit.Close()
 	if _, err := be.Backup(ctx, backup.Options{Kind: "full", Components: []string{backup.Database, backup.Redis, backup.Config}}); err != nil {
 		t.Fatal(err)
 	}

@@ -208,7 +208,7 @@ func (en *env) startJournal(ctx context.Context) error {
 	}
 	en.journalLock = l
 	host, _ := os.Hostname()
-	en.journal = &Journal{PID: os.Getpid(), Host: host, Who: whoOf(ctx), Started: en.eng.now().UTC(), Options: en.plan.Options, Set: en.plan.SetID}
+	en.journal = &Journal{PID: os.Getpid(), Host: host, Who: access.Who(ctx), Started: en.eng.now().UTC(), Options: en.plan.Options, Set: en.plan.SetID}
 	en.persist()
 	return nil
 }
@@ -337,7 +337,7 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 		en.redis.flushed = true
 	}
 	en.journal = j
-	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx), SafetyBackup: strings.Join(j.Safety, ", ")}
+	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx), SafetyBackup: strings.Join(j.Safety, ", ")}
 	last := -1
 	for i, s := range plan.Steps {
 		state := Skipped

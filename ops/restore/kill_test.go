@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,7 @@ func childMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	be, err := backup.New(cfg, "test")
+	be, err := backup.New(cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -40,7 +41,7 @@ func childMain() int {
 		time.Sleep(time.Minute)
 		return nil
 	})
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Database, NoSafetyBackup: true}, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -93,16 +94,16 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			if tc.prune {
 				// A later backup of the original keeps the store useful;
 				// the set the dead run read is gone.
-				if err := f.be.Store.Delete(context.Background(), f.set.ID); err != nil {
+				if err := f.be.Store.Delete(accesstest.Admin(context.Background()), f.set.ID); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := f.be.Backup(context.Background(), backup.Options{Kind: backup.Database}); err != nil {
+				if _, err := f.be.Backup(accesstest.Admin(context.Background()), backup.Options{Kind: backup.Database}); err != nil {
 					t.Fatal(err)
 				}
 			}
 
 			e := f.engine()
-			plan, err := e.Prepare(context.Background(), restore.Options{Kind: restore.Database}, nil)
+			plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Database}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,11 +116,11 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			if !found {
 				t.Fatalf("the preflight does not stop at the interrupted restore: %+v", plan.Checks)
 			}
-			if _, err := e.Run(context.Background(), plan, nil); err == nil {
+			if _, err := e.Run(accesstest.Admin(context.Background()), plan, nil); err == nil {
 				t.Fatal("a restore ran over an interrupted one")
 			}
 
-			rep, err := e.Recover(context.Background(), nil)
+			rep, err := e.Recover(accesstest.Admin(context.Background()), nil)
 			if err != nil {
 				t.Fatalf("recover: %v\n%+v", err, rep)
 			}
@@ -127,7 +128,7 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			if j, _ := restore.Interrupted(f.cfg); j != nil {
 				t.Fatalf("the journal is still there: %+v", j)
 			}
-			if _, err := e.Recover(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no interrupted restore") {
+			if _, err := e.Recover(accesstest.Admin(context.Background()), nil); err == nil || !strings.Contains(err.Error(), "no interrupted restore") {
 				t.Fatalf("a second recover: %v", err)
 			}
 		})

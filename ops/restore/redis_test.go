@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"maps"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ type redisFixture struct {
 func newRedisFixture(t *testing.T) *redisFixture {
 	t.Helper()
 	needSandbox(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(accesstest.Admin(context.Background()), time.Minute)
 	defer cancel()
 	srv, err := sandbox.StartRedis(ctx, sandbox.RedisOptions{Password: "fixture-secret"})
 	if err != nil {
@@ -58,11 +59,11 @@ func newRedisFixture(t *testing.T) *redisFixture {
 	cfg.Backup.Dir = t.TempDir()
 	cfg.StateDir = t.TempDir()
 	f.cfg = &cfg
-	be, err := backup.New(f.cfg, "test")
+	be, err := backup.New(f.cfg, "test", f.cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.Close() })
+	t.Cleanup(func() { be.Audit.Close() })
 	f.be = be
 	res, err := be.Backup(ctx, backup.Options{Kind: backup.Redis})
 	if err != nil {
@@ -97,7 +98,7 @@ type keyValue struct {
 func (f *redisFixture) keyspace() map[string]keyValue {
 	t := f.t
 	t.Helper()
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	out := map[string]keyValue{}
 	for db := range 16 {
 		c := f.client(db)
@@ -121,7 +122,7 @@ func (f *redisFixture) keyspace() map[string]keyValue {
 // it is missing.
 func valueOf(t *testing.T, c *goredis.Client, key string) string {
 	t.Helper()
-	v, err := sandbox.RedisValue(context.Background(), c, key)
+	v, err := sandbox.RedisValue(accesstest.Admin(context.Background()), c, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func sameKeyspace(t *testing.T, what string, want, got map[string]keyValue) {
 
 // change adds, deletes, modifies and re-times keys after the backup.
 func (f *redisFixture) change() {
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c0, c1, c4 := f.client(0), f.client(1), f.client(4)
 	f.must(c0.Set(ctx, "added:after-backup", "new", 0).Err())
 	f.must(c1.Set(ctx, "added:with-ttl", "new", time.Hour).Err())
@@ -205,7 +206,7 @@ func stepResult(rep *restore.Report, name string) restore.StepResult {
 
 func TestRedisRestoreRoundTrip(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	backedUp := f.keyspace()
 	if _, ok := backedUp["db0 short-lived"]; !ok {
 		t.Fatal("the short-lived key is gone before the test could use it")
@@ -288,7 +289,7 @@ func TestRedisRestoreRoundTrip(t *testing.T) {
 
 func TestRedisRestoreFailureAfterFlushIsUndone(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	f.change()
 	before := f.keyspace()
 	e := restore.New(f.be)
@@ -312,7 +313,7 @@ func TestRedisRestoreFailureAfterFlushIsUndone(t *testing.T) {
 
 func TestRedisRestoreVerificationCatchesWritesAndUndoes(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	f.change()
 	before := f.keyspace()
 	e := restore.New(f.be)
@@ -336,7 +337,7 @@ func TestRedisRestoreVerificationCatchesWritesAndUndoes(t *testing.T) {
 
 func TestRedisRestoreFailureBeforeFlushChangesNothing(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	f.change()
 	before := f.keyspace()
 	e := restore.New(f.be)
@@ -354,7 +355,7 @@ func TestRedisRestoreFailureBeforeFlushChangesNothing(t *testing.T) {
 
 func TestRedisRestoreWithoutSafetyBackupCannotUndo(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	f.change()
 	e := restore.New(f.be)
 	restore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
@@ -379,7 +380,7 @@ func TestRedisRestoreWithoutSafetyBackupCannotUndo(t *testing.T) {
 
 func TestRedisRestoreDamagedSetRefusedAtPreflight(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, _ := f.set.Component(backup.Redis)
 	path := filepath.Join(f.cfg.Backup.Dir, f.set.ID, c.Files[0].Name)
 	data, err := os.ReadFile(path)
@@ -408,7 +409,7 @@ func TestRedisRestoreDamagedSetRefusedAtPreflight(t *testing.T) {
 
 func TestRedisRestoreUnreachableAndUnconfigured(t *testing.T) {
 	f := newRedisFixture(t)
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	if err := f.srv.Stop(); err != nil {
 		t.Fatal(err)
 	}

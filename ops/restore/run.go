@@ -52,7 +52,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	if err := e.Backup.Refuse(ctx, access.RestoreRun, target); err != nil {
 		return nil, err
 	}
-	rep := &Report{Plan: plan, Start: e.now(), Who: whoOf(ctx)}
+	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx)}
 	entry := e.Backup.AuditLog(ctx).Begin(string(access.RestoreRun), target, map[string]any{
 		"kind": plan.Options.Kind, "set": plan.SetID, "components": plan.Components,
 		"no_safety_backup": plan.Options.NoSafetyBackup, "update_existing": plan.Options.UpdateExisting,
@@ -202,14 +202,6 @@ func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bo
 		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpUndo, Step: s.Name, Message: s.Undo})
 	}
 	return ok
-}
-
-// whoOf names the session of ctx: its SSH identity when served.
-func whoOf(ctx context.Context) string {
-	if id, ok := access.FromContext(ctx); ok {
-		return id.String()
-	}
-	return access.Local(false).String()
 }
 
 // describeTarget names what the plan replaces, for the audit log.

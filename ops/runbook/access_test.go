@@ -9,10 +9,10 @@ import (
 	"github.com/opsdeck/opsdeck/ops/runbook"
 )
 
-// A runbook command runs as a child opsdeck with this process's rights, so
-// the session's role is checked for what the command does.
+// A runbook command is checked for what it does, with the session's role,
+// before it starts.
 func TestRunChecksTheRoleOfWhatTheCommandDoes(t *testing.T) {
-	operator := access.WithIdentity(context.Background(), access.Identity{User: "olga", Role: access.Operator})
+	operator := access.WithIdentity(context.Background(), access.Identity{User: "olga", Roles: map[string]access.Role{access.AllEnvs: access.Operator}})
 	for _, tc := range []struct {
 		line string
 		want error
@@ -24,7 +24,7 @@ func TestRunChecksTheRoleOfWhatTheCommandDoes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = runbook.Run(operator, c, runbook.RunOptions{Exe: "/bin/true", Confirmed: true})
+		_, err = runbook.Run(operator, c, runbook.RunOptions{Exec: &fakeOpsdeck{}, Confirmed: true})
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s as operator: %v, want %v", tc.line, err, tc.want)
 		}

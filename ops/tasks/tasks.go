@@ -40,13 +40,13 @@ func (r *Registry) Start(ctx context.Context, name string) (done func()) {
 	if r == nil {
 		return func() {}
 	}
-	id, ok := access.FromContext(ctx)
-	if !ok {
-		id = access.Local(false)
+	who := "nobody"
+	if id, ok := access.FromContext(ctx); ok {
+		who = id.User
 	}
 	r.mu.Lock()
 	r.next++
-	t := Task{ID: r.next, Name: name, Who: id.User, Started: time.Now()}
+	t := Task{ID: r.next, Name: name, Who: who, Started: time.Now()}
 	r.running[t.ID] = t
 	r.mu.Unlock()
 	r.notify()

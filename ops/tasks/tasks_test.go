@@ -14,7 +14,7 @@ func TestRegistry(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sub := r.Subscribe(ctx)
-	alice := access.WithIdentity(context.Background(), access.Identity{User: "alice", Role: access.Operator})
+	alice := access.WithIdentity(context.Background(), access.Identity{User: "alice", Roles: map[string]access.Role{access.AllEnvs: access.Operator}})
 	done := r.Start(alice, "backup full")
 	select {
 	case <-sub:

@@ -115,7 +115,7 @@ func (t *Tab) load() tea.Cmd {
 	return func() tea.Msg {
 		// Reading a local file; bounded anyway so a hung filesystem cannot
 		// leave the tab loading forever.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(t.c.Context, 5*time.Second)
 		defer cancel()
 		done := make(chan loadedMsg, 1)
 		go func() {

@@ -54,7 +54,7 @@ func (t *Tab) run(action string, do func(ctx context.Context, p progress.Func) (
 	t.progress = tprogress.New(&t.c.Styles, action, t.c.Now)
 	events := make(chan progress.Event, 64)
 	results := make(chan actionResult, 1)
-	ctx, cancel := context.WithTimeout(t.src.Context, t.src.ActionTimeout)
+	ctx, cancel := context.WithTimeout(t.c.Context, t.src.ActionTimeout)
 	t.cancel = cancel
 	// Every session of a server sees the action running, and who started it.
 	done := t.c.Tasks.Start(ctx, action)
@@ -123,7 +123,7 @@ func (t *Tab) startVerify(deep bool) tea.Cmd {
 func (t *Tab) startPlan() tea.Cmd {
 	t.running = "prune plan"
 	t.result = ""
-	eng, parent, timeout := t.eng, t.src.Context, t.src.ListTimeout
+	eng, parent, timeout := t.eng, t.c.Context, t.src.ListTimeout
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()

@@ -1,7 +1,6 @@
 package backups
 
 import (
-	"context"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
@@ -14,8 +13,6 @@ type Sources struct {
 	// Engine returns the backup engine (store, config, audit); called in a
 	// Cmd. An error (no store, bad S3 settings) shows in the tab.
 	Engine func() (*backup.Engine, error)
-	// Context ends running actions when the session ends (default: never).
-	Context context.Context
 	// ListTimeout bounds reading the catalog (default 30s).
 	ListTimeout time.Duration
 	// ActionTimeout bounds a backup, verify or prune (default 6h).

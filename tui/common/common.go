@@ -23,8 +23,10 @@ type Common struct {
 	Keys   keys.KeyMap
 	Config *config.Config
 	// ReadOnly hides every action that changes anything (--read-only, the
-	// config, or a viewer's SSH session).
+	// config, a viewer's SSH session, or a session without an identity).
 	ReadOnly bool
+	// Env is the environment this session acts on.
+	Env access.Env
 	// Identity is who this session acts as: the local user, or an SSH key
 	// with its role. Tabs offer an action only when Can says so; ops checks
 	// again before acting.
@@ -32,31 +34,58 @@ type Common struct {
 	// Tasks are the operations running in this process, shared by every
 	// session of a server.
 	Tasks *tasks.Registry
-	// Context ends when the session ends; waits that may outlive a message
-	// (a subscription, a long action) select on it.
+	// Context carries Identity and ends when the session ends. Every Cmd
+	// that calls ops derives its context from it (so ops knows who asked),
+	// and waits that may outlive a message (a subscription, a long action)
+	// select on it.
 	Context context.Context
 	// Now is the clock; golden tests fix it.
 	Now func() time.Time
 }
 
-// New returns a Common for the local user with the default styles and key map.
-func New(cfg *config.Config) *Common {
-	readOnly := cfg != nil && cfg.ReadOnly
+// New returns the Common of the session of ctx, with the default styles and
+// key map. The session acts as the identity ctx carries; without one it is
+// read-only, and ops would refuse its actions anyway.
+func New(ctx context.Context, cfg *config.Config) *Common {
+	if cfg == nil {
+		cfg = config.Default()
+	}
+	env := cfg.Env()
+	id, known := access.FromContext(ctx)
+	role, hasRole := id.RoleIn(env.Name)
 	return &Common{
 		Styles:   styles.Default(),
 		Keys:     keys.Default(),
 		Config:   cfg,
-		ReadOnly: readOnly,
-		Identity: access.Local(readOnly),
+		ReadOnly: env.ReadOnly || !known || !hasRole || role == access.Viewer,
+		Env:      env,
+		Identity: id,
 		Tasks:    tasks.New(),
-		Context:  context.Background(),
+		Context:  ctx,
 		Now:      time.Now,
 	}
 }
 
 // Can reports whether this session may run a: the tab shows the action only
 // then. It is a courtesy; ops checks again with access.Check.
-func (c *Common) Can(a access.Action) bool { return !c.ReadOnly && c.Identity.Can(a) }
+func (c *Common) Can(a access.Action) bool {
+	return !c.ReadOnly && c.Identity.Can(c.Env.Name, a)
+}
+
+// Refusal says why this session may not run a ("needs the admin role"),
+// or "" when it may: what a tab shows in place of an action it does not
+// offer.
+func (c *Common) Refusal(a access.Action) string {
+	switch {
+	case c.Can(a):
+		return ""
+	case c.Env.ReadOnly:
+		return "read-only"
+	case !c.Identity.Known():
+		return "no identity"
+	}
+	return "needs " + access.Needs(a).String()
+}
 
 // Tab is one screen of the cockpit. Tabs are plain structs; the root model
 // routes messages to them and lays them out.

@@ -74,9 +74,6 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.Timeout <= 0 {
 		src.Timeout = 5 * time.Second
 	}
-	if src.Context == nil {
-		src.Context = context.Background()
-	}
 	fi := textinput.New()
 	fi.Prompt = "/"
 	fi.Placeholder = "filter: words match name, namespace, status, node"
@@ -123,7 +120,7 @@ func (t *Tab) connectKube() tea.Cmd {
 	}
 	connect, timeout := t.src.Kube, t.src.Timeout
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(t.c.Context, timeout)
 		defer cancel()
 		src, info, err := connect(ctx)
 		if err != nil {
@@ -138,7 +135,7 @@ func (t *Tab) connectKube() tea.Cmd {
 // set, and lets changes settle for a moment so that a burst of 10,000
 // updates costs one snapshot.
 func (t *Tab) snapshot(first bool) tea.Cmd {
-	ctx, src, th, ps, ns := t.src.Context, t.kube, t.c.Config.Thresholds, t.podSort, t.nodeSort
+	ctx, src, th, ps, ns := t.c.Context, t.kube, t.c.Config.Thresholds, t.podSort, t.nodeSort
 	return func() tea.Msg {
 		if !first {
 			select {
@@ -167,7 +164,7 @@ func (t *Tab) runChecks() tea.Cmd {
 	t.checking = true
 	run, timeout := t.src.Checks, t.src.Timeout
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Second)
+		ctx, cancel := context.WithTimeout(t.c.Context, timeout+time.Second)
 		defer cancel()
 		return checksMsg{results: run(ctx), at: time.Now()}
 	}

@@ -35,9 +35,6 @@ type Sources struct {
 	CheckEvery time.Duration
 	// Timeout bounds connecting and each check run (default 5s).
 	Timeout time.Duration
-	// Context ends the tab's background waits when the session ends
-	// (default: never).
-	Context context.Context
 }
 
 // Messages of the Health tab. Each carries the tab's data; the tab ignores

@@ -18,7 +18,6 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/opsdeck/opsdeck/ops/access"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
@@ -81,9 +80,6 @@ type Tab struct {
 
 // New returns the Maintenance tab.
 func New(c *common.Common, src Sources) *Tab {
-	if src.Context == nil {
-		src.Context = context.Background()
-	}
 	if src.RunTimeout <= 0 {
 		src.RunTimeout = 30 * time.Minute
 	}
@@ -282,11 +278,6 @@ func (t *Tab) openRunbook() tea.Cmd {
 	return func() tea.Msg { return common.OpenRunbookMsg{Section: section} }
 }
 
-// identityContext carries the session's identity to the engine, which
-// checks it again and audits with it.
-func (t *Tab) identityContext(ctx context.Context) context.Context {
-	return access.WithIdentity(ctx, t.c.Identity)
-}
 
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {

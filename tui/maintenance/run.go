@@ -27,7 +27,7 @@ func (t *Tab) start(name string, timeout timeoutKind, job func(ctx context.Conte
 	if timeout == actionTimeout {
 		d = t.src.ActionTimeout
 	}
-	ctx, cancel := context.WithTimeout(t.identityContext(t.src.Context), d)
+	ctx, cancel := context.WithTimeout(t.c.Context, d)
 	t.cancel = cancel
 	done := t.c.Tasks.Start(ctx, name)
 	events := make(chan progress.Event, 64)

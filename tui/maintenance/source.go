@@ -21,8 +21,6 @@ type Engine interface {
 type Sources struct {
 	// Engine returns the maintenance engine (built once by the caller).
 	Engine func() (Engine, error)
-	// Context ends the tab's runs when the session ends (default: never).
-	Context context.Context
 	// RunTimeout bounds one run (default 30m: a keyspace analysis of a big
 	// Redis under its rate cap takes a while).
 	RunTimeout time.Duration

@@ -95,7 +95,7 @@ func (t *Tab) act(c confirmation) tea.Cmd {
 		return nil
 	}
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(t.c.Context, timeout)
 		defer cancel()
 		switch c.kind {
 		case confirmSilence:

@@ -138,7 +138,7 @@ func (t *Tab) fetchAlerts() tea.Cmd {
 	t.fetching = true
 	timeout := t.src.Timeout
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(t.c.Context, timeout)
 		defer cancel()
 		as, err := am.Alerts(ctx)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access"
 	"math"
 	"strings"
 	"sync"
@@ -366,7 +367,7 @@ func TestNoEngine(t *testing.T) {
 // TestRealSilencerRefusesReadOnly checks the ops side under the tab: even if
 // a forged key reached it, ops refuses and audits.
 func TestRealSilencerRefusesReadOnly(t *testing.T) {
-	s := alerts.Silencer{ReadOnly: true}
+	s := alerts.Silencer{Env: access.Env{Name: access.DefaultEnv, ReadOnly: true}}
 	_, err := s.Silence(t.Context(), firing()[0], time.Hour, "")
 	if !errors.Is(err, audit.ErrReadOnly) {
 		t.Errorf("read-only Silencer: %v", err)

@@ -47,11 +47,11 @@ func TestRealEngineRedisRestore(t *testing.T) {
 	cfg.Redis.URL = srv.URL()
 	cfg.Backup.Dir = filepath.Join(t.TempDir(), "store")
 	cfg.StateDir = t.TempDir()
-	be, err := backup.New(cfg, "test")
+	be, err := backup.New(cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.Close() })
+	t.Cleanup(func() { be.Audit.Close() })
 	res, err := be.Backup(ctx, backup.Options{Kind: backup.Redis})
 	if err != nil {
 		t.Fatal(err)

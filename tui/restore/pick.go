@@ -71,7 +71,7 @@ func (t *Tab) setKey(msg tea.KeyPressMsg) tea.Cmd {
 		case t.c.ReadOnly:
 			t.say(false, "read-only: restores are hidden; the sets are shown for reference")
 		case !t.canRestore():
-			t.say(false, "restores need the admin role; this session is %s", t.c.Identity.Role)
+			t.say(false, "restores need the admin role; this session is %s", t.c.Identity.Role())
 		case t.eng == nil:
 			t.say(false, "no backup engine: %v", t.engErr)
 		default:

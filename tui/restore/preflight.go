@@ -9,7 +9,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
@@ -33,7 +32,7 @@ func (t *Tab) startPrepare() tea.Cmd {
 	t.prepBar = tprogress.New(&t.c.Styles, "preflight", t.c.Now)
 	t.prepBarOn = false
 	opts := t.opts.restoreOptions(t.kindName(), set.ID)
-	ctx, cancel := context.WithTimeout(access.WithIdentity(t.src.Context, t.c.Identity), t.src.PrepareTimeout)
+	ctx, cancel := context.WithTimeout(t.c.Context, t.src.PrepareTimeout)
 	t.prepCancel = cancel
 	eng := t.eng
 	events := make(chan progress.Event, 64)

@@ -91,9 +91,6 @@ type Tab struct {
 
 // New returns the Restore tab.
 func New(c *common.Common, src Sources) *Tab {
-	if src.Context == nil {
-		src.Context = context.Background()
-	}
 	if src.ListTimeout <= 0 {
 		src.ListTimeout = 30 * time.Second
 	}
@@ -223,7 +220,7 @@ func (t *Tab) load() tea.Cmd {
 		return nil
 	}
 	t.loading = true
-	eng, timeout, parent := t.eng, t.src.ListTimeout, t.src.Context
+	eng, timeout, parent := t.eng, t.src.ListTimeout, t.c.Context
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()

@@ -198,7 +198,7 @@ func TestGolden(t *testing.T) {
 		{"kind_120x40", 120, 40, nil, nil, false},
 		{"kind_read_only", 80, 24, nil, func(c *common.Common) { c.ReadOnly = true; c.Identity = access.Local(true) }, false},
 		{"kind_operator", 80, 24, nil, func(c *common.Common) {
-			c.Identity = access.Identity{User: "bob", Role: access.Operator, SSH: &audit.SSH{KeyFingerprint: "SHA256:x"}}
+			c.Identity = access.Identity{User: "bob", Roles: map[string]access.Role{access.AllEnvs: access.Operator}, SSH: &audit.SSH{KeyFingerprint: "SHA256:x"}}
 		}, false},
 		{"sets_80x24", 80, 24, toSets, nil, false},
 		{"sets_120x40", 120, 40, toSets, nil, false},
@@ -365,10 +365,10 @@ func TestReadOnlyHidesActions(t *testing.T) {
 		"read-only": func(c *common.Common) { c.ReadOnly = true; c.Identity = access.Local(true) },
 		"viewer": func(c *common.Common) {
 			c.ReadOnly = true
-			c.Identity = access.Identity{User: "carol", Role: access.Viewer, SSH: &audit.SSH{}}
+			c.Identity = access.Identity{User: "carol", Roles: map[string]access.Role{access.AllEnvs: access.Viewer}, SSH: &audit.SSH{}}
 		},
 		"operator": func(c *common.Common) {
-			c.Identity = access.Identity{User: "bob", Role: access.Operator, SSH: &audit.SSH{}}
+			c.Identity = access.Identity{User: "bob", Roles: map[string]access.Role{access.AllEnvs: access.Operator}, SSH: &audit.SSH{}}
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
@@ -186,7 +185,7 @@ func (t *Tab) startRun() tea.Cmd {
 	}
 	plan, eng := t.plan, t.eng
 	name := "restore " + plan.Options.Kind + " from " + plan.SetID
-	ctx, cancel := context.WithTimeout(access.WithIdentity(t.src.Context, t.c.Identity), t.src.RunTimeout)
+	ctx, cancel := context.WithTimeout(t.c.Context, t.src.RunTimeout)
 	done := t.c.Tasks.Start(ctx, name)
 	events := make(chan progress.Event, 256)
 	results := make(chan runDoneMsg, 1)

@@ -53,9 +53,6 @@ type Sources struct {
 	// Engine returns the restore engine; called in a Cmd. An error (no
 	// backup store) shows in the tab.
 	Engine func() (Engine, error)
-	// Context is the session's: the preflight and the run end with it
-	// (default: never).
-	Context context.Context
 	// ListTimeout bounds reading the catalog (default 30s).
 	ListTimeout time.Duration
 	// PrepareTimeout bounds the preflight, which re-reads the set's files

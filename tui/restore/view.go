@@ -124,7 +124,7 @@ func (t *Tab) accessLine() string {
 	case t.c.ReadOnly:
 		return "Read-only session: restores are hidden. The backup sets are shown for reference; a restore needs the admin role in a session that is not read-only."
 	case !t.c.Can(access.RestoreRun):
-		return fmt.Sprintf("Restores need the %s role; this session is %s. The backup sets are shown for reference.", access.Needs(access.RestoreRun), t.c.Identity.Role)
+		return fmt.Sprintf("Restores need the %s role; this session is %s. The backup sets are shown for reference.", access.Needs(access.RestoreRun), t.c.Identity.Role())
 	}
 	return ""
 }

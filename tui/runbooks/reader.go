@@ -87,8 +87,8 @@ func (t *Tab) gutter(ctx viewport.GutterContext) string {
 	return "  "
 }
 
-// selectable reports whether the reader can act on the item: every link,
-// and the commands that may run here (in read-only mode only those that
+// selectable reports whether the reader can act on the item or say why it
+// cannot: every link, and the commands (in read-only mode only those that
 // change nothing; the others are hidden).
 func (t *Tab) selectable(it item) bool {
 	if it.kind == itemLink {
@@ -101,7 +101,10 @@ func (t *Tab) selectable(it item) bool {
 	if err != nil || c.Interactive() {
 		return true // selecting it says why it cannot run
 	}
-	return c.ReadOnly() || !t.c.ReadOnly
+	// In a read-only environment the commands that change things are
+	// hidden; otherwise one this session may not run stays selectable, so
+	// the reader says why it is not offered ("needs admin").
+	return c.ReadOnly() || !t.c.Env.ReadOnly
 }
 
 // keepFocusVisible moves the selection to the first item on screen when
@@ -410,6 +413,8 @@ func (t *Tab) footer() string {
 		return s.Muted.Render(it.cmd.Text + ": runs until stopped; run it in a shell")
 	case c.ReadOnly():
 		return s.FilterPrompt.Render("run ") + it.cmd.Text + s.Muted.Render(" · enter runs it (changes nothing)")
+	case !t.c.Can(c.Action()):
+		return s.Muted.Render(it.cmd.Text + ": not offered here — " + t.c.Refusal(c.Action()))
 	}
 	return s.Warn.Render("run ") + it.cmd.Text + s.Muted.Render(" · enter asks first: it changes things")
 }

@@ -55,8 +55,12 @@ func (t *Tab) askToRun(it item) tea.Cmd {
 	if c.ReadOnly() {
 		return t.startRun(req, false)
 	}
-	if t.c.ReadOnly {
+	if t.c.Env.ReadOnly {
 		t.setNotice(c.String()+" changes things: "+audit.ErrReadOnly.Error(), true)
+		return nil
+	}
+	if why := t.c.Refusal(c.Action()); why != "" {
+		t.setNotice(fmt.Sprintf("%s is not offered to %s: it %s", c.String(), t.c.Identity, why), true)
 		return nil
 	}
 	word := c.ConfirmWord(t.src.Database, t.src.Namespace)
@@ -86,7 +90,7 @@ func (t *Tab) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.setNotice("not run: "+t.confirmFor.cmd.String(), false)
 		// Record the refusal, as every refused action is.
 		if t.src.Run != nil {
-			return t.runCmd(context.Background(), t.confirmFor, false, -1)
+			return t.runCmd(t.c.Context, t.confirmFor, false, -1)
 		}
 	}
 	return cmd
@@ -95,7 +99,7 @@ func (t *Tab) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 // startRun runs the command in a Cmd; esc cancels it.
 func (t *Tab) startRun(req runRequest, confirmed bool) tea.Cmd {
 	t.runs++
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.c.Context)
 	t.running = &runState{id: t.runs, line: req.cmd.String(), cancel: cancel}
 	t.notice = ""
 	return t.runCmd(ctx, req, confirmed, t.runs)

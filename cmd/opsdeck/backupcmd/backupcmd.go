@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -64,12 +63,11 @@ Exit codes: 0 ok · 1 failed (nothing kept) or partial · 3 bad configuration.`,
 				return err
 			}
 			defer closer.Close()
-			eng, err := backup.New(cfg, cli.Version)
+			eng, err := backup.New(cfg, cli.Version, g.Audit(cfg))
 			if err != nil {
 				return cli.Exit(3, err)
 			}
-			defer eng.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			errw := cmd.ErrOrStderr()
 			res, err := eng.Backup(ctx, backup.Options{Kind: args[0], Tags: tags, Progress: Printer(errw, quiet)})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -43,12 +42,12 @@ func start(cmd *cobra.Command, g *cli.Globals, out cli.Output) (eng *backup.Engi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if eng, err = backup.New(cfg, cli.Version); err != nil {
+	if eng, err = backup.New(cfg, cli.Version, g.Audit(cfg)); err != nil {
 		closer.Close()
 		return nil, nil, nil, cli.Exit(3, err)
 	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	return eng, ctx, func() { stop(); eng.Close(); closer.Close() }, nil
+	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	return eng, ctx, func() { stop(); closer.Close() }, nil
 }
 
 // Row is one set in `backups list -o json`.
@@ -266,7 +265,7 @@ when there is none (pass --yes in cron).`,
 				if !out.JSON() {
 					printPlan(w, plan.Plan)
 				}
-				if !cli.IsTerminal(os.Stdin) {
+				if !g.IsTerminal(os.Stdin) {
 					return cli.Exit(1, fmt.Errorf("prune would delete %d set(s): pass --yes to confirm (no terminal to ask on)", len(dels)))
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "Delete %d set(s) and %d leftover(s)? [y/N] ", len(dels), len(plan.Plan.Leftovers))

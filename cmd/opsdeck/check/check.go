@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -61,7 +60,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 				fmt.Fprintf(cmd.ErrOrStderr(), "opsdeck: no config file (looked in %s); checking what the environment names\n",
 					strings.Join(config.SearchPaths(), ", "))
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			rep := health.Run(ctx, cfg, targets...)
 			w := cmd.OutOrStdout()
@@ -69,9 +68,9 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 			case out.JSON():
 				err = cli.PrintJSON(w, rep)
 			case quiet:
-				err = printText(w, onlyProblems(rep), cli.IsTerminal(os.Stdout))
+				err = printText(w, onlyProblems(rep), g.IsTerminal(os.Stdout))
 			default:
-				err = printText(w, rep, cli.IsTerminal(os.Stdout))
+				err = printText(w, rep, g.IsTerminal(os.Stdout))
 			}
 			if err != nil {
 				return err

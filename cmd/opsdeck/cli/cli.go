@@ -3,30 +3,92 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/redis"
+	"github.com/opsdeck/opsdeck/ops/runbook"
 )
 
 // Version is set at build time with -ldflags "-X ...cli.Version=...".
 var Version = "dev"
 
-// Globals are the flags every command accepts.
+// Commands builds what runs runbook commands inside this process for cfg,
+// recording into log, the process's audit log. The command tree is built
+// by main, above every command package, so it is handed down here.
+type Commands func(cfg *config.Config, log *audit.Log) runbook.Executor
+
+// Globals are the flags every command accepts, and the process's setup
+// they lead to.
 type Globals struct {
 	ConfigPath string
 	Debug      bool
 	ReadOnly   bool
+	// Commands runs runbook commands for the cockpit (nil: they can be
+	// read, not run).
+	Commands Commands
+
+	// preset is the configuration of a command run inside a session
+	// (a runbook's command): it is used instead of reading a file.
+	preset *config.Config
+
+	auditOnce sync.Once
+	audit     *audit.Log
+	// ownAudit says this command opened the audit log and closes it.
+	ownAudit bool
+}
+
+// InProcess returns the globals of a command run inside this process for a
+// session whose configuration is cfg and audit log is log (the process's
+// one): no file is read, logging stays as the process set it up, no signal
+// is caught and no terminal is assumed.
+func InProcess(cfg *config.Config, log *audit.Log) *Globals {
+	g := &Globals{preset: cfg, audit: log}
+	g.auditOnce.Do(func() {})
+	return g
+}
+
+// Audit returns the process's audit log for cfg, opened on first use (with
+// every secret of cfg registered) and closed by the closer Load returned.
+// A log that cannot be opened refuses writes with the reason.
+func (g *Globals) Audit(cfg *config.Config) *audit.Log {
+	g.auditOnce.Do(func() {
+		g.audit, g.ownAudit = cfg.OpenAudit(), true
+	})
+	return g.audit
+}
+
+// IsInProcess reports whether the command runs inside a session.
+func (g *Globals) IsInProcess() bool { return g.preset != nil }
+
+// SignalContext returns ctx cancelled by the signals sigs, as
+// signal.NotifyContext does; inside a session the signals are the host
+// process's, so only ctx's own end counts.
+func (g *Globals) SignalContext(ctx context.Context, sigs ...os.Signal) (context.Context, context.CancelFunc) {
+	if g.IsInProcess() {
+		return context.WithCancel(ctx)
+	}
+	return signal.NotifyContext(ctx, sigs...)
+}
+
+// IsTerminal reports whether f is a terminal the command may use: never
+// inside a session, whose terminal is not this process's.
+func (g *Globals) IsTerminal(f *os.File) bool {
+	return !g.IsInProcess() && IsTerminal(f)
 }
 
 // Register adds the global flags to a root command.
@@ -49,6 +111,11 @@ func (g *Globals) Path() string {
 // Load reads and validates the configuration, applies --read-only and starts
 // logging to the state dir. The returned closer flushes the log.
 func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
+	if g.preset != nil {
+		cfg := *g.preset
+		cfg.ReadOnly = cfg.ReadOnly || g.ReadOnly
+		return &cfg, slog.Default(), io.NopCloser(nil), nil
+	}
 	cfg, err := config.Load(g.Path())
 	if err != nil {
 		return nil, nil, nil, Exit(3, err)
@@ -65,8 +132,24 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 		log, closer = logging.Discard(), io.NopCloser(nil)
 	}
 	UseLogger(log)
-	return cfg, log, closer, nil
+	return cfg, log, closeAll{closer, g.closeAudit}, nil
 }
+
+// closeAudit closes the audit log when this command opened it.
+func (g *Globals) closeAudit() error {
+	if g.ownAudit {
+		return g.audit.Close()
+	}
+	return nil
+}
+
+// closeAll closes the log file, then runs more.
+type closeAll struct {
+	io.Closer
+	more func() error
+}
+
+func (c closeAll) Close() error { return errors.Join(c.more(), c.Closer.Close()) }
 
 // UseLogger makes log the default logger and routes the libraries that would
 // otherwise write to stderr (client-go, go-redis) to it.

@@ -18,7 +18,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
-	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
@@ -57,7 +56,9 @@ type Sources struct {
 	cache   *kube.Cache
 	client  *kube.Client
 	metrics *opmetrics.Setup
-	audit   *audit.Log
+	// audit is the process's one audit log: every engine, the silences
+	// and the runbook commands record into it.
+	audit *audit.Log
 
 	maintainOnce sync.Once
 	maintainEng  *opmaintain.Engine
@@ -68,12 +69,13 @@ type Sources struct {
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
-// asks; ctx ends the informers.
-func NewSources(ctx context.Context, cfg *config.Config) *Sources {
-	s := &Sources{ctx: ctx, Tasks: tasks.New()}
+// asks; ctx ends the informers. The audit log is opened here, once, and
+// handed to every engine; commands (nil: runbook commands can be read, not
+// run) runs the runbooks' commands.
+func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) *Sources {
+	s := &Sources{ctx: ctx, Tasks: tasks.New(), audit: cfg.OpenAudit()}
 	s.Health = health.Sources{
 		Timeout: cfg.Timeouts.Check,
-		Context: ctx,
 		Checks: func(ctx context.Context) []ophealth.Result {
 			return ophealth.RunCheckers(ctx, cfg.Timeouts.Check, ophealth.Checkers(cfg, "postgres", "redis")).Results
 		},
@@ -82,18 +84,16 @@ func NewSources(ctx context.Context, cfg *config.Config) *Sources {
 		},
 	}
 	s.startMetrics(ctx, cfg)
-	s.Runbooks = runbookSources(cfg)
+	s.Runbooks = runbookSources(cfg, s.audit, commands)
 	s.Maintenance = maintenancetab.Sources{
-		Context: ctx,
 		Engine: func() (maintenancetab.Engine, error) {
-			s.maintainOnce.Do(func() { s.maintainEng = opmaintain.New(cfg, cli.Version) })
+			s.maintainOnce.Do(func() { s.maintainEng = opmaintain.New(cfg, cli.Version, s.audit) })
 			return s.maintainEng, nil
 		},
 	}
 	s.Backups = backupstab.Sources{
-		Context: ctx,
 		Engine: func() (*backup.Engine, error) {
-			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, cli.Version) })
+			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, cli.Version, s.audit) })
 			return s.backupEng, s.backupErr
 		},
 	}
@@ -145,9 +145,6 @@ func (s *Sources) Close() {
 		s.maintainEng.Close()
 	}
 	s.backupOnce.Do(func() {}) // waits for an engine being built
-	if s.backupEng != nil {
-		s.backupEng.Close()
-	}
 	s.mu.Lock()
 	c := s.cache
 	s.cache = nil
@@ -155,11 +152,13 @@ func (s *Sources) Close() {
 	if c != nil {
 		c.Stop()
 	}
+	_ = s.audit.Close()
 }
 
-// NewModel builds the cockpit's root model on src for the local user.
+// NewModel builds the cockpit's root model on src for the user whose
+// identity src's context carries (the local user: the command attached it).
 func NewModel(cfg *config.Config, src *Sources) *tui.Model {
-	return NewSessionModel(src.ctx, cfg, src, access.Local(cfg.ReadOnly))
+	return NewSessionModel(src.ctx, cfg, src)
 }
 
 // tabs builds the tabs of one session; c carries the session's identity and
@@ -169,7 +168,7 @@ func tabs(c *common.Common, src *Sources) *tui.Model {
 		health.New(c, src.Health),
 		metricstab.New(c, src.Metrics),
 		backupstab.New(c, src.Backups),
-		restoretab.New(c, restoretab.Sources{Context: src.Backups.Context, Engine: restoretab.FromBackup(src.Backups.Engine)}),
+		restoretab.New(c, restoretab.Sources{Engine: restoretab.FromBackup(src.Backups.Engine)}),
 		maintenancetab.New(c, src.Maintenance),
 		runbookstab.New(c, src.Runbooks),
 		audittab.New(c, audittab.Sources{Path: AuditPath(c.Config)}),
@@ -182,11 +181,11 @@ func tabs(c *common.Common, src *Sources) *tui.Model {
 const gcPercent = 50
 
 // Run opens the cockpit on the terminal and returns when the user quits.
-func Run(ctx context.Context, cfg *config.Config, opts ...tea.ProgramOption) error {
+func Run(ctx context.Context, cfg *config.Config, commands cli.Commands, opts ...tea.ProgramOption) error {
 	debug.SetGCPercent(gcPercent)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src := NewSources(ctx, cfg)
+	src := NewSources(ctx, cfg, commands)
 	defer src.Close()
 	p := tea.NewProgram(NewModel(cfg, src), append([]tea.ProgramOption{tea.WithContext(ctx)}, opts...)...)
 	_, err := p.Run()

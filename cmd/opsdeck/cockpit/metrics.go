@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"github.com/opsdeck/opsdeck/ops/alerts"
-	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
@@ -41,15 +40,13 @@ func (s *Sources) startMetrics(ctx context.Context, cfg *config.Config) {
 	if cfg.ReadOnly {
 		return
 	}
-	log, err := audit.Open(AuditPath(cfg))
-	if err != nil {
+	if err := s.audit.Err(); err != nil {
 		// Without an audit log no silence is changed from the cockpit.
 		slog.Warn("audit log unavailable: silences are read-only", "err", err)
 		s.Metrics.Absent = append(s.Metrics.Absent, fmt.Sprintf("silence actions: %v", err))
 		return
 	}
-	s.audit = log
-	s.Metrics.Silencer = alerts.Silencer{Client: am, Audit: log, ReadOnly: cfg.ReadOnly}
+	s.Metrics.Silencer = alerts.Silencer{Client: am, Audit: s.audit, Env: cfg.Env()}
 }
 
 // kubeCache returns the shared informer cache, building and starting it on
@@ -73,12 +70,9 @@ func (s *Sources) kubeCache(ctx context.Context, cfg *config.Config) (*kube.Cach
 	return c, client, nil
 }
 
-// stopMetrics stops the samplers and closes the audit log.
+// stopMetrics stops the samplers.
 func (s *Sources) stopMetrics() {
 	if s.metrics != nil {
 		s.metrics.Close()
-	}
-	if s.audit != nil {
-		_ = s.audit.Close()
 	}
 }

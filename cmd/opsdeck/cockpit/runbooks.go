@@ -2,24 +2,22 @@ package cockpit
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
-	"github.com/opsdeck/opsdeck/ops/redact"
 	"github.com/opsdeck/opsdeck/ops/runbook"
 	"github.com/opsdeck/opsdeck/runbooks"
 	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
 // runbookSources reads the built-in runbooks and runbooks.dir, and runs
-// runbook commands with this very binary and config. Commands that change
-// things are recorded in the audit log under the state dir; without one
-// they are refused.
-func runbookSources(cfg *config.Config) runbookstab.Sources {
+// runbook commands inside this process with the session's context (its
+// identity), cfg and log, the process's audit log. Without commands they
+// can be read, not run.
+func runbookSources(cfg *config.Config, log *audit.Log, commands cli.Commands) runbookstab.Sources {
 	src := runbookstab.Sources{
 		Load: func() (*runbook.Library, error) {
 			return runbook.Load(runbooks.FS, cfg.Runbooks.Dir, runbooks.Order)
@@ -29,30 +27,18 @@ func runbookSources(cfg *config.Config) runbookstab.Sources {
 	if len(cfg.Kubernetes.Namespaces) > 0 {
 		src.Namespace = cfg.Kubernetes.Namespaces[0]
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return src // commands can be read, not run
+	if commands == nil {
+		return src
 	}
-	secrets := append(redact.Passwords(cfg.Postgres.DSN), redact.Passwords(cfg.Redis.URL)...)
-	if cfg.Backup.S3.SecretKey != "" {
-		secrets = append(secrets, cfg.Backup.S3.SecretKey)
+	exec, secrets := commands(cfg, log), cfg.Secrets()
+	if log.Err() != nil {
+		log = nil // commands that change things are refused, with why
 	}
 	src.Run = func(ctx context.Context, c runbook.Command, confirmed bool, book, section string) (runbook.RunResult, error) {
-		opts := runbook.RunOptions{
-			Exe: exe, ConfigPath: cfg.Path, ReadOnly: cfg.ReadOnly, Confirmed: confirmed,
+		return runbook.Run(ctx, c, runbook.RunOptions{
+			Exec: exec, Env: cfg.Env(), Confirmed: confirmed, Audit: log,
 			Secrets: secrets, Book: book, Section: section,
-		}
-		if !c.ReadOnly() {
-			log, err := audit.Open(AuditPath(cfg))
-			if err != nil {
-				return runbook.RunResult{Line: c.String(), ExitCode: -1},
-					fmt.Errorf("%s changes things and the audit log cannot record it: %w", c.String(), err)
-			}
-			defer log.Close()
-			log.AddSecrets(secrets...)
-			opts.Audit = log
-		}
-		return runbook.Run(ctx, c, opts)
+		})
 	}
 	return src
 }

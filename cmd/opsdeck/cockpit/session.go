@@ -3,7 +3,6 @@ package cockpit
 import (
 	"context"
 
-	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
@@ -15,15 +14,14 @@ import (
 // AuditPath is where the audit log of cfg lives.
 func AuditPath(cfg *config.Config) string { return audit.PathIn(cfg.StateDir) }
 
-// NewSessionModel builds one session's cockpit on the shared sources: id
-// decides which actions the tabs offer (ops checks again), and everything the
-// tabs wait on ends with ctx, so a closed session leaves nothing behind.
-func NewSessionModel(ctx context.Context, cfg *config.Config, src *Sources, id access.Identity) *tui.Model {
-	c := common.New(cfg)
-	c.Identity = id
-	c.ReadOnly = cfg.ReadOnly || id.Role == access.Viewer
+// NewSessionModel builds one session's cockpit on the shared sources. The
+// identity ctx carries decides which actions the tabs offer (ops checks
+// again) and travels with every action into ops; everything the tabs wait
+// on ends with ctx, so a closed session leaves nothing behind. A ctx
+// without an identity gives a session that offers no action.
+func NewSessionModel(ctx context.Context, cfg *config.Config, src *Sources) *tui.Model {
+	c := common.New(ctx, cfg)
 	c.Tasks = src.Tasks
-	c.Context = ctx
 	sess := src.forSession(ctx)
 	return tabs(c, sess)
 }
@@ -41,9 +39,6 @@ func (s *Sources) forSession(ctx context.Context) *Sources {
 		Tasks:       s.Tasks,
 		ctx:         ctx,
 	}
-	out.Health.Context = ctx
-	out.Backups.Context = ctx
-	out.Maintenance.Context = ctx
 	connect := s.Health.Kube
 	if connect != nil {
 		out.Health.Kube = func(wait context.Context) (health.KubeSource, common.KubeInfoMsg, error) {

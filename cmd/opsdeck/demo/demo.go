@@ -83,7 +83,7 @@ command can be tried against the sandbox from another shell.`,
 				<-ctx.Done()
 				return nil
 			}
-			return cockpit.Run(ctx, cfg)
+			return cockpit.Run(ctx, cfg, g.Commands)
 		},
 	}
 	f := cmd.Flags()

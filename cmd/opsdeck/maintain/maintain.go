@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
@@ -39,7 +38,7 @@ type flags struct {
 
 // Command returns `opsdeck maintain`.
 func Command(g *cli.Globals) *cobra.Command {
-	return newCommand(g, func() bool { return cli.IsTerminal(os.Stdin) }, func() bool { return cli.IsTerminal(os.Stderr) })
+	return newCommand(g, func() bool { return g.IsTerminal(os.Stdin) }, func() bool { return g.IsTerminal(os.Stderr) })
 }
 
 // newCommand builds the command with the terminal tests given (tests fake
@@ -102,9 +101,9 @@ and does not change the exit code.`,
 				return err
 			}
 			defer closer.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return run(ctx, cmd, opmaintain.New(cfg, cli.Version), mode, f)
+			return run(ctx, cmd, opmaintain.New(cfg, cli.Version, g.Audit(cfg)), mode, f)
 		},
 	}
 	f.out.Register(cmd)

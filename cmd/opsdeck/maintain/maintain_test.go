@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,7 +76,7 @@ func runCmd(t *testing.T, configPath, stdin string, terminal bool, args ...strin
 		args = append(args, "--config", configPath)
 	}
 	root.SetArgs(append([]string{"maintain"}, args...))
-	err := root.ExecuteContext(t.Context())
+	err := root.ExecuteContext(accesstest.Admin(t.Context()))
 	code, silent := cli.Code(err)
 	if err != nil && !silent {
 		errb.WriteString(err.Error())

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"syscall"
@@ -64,7 +63,7 @@ Exit codes follow the Nagios convention: 0 ok · 1 warn · 2 crit · 3 unknown.`
 				return err
 			}
 			defer closer.Close()
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			r, err := newRunner(cfg, only)
 			if err != nil {
@@ -73,13 +72,13 @@ Exit codes follow the Nagios convention: 0 ok · 1 warn · 2 crit · 3 unknown.`
 			defer r.close()
 			w := cmd.OutOrStdout()
 			if watch {
-				return r.watch(ctx, w, out, cli.IsTerminal(os.Stdout))
+				return r.watch(ctx, w, out, g.IsTerminal(os.Stdout))
 			}
 			rep := r.once(ctx)
 			if ctx.Err() != nil {
 				return cli.Exit(130, fmt.Errorf("interrupted"))
 			}
-			if err := r.print(w, rep, out, cli.IsTerminal(os.Stdout)); err != nil {
+			if err := r.print(w, rep, out, g.IsTerminal(os.Stdout)); err != nil {
 				return err
 			}
 			if code := rep.Status.ExitCode(); code != 0 {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 
@@ -37,7 +36,7 @@ type flags struct {
 
 // Command returns `opsdeck restore`.
 func Command(g *cli.Globals) *cobra.Command {
-	return newCommand(g, func() bool { return cli.IsTerminal(os.Stdin) })
+	return newCommand(g, func() bool { return g.IsTerminal(os.Stdin) })
 }
 
 func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
@@ -116,12 +115,11 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	be, err := backup.New(cfg, cli.Version)
+	be, err := backup.New(cfg, cli.Version, g.Audit(cfg))
 	if err != nil {
 		return cli.Exit(3, err)
 	}
-	defer be.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	opts := restore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}

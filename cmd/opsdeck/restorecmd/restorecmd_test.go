@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,7 @@ func runCmd(t *testing.T, configPath, stdin string, terminal bool, args ...strin
 		args = append(args, "--config", configPath)
 	}
 	root.SetArgs(append([]string{"restore"}, args...))
-	err := root.ExecuteContext(t.Context())
+	err := root.ExecuteContext(accesstest.Admin(t.Context()))
 	code, silent := cli.Code(err)
 	if err != nil && !silent {
 		errb.WriteString(err.Error())
@@ -106,12 +107,12 @@ func TestUsageErrors(t *testing.T) {
 // name typed the restore runs into a new database.
 func TestConfirmationAndDryRun(t *testing.T) {
 	cfg, path := configFile(t)
-	be, err := backup.New(cfg, "test")
+	be, err := backup.New(cfg, "test", cfg.OpenAudit())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer be.Close()
-	if _, err := be.Backup(t.Context(), backup.Options{Kind: backup.Database}); err != nil {
+	defer be.Audit.Close()
+	if _, err := be.Backup(accesstest.Admin(t.Context()), backup.Options{Kind: backup.Database}); err != nil {
 		t.Fatal(err)
 	}
 	target := fmt.Sprintf("cli_copy_%d", os.Getpid())
@@ -158,7 +159,7 @@ func TestConfirmationAndDryRun(t *testing.T) {
 }
 
 func exists(t *testing.T, db string) bool {
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +171,7 @@ func exists(t *testing.T, db string) bool {
 }
 
 func dropDatabase(db string) {
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
 	if err != nil {
 		return

@@ -58,7 +58,7 @@ refused, and so is a session without a terminal (ssh -t).`,
 				return err
 			}
 			defer closer.Close()
-			opts.Keys, opts.Log = keys, log
+			opts.Keys, opts.Log, opts.Commands = keys, log, g.Commands
 
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

@@ -322,7 +322,7 @@ func TestAnotherSessionSeesARunningTask(t *testing.T) {
 	requireServer(t)
 	watcher := open(t, "vic", viewerKey, 140, 30)
 	watcher.waitFor(t, "Pods")
-	ctx := access.WithIdentity(context.Background(), access.Identity{User: "ada", Role: access.Admin})
+	ctx := access.WithIdentity(context.Background(), access.Identity{User: "ada", Roles: map[string]access.Role{access.AllEnvs: access.Admin}})
 	done := srv.Sources().Tasks.Start(ctx, "backup full")
 	watcher.waitFor(t, "backup full by ada")
 	done()

@@ -16,6 +16,7 @@ import (
 	"charm.land/wish/v2/activeterm"
 	bm "charm.land/wish/v2/bubbletea"
 
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
@@ -31,6 +32,9 @@ type Options struct {
 	IdleTimeout    time.Duration // no key pressed for this long ends a session (default 30m)
 	Log            *slog.Logger
 	SessionStarted func(access.Identity) // for tests; may be nil
+	// Commands runs runbook commands inside the server for a session
+	// (nil: they can be read, not run).
+	Commands cli.Commands
 }
 
 // Server serves the cockpit over SSH: one Bubble Tea program per session, on
@@ -49,7 +53,9 @@ type Server struct {
 
 type keyCtx struct{}
 
-// New builds a server on cfg. ctx bounds the shared data sources.
+// New builds a server on cfg. ctx bounds the shared data sources, which
+// act — when they act by themselves — as the system identity "serve", a
+// viewer; each session acts as its key.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
 	if opts.Keys == nil || opts.Keys.Len() == 0 {
 		return nil, errors.New("serve: no authorized keys — nobody could log in")
@@ -63,7 +69,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, opts: opts, log: opts.Log, src: cockpit.NewSources(ctx, cfg)}
+	s := &Server{cfg: cfg, opts: opts, log: opts.Log, src: cockpit.NewSources(access.WithIdentity(ctx, access.System("serve", access.Viewer)), cfg, opts.Commands)}
 	srv, err := wish.NewServer(
 		wish.WithAddress(opts.Listen),
 		wish.WithHostKeyPath(opts.HostKeyPath),
@@ -98,16 +104,14 @@ func (s *Server) authorize(ctx ssh.Context, pub ssh.PublicKey) bool {
 // identity is the session's identity: the SSH user with the role of its key.
 func identity(sess ssh.Session) access.Identity {
 	k, _ := sess.Context().Value(keyCtx{}).(access.Key)
-	return access.Identity{
-		User: sess.User(),
-		Role: k.Role,
-		SSH: &audit.SSH{
-			User:           sess.User(),
-			KeyFingerprint: k.Fingerprint,
-			KeyComment:     k.Comment,
-			RemoteAddr:     sess.RemoteAddr().String(),
-		},
+	id := access.As(sess.User(), k.Role)
+	id.SSH = &audit.SSH{
+		User:           sess.User(),
+		KeyFingerprint: k.Fingerprint,
+		KeyComment:     k.Comment,
+		RemoteAddr:     sess.RemoteAddr().String(),
 	}
+	return id
 }
 
 // logSession logs each session's start and end.
@@ -115,7 +119,7 @@ func (s *Server) logSession(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		id := identity(sess)
 		start := time.Now()
-		s.log.Info("session start", "user", id.User, "role", id.Role.String(), "remote", id.SSH.RemoteAddr, "key", id.SSH.KeyFingerprint)
+		s.log.Info("session start", "user", id.User, "role", id.Role().String(), "remote", id.SSH.RemoteAddr, "key", id.SSH.KeyFingerprint)
 		next(sess)
 		s.log.Info("session end", "user", id.User, "took", time.Since(start).Round(time.Second).String())
 	}
@@ -159,7 +163,7 @@ func (s *Server) runProgram(next ssh.Handler) ssh.Handler {
 		if s.opts.SessionStarted != nil {
 			s.opts.SessionStarted(id)
 		}
-		model := cockpit.NewSessionModel(ctx, s.cfg, s.src, id)
+		model := cockpit.NewSessionModel(ctx, s.cfg, s.src)
 		idle := newIdleWatch(s.opts.IdleTimeout)
 		opts := append(bm.MakeOptions(sess), tea.WithFilter(idle.filter), tea.WithoutSignalHandler())
 		p := tea.NewProgram(model, opts...)

@@ -3,7 +3,9 @@
 package tuitest
 
 import (
+	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"sync"
 	"time"
 
@@ -18,9 +20,10 @@ import (
 // Now is the fixed clock of every golden render.
 var Now = time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC)
 
-// Common returns a Common with default config and the fixed clock.
+// Common returns a Common for an admin session with default config and the
+// fixed clock.
 func Common() *common.Common {
-	c := common.New(config.Default())
+	c := common.New(accesstest.Admin(context.Background()), config.Default())
 	c.Now = func() time.Time { return Now }
 	return c
 }
