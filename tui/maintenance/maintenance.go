@@ -278,7 +278,6 @@ func (t *Tab) openRunbook() tea.Cmd {
 	return func() tea.Msg { return common.OpenRunbookMsg{Section: section} }
 }
 
-
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
 	k := t.c.Keys

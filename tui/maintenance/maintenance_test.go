@@ -225,7 +225,9 @@ func TestDropDatabaseNeedsItsName(t *testing.T) {
 func TestReadOnlyAndViewerHaveNoActions(t *testing.T) {
 	for name, mutate := range map[string]func(*common.Common){
 		"read-only": func(c *common.Common) { c.ReadOnly = true },
-		"viewer":    func(c *common.Common) { c.Identity = access.Identity{User: "val", Roles: map[string]access.Role{access.AllEnvs: access.Viewer}} },
+		"viewer": func(c *common.Common) {
+			c.Identity = access.Identity{User: "val", Roles: map[string]access.Role{access.AllEnvs: access.Viewer}}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			eng := &fakeEngine{}
