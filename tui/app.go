@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsdeck/opsdeck/tui/common"
+	"github.com/opsdeck/opsdeck/tui/keys"
 )
 
 // Model is the root model of the cockpit.
@@ -96,7 +97,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
-	if msg.String() == "ctrl+c" {
+	if key.Matches(msg, k.Interrupt) {
 		return tea.Quit
 	}
 	if m.showHelp {
@@ -268,7 +269,7 @@ func (m *Model) shortHelp() string {
 	}
 	bs = append(bs, k.Help, k.Quit)
 	parts := make([]string, 0, len(bs))
-	for _, b := range bs {
+	for _, b := range keys.Enabled(bs...) {
 		h := b.Help()
 		parts = append(parts, h.Key+" "+h.Desc)
 	}
@@ -297,7 +298,7 @@ func (m *Model) helpView() string {
 	var cols []string
 	for _, g := range groups {
 		lines := []string{s.HelpSection.Render(g.title)}
-		for _, b := range g.bindings {
+		for _, b := range keys.Enabled(g.bindings...) {
 			h := b.Help()
 			lines = append(lines, s.HelpKey.Render(fmt.Sprintf("%-10s", h.Key))+" "+s.HelpDesc.Render(h.Desc))
 		}

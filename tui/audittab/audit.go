@@ -155,7 +155,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := t.c.Keys
 	if t.filtering {
-		done, changed, cmd := common.FilterKey(&t.filter, msg)
+		done, changed, cmd := t.c.FilterKey(&t.filter, msg)
 		t.filtering = !done
 		if changed {
 			t.apply()

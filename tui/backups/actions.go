@@ -25,12 +25,10 @@ func (t *Tab) chooseKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.cursor = (t.cursor + len(t.choices) - 1) % len(t.choices)
 	case key.Matches(msg, k.Down):
 		t.cursor = (t.cursor + 1) % len(t.choices)
-	case key.Matches(msg, k.Toggle):
+	case key.Matches(msg, k.Backups.Toggle):
 		t.choices[t.cursor] = !t.choices[t.cursor]
-	case msg.String() >= "1" && msg.String() <= "4":
-		i := int(msg.String()[0] - '1')
-		t.choices[i] = !t.choices[i]
-	case key.Matches(msg, k.Enter):
+	case t.toggleComponent(msg):
+	case key.Matches(msg, k.Backups.Start):
 		var comps []string
 		for i, on := range t.choices {
 			if on {

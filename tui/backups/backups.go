@@ -22,6 +22,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/keys"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/table"
 )
@@ -226,7 +227,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 }
 
 func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, kb := t.c.Keys, t.bindings()
 	switch t.mode {
 	case modeConfirm:
 		var d confirm.Decision
@@ -254,7 +255,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	if t.filtering {
-		done, changed, cmd := common.FilterKey(&t.filter, msg)
+		done, changed, cmd := t.c.FilterKey(&t.filter, msg)
 		t.filtering = !done
 		if changed {
 			t.applyRows()
@@ -262,7 +263,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 	switch {
-	case key.Matches(msg, k.CancelAction) && t.cancel != nil:
+	case key.Matches(msg, kb.CancelAction) && t.cancel != nil:
 		// The engine stops pg_dump and removes the staged files.
 		t.cancel()
 		t.progress.Apply(progress.Event{Kind: progress.Info, Message: "cancelling…"})
@@ -288,73 +289,72 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return t.Init()
 		}
 		return t.load()
-	case t.actionsAllowed(access.BackupRun) && key.Matches(msg, k.TakeBackup):
+	case t.idle() && key.Matches(msg, kb.TakeBackup):
 		t.mode = modeChoose
-	case t.actionsAllowed(access.BackupVerify) && key.Matches(msg, k.Verify):
+	case t.idle() && key.Matches(msg, kb.Verify):
 		return t.startVerify(false)
-	case t.actionsAllowed(access.BackupVerify) && key.Matches(msg, k.VerifyDeep):
+	case t.idle() && key.Matches(msg, kb.VerifyDeep):
 		return t.startVerify(true)
-	case t.actionsAllowed(access.BackupPrune) && key.Matches(msg, k.Prune):
+	case t.idle() && key.Matches(msg, kb.Prune):
 		return t.startPlan()
 	}
 	return nil
 }
 
-// actionsAllowed: the session may run a (not read-only, a role high
-// enough), an engine, and nothing running.
-func (t *Tab) actionsAllowed(a access.Action) bool {
-	return t.c.Can(a) && t.eng != nil && t.running == ""
+// idle: an engine, and no action running.
+func (t *Tab) idle() bool { return t.eng != nil && t.running == "" }
+
+// bindings returns the tab's keys with the actions this session may not
+// run (read-only, a role too low) disabled: they neither match nor show
+// in the help. Cancel and the chooser's keys go with taking a backup.
+func (t *Tab) bindings() keys.Backups {
+	kb := t.c.Keys.Backups
+	run, verify, prune := t.c.Can(access.BackupRun), t.c.Can(access.BackupVerify), t.c.Can(access.BackupPrune)
+	kb.TakeBackup.SetEnabled(run)
+	kb.Toggle.SetEnabled(run)
+	kb.CancelAction.SetEnabled(run)
+	kb.Verify.SetEnabled(verify)
+	kb.VerifyDeep.SetEnabled(verify)
+	kb.Prune.SetEnabled(prune)
+	return kb
 }
 
-// offered returns the bindings of the actions this session may run.
-func (t *Tab) offered(bindings ...key.Binding) []key.Binding {
-	k := t.c.Keys
-	var out []key.Binding
-	for _, b := range bindings {
-		var a access.Action
-		switch b.Help().Key {
-		case k.TakeBackup.Help().Key, k.Toggle.Help().Key, k.CancelAction.Help().Key:
-			a = access.BackupRun
-		case k.Verify.Help().Key, k.VerifyDeep.Help().Key:
-			a = access.BackupVerify
-		case k.Prune.Help().Key:
-			a = access.BackupPrune
-		}
-		if t.c.Can(a) {
-			out = append(out, b)
-		}
+// toggleComponent toggles the chooser's component whose number msg is,
+// and reports whether it was one.
+func (t *Tab) toggleComponent(msg tea.KeyPressMsg) bool {
+	i := keys.Index(msg, t.c.Keys.Backups.Components)
+	if i < 0 || i >= len(t.choices) {
+		return false
 	}
-	return out
+	t.choices[i] = !t.choices[i]
+	return true
 }
 
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
-	k := t.c.Keys
+	k, kb := t.c.Keys, t.bindings()
 	switch {
 	case t.filtering:
-		return []key.Binding{
-			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
-			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
-		}
+		return []key.Binding{k.KeepFilter, k.DropFilter}
 	case t.mode == modeDetail:
 		return []key.Binding{k.Up, k.Down, k.Back}
 	case t.mode == modeChoose:
-		return []key.Binding{k.Toggle, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "start")), k.Back}
+		return []key.Binding{kb.Toggle, kb.Start, k.Back}
 	case t.mode == modeConfirm:
 		return nil
 	}
 	out := []key.Binding{k.Filter, k.Enter, k.Sort}
 	if t.cancel != nil {
-		out = append(out, k.CancelAction)
+		out = append(out, kb.CancelAction)
 	}
-	return append(out, t.offered(k.TakeBackup, k.Verify, k.Prune)...)
+	return append(out, keys.Enabled(kb.TakeBackup, kb.Verify, kb.Prune)...)
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
-	k := t.c.Keys
+	k, kb := t.c.Keys, t.bindings()
 	groups := [][]key.Binding{{k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Refresh}}
-	if acts := t.offered(k.TakeBackup, k.Toggle, k.Verify, k.VerifyDeep, k.Prune, k.CancelAction); len(acts) > 0 {
+	if acts := keys.Enabled(kb.TakeBackup, kb.Toggle, kb.Verify, kb.VerifyDeep, kb.Prune, kb.CancelAction); len(acts) > 0 {
 		groups = append(groups, acts)
 	}
 	return groups

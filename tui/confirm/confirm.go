@@ -4,18 +4,24 @@
 // name (a database, a namespace) and confirms only on an exact match.
 //
 // The owning tab forwards key presses while the prompt is Active and reads
-// the Decision that Update returns.
+// the Decision that Update returns. Its keys are the key map's Confirm group
+// (tui/keys); ShortHelp lists those the prompt offers.
 package confirm
 
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/opsdeck/opsdeck/tui/keys"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
+
+// bindings are the prompt's keys, from the cockpit's key map.
+var bindings = keys.Default().Confirm
 
 // Decision is what the operator decided.
 type Decision int
@@ -75,13 +81,14 @@ func (m Model) Update(msg tea.Msg) (Model, Decision, tea.Cmd) {
 		return m, Pending, nil
 	}
 	k, isKey := msg.(tea.KeyPressMsg)
+	kb := bindings
 	if m.target != "" {
 		if isKey {
-			switch k.String() {
-			case "esc", "ctrl+c":
+			switch {
+			case key.Matches(k, kb.Cancel):
 				m.active = false
 				return m, Cancelled, nil
-			case "enter":
+			case key.Matches(k, kb.Submit):
 				if m.input.Value() == m.target {
 					m.active = false
 					return m, Confirmed, nil
@@ -96,16 +103,16 @@ func (m Model) Update(msg tea.Msg) (Model, Decision, tea.Cmd) {
 	if !isKey {
 		return m, Pending, nil
 	}
-	switch strings.ToLower(k.String()) {
-	case "y":
+	switch {
+	case key.Matches(k, kb.Yes):
 		m.active = false
 		return m, Confirmed, nil
-	case "n", "esc", "q", "ctrl+c":
+	case key.Matches(k, kb.No):
 		m.active = false
 		return m, Cancelled, nil
-	case "left", "right", "tab", "shift+tab", "h", "l":
+	case key.Matches(k, kb.Switch):
 		m.yes = !m.yes
-	case "enter":
+	case key.Matches(k, kb.Submit):
 		m.active = false
 		if m.yes {
 			return m, Confirmed, nil
@@ -126,7 +133,7 @@ func (m Model) View() string {
 	}
 	b.WriteString("\n\n")
 	if m.target != "" {
-		b.WriteString("Type " + s.Title.Render(m.target) + " to confirm, esc to cancel:\n")
+		b.WriteString("Type " + s.Title.Render(m.target) + " to confirm, " + bindings.Cancel.Help().Key + " to cancel:\n")
 		b.WriteString(m.input.View())
 		if v := m.input.Value(); v != "" && v != m.target {
 			b.WriteString("\n" + s.Muted.Render("does not match yet"))
@@ -136,7 +143,26 @@ func (m Model) View() string {
 		if m.yes {
 			no, yes = s.Muted.Render(" No "), s.TableSelected.Render(" Yes ")
 		}
-		b.WriteString(no + "  " + yes + "   " + s.Muted.Render("y yes · n/esc no · ←/→ choose · enter"))
+		hint := helpLine(bindings.Yes, bindings.No, bindings.Switch) + " · " + bindings.Submit.Help().Key
+		b.WriteString(no + "  " + yes + "   " + s.Muted.Render(hint))
 	}
 	return s.Panel.Width(min(m.width, w+4)).Render(b.String())
+}
+
+// ShortHelp returns the keys the prompt offers, for the owning tab's help:
+// yes, no and the highlight, or for a typed prompt enter and cancel.
+func (m Model) ShortHelp() []key.Binding {
+	if m.target != "" {
+		return []key.Binding{bindings.Submit, bindings.Cancel}
+	}
+	return []key.Binding{bindings.Yes, bindings.No, bindings.Switch}
+}
+
+// helpLine renders bs as the prompt's hint: "y yes · n/esc no".
+func helpLine(bs ...key.Binding) string {
+	parts := make([]string, len(bs))
+	for i, b := range bs {
+		parts[i] = b.Help().Key + " " + b.Help().Desc
+	}
+	return strings.Join(parts, " · ")
 }

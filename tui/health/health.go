@@ -222,9 +222,9 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 }
 
 func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, kh := t.c.Keys, t.c.Keys.Health
 	if t.filtering {
-		done, changed, cmd := common.FilterKey(&t.filter, msg)
+		done, changed, cmd := t.c.FilterKey(&t.filter, msg)
 		t.filtering = !done
 		if changed {
 			t.applyRows()
@@ -254,11 +254,11 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			t.applyRows()
 		}
 	case tbl.Navigate(msg, k):
-	case key.Matches(msg, k.FocusNodes):
+	case key.Matches(msg, kh.FocusNodes):
 		t.setFocus(focusNodes)
-	case key.Matches(msg, k.FocusPods):
+	case key.Matches(msg, kh.FocusPods):
 		t.setFocus(focusPods)
-	case key.Matches(msg, k.ProblemsOnly):
+	case key.Matches(msg, kh.ProblemsOnly):
 		t.problemsOnly = !t.problemsOnly
 		t.applyRows()
 	case key.Matches(msg, k.Sort):
@@ -323,21 +323,18 @@ func (t *Tab) setFocus(f focus) {
 
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
-	k := t.c.Keys
+	k, kh := t.c.Keys, t.c.Keys.Health
 	if t.filtering {
-		return []key.Binding{
-			key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
-			key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
-		}
+		return []key.Binding{k.KeepFilter, k.DropFilter}
 	}
 	if t.showDetail {
 		return []key.Binding{k.Up, k.Down, k.Back}
 	}
-	return []key.Binding{k.Filter, k.FocusNodes, k.FocusPods, k.Enter}
+	return []key.Binding{k.Filter, kh.FocusNodes, kh.FocusPods, k.Enter}
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
-	k := t.c.Keys
-	return [][]key.Binding{{k.FocusNodes, k.FocusPods, k.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Runbook, k.Refresh}}
+	k, kh := t.c.Keys, t.c.Keys.Health
+	return [][]key.Binding{{kh.FocusNodes, kh.FocusPods, kh.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Runbook, k.Refresh}}
 }

@@ -1,5 +1,12 @@
-// Package keys is the cockpit's one key map. The help screen and the short
-// help line are generated from it, so a binding is documented where it is made.
+// Package keys is the cockpit's one key map. Every binding a screen matches
+// is made here with its help text, and the help screen and the short help
+// line are generated from these bindings alone, so a binding is documented
+// where it is made. The bindings every screen shares sit on KeyMap itself;
+// those of one tab (or of the confirmation prompt) sit in that tab's group.
+//
+// A tab that offers a binding only sometimes (an action hidden read-only)
+// disables it on its own copy with SetEnabled, or leaves it out of its help;
+// Enabled filters a list of bindings down to those offered.
 package keys
 
 import (
@@ -10,49 +17,47 @@ import (
 
 // KeyMap holds every binding of the cockpit.
 type KeyMap struct {
-	// Global.
-	Quit, Help, NextTab, PrevTab, Refresh key.Binding
-	Tabs                                  []key.Binding
+	// Global. Interrupt quits even while a tab takes every key.
+	Quit, Interrupt, Help, NextTab, PrevTab, Refresh key.Binding
+	Tabs                                             []key.Binding
 
 	// Lists and tables.
-	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
-	Filter, ClearFilter, Sort, Reverse      key.Binding
-	Enter, Back                             key.Binding
+	Up, Down, Left, Right, PageUp, PageDown, Top, Bottom key.Binding
+	Filter, ClearFilter, Sort, Reverse                   key.Binding
+	Enter, Back                                          key.Binding
+	// Toggle flips the selected choice (backup components, restore options).
+	Toggle key.Binding
+	// Runbook opens the selected problem's runbook section (Health,
+	// Maintenance).
+	Runbook key.Binding
 
-	// Health tab.
-	FocusNodes, FocusPods, ProblemsOnly key.Binding
+	// While a filter is typed: KeepFilter ends typing and keeps it,
+	// DropFilter clears it and ends typing.
+	KeepFilter, DropFilter key.Binding
 
-	// Backups tab: take a backup (choose the components with Toggle),
-	// verify the selected set (deep: read its content), prune by retention.
-	// The actions are not bound read-only.
-	TakeBackup, Verify, VerifyDeep, Prune, Toggle, CancelAction key.Binding
-
-	// Runbooks tab; Runbook also opens the selected problem's runbook
-	// section from the Health tab.
-	Runbook, Search, Outline, NextLink, PrevLink key.Binding
-
-	// Metrics tab: history window, pause, the alerts view, and silences
-	// (Silence, Expire and the duration keys are not bound read-only).
-	MetricsWindow, Pause, Alerts, Silence, Expire, Longer, Shorter key.Binding
-	Left, Right                                                    key.Binding
-
-	// Maintenance tab: run the selected task (again), run the selected
-	// finding's action (not bound read-only), move between the task list
-	// and the findings, show the reference plan, show the run's report.
-	RunTask, Act, FocusTasks, FocusFindings, Plan, Report key.Binding
+	Confirm     Confirm
+	Health      Health
+	Metrics     Metrics
+	Backups     Backups
+	Restore     Restore
+	Maintenance Maintenance
+	Runbooks    Runbooks
 }
 
 // Default returns the cockpit's key map.
 func Default() KeyMap {
 	km := KeyMap{
-		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		NextTab: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next tab")),
-		PrevTab: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous tab")),
-		Refresh: key.NewBinding(key.WithKeys("r", "ctrl+r"), key.WithHelp("r", "refresh")),
+		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Interrupt: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		NextTab:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next tab")),
+		PrevTab:   key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous tab")),
+		Refresh:   key.NewBinding(key.WithKeys("r", "ctrl+r"), key.WithHelp("r", "refresh")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
+		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
 		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
@@ -64,44 +69,23 @@ func Default() KeyMap {
 		Reverse:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort")),
 		Enter:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Back:        key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Toggle:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
+		Runbook:     key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "runbook")),
 
-		FocusNodes:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nodes")),
-		FocusPods:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pods")),
-		ProblemsOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "problems only")),
+		KeepFilter: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+		DropFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear")),
 
-		TakeBackup:   key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "take backup")),
-		Verify:       key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "verify")),
-		VerifyDeep:   key.NewBinding(key.WithKeys("V"), key.WithHelp("V", "verify deep")),
-		Prune:        key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "prune")),
-		Toggle:       key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle")),
-		CancelAction: key.NewBinding(key.WithKeys("ctrl+x"), key.WithHelp("ctrl+x", "cancel the running action")),
-
-		Runbook:  key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "runbook")),
-		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
-		Outline:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "outline")),
-		NextLink: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next link")),
-		PrevLink: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous link")),
-
-		MetricsWindow: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "window 1m/5m/15m")),
-		Pause:         key.NewBinding(key.WithKeys("space", "p"), key.WithHelp("space", "pause")),
-		Alerts:        key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "alerts")),
-		Silence:       key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "silence alert")),
-		Expire:        key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "expire silence")),
-		Longer:        key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+", "longer")),
-		Shorter:       key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "shorter")),
-		Left:          key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
-		Right:         key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
-
-		RunTask:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "run task")),
-		Act:           key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "run the action")),
-		FocusTasks:    key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tasks")),
-		FocusFindings: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "findings")),
-		Plan:          key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "reference plan")),
-		Report:        key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "report")),
+		Confirm: defaultConfirm(),
 	}
 	for _, n := range []string{"1", "2", "3", "4", "5", "6", "7", "8", "9"} {
 		km.Tabs = append(km.Tabs, key.NewBinding(key.WithKeys(n), key.WithHelp(n, "tab "+n)))
 	}
+	km.Health = defaultHealth()
+	km.Metrics = defaultMetrics(km)
+	km.Backups = defaultBackups(km)
+	km.Restore = defaultRestore(km)
+	km.Maintenance = defaultMaintenance()
+	km.Runbooks = defaultRunbooks(km)
 	return km
 }
 
@@ -115,4 +99,44 @@ func (k KeyMap) Global(tabs int) []key.Binding {
 // Navigation returns the list and table bindings, for the help screen.
 func (k KeyMap) Navigation() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Filter, k.Sort, k.Reverse, k.Enter, k.Back}
+}
+
+// Enabled returns the bindings of bs that are enabled: those a screen
+// offers, for its help.
+func Enabled(bs ...key.Binding) []key.Binding {
+	out := make([]key.Binding, 0, len(bs))
+	for _, b := range bs {
+		if b.Enabled() {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Index returns the index of the first binding of bs that msg matches, -1
+// when none does (the tab numbers, the backup components).
+func Index(msg fmt.Stringer, bs []key.Binding) int {
+	for i, b := range bs {
+		if key.Matches(msg, b) {
+			return i
+		}
+	}
+	return -1
+}
+
+// as is b with the help text of what it does on one screen: the keys, and
+// how they are shown, stay b's.
+func as(b key.Binding, desc string) key.Binding {
+	return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(b.Help().Key, desc))
+}
+
+// numbered returns bindings for the keys 1 to n, each described by desc
+// and its number.
+func numbered(n int, desc string) []key.Binding {
+	out := make([]key.Binding, n)
+	for i := range out {
+		k := fmt.Sprint(i + 1)
+		out[i] = key.NewBinding(key.WithKeys(k), key.WithHelp(k, fmt.Sprintf("%s %s", desc, k)))
+	}
+	return out
 }

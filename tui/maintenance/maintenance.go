@@ -171,19 +171,19 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 
 // handleKey dispatches a key by view.
 func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, km := t.c.Keys, t.c.Keys.Maintenance
 	switch t.view {
 	case viewConfirm:
 		return t.confirmKey(msg)
 	case viewDetail, viewPlan, viewReport:
 		switch {
-		case key.Matches(msg, k.Back), t.view == viewPlan && key.Matches(msg, k.Plan),
-			t.view == viewReport && key.Matches(msg, k.Report):
+		case key.Matches(msg, k.Back), t.view == viewPlan && key.Matches(msg, km.Plan),
+			t.view == viewReport && key.Matches(msg, km.Report):
 			t.view = viewMain
 			return nil
 		case t.view == viewDetail && key.Matches(msg, k.Runbook):
 			return t.openRunbook()
-		case t.view == viewDetail && key.Matches(msg, k.Act):
+		case t.view == viewDetail && key.Matches(msg, km.Act):
 			return t.askAction()
 		}
 		var cmd tea.Cmd
@@ -197,13 +197,13 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			t.result, t.resultOK = "cancelling "+t.running+"…", false
 		}
 		return nil
-	case key.Matches(msg, k.FocusTasks):
+	case key.Matches(msg, km.FocusTasks):
 		t.setFocus(focusTasks)
-	case key.Matches(msg, k.FocusFindings):
+	case key.Matches(msg, km.FocusFindings):
 		t.setFocus(focusFindings)
-	case key.Matches(msg, k.Plan):
+	case key.Matches(msg, km.Plan):
 		t.showPlan()
-	case key.Matches(msg, k.Report):
+	case key.Matches(msg, km.Report):
 		t.showReport()
 	case key.Matches(msg, k.Sort):
 		t.sort.next()
@@ -215,9 +215,9 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return t.runSelected()
 	case key.Matches(msg, k.Runbook) && t.focus == focusFindings:
 		return t.openRunbook()
-	case key.Matches(msg, k.Act) && t.focus == focusFindings:
+	case key.Matches(msg, km.Act) && t.focus == focusFindings:
 		return t.askAction()
-	case key.Matches(msg, k.Enter) || key.Matches(msg, k.RunTask):
+	case key.Matches(msg, k.Enter) || key.Matches(msg, km.RunTask):
 		if t.focus == focusTasks {
 			return t.runSelected()
 		}
@@ -280,37 +280,37 @@ func (t *Tab) openRunbook() tea.Cmd {
 
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
-	k := t.c.Keys
+	k, km := t.c.Keys, t.c.Keys.Maintenance
 	switch t.view {
 	case viewDetail:
 		out := []key.Binding{k.Back, k.Runbook}
 		if f, ok := t.selectedFinding(); ok && t.canAct(f) {
-			out = append(out, k.Act)
+			out = append(out, km.Act)
 		}
 		return out
 	case viewPlan, viewReport, viewConfirm:
 		return []key.Binding{k.Back}
 	}
 	if t.focus == focusTasks {
-		return []key.Binding{k.RunTask, k.FocusFindings, k.Plan, k.Report}
+		return []key.Binding{km.RunTask, km.FocusFindings, km.Plan, km.Report}
 	}
 	out := []key.Binding{k.Enter, k.Runbook}
 	if f, ok := t.selectedFinding(); ok && t.canAct(f) {
-		out = append(out, k.Act)
+		out = append(out, km.Act)
 	}
-	return append(out, k.Sort, k.FocusTasks)
+	return append(out, k.Sort, km.FocusTasks)
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
-	k := t.c.Keys
-	acts := []key.Binding{k.RunTask, k.Refresh}
+	k, km := t.c.Keys, t.c.Keys.Maintenance
+	acts := []key.Binding{km.RunTask, k.Refresh}
 	if !t.c.ReadOnly {
-		acts = append(acts, k.Act)
+		acts = append(acts, km.Act)
 	}
 	return [][]key.Binding{
 		acts,
-		{k.FocusTasks, k.FocusFindings, k.Enter, k.Runbook, k.Sort, k.Reverse},
-		{k.Plan, k.Report, k.Back},
+		{km.FocusTasks, km.FocusFindings, k.Enter, k.Runbook, k.Sort, k.Reverse},
+		{km.Plan, km.Report, k.Back},
 	}
 }

@@ -26,15 +26,15 @@ func (t *Tab) clampAlertSel() {
 func (t *Tab) handleAlertsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := t.c.Keys
 	switch {
-	case key.Matches(msg, k.Back), key.Matches(msg, k.Alerts):
+	case key.Matches(msg, k.Back), key.Matches(msg, k.Metrics.Alerts):
 		t.mode = modeGrid
 	case key.Matches(msg, k.Up):
 		t.alertSel = max(t.alertSel-1, 0)
 	case key.Matches(msg, k.Down):
 		t.alertSel = min(t.alertSel+1, max(t.alertItems()-1, 0))
-	case key.Matches(msg, k.Silence):
+	case key.Matches(msg, k.Metrics.Silence):
 		t.askSilence()
-	case key.Matches(msg, k.Expire):
+	case key.Matches(msg, k.Metrics.Expire):
 		t.askExpire()
 	default:
 		return nil

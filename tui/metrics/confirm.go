@@ -64,7 +64,7 @@ func (t *Tab) newConfirmation(c confirmation) *confirmation {
 }
 
 func (t *Tab) handleConfirmKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k := t.c.Keys.Metrics
 	c := t.confirm
 	t.cache = renderCache{}
 	if c.kind == confirmSilence && (key.Matches(msg, k.Longer) || key.Matches(msg, k.Shorter)) {
@@ -101,14 +101,12 @@ func stepDuration(d time.Duration, step int) time.Duration {
 }
 
 func (t *Tab) confirmHelp() []key.Binding {
-	k := t.c.Keys
-	bs := []key.Binding{
-		key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes")),
-		key.NewBinding(key.WithKeys("n"), key.WithHelp("n/esc", "no")),
-		key.NewBinding(key.WithKeys("left"), key.WithHelp("←→", "choose")),
+	if t.confirm == nil {
+		return nil
 	}
-	if t.confirm != nil && t.confirm.kind == confirmSilence {
-		bs = append(bs, k.Longer, k.Shorter)
+	bs := t.confirm.prompt.ShortHelp()
+	if t.confirm.kind == confirmSilence {
+		bs = append(bs, t.c.Keys.Metrics.Longer, t.c.Keys.Metrics.Shorter)
 	}
 	return bs
 }

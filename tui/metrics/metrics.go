@@ -231,7 +231,7 @@ func (t *Tab) setNotice(s string, isErr bool) {
 }
 
 func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, km := t.c.Keys, t.c.Keys.Metrics
 	if t.confirm != nil {
 		return t.handleConfirmKey(msg)
 	}
@@ -239,11 +239,11 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.setNotice("", false)
 	}
 	switch {
-	case key.Matches(msg, k.MetricsWindow):
+	case key.Matches(msg, km.Window):
 		t.win = (t.win + 1) % t.windowCount()
 		t.cache = renderCache{}
 		return nil
-	case key.Matches(msg, k.Pause):
+	case key.Matches(msg, km.Pause):
 		t.paused = !t.paused
 		t.cache = renderCache{}
 		if !t.paused {
@@ -265,7 +265,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Back), key.Matches(msg, k.Enter):
 			t.mode = modeGrid
-		case key.Matches(msg, k.Alerts):
+		case key.Matches(msg, km.Alerts):
 			t.mode = modeAlerts
 		case key.Matches(msg, k.Right), key.Matches(msg, k.Down):
 			t.move(1)
@@ -277,7 +277,7 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	cols := t.layout().cols
 	switch {
-	case key.Matches(msg, k.Alerts):
+	case key.Matches(msg, km.Alerts):
 		t.mode = modeAlerts
 	case key.Matches(msg, k.Enter):
 		if len(t.panels) > 0 {
@@ -346,7 +346,7 @@ func (t *Tab) canSilence() bool {
 
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
-	k := t.c.Keys
+	k, km := t.c.Keys, t.c.Keys.Metrics
 	if t.confirm != nil {
 		return t.confirmHelp()
 	}
@@ -354,24 +354,21 @@ func (t *Tab) ShortHelp() []key.Binding {
 	case modeAlerts:
 		bs := []key.Binding{k.Up, k.Down}
 		if t.canSilence() {
-			bs = append(bs, k.Silence, k.Expire)
+			bs = append(bs, km.Silence, km.Expire)
 		}
 		return append(bs, k.Back)
 	case modeEnlarged:
-		return []key.Binding{k.MetricsWindow, k.Pause, k.Back}
+		return []key.Binding{km.Window, km.Pause, k.Back}
 	}
-	enlarge := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "enlarge"))
-	return []key.Binding{enlarge, k.MetricsWindow, k.Pause, k.Alerts}
+	return []key.Binding{km.Enlarge, km.Window, km.Pause, km.Alerts}
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
-	k := t.c.Keys
-	enlarge := key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "enlarge panel"))
-	move := key.NewBinding(key.WithKeys("left"), key.WithHelp("←↑↓→", "select panel"))
-	grid := []key.Binding{move, enlarge, k.MetricsWindow, k.Pause, k.Alerts, k.Refresh}
+	k, km := t.c.Keys, t.c.Keys.Metrics
+	grid := []key.Binding{km.SelectPanel, km.EnlargePanel, km.Window, km.Pause, km.Alerts, k.Refresh}
 	if t.canSilence() {
-		return [][]key.Binding{grid, {k.Silence, k.Expire, k.Longer, k.Shorter}}
+		return [][]key.Binding{grid, {km.Silence, km.Expire, km.Longer, km.Shorter}}
 	}
 	return [][]key.Binding{grid}
 }

@@ -104,11 +104,11 @@ func (t *Tab) optionsKey(msg tea.KeyPressMsg) tea.Cmd {
 	o := &t.opts
 	if o.editing {
 		switch {
-		case msg.String() == "enter":
+		case key.Matches(msg, k.Enter):
 			o.editing = false
 			o.db.Blur()
 			o.db.SetValue(strings.TrimSpace(o.db.Value()))
-		case msg.String() == "esc":
+		case key.Matches(msg, k.Back):
 			o.editing = false
 			o.db.Blur()
 			o.db.SetValue(o.before)

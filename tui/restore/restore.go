@@ -272,52 +272,47 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// bind is b with the help text of what it does here: the keys stay the
-// key map's.
-func bind(b key.Binding, desc string) key.Binding {
-	return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(b.Help().Key, desc))
-}
-
-// ShortHelp implements common.Tab.
+// ShortHelp implements common.Tab: what enter, esc, space and r do at
+// this step (the key map's Restore group).
 func (t *Tab) ShortHelp() []key.Binding {
-	k := t.c.Keys
+	k, kr := t.c.Keys, t.c.Keys.Restore
 	switch t.stage {
 	case stageKind:
-		return []key.Binding{bind(k.Enter, "backup sets")}
+		return []key.Binding{kr.Sets}
 	case stageSet:
 		var out []key.Binding
 		if t.canRestore() {
-			out = append(out, bind(k.Enter, "options"))
+			out = append(out, kr.Options)
 		}
 		return append(out, k.Back, k.Refresh)
 	case stageOptions:
 		if t.opts.editing {
-			return []key.Binding{bind(k.Enter, "keep the name"), bind(k.Back, "undo the edit")}
+			return []key.Binding{kr.KeepName, kr.UndoEdit}
 		}
-		return []key.Binding{bind(k.Toggle, "toggle/edit"), bind(k.Enter, "preflight"), k.Back}
+		return []key.Binding{kr.ToggleEdit, kr.Preflight, k.Back}
 	case stagePreflight:
 		if t.preparing {
-			return []key.Binding{bind(k.Back, "stop the preflight")}
+			return []key.Binding{kr.StopPreflight}
 		}
 		var out []key.Binding
 		if t.plan != nil && t.plan.Blocked() == nil {
-			out = append(out, bind(k.Enter, "confirm"))
+			out = append(out, kr.Confirm)
 		}
-		return append(out, bind(k.Refresh, "again"), k.Back)
+		return append(out, kr.Again, k.Back)
 	case stageConfirm:
-		return []key.Binding{bind(k.Enter, "restore if the name matches"), bind(k.Back, "cancel")}
+		return []key.Binding{kr.RestoreNow, kr.Cancel}
 	case stageSummary:
-		return []key.Binding{bind(k.Enter, "start over")}
+		return []key.Binding{kr.StartOver}
 	}
 	return nil
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
-	k := t.c.Keys
-	groups := [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, bind(k.Back, "previous step (changes nothing)"), k.Refresh}}
+	k, kr := t.c.Keys, t.c.Keys.Restore
+	groups := [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, kr.PrevStep, k.Refresh}}
 	if t.canRestore() {
-		groups = append(groups, []key.Binding{bind(k.Enter, "next step"), bind(k.Toggle, "toggle or edit an option")})
+		groups = append(groups, []key.Binding{kr.NextStep, kr.ToggleOption})
 	}
 	return groups
 }

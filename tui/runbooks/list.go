@@ -65,9 +65,9 @@ func (t *Tab) rows() []row {
 func (t *Tab) listHeight() int { return max(t.height-3, 1) }
 
 func (t *Tab) listKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, kr := t.c.Keys, t.c.Keys.Runbooks
 	switch {
-	case key.Matches(msg, k.Search):
+	case key.Matches(msg, kr.Search):
 		t.searching = true
 		return t.search.Focus()
 	case key.Matches(msg, k.Back):
@@ -77,7 +77,7 @@ func (t *Tab) listKey(msg tea.KeyPressMsg) tea.Cmd {
 		} else if t.book != nil {
 			t.reading = true
 		}
-	case key.Matches(msg, k.Enter):
+	case key.Matches(msg, kr.Read):
 		return t.openRow()
 	default:
 		t.moveList(msg)
@@ -88,18 +88,19 @@ func (t *Tab) listKey(msg tea.KeyPressMsg) tea.Cmd {
 // searchKey handles typing the query: the list follows every key, up and
 // down still move the selection, enter opens the selected hit.
 func (t *Tab) searchKey(msg tea.KeyPressMsg) tea.Cmd {
-	switch msg.String() {
-	case "esc":
+	kr := t.c.Keys.Runbooks
+	switch {
+	case key.Matches(msg, kr.SearchCancel):
 		t.searching = false
 		t.search.Blur()
 		t.search.SetValue("")
 		t.refreshList()
 		return nil
-	case "enter":
+	case key.Matches(msg, kr.SearchOpen):
 		t.searching = false
 		t.search.Blur()
 		return t.openRow()
-	case "up", "down", "pgup", "pgdown":
+	case key.Matches(msg, kr.SearchMove):
 		t.moveList(msg)
 		return nil
 	}

@@ -171,12 +171,12 @@ func (t *Tab) step(dir int) {
 }
 
 func (t *Tab) readerKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, kr := t.c.Keys, t.c.Keys.Runbooks
 	t.notice = ""
 	switch {
 	case key.Matches(msg, k.Back):
 		return t.back()
-	case key.Matches(msg, k.Search):
+	case key.Matches(msg, kr.Search):
 		// A new search: the last query and its hits stay in the list until then.
 		t.reading = false
 		t.searching = true
@@ -184,7 +184,7 @@ func (t *Tab) readerKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.cursor, t.offset = 0, 0
 		t.refreshList()
 		return t.search.Focus()
-	case key.Matches(msg, k.Outline):
+	case key.Matches(msg, kr.Outline):
 		if t.doc != nil && len(t.doc.headings) > 0 {
 			t.outline = true
 			t.outlineCursor = 0
@@ -197,13 +197,13 @@ func (t *Tab) readerKey(msg tea.KeyPressMsg) tea.Cmd {
 			}
 		}
 		return nil
-	case key.Matches(msg, k.NextLink):
+	case key.Matches(msg, kr.NextLink):
 		t.step(1)
 		return nil
-	case key.Matches(msg, k.PrevLink):
+	case key.Matches(msg, kr.PrevLink):
 		t.step(-1)
 		return nil
-	case key.Matches(msg, k.Enter):
+	case key.Matches(msg, kr.Follow):
 		return t.activate()
 	case key.Matches(msg, k.Up):
 		t.vp.ScrollUp(1)
@@ -211,7 +211,7 @@ func (t *Tab) readerKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.vp.ScrollDown(1)
 	case key.Matches(msg, k.PageUp):
 		t.vp.PageUp()
-	case key.Matches(msg, k.PageDown), msg.String() == "space":
+	case key.Matches(msg, k.PageDown, kr.Page):
 		t.vp.PageDown()
 	case key.Matches(msg, k.Top):
 		t.vp.GotoTop()
@@ -259,12 +259,12 @@ func (t *Tab) activate() tea.Cmd {
 }
 
 func (t *Tab) outlineKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.Keys
+	k, kr := t.c.Keys, t.c.Keys.Runbooks
 	n := len(t.doc.headings)
 	switch {
-	case key.Matches(msg, k.Back), key.Matches(msg, k.Outline):
+	case key.Matches(msg, k.Back), key.Matches(msg, kr.Outline):
 		t.outline = false
-	case key.Matches(msg, k.Enter):
+	case key.Matches(msg, kr.Jump):
 		t.outline = false
 		h := t.doc.headings[t.outlineCursor]
 		t.vp.SetYOffset(h.line)

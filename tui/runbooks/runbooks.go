@@ -348,30 +348,25 @@ func (t *Tab) setNotice(s string, bad bool) { t.notice, t.noticeBad = s, bad }
 
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
-	k := t.c.Keys
+	k, kr := t.c.Keys, t.c.Keys.Runbooks
 	switch {
 	case t.confirm != nil, t.searching:
 		return nil
 	case t.output != nil:
 		return []key.Binding{k.Up, k.Down, k.Back}
 	case t.reading && t.outline:
-		return []key.Binding{k.Up, k.Down, withHelp(k.Enter, "jump"), k.Back}
+		return []key.Binding{k.Up, k.Down, kr.Jump, k.Back}
 	case t.reading:
-		return []key.Binding{k.Search, k.Outline, k.NextLink, withHelp(k.Enter, "follow/run"), k.Back}
+		return []key.Binding{kr.Search, kr.Outline, kr.NextLink, kr.Follow, k.Back}
 	}
-	return []key.Binding{k.Search, withHelp(k.Enter, "read")}
+	return []key.Binding{kr.Search, kr.Read}
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
-	k := t.c.Keys
+	k, kr := t.c.Keys, t.c.Keys.Runbooks
 	return [][]key.Binding{{
-		k.Search, withHelp(k.Enter, "read · follow link · run command"), k.Outline, k.NextLink, k.PrevLink,
-		k.Top, k.Bottom, withHelp(k.Back, "back / close / cancel"),
+		kr.Search, kr.Activate, kr.Outline, kr.NextLink, kr.PrevLink,
+		k.Top, k.Bottom, kr.Close,
 	}}
-}
-
-// withHelp is b with another description.
-func withHelp(b key.Binding, desc string) key.Binding {
-	return key.NewBinding(key.WithKeys(b.Keys()...), key.WithHelp(b.Help().Key, desc))
 }
