@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/vt"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/commands"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/kube"
@@ -66,6 +67,7 @@ func run(m *testing.M) int {
 	}
 	srv, err = serve.New(ctx, sb.Config, serve.Options{
 		Listen: "127.0.0.1:0", HostKeyPath: filepath.Join(sb.Dir, "host_ed25519"), Keys: kr, MaxSessions: 60,
+		Commands: commands.InProcess,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

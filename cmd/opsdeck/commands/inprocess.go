@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"bytes"
@@ -14,11 +14,11 @@ import (
 	"github.com/opsdeck/opsdeck/ops/runbook"
 )
 
-// inProcess runs runbook commands inside this process: a fresh command
+// InProcess runs runbook commands inside this process: a fresh command
 // tree per command, on the session's configuration and audit log, with the
 // session's context — so the command's engines check and record the
 // session's identity, exactly as the tab's own actions do.
-func inProcess(cfg *config.Config, log *audit.Log) runbook.Executor {
+func InProcess(cfg *config.Config, log *audit.Log) runbook.Executor {
 	return inProcessExec{cfg: cfg, log: log}
 }
 
@@ -39,7 +39,7 @@ func (x inProcessExec) Exec(ctx context.Context, args []string, out io.Writer) (
 	}()
 	root := newRoot(cli.InProcess(x.cfg, x.log))
 	root.SetIn(bytes.NewReader(nil))
-	return execute(ctx, root, args, out, out)
+	return Execute(ctx, root, args, out, out)
 }
 
 // AcceptsYes implements runbook.Executor from the command tree itself.
