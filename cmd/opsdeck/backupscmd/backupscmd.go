@@ -253,15 +253,10 @@ when there is none (pass --yes in cron).`,
 				return nil
 			}
 			dels := plan.Plan.Deletes()
-			if len(dels) == 0 && len(plan.Plan.Leftovers) == 0 {
-				if out.JSON() {
-					return cli.PrintJSON(w, plan)
-				}
-				printPlan(w, plan.Plan)
-				fmt.Fprintln(w, "nothing to delete")
-				return nil
-			}
-			if !yes {
+			// Nothing to delete asks nothing, but still goes through Prune:
+			// it checks the session's role and records the run.
+			nothing := len(dels) == 0 && len(plan.Plan.Leftovers) == 0
+			if !yes && !nothing {
 				if !out.JSON() {
 					printPlan(w, plan.Plan)
 				}
@@ -279,6 +274,9 @@ when there is none (pass --yes in cron).`,
 				if perr := cli.PrintJSON(w, res); perr != nil {
 					return perr
 				}
+			} else if nothing && err == nil {
+				printPlan(w, res.Plan)
+				fmt.Fprintln(w, "nothing to delete")
 			} else {
 				fmt.Fprintf(w, "deleted %d set(s) (%s freed), %d leftover(s)\n", len(res.Deleted), progress.Bytes(res.Freed), len(res.Plan.Leftovers))
 			}

@@ -42,8 +42,13 @@ func moveTo(t *testing.T, tm *term, want string) {
 		if strings.Contains(tm.screen(), want) {
 			return
 		}
+		// One press at a time: the next only when the screen has moved,
+		// so no press is still queued once want shows.
+		before := tm.screen()
 		tm.send("]")
-		time.Sleep(100 * time.Millisecond)
+		for deadline := time.Now().Add(3 * time.Second); tm.screen() == before && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	t.Fatalf("no command focus line showed %q:\n%s", want, tm.screen())
 }
@@ -64,12 +69,13 @@ func TestOperatorIsNotOfferedAdminRunbookCommands(t *testing.T) {
 	requireServer(t)
 	tm := open(t, "olga", operatorKey, 140, 40)
 	tm.waitFor(t, "olga operator")
-	findCommand(t, tm, "opsdeck restore database latest: not offered here — needs admin")
+	// The prune block comes first in the runbook, the restore after it.
+	findCommand(t, tm, "opsdeck backups prune: not offered here — needs admin")
 	tm.send("\r")
-	tm.waitFor(t, "is not offered to olga (operator")
-	moveTo(t, tm, "opsdeck backups prune: not offered here — needs admin")
+	tm.waitFor(t, "opsdeck backups prune is not offered to olga (operator")
+	moveTo(t, tm, "opsdeck restore database latest: not offered here — needs admin")
 	tm.send("\r")
-	tm.waitFor(t, "is not offered to olga (operator")
+	tm.waitFor(t, "opsdeck restore database latest is not offered to olga (operator")
 	if recs := auditRecords(t, audit.Filter{Who: "olga", Action: runbook.AuditAction}); len(recs) != 0 {
 		t.Errorf("a command not offered reached the audit log as run: %+v", recs)
 	}
@@ -146,7 +152,7 @@ func TestAdminRunsARunbookCommandAsItself(t *testing.T) {
 	start := time.Now()
 	tm := open(t, "ada", adminKey, 140, 40)
 	tm.waitFor(t, "ada admin")
-	findCommand(t, tm, "run opsdeck backups prune")
+	findCommand(t, tm, "run opsdeck backups prune · enter asks first")
 	tm.send("\r")
 	tm.waitFor(t, "Run opsdeck backups prune?")
 	tm.send("y")
