@@ -2,6 +2,7 @@ package backups_test
 
 import (
 	"context"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"net"
 	"os"
 	"path/filepath"
@@ -40,7 +41,7 @@ func fixture(t *testing.T, readOnly bool) (*backup.Engine, string) {
 	}
 	t.Cleanup(func() { log.Close() })
 	eng := &backup.Engine{Config: cfg, Store: namedStore{st}, Audit: log, Version: "test", Now: func() time.Time { return tuitest.Now }}
-	ctx := context.Background()
+	ctx := accesstest.Admin(context.Background())
 	codec := backup.Codec{Level: 3}
 	mk := func(id, kind string, comps ...string) {
 		start, _ := time.Parse(backup.IDLayout, id)

@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"context"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestRealEngineRedisRestore(t *testing.T) {
 	if os.Getenv("OPSDECK_SKIP_INTEGRATION") == "1" {
 		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(accesstest.Admin(context.Background()), 2*time.Minute)
 	defer cancel()
 	srv, err := sandbox.StartRedis(ctx, sandbox.RedisOptions{Password: "tab-test-secret"})
 	if err != nil {
