@@ -190,7 +190,8 @@ func TestDatabaseLifecycle(t *testing.T) {
 	if name, err := postgres.DatabaseName(ctx, admin, oidA); err != nil || name != a {
 		t.Errorf("after the rollback, oid %d is %q, %v; want %q", oidA, name, err, a)
 	}
-	// A database in use is refused, with the server's reason.
+	// A database in use is refused, with the server's reason: the reason
+	// the restore's swap retries on (the server waits 5 s before it refuses).
 	c, err := pgx.Connect(ctx, server.DSNFor(b))
 	if err != nil {
 		t.Fatal(err)
