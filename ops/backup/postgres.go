@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
 
@@ -122,15 +123,6 @@ func PgBin(binDir, name string) string {
 	return filepath.Join(binDir, name)
 }
 
-// tableListSQL lists the ordinary tables pg_dump dumps the data of.
-const tableListSQL = `
-SELECT n.nspname, c.relname
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r'
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
- ORDER BY 1, 2`
-
 // postgresDump dumps the configured database into w.
 type postgresDump struct {
 	dsn     string
@@ -168,11 +160,11 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	facts := &PostgresFacts{}
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_database()").
-		Scan(&facts.ServerVersion, &facts.ServerVersionNum, &facts.Database); err != nil {
+	server, err := postgres.ServerVersion(ctx, conn)
+	if err != nil {
 		return nil, nil, fmt.Errorf("read the server version: %w", err)
 	}
+	facts := &PostgresFacts{ServerVersion: server.Version, ServerVersionNum: server.VersionNum, Database: server.Database}
 	bin := PgBin(p.binDir, "pg_dump")
 	out, err := runner.Output(ctx, p.run, runner.Cmd{Path: bin, Args: []string{"--version"}})
 	if err != nil {
@@ -192,28 +184,19 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 		return nil, nil, fmt.Errorf("begin the snapshot transaction: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var snapshot string
-	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
+	snapshot, err := postgres.ExportSnapshot(ctx, tx)
+	if err != nil {
 		return nil, nil, fmt.Errorf("export a snapshot for pg_dump: %w", err)
 	}
-	rows, err := tx.Query(ctx, tableListSQL)
+	tables, err := postgres.ListTables(ctx, tx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list tables: %w", err)
 	}
-	for rows.Next() {
-		var t TableCount
-		if err := rows.Scan(&t.Schema, &t.Name); err != nil {
-			return nil, nil, fmt.Errorf("list tables: %w", err)
-		}
-		facts.Tables = append(facts.Tables, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("list tables: %w", err)
+	for _, t := range tables {
+		facts.Tables = append(facts.Tables, TableCount{Schema: t.Schema, Name: t.Name})
 	}
 	if p.onEstimate != nil {
-		var est int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(sum(pg_table_size(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`).Scan(&est); err == nil {
+		if est, err := postgres.TablesSize(ctx, tx); err == nil {
 			p.onEstimate(est)
 		}
 	}
@@ -253,8 +236,7 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 	// Fall back to counting in the dump's snapshot, still held open.
 	warnings = append(warnings, "row counts taken with SELECT count(*) in the dump's snapshot: the dump's own table of contents did not parse ("+cnt.err.Error()+")")
 	for i, t := range facts.Tables {
-		q := "SELECT count(*) FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
-		if err := tx.QueryRow(ctx, q).Scan(&facts.Tables[i].Rows); err != nil {
+		if facts.Tables[i].Rows, err = postgres.CountRows(ctx, tx, t.Schema, t.Name); err != nil {
 			return nil, nil, fmt.Errorf("count rows of %s.%s: %w", t.Schema, t.Name, err)
 		}
 	}

@@ -110,12 +110,12 @@ func ReadSessions(ctx context.Context, pool *pgxpool.Pool, timeout time.Duration
 	}
 	var out Sessions
 	missing, err := readEachFact(ctx, pool, timeout, []namedRead{{FactSessions, func(ctx context.Context, tx pgx.Tx) error {
-		var version int
-		if err := tx.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		server, err := ServerVersion(ctx, tx)
+		if err != nil {
 			return err
 		}
 		wait := "NULL::timestamptz"
-		if version >= 140000 {
+		if server.VersionNum >= 140000 {
 			wait = waitStartSQL
 		}
 		rows, err := tx.Query(ctx, fmt.Sprintf(sessionsSQL, wait))
@@ -251,6 +251,51 @@ func SignalBackend(ctx context.Context, pool *pgxpool.Pool, pid int, backendStar
 		}
 	}
 	return fmt.Errorf("terminate session %d: it was signalled but has not ended within 3s — check it again in a moment", pid)
+}
+
+// CountSessions counts the sessions connected to database db, the
+// caller's own left out.
+func CountSessions(ctx context.Context, q Querier, db string) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&n)
+	return n, err
+}
+
+// TerminateSessions ends every session on database db but the caller's
+// (pg_terminate_backend) and waits, up to 5 s, for them to go; it returns
+// how many it signalled. Sessions still there after the wait, or back
+// since, are not an error: the statement that needs them gone fails
+// instead (close the database to new sessions first: SetAllowConnections).
+// Another role's session, without superuser or pg_signal_backend
+// (CanSignalBackends), is refused by the server and fails the whole call.
+// Unlike SignalBackend it ends whoever is connected: it is for a database
+// about to be renamed or dropped.
+func TerminateSessions(ctx context.Context, q Querier, db string) (int, error) {
+	var n int
+	if err := q.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&n); err != nil {
+		return 0, fmt.Errorf("end the sessions on %s: %w", db, err)
+	}
+	for range 50 {
+		left, err := CountSessions(ctx, q, db)
+		if err != nil || left == 0 {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return n, nil
+}
+
+// CanSignalBackends tells whether the session's role is a member of
+// pg_signal_backend: whether it may cancel or end other roles' sessions
+// (superusers' aside). Without it a role ends only its own.
+func CanSignalBackends(ctx context.Context, q Querier) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, "SELECT pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')").Scan(&ok)
+	return ok, err
 }
 
 // sqlPasswordRE matches the literal of PASSWORD '...' (CREATE/ALTER ROLE).

@@ -80,7 +80,7 @@ func newDBRestore(ctx context.Context, en *env) (*dbRestore, error) {
 	// looks again.
 	d.exists = true
 	if pool, err := d.connect(ctx, ""); err == nil {
-		d.exists, _ = d.dbExists(ctx, pool, d.target)
+		d.exists, _ = postgres.DatabaseExists(ctx, pool, d.target)
 		pool.Close()
 	}
 	return d, nil
@@ -122,12 +122,6 @@ func (d *dbRestore) connect(ctx context.Context, db string) (*pgxpool.Pool, erro
 	return postgres.Connect(ctx, dsn, d.en.cfg().Timeouts.Connect)
 }
 
-func (d *dbRestore) dbExists(ctx context.Context, pool *pgxpool.Pool, name string) (bool, error) {
-	var n int
-	err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n)
-	return n > 0, err
-}
-
 // redact removes the DSN's password from a message.
 func (d *dbRestore) redact(s string) string {
 	return redact.String(s, redact.Passwords(d.dsn)...)
@@ -151,55 +145,52 @@ func (d *dbRestore) preflight(ctx context.Context) {
 		return
 	}
 	defer pool.Close()
-	var version string
-	var versionNum int
-	if err := pool.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int").Scan(&version, &versionNum); err != nil {
+	server, err := postgres.ServerVersion(ctx, pool)
+	if err != nil {
 		chk("reachable", health.Crit, "read the server version: %s", d.redact(err.Error()))
 		return
 	}
-	chk("reachable", health.OK, "PostgreSQL %s at %s", version, d.server)
+	chk("reachable", health.OK, "PostgreSQL %s at %s", server.Version, d.server)
 	dumped := d.comp.Postgres
-	if backup.ServerMajor(versionNum) < backup.ServerMajor(dumped.ServerVersionNum) {
-		chk("server version", health.Warn, "the dump comes from PostgreSQL %s, this server is %s: objects of the newer version may not restore", dumped.ServerVersion, version)
+	if backup.ServerMajor(server.VersionNum) < backup.ServerMajor(dumped.ServerVersionNum) {
+		chk("server version", health.Warn, "the dump comes from PostgreSQL %s, this server is %s: objects of the newer version may not restore", dumped.ServerVersion, server.Version)
 	}
 
-	var createdb bool
-	if err := pool.QueryRow(ctx, "SELECT rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user").Scan(&d.superuser, &createdb); err != nil {
+	role, err := postgres.CurrentRolePrivileges(ctx, pool)
+	if err != nil {
 		chk("privileges", health.Crit, "read the role: %s", d.redact(err.Error()))
 		return
 	}
+	d.superuser = role.Superuser
+	createdb := role.CreateDB
 	d.pgRestoreCheck(ctx, chk)
 
-	d.exists, err = d.dbExists(ctx, pool, d.target)
+	d.exists, err = postgres.DatabaseExists(ctx, pool, d.target)
 	if err != nil {
 		chk("target", health.Crit, "%s", d.redact(err.Error()))
 		return
 	}
 	var size int64
 	if d.exists {
-		var oid uint32
-		err := pool.QueryRow(ctx, `SELECT d.oid, pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, pg_database_size(d.oid)
-  FROM pg_database d WHERE d.datname = $1`, d.target).Scan(&oid, &d.owner, &d.encoding, &d.collate, &d.ctype, &size)
+		db, err := postgres.ReadDatabaseDetails(ctx, pool, d.target)
 		if err != nil {
 			chk("target", health.Crit, "read database %s: %s", d.target, d.redact(err.Error()))
 			return
 		}
-		var isOwner bool
-		_ = pool.QueryRow(ctx, "SELECT pg_has_role(current_user, $1, 'USAGE'), pg_has_role(current_user, $1, 'MEMBER')", d.owner).Scan(&isOwner, &d.ownerMember)
+		d.owner, d.encoding, d.collate, d.ctype, size = db.Owner, db.Encoding, db.Collate, db.CType, db.Bytes
+		isOwner, member, _ := postgres.RoleMembership(ctx, pool, d.owner)
+		d.ownerMember = member
 		if !d.superuser && !isOwner {
 			chk("privileges", health.Crit, "%s is owned by %s: connect as its owner or a superuser to rename it", d.target, d.owner)
 		}
-		var sessions int
-		_ = pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", d.target).Scan(&sessions)
+		sessions, _ := postgres.CountSessions(ctx, pool, d.target)
 		chk("target", health.OK, "%s: %s, %d session(s) to end at the swap; kept afterwards as %s_pre_<time>", d.target, progress.Bytes(size), sessions, d.target)
 		d.currentRows(ctx)
 	} else {
 		chk("target", health.Warn, "database %s does not exist: it will be created (nothing is replaced)", d.target)
 	}
 	if !d.superuser {
-		var signal bool
-		_ = pool.QueryRow(ctx, "SELECT pg_has_role(current_user, 'pg_signal_backend', 'MEMBER')").Scan(&signal)
-		if !signal {
+		if signal, _ := postgres.CanSignalBackends(ctx, pool); !signal {
 			chk("sessions", health.Warn, "the role may end only its own sessions: the swap fails while the application is connected as another role — list its Deployments in restore.writers, or grant pg_signal_backend")
 		}
 	}
@@ -213,7 +204,7 @@ func (d *dbRestore) preflight(ctx context.Context) {
 	default:
 		chk("privileges", health.Crit, "the role may not create databases — grant CREATEDB or connect as a superuser")
 	}
-	if left, _ := d.dbExists(ctx, pool, d.scratch); left {
+	if left, _ := postgres.DatabaseExists(ctx, pool, d.scratch); left {
 		chk("scratch", health.Warn, "%s exists (left by an interrupted restore): it will be dropped and made again", d.scratch)
 	}
 	d.diskCheck(ctx, pool, size, chk)
@@ -248,9 +239,8 @@ func (d *dbRestore) currentRows(ctx context.Context) {
 		return
 	}
 	defer pool.Close()
-	var now int64
-	var tables int
-	if err := pool.QueryRow(ctx, "SELECT count(*), coalesce(sum(n_live_tup), 0)::bigint FROM pg_stat_user_tables").Scan(&tables, &now); err != nil {
+	tables, now, err := postgres.EstimateRows(ctx, pool)
+	if err != nil {
 		return
 	}
 	var dumped int64
@@ -277,8 +267,8 @@ func (d *dbRestore) diskCheck(ctx context.Context, pool *pgxpool.Pool, current i
 	// dropped: about the current size, or twice the dump (indexes) for a
 	// new database.
 	want := max(current, 2*need)
-	var dataDir string
-	if err := pool.QueryRow(ctx, "SELECT setting FROM pg_settings WHERE name = 'data_directory'").Scan(&dataDir); err != nil || dataDir == "" {
+	dataDir, err := postgres.DataDirectory(ctx, pool)
+	if err != nil || dataDir == "" {
 		chk("server disk", health.Warn, "the server's data directory is not visible to this role; make sure it has about %s free", progress.Bytes(want))
 		return
 	}

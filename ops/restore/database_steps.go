@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
@@ -46,7 +45,7 @@ func (d *dbRestore) swapStep() *Step {
 		Undo:  fmt.Sprintf("Rename them back: %s to %s, %s_pre_<time> to %s", d.target, d.scratch, d.target, d.target),
 		pre: func(ctx context.Context) error {
 			return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
-				if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
+				if ok, err := postgres.DatabaseExists(ctx, pool, d.scratch); err != nil || !ok {
 					return fmt.Errorf("the scratch database %s is missing (%v)", d.scratch, err)
 				}
 				return nil
@@ -83,25 +82,24 @@ func (d *dbRestore) restore(ctx context.Context) error {
 func (d *dbRestore) createScratch(ctx context.Context) error {
 	en := d.en
 	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
-		if left, _ := d.dbExists(ctx, pool, d.scratch); left {
+		if left, _ := postgres.DatabaseExists(ctx, pool, d.scratch); left {
 			en.note("dropping %s left by an interrupted restore", d.scratch)
 			if err := dropDatabase(ctx, pool, d.scratch); err != nil {
 				return err
 			}
 		}
-		create := "CREATE DATABASE " + ident(d.scratch) + " TEMPLATE template0"
-		if d.encoding != "" {
-			create += " ENCODING " + literal(d.encoding) + " LC_COLLATE " + literal(d.collate) + " LC_CTYPE " + literal(d.ctype)
+		opts := postgres.CreateOptions{Template: "template0", Encoding: d.encoding, Collate: d.collate, CType: d.ctype}
+		if d.superuser || d.ownerMember {
+			opts.Owner = d.owner
 		}
-		if d.owner != "" && (d.superuser || d.ownerMember) {
-			create += " OWNER " + ident(d.owner)
-		}
-		if _, err := pool.Exec(ctx, create); err != nil {
+		if err := postgres.CreateDatabase(ctx, pool, d.scratch, opts); err != nil {
 			return fmt.Errorf("create %s: %s", d.scratch, d.redact(err.Error()))
 		}
-		if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.scratch).Scan(&d.newOID); err != nil {
+		oid, err := postgres.DatabaseOID(ctx, pool, d.scratch)
+		if err != nil {
 			return fmt.Errorf("read %s: %w", d.scratch, err)
 		}
+		d.newOID = oid
 		en.persist()
 		en.note("created %s", d.scratch)
 		return nil
@@ -255,7 +253,7 @@ func withoutRowData(err error) error {
 func (d *dbRestore) dropScratch(ctx context.Context) error {
 	d.removeDump()
 	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
-		if ok, err := d.dbExists(ctx, pool, d.scratch); err != nil || !ok {
+		if ok, err := postgres.DatabaseExists(ctx, pool, d.scratch); err != nil || !ok {
 			return err
 		}
 		if err := dropDatabase(ctx, pool, d.scratch); err != nil {
@@ -286,9 +284,8 @@ func (d *dbRestore) verify(ctx context.Context) error {
 		wg.Go(func() {
 			for i := range next {
 				t := tables[i]
-				q := "SELECT count(*) FROM " + pgx.Identifier{t.Schema, t.Name}.Sanitize()
 				results[i] = result{t: t}
-				results[i].err = pool.QueryRow(ctx, q).Scan(&results[i].got)
+				results[i].got, results[i].err = postgres.CountRows(ctx, pool, t.Schema, t.Name)
 			}
 		})
 	}
@@ -344,17 +341,19 @@ func (d *dbRestore) swap(ctx context.Context) error {
 	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
 		d.pre = d.target + "_pre_" + backup.NewID(en.eng.now())
 		if !d.exists {
-			if err := d.move(ctx, pool, [][2]string{{d.scratch, d.target}}); err != nil {
+			if err := d.move(ctx, pool, []postgres.Rename{{From: d.scratch, To: d.target}}); err != nil {
 				return err
 			}
 			en.note("%s is now %s", d.scratch, d.target)
 			return nil
 		}
-		if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&d.oldOID); err != nil {
+		oid, err := postgres.DatabaseOID(ctx, pool, d.target)
+		if err != nil {
 			return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
 		}
+		d.oldOID = oid
 		en.persist() // a kill from here on is recovered by OID
-		if err := d.move(ctx, pool, [][2]string{{d.target, d.pre}, {d.scratch, d.target}}); err != nil {
+		if err := d.move(ctx, pool, []postgres.Rename{{From: d.target, To: d.pre}, {From: d.scratch, To: d.target}}); err != nil {
 			return err
 		}
 		en.note("%s is now %s; the old database is kept as %s", d.scratch, d.target, d.pre)
@@ -362,15 +361,14 @@ func (d *dbRestore) swap(ctx context.Context) error {
 	})
 }
 
-// move renames databases (from, to) in one transaction. The databases
-// renamed stop taking new sessions, their sessions are ended (a session
-// that comes straight back fails the rename: up to five tries), and
-// afterwards every database involved takes sessions again.
-func (d *dbRestore) move(ctx context.Context, pool *pgxpool.Pool, renames [][2]string) error {
+// move renames databases in one transaction. The databases renamed stop
+// taking new sessions, their sessions are ended (a session that comes
+// straight back fails the rename: up to five tries), and afterwards every
+// database involved takes sessions again.
+func (d *dbRestore) move(ctx context.Context, pool *pgxpool.Pool, renames []postgres.Rename) error {
 	en := d.en
 	allow := func(db string, on bool) error {
-		_, err := pool.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s WITH ALLOW_CONNECTIONS %t", ident(db), on))
-		if err != nil {
+		if err := postgres.SetAllowConnections(ctx, pool, db, on); err != nil {
 			return fmt.Errorf("set ALLOW_CONNECTIONS %t on %s: %s", on, db, d.redact(err.Error()))
 		}
 		return nil
@@ -386,39 +384,27 @@ func (d *dbRestore) move(ctx context.Context, pool *pgxpool.Pool, renames [][2]s
 		}
 	}()
 	for _, r := range renames {
-		if err := allow(r[0], false); err != nil {
+		if err := allow(r.From, false); err != nil {
 			return err
 		}
-		moved = append(moved, r[0])
+		moved = append(moved, r.From)
 	}
 	var lastErr error
 	for attempt := range 5 {
 		for _, r := range renames {
-			ended, err := terminate(ctx, pool, r[0])
+			ended, err := postgres.TerminateSessions(ctx, pool, r.From)
 			if err != nil {
 				return err
 			}
 			if ended > 0 {
-				en.note("ended %d session(s) on %s", ended, r[0])
+				en.note("ended %d session(s) on %s", ended, r.From)
 			}
 		}
-		lastErr = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			for i, r := range renames {
-				if i > 0 {
-					if err := en.eng.hook("swap"); err != nil {
-						return err
-					}
-				}
-				if _, err := tx.Exec(ctx, "ALTER DATABASE "+ident(r[0])+" RENAME TO "+ident(r[1])); err != nil {
-					return fmt.Errorf("rename %s to %s: %s", r[0], r[1], d.redact(err.Error()))
-				}
-			}
-			return nil
-		})
+		lastErr = postgres.RenameDatabases(ctx, pool, renames, func() error { return en.eng.hook("swap") })
 		if lastErr == nil {
 			moved = moved[:0]
 			for _, r := range renames {
-				moved = append(moved, r[1])
+				moved = append(moved, r.To)
 			}
 			return nil
 		}
@@ -437,8 +423,8 @@ func (d *dbRestore) move(ctx context.Context, pool *pgxpool.Pool, renames [][2]s
 // verifySwap checks, by OID, that the restored database carries the name.
 func (d *dbRestore) verifySwap(ctx context.Context) error {
 	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
-		var oid uint32
-		if err := pool.QueryRow(ctx, "SELECT oid FROM pg_database WHERE datname = $1", d.target).Scan(&oid); err != nil {
+		oid, err := postgres.DatabaseOID(ctx, pool, d.target)
+		if err != nil {
 			return fmt.Errorf("read %s: %s", d.target, d.redact(err.Error()))
 		}
 		if oid != d.newOID {
@@ -454,22 +440,22 @@ func (d *dbRestore) verifySwap(ctx context.Context) error {
 func (d *dbRestore) unswap(ctx context.Context) error {
 	return d.withAdmin(ctx, func(ctx context.Context, pool *pgxpool.Pool) error {
 		nameOf := func(oid uint32) string {
-			var n string
-			if oid != 0 {
-				_ = pool.QueryRow(ctx, "SELECT datname FROM pg_database WHERE oid = $1", oid).Scan(&n)
+			if oid == 0 {
+				return ""
 			}
+			n, _ := postgres.DatabaseName(ctx, pool, oid)
 			return n
 		}
 		restored, original := nameOf(d.newOID), nameOf(d.oldOID)
 		if d.oldOID != 0 && original == "" {
 			return fmt.Errorf("the original database (oid %d) is gone", d.oldOID)
 		}
-		var renames [][2]string
+		var renames []postgres.Rename
 		if restored == d.target {
-			renames = append(renames, [2]string{restored, d.scratch})
+			renames = append(renames, postgres.Rename{From: restored, To: d.scratch})
 		}
 		if original != "" && original != d.target {
-			renames = append(renames, [2]string{original, d.target})
+			renames = append(renames, postgres.Rename{From: original, To: d.target})
 		}
 		if len(renames) > 0 {
 			if err := d.move(ctx, pool, renames); err != nil {
@@ -478,7 +464,7 @@ func (d *dbRestore) unswap(ctx context.Context) error {
 		}
 		if original != "" {
 			// A swap stopped half-way may have left it closed to sessions.
-			if _, err := pool.Exec(ctx, "ALTER DATABASE "+ident(d.target)+" WITH ALLOW_CONNECTIONS true"); err != nil {
+			if err := postgres.SetAllowConnections(ctx, pool, d.target, true); err != nil {
 				return fmt.Errorf("allow connections to %s again: %s", d.target, d.redact(err.Error()))
 			}
 			d.en.note("%s is the original database again", d.target)
@@ -487,35 +473,11 @@ func (d *dbRestore) unswap(ctx context.Context) error {
 	})
 }
 
-// terminate ends every other session on db and waits (a few seconds) for
-// them to go; it returns how many it ended.
-func terminate(ctx context.Context, pool *pgxpool.Pool, db string) (int, error) {
-	var n int
-	if err := pool.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&n); err != nil {
-		return 0, fmt.Errorf("end the sessions on %s: %w", db, err)
-	}
-	for range 50 {
-		var left int
-		if err := pool.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db).Scan(&left); err != nil || left == 0 {
-			return n, err
-		}
-		select {
-		case <-ctx.Done():
-			return n, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return n, nil
-}
-
 // dropDatabase ends db's sessions and drops it (postgres.DropDatabase,
 // which explains a refusal).
 func dropDatabase(ctx context.Context, pool *pgxpool.Pool, db string) error {
-	if _, err := terminate(ctx, pool, db); err != nil {
+	if _, err := postgres.TerminateSessions(ctx, pool, db); err != nil {
 		return err
 	}
 	return postgres.DropDatabase(ctx, pool, db)
 }
-
-func ident(s string) string   { return pgx.Identifier{s}.Sanitize() }
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

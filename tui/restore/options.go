@@ -8,9 +8,9 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/postgres"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
@@ -41,10 +41,8 @@ func newOptions(cfg *config.Config) options {
 	in.Prompt = ""
 	in.CharLimit = 63 // PostgreSQL's longest name
 	o := options{safety: true, db: in}
-	if cfg != nil && cfg.Postgres.DSN != "" {
-		if pc, err := pgx.ParseConfig(cfg.Postgres.DSN); err == nil {
-			o.defaultDB = pc.Database
-		}
+	if cfg != nil {
+		o.defaultDB = postgres.DatabaseOf(cfg.Postgres.DSN)
 	}
 	in.Placeholder = o.defaultDB
 	if o.defaultDB == "" {
