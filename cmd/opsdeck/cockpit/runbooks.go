@@ -3,11 +3,10 @@ package cockpit
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/runbook"
 	"github.com/opsdeck/opsdeck/runbooks"
 	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
@@ -22,7 +21,7 @@ func runbookSources(cfg *config.Config, log *audit.Log, commands cli.Commands) r
 		Load: func() (*runbook.Library, error) {
 			return runbook.Load(runbooks.FS, cfg.Runbooks.Dir, runbooks.Order)
 		},
-		Database: databaseName(cfg.Postgres.DSN),
+		Database: postgres.DatabaseOf(cfg.Postgres.DSN),
 	}
 	if len(cfg.Kubernetes.Namespaces) > 0 {
 		src.Namespace = cfg.Kubernetes.Namespaces[0]
@@ -41,16 +40,4 @@ func runbookSources(cfg *config.Config, log *audit.Log, commands cli.Commands) r
 		})
 	}
 	return src
-}
-
-// databaseName is the database a DSN names, "" when it names none.
-func databaseName(dsn string) string {
-	if dsn == "" {
-		return ""
-	}
-	pc, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return ""
-	}
-	return pc.Database
 }
