@@ -277,7 +277,7 @@ when there is none (pass --yes in cron).`,
 			} else if nothing && err == nil {
 				printPlan(w, res.Plan)
 				fmt.Fprintln(w, "nothing to delete")
-			} else {
+			} else if err == nil || len(res.Deleted) > 0 {
 				fmt.Fprintf(w, "deleted %d set(s) (%s freed), %d leftover(s)\n", len(res.Deleted), progress.Bytes(res.Freed), len(res.Plan.Leftovers))
 			}
 			if err != nil {
