@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/opsdeck/opsdeck/ops/proc"
 )
 
 // DefaultStderrLines is how many of the last stderr lines an Error keeps.
@@ -105,7 +107,8 @@ func (x Exec) Run(ctx context.Context, c Cmd) error {
 	cmd := exec.CommandContext(ctx, c.Path, c.Args...)
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdin = c.Stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// Its own process group; SIGKILL if opsdeck dies (ops/proc).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	grace := x.KillGrace
 	if grace <= 0 {
 		grace = 5 * time.Second
@@ -138,7 +141,7 @@ func (x Exec) Run(ctx context.Context, c Cmd) error {
 	cmd.Stdout = gw
 	// Run returns only after the process exited and stdout and stderr were
 	// copied to the end: the exit status is judged on a drained stream.
-	waitErr := cmd.Run()
+	waitErr := proc.Run(cmd)
 	lw.flush()
 	if waitErr != nil && cmd.ProcessState == nil && ctx.Err() == nil && gw.failed() == nil {
 		hint := waitErr

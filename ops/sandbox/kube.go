@@ -1,13 +1,11 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +16,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/opsdeck/opsdeck/ops/proc"
 )
 
 // KubeVersion is the Kubernetes version of the sandbox's kube-apiserver and etcd.
@@ -76,6 +76,7 @@ type KubeServer struct {
 	dir        string
 	kubeconfig string
 	namespace  string
+	thread     *proc.Thread // etcd's and kube-apiserver's parent thread
 
 	mu      sync.Mutex
 	users   int
@@ -110,38 +111,55 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 	// controller-runtime complains on stderr when no logger is ever set.
 	quietControllerRuntime.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 
-	dir, err := os.MkdirTemp("", "opsdeck-kube-")
+	dir, err := mkTempDir("", "opsdeck-kube-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir for the kube sandbox: %w — check TMPDIR", err)
 	}
 	// Give etcd and kube-apiserver directories inside ours so that removing
 	// it cleans up even after a failed start (envtest's retries reuse them).
-	etcdDir, certDir := filepath.Join(dir, "etcd"), filepath.Join(dir, "apiserver")
-	for _, d := range []string{etcdDir, certDir} {
+	etcdDir, certDir, wrapDir := filepath.Join(dir, "etcd"), filepath.Join(dir, "apiserver"), filepath.Join(dir, "bin")
+	for _, d := range []string{etcdDir, certDir, wrapDir} {
 		if err := os.Mkdir(d, 0o700); err != nil {
-			_ = os.RemoveAll(dir)
+			_ = removeDir(dir)
 			return nil, fmt.Errorf("creating %s: %w — check TMPDIR", d, err)
+		}
+	}
+	// envtest execs etcd and kube-apiserver itself with a SysProcAttr of its
+	// own, so they cannot be given a parent-death signal the way our other
+	// servers are, and a kill -9 of opsdeck used to leave them running.
+	// Instead envtest runs wrappers (ops/proc.Wrap) that set the signal and
+	// exec the real binaries, and it runs on a thread of its own (the
+	// kernel's "parent" is the forking thread) that we keep until both are
+	// gone. Starting them ourselves would mean redoing envtest's
+	// certificates, flags and users; this keeps envtest and changes only
+	// the paths it execs.
+	var paths [2]string
+	for i, bin := range []string{"etcd", "kube-apiserver"} {
+		if paths[i], err = proc.Wrap(wrapDir, filepath.Join(opts.BinDir, bin)); err != nil {
+			_ = removeDir(dir)
+			return nil, err
 		}
 	}
 	env := &envtest.Environment{
 		ControlPlane: envtest.ControlPlane{
-			Etcd:      &envtest.Etcd{DataDir: etcdDir},
-			APIServer: &envtest.APIServer{CertDir: certDir},
+			Etcd:      &envtest.Etcd{DataDir: etcdDir, Path: paths[0]},
+			APIServer: &envtest.APIServer{CertDir: certDir, Path: paths[1]},
 		},
 		BinaryAssetsDirectory:    opts.BinDir,
 		ControlPlaneStartTimeout: opts.StartTimeout,
 		ControlPlaneStopTimeout:  20 * time.Second,
 	}
+	thread := proc.NewThread()
 	// envtest.Start takes no context: run it aside and clean up if ctx ends first.
 	type result struct {
 		cfg *rest.Config
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
+	go thread.Do(func() {
 		cfg, err := env.Start()
 		done <- result{cfg, err}
-	}()
+	})
 	var res result
 	select {
 	case res = <-done:
@@ -161,11 +179,12 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 			res.err = ctx.Err()
 		}
 	}
-	s := &KubeServer{env: env, dir: dir, namespace: opts.Namespace}
+	s := &KubeServer{env: env, dir: dir, namespace: opts.Namespace, thread: thread}
 	if res.err != nil {
 		_ = env.Stop()
 		killKubeProcesses(dir)
-		_ = os.RemoveAll(dir)
+		thread.Release()
+		_ = removeDir(dir)
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w — run make deps (scripts/kube-test-bins.sh) if the binaries are missing or stale", opts.BinDir, res.err)
 	}
 	s.cfg = rest.CopyConfig(res.cfg)
@@ -221,7 +240,8 @@ func (s *KubeServer) Stop() error {
 		errs = append(errs, fmt.Errorf("stopping kube-apiserver/etcd: %w", err))
 	}
 	killKubeProcesses(s.dir)
-	if err := os.RemoveAll(s.dir); err != nil {
+	s.thread.Release()
+	if err := removeDir(s.dir); err != nil {
 		errs = append(errs, fmt.Errorf("removing %s: %w", s.dir, err))
 	}
 	s.stopErr = errors.Join(errs...)
@@ -253,32 +273,17 @@ func writeKubeconfig(path string, cfg *rest.Config, user, namespace string) erro
 }
 
 // killKubeProcesses kills the etcd and kube-apiserver processes whose
-// arguments point into dir, our private directory. envtest forgets a
-// kube-apiserver whose start timed out (and retries with a new one); this
-// makes sure none outlives the sandbox. Linux only (/proc); a no-op elsewhere.
+// arguments point into dir, our private directory, and waits for them to
+// go. envtest forgets a kube-apiserver whose start timed out (and retries
+// with a new one); this makes sure none outlives the sandbox. Linux only
+// (/proc); a no-op elsewhere.
 func killKubeProcesses(dir string) {
 	if dir == "" {
 		return
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return
-	}
-	marker := []byte(filepath.Clean(dir) + string(filepath.Separator))
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, marker) {
-			continue
-		}
-		exe := filepath.Base(string(bytes.SplitN(cmdline, []byte{0}, 2)[0]))
-		if exe != "kube-apiserver" && exe != "etcd" {
-			continue
-		}
+	pids := serversIn(dir, []string{"kube-apiserver", "etcd"})
+	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	waitGone(pids, 5*time.Second)
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/opsdeck/opsdeck/ops/proc"
 )
 
 // The names StartPostgres gives the sandbox's roles and database.
@@ -91,7 +93,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (srv *PostgresServ
 	if err := checkReachable(opts.BaseDir, su); err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(opts.BaseDir, "opsdeck-pg-")
+	dir, err := mkTempDir(opts.BaseDir, "opsdeck-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("create PostgreSQL temp dir: %w", err)
 	}
@@ -159,8 +161,8 @@ func (s *PostgresServer) initdb(ctx context.Context) error {
 	cmd.Env = childEnv("PG")
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: s.user.cred}
-	if err := cmd.Run(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.user.cred}
+	if err := proc.Run(cmd); err != nil {
 		return fmt.Errorf("initdb failed (%w); its log ends:\n%s", err, tailFile(logPath, 15))
 	}
 	return nil
@@ -192,6 +194,11 @@ func (s *PostgresServer) start(ctx context.Context) error {
 		Env:        childEnv("PG"),
 		Credential: s.user.cred,
 		StopSignal: syscall.SIGINT, // fast shutdown: disconnect clients, checkpoint, exit
+		// Should we die first: immediate shutdown, which ends the backends
+		// at once and removes the shared memory segment and lock files
+		// (SIGKILL would leave the System V segment behind, and backends
+		// until they notice).
+		DeathSignal: syscall.SIGQUIT,
 	})
 	if err != nil {
 		return err

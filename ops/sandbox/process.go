@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/opsdeck/opsdeck/ops/proc"
 )
 
 // ErrNotInstalled is returned (wrapped) when a server binary is missing.
@@ -48,18 +50,21 @@ type ProcessSpec struct {
 	StopSignal syscall.Signal
 	// StopGrace is how long Stop waits before SIGKILL (default 5s).
 	StopGrace time.Duration
+	// DeathSignal is what the kernel sends the process when this program
+	// dies without stopping it (Linux; default SIGKILL).
+	DeathSignal syscall.Signal
 }
 
 // Process is a running child server. Its stdout and stderr go to LogPath.
 // It leads its own process group, so Stop and Kill reach its children too,
-// and it receives SIGKILL if this program dies without stopping it.
+// and it receives its DeathSignal if this program dies without stopping it
+// (ops/proc). It is in this process's leftover record while it runs.
 type Process struct {
 	Name    string
 	LogPath string
 	PID     int
 
 	spec ProcessSpec
-	cmd  *exec.Cmd
 	log  *os.File
 	done chan struct{}
 	err  error // exit status, valid after done is closed
@@ -83,6 +88,9 @@ func StartProcess(spec ProcessSpec) (*Process, error) {
 	if spec.StopGrace <= 0 {
 		spec.StopGrace = 5 * time.Second
 	}
+	if spec.DeathSignal == 0 {
+		spec.DeathSignal = syscall.SIGKILL
+	}
 	logPath := spec.Dir + "/" + spec.LogName
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -95,24 +103,25 @@ func StartProcess(spec ProcessSpec) (*Process, error) {
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:    true,
-		Pdeathsig:  syscall.SIGKILL,
 		Credential: spec.Credential,
 	}
-	if err := cmd.Start(); err != nil {
+	child, err := proc.StartSignal(cmd, spec.DeathSignal)
+	if err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", spec.Name, spec.Path, err)
 	}
+	trackProcess(child.Pid, spec.Name)
 	p := &Process{
 		Name:    spec.Name,
 		LogPath: logPath,
-		PID:     cmd.Process.Pid,
+		PID:     child.Pid,
 		spec:    spec,
-		cmd:     cmd,
 		log:     logFile,
 		done:    make(chan struct{}),
 	}
 	go func() {
-		p.err = cmd.Wait()
+		p.err = child.Wait()
+		untrackProcess(child.Pid)
 		logFile.Close()
 		close(p.done)
 	}()
@@ -435,7 +444,14 @@ type Blackhole struct {
 // StartBlackhole opens a listener with a backlog of zero that never
 // accepts, and fills its queue.
 func StartBlackhole() (*Blackhole, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// Close-on-exec under ForkLock, as the net package does where there is
+	// no SOCK_CLOEXEC (darwin).
+	syscall.ForkLock.RLock()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("blackhole: socket: %w", err)
 	}

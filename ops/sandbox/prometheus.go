@@ -94,7 +94,7 @@ func StartPrometheus(ctx context.Context, opts PrometheusOptions) (srv *Promethe
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "opsdeck-prometheus-")
+	dir, err := mkTempDir("", "opsdeck-prometheus-")
 	if err != nil {
 		return nil, fmt.Errorf("create Prometheus temp dir: %w", err)
 	}
@@ -219,7 +219,7 @@ func StartAlertmanager(ctx context.Context) (srv *AlertmanagerServer, err error)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "opsdeck-alertmanager-")
+	dir, err := mkTempDir("", "opsdeck-alertmanager-")
 	if err != nil {
 		return nil, fmt.Errorf("create Alertmanager temp dir: %w", err)
 	}
@@ -279,7 +279,7 @@ func stopAndRemove(p *Process, dir string) error {
 		errs = append(errs, p.Stop())
 	}
 	if dir != "" {
-		errs = append(errs, os.RemoveAll(dir))
+		errs = append(errs, removeDir(dir))
 	}
 	return errors.Join(errs...)
 }

@@ -66,7 +66,7 @@ func StartRedis(ctx context.Context, opts RedisOptions) (srv *RedisServer, err e
 			return nil, err
 		}
 	}
-	dir, err := os.MkdirTemp(opts.BaseDir, "opsdeck-redis-")
+	dir, err := mkTempDir(opts.BaseDir, "opsdeck-redis-")
 	if err != nil {
 		return nil, fmt.Errorf("create Redis temp dir: %w", err)
 	}

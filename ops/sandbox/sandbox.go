@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -71,7 +70,12 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
-	dir, err := os.MkdirTemp("", "opsdeck-sandbox-")
+	// What a killed sandbox left goes first (the servers' own starts would
+	// do it too, but this is where it can be told).
+	if msg := CleanLeftovers(); msg != "" {
+		progress(msg)
+	}
+	dir, err := mkTempDir("", "opsdeck-sandbox-")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: make temp dir: %w", err)
 	}
@@ -162,7 +166,7 @@ func (sb *Sandbox) Stop() error {
 			errs = append(errs, sb.Postgres.Stop())
 		}
 		if sb.Dir != "" {
-			errs = append(errs, os.RemoveAll(sb.Dir))
+			errs = append(errs, removeDir(sb.Dir))
 		}
 		sb.stopErr = errors.Join(errs...)
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 )
 
@@ -67,7 +66,7 @@ func (s *server) stop(dir string) error {
 		errs = append(errs, s.proc.Stop())
 	}
 	if !s.removed {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := removeDir(dir); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 		} else {
 			s.removed = true

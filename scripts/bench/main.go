@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/opsdeck/opsdeck/ops/proc"
 )
 
 type options struct {
@@ -266,25 +268,27 @@ func startSandbox(o options) (*sandbox, error) {
 	cmd := exec.Command(o.opsdeck, "demo", "--headless", "--scale", "0",
 		"--nodes", strconv.Itoa(o.nodes), "--pods", strconv.Itoa(o.pods))
 	// Its own process group, so that a Ctrl-C in the terminal reaches only
-	// us and we stop it in order; and SIGINT if we die without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGINT}
+	// us and we stop it in order; and SIGINT if we die without cleaning up
+	// (ops/proc: the parent-death signal, from a thread kept for the demo).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	logFile, err := os.Create(filepath.Join(o.workDir, "sandbox.log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stderr = io.MultiWriter(logFile, prefixWriter{os.Stderr, "  sandbox: "})
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
+	// Not StdoutPipe: proc's goroutine waits for the demo at once, and Wait
+	// would close that pipe under the reader.
+	stdout, stdoutW := io.Pipe()
+	cmd.Stdout = stdoutW
 	start := time.Now()
-	// Pdeathsig follows the thread that started the child.
-	runtime.LockOSThread()
-	err = cmd.Start()
-	runtime.UnlockOSThread()
+	child, err := proc.StartSignal(cmd, syscall.SIGINT)
 	if err != nil {
 		return nil, fmt.Errorf("start %s demo: %w", o.opsdeck, err)
 	}
+	go func() {
+		_ = child.Wait()
+		stdoutW.Close()
+	}()
 	sb := &sandbox{cmd: cmd, done: make(chan error, 1)}
 	atCleanup(func() { _ = sb.stop() })
 	cfgPath := make(chan string, 1)
@@ -299,7 +303,8 @@ func startSandbox(o options) (*sandbox, error) {
 				sent = true
 			}
 		}
-		sb.done <- cmd.Wait()
+		_, _ = io.Copy(io.Discard, stdout) // a line too long for the scanner must not block the demo
+		sb.done <- child.Wait()
 		close(sb.done)
 	}()
 	select {

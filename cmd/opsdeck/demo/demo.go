@@ -42,6 +42,14 @@ command can be tried against the sandbox from another shell.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
+			// A write to a closed stdout or stderr pipe (opsdeck demo | head,
+			// a terminal that went away) raises SIGPIPE, which kills a Go
+			// program whose SIGPIPE is not handled: the cleanup would stop at
+			// its first message and leave the servers and their files. With
+			// SIGPIPE delivered to a channel nobody reads, such a write only
+			// fails with EPIPE (os/signal, "SIGPIPE"). Unlike signal.Ignore,
+			// a handled signal is not inherited by the children we exec.
+			signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 			// Until the sandbox's state dir exists, library logs go nowhere.
 			cli.UseLogger(logging.Discard())
 			errw := cmd.ErrOrStderr()
@@ -55,9 +63,12 @@ command can be tried against the sandbox from another shell.`,
 				return err
 			}
 			defer func() {
-				fmt.Fprintln(errw, "opsdeck demo: stopping the sandbox and removing its files…")
+				// Messages are best effort (their write errors ignored); the
+				// cleanup is not. What a kill cuts short, the next start
+				// removes (sandbox.CleanLeftovers).
+				_, _ = fmt.Fprintln(errw, "opsdeck demo: stopping the sandbox and removing its files…")
 				if err := sb.Stop(); err != nil {
-					fmt.Fprintf(errw, "opsdeck demo: cleanup: %v\n", err)
+					_, _ = fmt.Fprintf(errw, "opsdeck demo: cleanup: %v\n", err)
 				}
 			}()
 			fmt.Fprintf(errw, "opsdeck demo: ready in %s: %d price rows, %d pods on %d nodes\n",
