@@ -336,6 +336,19 @@ func (r *FileReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Verified returns nil once the file was read to its end and its stored
+// bytes matched the manifest's size and sha256; the read's error, or that
+// it was not read to its end, otherwise.
+func (r *FileReader) Verified() error {
+	switch {
+	case r.err != nil:
+		return r.err
+	case !r.done:
+		return fmt.Errorf("%s was not read to its end: its checksum was not checked", r.f.Name)
+	}
+	return nil
+}
+
 // StoredBytes is how many stored bytes were read so far.
 func (r *FileReader) StoredBytes() int64 { return r.hr.n.Load() }
 

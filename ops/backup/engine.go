@@ -166,3 +166,7 @@ func hostname() string {
 func emitFail(p progress.Func, op, step string, err error) {
 	p.Emit(progress.Event{Kind: progress.Fail, Op: op, Step: step, Err: err.Error()})
 }
+
+// SetComponents lists the components this engine can take into a set, in
+// the order a full backup takes them (the cockpit's chooser lists them).
+func (e *Engine) SetComponents() []SetComponent { return SetComponents() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -22,11 +23,12 @@ const (
 	Logs     = "logs"
 )
 
-// AllComponents lists the components of a full backup.
-var AllComponents = []string{Database, Redis, Config, Logs}
+// AllComponents lists the components of a full backup: every set
+// component, in the order registered.
+var AllComponents = setComponentNames()
 
 // Kinds are the arguments of `opsdeck backup`: "full" or one component.
-var Kinds = []string{"full", Database, Redis, Config, Logs}
+var Kinds = append([]string{"full"}, AllComponents...)
 
 // ComponentsOf returns the components a kind of backup takes.
 func ComponentsOf(kind string) ([]string, error) {
@@ -36,7 +38,7 @@ func ComponentsOf(kind string) ([]string, error) {
 	if slices.Contains(AllComponents, kind) {
 		return []string{kind}, nil
 	}
-	return nil, fmt.Errorf("unknown backup kind %q: choose full, database, redis, config or logs", kind)
+	return nil, fmt.Errorf("unknown backup kind %q: choose %s", kind, strings.Join(Kinds, ", "))
 }
 
 // Set and component statuses.

@@ -104,8 +104,13 @@ func readRDB(r io.Reader, onKey keyFunc) (RDBSummary, error) {
 	if err != nil {
 		return s, fmt.Errorf("%w: %v (at byte %d)", ErrRDB, err, tail.n-int64(p.r.Buffered()))
 	}
-	// Drain: the stream must end right after the checksum.
-	extra, _ := io.Copy(io.Discard, p.r)
+	// Drain: the stream must end right after the checksum. A reader that
+	// fails at its end (a stored file whose checksum does not match) fails
+	// the parse too.
+	extra, derr := io.Copy(io.Discard, p.r)
+	if derr != nil {
+		return s, derr
+	}
 	if extra > 0 {
 		return s, fmt.Errorf("%w: %d unexpected bytes after the checksum", ErrRDB, extra)
 	}

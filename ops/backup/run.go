@@ -13,7 +13,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/redact"
 )
 
 // Options choose what a backup takes.
@@ -59,10 +58,13 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 			return res, err
 		}
 	}
+	types := make([]SetComponent, 0, len(comps))
 	for _, c := range comps {
-		if _, err := ComponentsOf(c); err != nil || c == "full" {
-			return res, fmt.Errorf("unknown component %q: choose database, redis, config or logs", c)
+		t, ok := LookupSetComponent(c)
+		if !ok {
+			return res, unknownComponent(c)
 		}
+		types = append(types, t)
 	}
 	if opts.Kind == "" {
 		opts.Kind = strings.Join(comps, "+")
@@ -123,13 +125,13 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 	p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Message: fmt.Sprintf("set %s into %s", id, target)})
 
 	var failures []string
-	for _, name := range comps {
+	for _, t := range types {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("backup %s interrupted: %w", id, err)
 		}
-		c := e.component(ctx, codec, id, name, p)
+		c := e.runComponent(ctx, codec, id, t, p)
 		if c.Status != StatusOK {
-			failures = append(failures, name+": "+c.Error)
+			failures = append(failures, c.Name+": "+c.Error)
 		}
 		m.Components = append(m.Components, c)
 	}
@@ -201,43 +203,6 @@ func (e *Engine) freeID(ctx context.Context, t time.Time) (string, error) {
 	return "", errors.New("backup: five sets already exist in these seconds — try again")
 }
 
-// component runs one component into the staged set and describes it.
-func (e *Engine) component(ctx context.Context, codec Codec, id, name string, p progress.Func) Component {
-	c := Component{Name: name, Start: e.now().UTC()}
-	p.Emit(progress.Event{Kind: progress.Start, Op: "backup", Step: name})
-	var err error
-	switch name {
-	case Database:
-		err = e.backupDatabase(ctx, codec, id, &c, p)
-	case Redis:
-		err = e.backupRedis(ctx, codec, id, &c, p)
-	case Config:
-		err = e.backupConfig(ctx, codec, id, &c, p)
-	case Logs:
-		err = e.backupLogs(ctx, codec, id, &c, p)
-	}
-	c.End = e.now().UTC()
-	for _, w := range c.Warnings {
-		p.Emit(progress.Event{Kind: progress.Warn, Op: "backup", Step: name, Message: w})
-	}
-	if err != nil {
-		c.Status = StatusFailed
-		c.Error = redact.String(err.Error(), redact.Passwords(e.Config.Postgres.DSN)...)
-		c.Error = redact.String(c.Error, redact.Passwords(e.Config.Redis.URL)...)
-		c.Files = nil
-		emitFail(p, "backup", name, errors.New(c.Error))
-		return c
-	}
-	c.Status = StatusOK
-	var size int64
-	for _, f := range c.Files {
-		size += f.Size
-	}
-	p.Emit(progress.Event{Kind: progress.Finish, Op: "backup", Step: name, Done: size, Bytes: true,
-		Message: fmt.Sprintf("%s stored in %s", progress.Bytes(size), c.End.Sub(c.Start).Round(time.Millisecond))})
-	return c
-}
-
 // writeFile streams one file of a component through the codec: fill writes
 // the content; on its failure the file is discarded.
 func (e *Engine) writeFile(ctx context.Context, codec Codec, id, name, format string, tick func(int64), fill func(w io.Writer) error) (File, error) {
@@ -264,106 +229,6 @@ func advance(p progress.Func, step string, total *int64) func(int64) {
 			p.Emit(progress.Event{Kind: progress.Advance, Op: "backup", Step: step, Done: n, Total: *total, Bytes: true})
 		}
 	}
-}
-
-func (e *Engine) backupDatabase(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
-	if e.Config.Postgres.DSN == "" {
-		return errors.New("no PostgreSQL configured — set postgres.dsn (or DATABASE_URL / PGHOST…)")
-	}
-	var total int64
-	dump := postgresDump{
-		dsn: e.Config.Postgres.DSN, binDir: e.Config.Backup.PgBinDir, run: e.runner(), connect: e.Config.Timeouts.Connect,
-		onTable: func(t string) {
-			p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Step: Database, Message: "dumping " + t})
-		},
-		onEstimate: func(n int64) { total = n },
-	}
-	var facts *PostgresFacts
-	f, err := e.writeFile(ctx, codec, id, "database.dump.zst"+ageExt(codec), "pg_dump-custom", advance(p, Database, &total), func(w io.Writer) error {
-		var err error
-		facts, c.Warnings, err = dump.dump(ctx, w)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	c.Postgres = facts
-	c.Files = []File{f}
-	return nil
-}
-
-func (e *Engine) backupRedis(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
-	if e.Config.Redis.URL == "" {
-		return errors.New("no Redis configured — set redis.url")
-	}
-	var total int64
-	tick := advance(p, Redis, &total)
-	var sum RDBSummary
-	f, err := e.writeFile(ctx, codec, id, "redis.rdb.zst"+ageExt(codec), "rdb", nil, func(w io.Writer) error {
-		var err error
-		sum, err = SnapshotRDB(ctx, e.Config.Redis.URL, w, RDBOptions{
-			DialTimeout: e.Config.Timeouts.Connect,
-			Tick:        func(done, t int64) { total = t; tick(done) },
-		})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	c.Redis = &RedisFacts{Version: sum.Aux["redis-ver"], RDBVersion: sum.Version, Keys: sum.Keys, Expires: sum.Expires}
-	if sum.ChecksumDisabled {
-		c.Warnings = append(c.Warnings, "the server writes RDBs without a checksum (rdbchecksum no): the snapshot could not be checked")
-	}
-	c.Files = []File{f}
-	return nil
-}
-
-func (e *Engine) backupConfig(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
-	client, err := e.KubeClient()
-	if err != nil {
-		return err
-	}
-	var facts *KubeFacts
-	var warnings []string
-	f, err := e.writeFile(ctx, codec, id, "config.tar.zst"+ageExt(codec), "tar", nil, func(w io.Writer) error {
-		var err error
-		facts, warnings, err = kubeConfigDump{client: client, withSecret: codec.Encrypted(), at: e.now(),
-			onObject: func(n int) {
-				p.Emit(progress.Event{Kind: progress.Advance, Op: "backup", Step: Config, Done: int64(n)})
-			}}.dump(ctx, w)
-		return err
-	})
-	c.Warnings = warnings
-	if err != nil {
-		return err
-	}
-	c.Kube = facts
-	c.Files = []File{f}
-	return nil
-}
-
-func (e *Engine) backupLogs(ctx context.Context, codec Codec, id string, c *Component, p progress.Func) error {
-	client, err := e.KubeClient()
-	if err != nil {
-		return err
-	}
-	var facts *LogsFacts
-	var warnings []string
-	f, err := e.writeFile(ctx, codec, id, "logs.tar.zst"+ageExt(codec), "tar", nil, func(w io.Writer) error {
-		var err error
-		facts, warnings, err = kubeLogsDump{client: client, window: e.Config.Backup.LogsWindow, at: e.now(), limit: 32 << 20, parallel: 4,
-			onPod: func(n, total int) {
-				p.Emit(progress.Event{Kind: progress.Advance, Op: "backup", Step: Logs, Done: int64(n), Total: int64(total)})
-			}}.dump(ctx, w)
-		return err
-	})
-	c.Warnings = summarizeWarnings(warnings, 5)
-	if err != nil {
-		return err
-	}
-	c.Logs = facts
-	c.Files = []File{f}
-	return nil
 }
 
 // summarizeWarnings keeps the first n warnings and counts the rest.

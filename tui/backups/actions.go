@@ -32,7 +32,7 @@ func (t *Tab) chooseKey(msg tea.KeyPressMsg) tea.Cmd {
 		var comps []string
 		for i, on := range t.choices {
 			if on {
-				comps = append(comps, backup.AllComponents[i])
+				comps = append(comps, t.comps[i].Name())
 			}
 		}
 		if len(comps) == 0 {
@@ -80,7 +80,7 @@ func listen(events <-chan progress.Event, results <-chan actionResult) tea.Cmd {
 func (t *Tab) startBackup(comps []string) tea.Cmd {
 	eng := t.eng
 	kind := "custom" // the components column says which
-	if len(comps) == len(backup.AllComponents) {
+	if len(comps) == len(t.comps) {
 		kind = "full"
 	} else if len(comps) == 1 {
 		kind = comps[0]

@@ -56,9 +56,12 @@ type Tab struct {
 	filter    textinput.Model
 	filtering bool
 
-	mode    mode
-	detail  viewport.Model
-	choices []bool // per backup.AllComponents
+	mode   mode
+	detail viewport.Model
+	// comps are the components the chooser offers (from the engine),
+	// choices which of them are chosen.
+	comps   []backup.SetComponent
+	choices []bool
 	cursor  int
 
 	plan    backup.PrunePlan
@@ -91,9 +94,9 @@ func New(c *common.Common, src Sources) *Tab {
 	t := &Tab{
 		c: c, src: src, filter: fi, detail: viewport.New(),
 		tbl:     table.New(&c.Styles, columns...),
-		choices: []bool{true, true, true, false},
 		loading: true,
 	}
+	t.setComponents(backup.SetComponents())
 	t.tbl.SetEmpty("no backup sets yet — press t to take one")
 	return t
 }
@@ -167,6 +170,9 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 	switch msg := msg.(type) {
 	case engineMsg:
 		t.eng, t.engErr = msg.eng, msg.err
+		if t.eng != nil {
+			t.setComponents(t.eng.SetComponents())
+		}
 		if msg.err != nil {
 			t.loading = false
 			return t, nil
@@ -317,6 +323,23 @@ func (t *Tab) bindings() keys.Backups {
 	kb.VerifyDeep.SetEnabled(verify)
 	kb.Prune.SetEnabled(prune)
 	return kb
+}
+
+// setComponents makes comps the chooser's components, keeping the choice
+// of those it offered already.
+func (t *Tab) setComponents(comps []backup.SetComponent) {
+	was := map[string]bool{}
+	for i, c := range t.comps {
+		was[c.Name()] = t.choices[i]
+	}
+	t.comps, t.choices = comps, make([]bool, len(comps))
+	for i, c := range comps {
+		on, ok := was[c.Name()]
+		if !ok {
+			on = c.Chosen()
+		}
+		t.choices[i] = on
+	}
 }
 
 // toggleComponent toggles the chooser's component whose number msg is,

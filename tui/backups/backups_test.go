@@ -2,6 +2,7 @@ package backups_test
 
 import (
 	"context"
+	"fmt"
 	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"net"
 	"os"
@@ -271,5 +272,25 @@ func TestCancelRunningBackup(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("store after cancel: %v", names)
+	}
+}
+
+// The chooser lists the engine's components with their numbers; a number
+// toggles its component and a number past the last does nothing.
+func TestChooserListsEngineComponents(t *testing.T) {
+	tab, dir := loaded(t, 120, 40, false)
+	out := view(press(t, tab, "t"), dir)
+	for i, c := range backup.SetComponents() {
+		box := "[ ]"
+		if c.Chosen() {
+			box = "[x]"
+		}
+		if want := fmt.Sprintf("%s %d %-9s %s", box, i+1, c.Name(), c.About(config.Default())); !strings.Contains(out, want) {
+			t.Errorf("chooser lacks %q:\n%s", want, out)
+		}
+	}
+	out = view(press(t, tab, "4", "9"), dir)
+	if !strings.Contains(out, "[x] 4 logs") || !strings.Contains(out, "[x] 1 database") {
+		t.Errorf("4 should choose logs and 9 change nothing:\n%s", out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
@@ -91,18 +92,16 @@ func (t *Tab) chooserView() string {
 	s := t.c.Styles
 	var b strings.Builder
 	b.WriteString(ansi.Truncate(s.Title.Render("Take a backup")+s.Muted.Render("  space toggles · enter starts · esc cancels"), t.width, "…") + "\n\n")
-	desc := map[string]string{
-		backup.Database: "pg_dump custom format, row counts per table",
-		backup.Redis:    "RDB snapshot over the replication protocol, CRC-64 checked",
-		backup.Config:   "every object of the watched namespaces, one YAML each",
-		backup.Logs:     "the last " + t.logsWindow() + " of every container",
+	var cfg *config.Config
+	if t.eng != nil {
+		cfg = t.eng.Config
 	}
-	for i, c := range backup.AllComponents {
+	for i, c := range t.comps {
 		box := "[ ]"
 		if t.choices[i] {
 			box = "[x]"
 		}
-		line := fmt.Sprintf("%s %d %-9s %s", box, i+1, c, s.Muted.Render(desc[c]))
+		line := fmt.Sprintf("%s %d %-9s %s", box, i+1, c.Name(), s.Muted.Render(c.About(cfg)))
 		if i == t.cursor {
 			line = s.TableSelected.Render(ansi.Strip(line))
 		}
@@ -112,13 +111,6 @@ func (t *Tab) chooserView() string {
 		b.WriteString("\n" + s.Warn.Render(ansi.Wrap("Backups are not encrypted: Kubernetes Secrets will be skipped (set backup.encryption.recipients).", t.width, "")))
 	}
 	return b.String()
-}
-
-func (t *Tab) logsWindow() string {
-	if t.eng == nil {
-		return "24h"
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(t.eng.Config.Backup.LogsWindow.String(), "0s"), "0m")
 }
 
 func (t *Tab) planView() string {

@@ -67,8 +67,8 @@ func defaultMetrics(km KeyMap) Metrics {
 type Backups struct {
 	TakeBackup, Verify, VerifyDeep, Prune, CancelAction key.Binding
 	Toggle, Start                                       key.Binding
-	// Components toggle the chooser's components by number, one binding
-	// per component (backup.AllComponents).
+	// Components toggle the chooser's components by number: the first
+	// nine the engine offers.
 	Components []key.Binding
 }
 
@@ -81,7 +81,7 @@ func defaultBackups(km KeyMap) Backups {
 		CancelAction: key.NewBinding(key.WithKeys("ctrl+x"), key.WithHelp("ctrl+x", "cancel the running action")),
 		Toggle:       km.Toggle,
 		Start:        as(km.Enter, "start"),
-		Components:   numbered(4, "toggle component"),
+		Components:   numbered(9, "toggle component"),
 	}
 }
 
