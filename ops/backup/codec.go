@@ -232,7 +232,8 @@ func (h *hashReader) check(f File) error {
 		return fmt.Errorf("%s: %w: %d bytes stored, the manifest says %d (truncated or appended)", f.Name, ErrChecksum, n, f.Size)
 	}
 	if got := hex.EncodeToString(sum); got != f.SHA256 {
-		return fmt.Errorf("%s: %w: sha256 %s…, the manifest says %s… (the file was changed or damaged)", f.Name, ErrChecksum, got[:12], f.SHA256[:min(12, len(f.SHA256))])
+		// Whole hashes: two that differ only at their end must read apart.
+		return fmt.Errorf("%s: %w: sha256 %s, the manifest says %s (the file was changed or damaged)", f.Name, ErrChecksum, got, f.SHA256)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package backup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -88,5 +90,19 @@ func TestComponentWithSeveralFiles(t *testing.T) {
 	}
 	if _, err := e.Backup(ctx, Options{Components: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), "shards") {
 		t.Errorf("an unknown component should list the known ones: %v", err)
+	}
+}
+
+// A checksum mismatch shows both whole hashes: two that differ only in
+// their last character read apart.
+func TestChecksumMessageShowsWholeHashes(t *testing.T) {
+	data := []byte("stored bytes")
+	h := &hashReader{r: bytes.NewReader(data), h: sha256.New()}
+	sum := sha256.Sum256(data)
+	good := hex.EncodeToString(sum[:])
+	bad := good[:63] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", good[63])+1)%16])
+	err := h.check(File{Name: "f", Size: int64(len(data)), SHA256: bad})
+	if err == nil || !strings.Contains(err.Error(), good) || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("%v should show %s and %s", err, good, bad)
 	}
 }
