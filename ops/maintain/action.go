@@ -23,6 +23,9 @@ const (
 	ActDropDatabase ActionKind = "drop-database"
 	// ActDeleteFile deletes log archives past retention.
 	ActDeleteFile ActionKind = "delete-file"
+	// ActDeleteStagedDumps deletes dumps killed restores left in the
+	// restore work directory.
+	ActDeleteStagedDumps ActionKind = "delete-staged-dumps"
 	// ActPruneBackups applies backup retention and removes the leftovers
 	// of interrupted backups (ops/backup's prune).
 	ActPruneBackups ActionKind = "prune-backups"
@@ -44,7 +47,8 @@ type Action struct {
 	BackendStart time.Time `json:"backend_start,omitzero"`
 	// ActDropDatabase.
 	Database string `json:"database,omitempty"`
-	// ActDeleteFile: the pattern and the files as they were listed.
+	// ActDeleteFile: the pattern and the files as they were listed;
+	// ActDeleteStagedDumps: the dumps as they were listed.
 	Pattern string    `json:"pattern,omitempty"`
 	Files   []FileRef `json:"files,omitempty"`
 	// ActPruneBackups: what the dry run listed.
@@ -63,6 +67,8 @@ func (a Action) Target() string {
 		return a.Database
 	case ActDeleteFile:
 		return a.Pattern
+	case ActDeleteStagedDumps:
+		return "restore work directory"
 	case ActPruneBackups:
 		return "backup store"
 	}
@@ -78,7 +84,7 @@ func (a Action) Permission() access.Action {
 		return access.MaintainRun
 	case ActCancel, ActTerminate:
 		return access.MaintainCancel
-	case ActDeleteFile, ActDropDatabase:
+	case ActDeleteFile, ActDropDatabase, ActDeleteStagedDumps:
 		return access.MaintainClean
 	case ActPruneBackups:
 		return access.BackupPrune

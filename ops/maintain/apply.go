@@ -15,6 +15,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // ErrNoAction is returned for a finding without an action.
@@ -120,8 +121,9 @@ func (e *Engine) recheck(ctx context.Context, a Action) error {
 		if !slices.Contains(e.Config.Maintenance.LogArchives, a.Pattern) {
 			return fmt.Errorf("%s is not one of maintenance.log_archives", a.Pattern)
 		}
-	case ActVacuum, ActCancel, ActTerminate:
-		// Vacuum re-reads the table; SignalBackend checks the session's start.
+	case ActVacuum, ActCancel, ActTerminate, ActDeleteStagedDumps:
+		// Vacuum re-reads the table; SignalBackend checks the session's
+		// start; RemoveStagedDump checks the file and that no restore runs.
 	default:
 		return fmt.Errorf("unknown action %q", a.Kind)
 	}
@@ -188,6 +190,8 @@ func (e *Engine) apply(ctx context.Context, a Action, p progress.Func) (string, 
 		return "dropped " + a.Database, nil
 	case ActDeleteFile:
 		return e.deleteFiles(ctx, a, p)
+	case ActDeleteStagedDumps:
+		return e.deleteStagedDumps(ctx, a, p)
 	}
 	return "", fmt.Errorf("unknown action %q", a.Kind)
 }
@@ -218,6 +222,36 @@ func (e *Engine) deleteFiles(ctx context.Context, a Action, p progress.Func) (st
 		p.Emit(progress.Event{Kind: progress.Advance, Op: "cleanup", Step: a.Pattern, Done: int64(i + 1), Total: int64(len(a.Files))})
 	}
 	detail := fmt.Sprintf("deleted %d of %d archives, freed %s", deleted, len(a.Files), progress.Bytes(freed))
+	if len(problems) > 0 {
+		return detail, fmt.Errorf("%s; %s", detail, strings.Join(clip(problems, maxListed), "; "))
+	}
+	return detail, nil
+}
+
+// deleteStagedDumps deletes the listed dumps restores left; a restore
+// running meanwhile keeps them all.
+func (e *Engine) deleteStagedDumps(ctx context.Context, a Action, p progress.Func) (string, error) {
+	var deleted int
+	var freed int64
+	var problems []string
+	p.Emit(progress.Event{Kind: progress.Start, Op: "cleanup", Step: "staged dumps", Total: int64(len(a.Files))})
+	for i, f := range a.Files {
+		if ctx.Err() != nil {
+			problems = append(problems, "cancelled")
+			break
+		}
+		if err := restore.RemoveStagedDump(e.Config, f.Path); err != nil {
+			problems = append(problems, "kept "+f.Path+": "+err.Error())
+			if errors.Is(err, restore.ErrRestoreRunning) {
+				break
+			}
+			continue
+		}
+		deleted++
+		freed += f.Size
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "cleanup", Step: "staged dumps", Done: int64(i + 1), Total: int64(len(a.Files))})
+	}
+	detail := fmt.Sprintf("deleted %d of %d staged dumps, freed %s", deleted, len(a.Files), progress.Bytes(freed))
 	if len(problems) > 0 {
 		return detail, fmt.Errorf("%s; %s", detail, strings.Join(clip(problems, maxListed), "; "))
 	}

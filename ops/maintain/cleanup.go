@@ -2,6 +2,7 @@ package maintain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +13,11 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // Runbook sections of the cleanup findings.
@@ -22,6 +25,8 @@ const (
 	rbRetention = "backup-restore.md#retention"
 	rbRestoreDB = "backup-restore.md#restore-the-database"
 	rbWeekly    = "maintenance.md#weekly"
+	// rbRestoreLeftovers explains the dumps killed restores leave.
+	rbRestoreLeftovers = "backup-restore.md#dumps-left-by-restores"
 )
 
 // FileRef is a file as cleanup listed it; deleting re-checks all of it.
@@ -34,6 +39,8 @@ type FileRef struct {
 // CleanupDetail is what cleanup listed.
 type CleanupDetail struct {
 	LogArchives []FileRef `json:"log_archives"`
+	// StagedDumps are dumps killed restores left in the work directory.
+	StagedDumps []FileRef `json:"staged_dumps,omitempty"`
 	// Backups is the backup prune's dry run (nil without a backup store).
 	Backups *backup.PrunePlan `json:"backups,omitempty"`
 	// PreRestore are the <db>_pre_* databases, with their age when the
@@ -59,6 +66,11 @@ func (e *Engine) runCleanup(ctx context.Context, rep *Report, explicit bool, p p
 	archFs, files := LogArchiveFindings(e.Config.Maintenance.LogArchives, e.Config.Maintenance.LogRetention, now)
 	d.LogArchives = files
 	fs = append(fs, archFs...)
+
+	p.Emit(progress.Event{Kind: progress.Info, Op: "maintain", Step: "cleanup", Message: "dumps left by restores"})
+	stagedFs, staged := StagedDumpFindings(e.Config)
+	d.StagedDumps = staged
+	fs = append(fs, stagedFs...)
 
 	p.Emit(progress.Event{Kind: progress.Info, Op: "maintain", Step: "cleanup", Message: "backups past retention"})
 	switch eng, ok, err := e.backupEngine(); {
@@ -133,6 +145,42 @@ func LogArchiveFindings(patterns []string, retention time.Duration, now time.Tim
 			Action:     &Action{Kind: ActDeleteFile, Label: fmt.Sprintf("delete %d log archives (%s) matching %s", len(old), progress.Bytes(size), pat), Pattern: pat, Files: old}})
 	}
 	return fs, all
+}
+
+// StagedDumpFindings lists the dumps killed restores left in the restore
+// work directory (a dump is as large as the database): one finding, with
+// the action deleting them. While a restore runs nothing is listed.
+func StagedDumpFindings(cfg *config.Config) ([]Finding, []FileRef) {
+	dir := cfg.Restore.WorkDirIn(cfg.StateDir)
+	dumps, err := restore.StagedDumps(cfg)
+	switch {
+	case errors.Is(err, restore.ErrRestoreRunning):
+		return []Finding{{Area: AreaCleanup, Check: "staged dumps", Status: health.OK, Object: dir, Runbook: rbRestoreLeftovers,
+			Summary: "a restore is running: its staged dump is in use"}}, nil
+	case err != nil:
+		return []Finding{na(AreaCleanup, "staged dumps", dir, err.Error())}, nil
+	case len(dumps) == 0:
+		return []Finding{{Area: AreaCleanup, Check: "staged dumps", Status: health.OK, Object: dir, Runbook: rbRestoreLeftovers,
+			Summary: "no dump left by a restore"}}, nil
+	}
+	var refs []FileRef
+	var size int64
+	var ev []string
+	for i, d := range dumps {
+		refs = append(refs, FileRef{Path: d.Path, Size: d.Size, ModTime: d.ModTime})
+		size += d.Size
+		if i < maxListed {
+			ev = append(ev, fmt.Sprintf("%s (%s, %s)", d.Path, progress.Bytes(d.Size), d.ModTime.UTC().Format("2006-01-02 15:04")))
+		}
+	}
+	if len(dumps) > maxListed {
+		ev = append(ev, fmt.Sprintf("… and %d more", len(dumps)-maxListed))
+	}
+	return []Finding{{Area: AreaCleanup, Check: "staged dumps", Status: health.Warn, Object: dir, Runbook: rbRestoreLeftovers,
+		Summary:    fmt.Sprintf("%d dump(s) left by killed restores, %s", len(dumps), progress.Bytes(size)),
+		Evidence:   ev,
+		Suggestion: "run opsdeck restore recover if a restore was interrupted (it removes its dump), else delete them",
+		Action:     &Action{Kind: ActDeleteStagedDumps, Label: fmt.Sprintf("delete %d staged dump(s) (%s)", len(dumps), progress.Bytes(size)), Files: refs}}}, refs
 }
 
 // oldFiles returns the regular files matching pattern last modified more

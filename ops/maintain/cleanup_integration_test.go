@@ -77,6 +77,13 @@ func TestCleanupDryRunDeletesNothingAndRealRunDeletesTheList(t *testing.T) {
 	if len(leftovers) != 1 {
 		t.Fatalf("leftovers %v", leftovers)
 	}
+	// A dump a killed restore staged.
+	work := cfg.Restore.WorkDirIn(cfg.StateDir)
+	os.MkdirAll(work, 0o700)
+	staged := filepath.Join(work, kept+".dump")
+	if err := os.WriteFile(staged, []byte("a decompressed dump"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	state := func() (archivesLeft []string, dbs []string, sets, left []string) {
 		for _, p := range files {
@@ -108,7 +115,7 @@ func TestCleanupDryRunDeletesNothingAndRealRunDeletesTheList(t *testing.T) {
 		kinds = append(kinds, string(f.Action.Kind)+" "+f.Action.Target())
 	}
 	slices.Sort(kinds)
-	want := []string{"delete-file " + cfg.Maintenance.LogArchives[0], "drop-database " + oldDB, "prune-backups backup store"}
+	want := []string{"delete-file " + cfg.Maintenance.LogArchives[0], "delete-staged-dumps restore work directory", "drop-database " + oldDB, "prune-backups backup store"}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("listed actions %q, want %q", kinds, want)
 	}
@@ -133,6 +140,9 @@ func TestCleanupDryRunDeletesNothingAndRealRunDeletesTheList(t *testing.T) {
 	if !slices.Equal(a2, []string{"api-3.log.gz"}) || !slices.Equal(d2, []string{youngDB}) || !slices.Equal(s2, []string{kept}) || len(l2) != 0 {
 		t.Errorf("after cleanup: archives %v, databases %v, sets %v, leftovers %v", a2, d2, s2, l2)
 	}
+	if _, err := os.Stat(staged); err == nil {
+		t.Errorf("the staged dump is still there")
+	}
 	if len(rep.PendingActions()) != 0 {
 		t.Errorf("still pending: %+v", rep.PendingActions())
 	}
@@ -141,7 +151,7 @@ func TestCleanupDryRunDeletesNothingAndRealRunDeletesTheList(t *testing.T) {
 		audited = append(audited, r.Action+":"+r.Result)
 	}
 	slices.Sort(audited)
-	if !slices.Equal(audited, []string{"backup.prune:ok", "maintain.delete-file:ok", "maintain.drop-database:ok"}) {
+	if !slices.Equal(audited, []string{"backup.prune:ok", "maintain.delete-file:ok", "maintain.delete-staged-dumps:ok", "maintain.drop-database:ok"}) {
 		t.Errorf("audit: %v", audited)
 	}
 }

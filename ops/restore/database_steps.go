@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -113,7 +112,7 @@ func (d *dbRestore) stage(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("work directory: %w — set restore.work_dir to a writable directory", err)
 	}
-	d.dumpPath = filepath.Join(dir, en.plan.SetID+".dump")
+	d.dumpPath = stagedPath(en.cfg(), en.plan.SetID)
 	f, err := os.OpenFile(d.dumpPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("work directory: %w", err)

@@ -101,14 +101,23 @@ func lockJournal(cfg *config.Config) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+	// Another process may hold it for a moment only (maintain cleanup
+	// asking whether a restore runs): wait that long before giving up.
+	for try := 0; ; try++ {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
+		}
+		if try == 4 {
+			f.Close()
 			return nil, nil
 		}
-		return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
+		time.Sleep(50 * time.Millisecond)
 	}
-	return f, nil
 }
 
 // Interrupted returns the journal a restore left when it stopped without
@@ -360,6 +369,8 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 	}
 	rep.Undone = e.undo(ctx, plan, rep, last)
 	rep.End = e.now()
+	// The dump the run staged is of no use now: a new restore stages its own.
+	removeStaged(e.cfg(), j.Set, p)
 	if rep.Undone {
 		en.endJournal()
 		if slices.Contains(append(j.Done, j.Current), "config.apply") {

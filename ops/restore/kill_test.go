@@ -18,7 +18,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/restore"
 )
 
-// childEnv names the step after which the child restore kills itself.
+// childEnv names the hook point at which the child restore kills itself.
 const childEnv = "OPSDECK_RESTORE_TEST_CHILD"
 
 // childMain runs a database restore with the config in
@@ -36,7 +36,7 @@ func childMain() int {
 		return 1
 	}
 	e := restore.New(be)
-	restore.SetHook(e, "after:"+os.Getenv(childEnv), func() error {
+	restore.SetHook(e, os.Getenv(childEnv), func() error {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		time.Sleep(time.Minute)
 		return nil
@@ -54,9 +54,10 @@ func childMain() int {
 	return 0
 }
 
-// TestKilledRestoreIsRecovered kills a restore with SIGKILL after the
-// writers stopped and after the swap; the next preflight refuses to run
-// over it, and Recover puts the original database and the writers back.
+// TestKilledRestoreIsRecovered kills a restore with SIGKILL as pg_restore
+// starts reading the staged dump, after the writers stopped and after the
+// swap; the next preflight refuses to run over it, and Recover puts the
+// original database and the writers back and removes the staged dump.
 func TestKilledRestoreIsRecovered(t *testing.T) {
 	f := newDBFixture(t)
 	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE')")
@@ -65,11 +66,12 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		step  string
-		prune bool // the set is deleted before the recovery
-	}{{"writers.down", false}, {"database.swap", false}, {"database.swap", true}} {
-		step := tc.step
-		t.Run(fmt.Sprintf("%s/set-pruned=%v", step, tc.prune), func(t *testing.T) {
+		point       string
+		prune       bool // the set is deleted before the recovery
+		writersDown bool // the writers were stopped when the run died
+	}{{"pg_restore", false, false}, {"after:writers.down", false, true}, {"after:database.swap", false, true}, {"after:database.swap", true, true}} {
+		step := tc.point
+		t.Run(fmt.Sprintf("%s/set-pruned=%v", strings.TrimPrefix(step, "after:"), tc.prune), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"="+step, "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath)
 			var stderr strings.Builder
@@ -88,8 +90,12 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatal("the child restore hung")
 			}
-			if f.replicas() != 0 {
+			if tc.writersDown && f.replicas() != 0 {
 				t.Fatalf("the kill left the writer at %d replicas, want 0 (stopped)", f.replicas())
+			}
+			staged, err := restore.StagedDumps(f.cfg)
+			if tc.point == "pg_restore" && (err != nil || len(staged) != 1) {
+				t.Fatalf("killed as pg_restore starts, the staged dump should be listed: %v %+v", err, staged)
 			}
 			if tc.prune {
 				// A later backup of the original keeps the store useful;
@@ -125,6 +131,9 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 				t.Fatalf("recover: %v\n%+v", err, rep)
 			}
 			f.assertOriginal(t)
+			if left, err := restore.StagedDumps(f.cfg); err != nil || len(left) != 0 {
+				t.Fatalf("the staged dump outlived the recovery: %v %+v", err, left)
+			}
 			if j, _ := restore.Interrupted(f.cfg); j != nil {
 				t.Fatalf("the journal is still there: %+v", j)
 			}
