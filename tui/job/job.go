@@ -29,7 +29,8 @@ type Options struct {
 	// Timeout bounds the job (0: only the session's end stops it).
 	Timeout time.Duration
 	// Buffer is how many progress events wait for the UI (default 64).
-	// Advance events beyond it are dropped; the others wait.
+	// Advance events beyond it are dropped; the others wait, until the
+	// session ends (nobody reads them then: they are dropped).
 	Buffer int
 }
 
@@ -82,7 +83,7 @@ func Start[R any](c *common.Common, o Options, do func(ctx context.Context, p pr
 	go func() {
 		defer cancel()
 		defer done()
-		r.results <- do(ctx, progress.Chan(r.events))
+		r.results <- do(ctx, r.send(parent.Done()))
 	}()
 	return Handle{ID: r.id, Cancel: cancel}, r.listen()
 }
@@ -96,6 +97,27 @@ type run[R any] struct {
 	mu     sync.Mutex
 	ended  bool
 	result R
+}
+
+// send is the job's progress.Func: progress.Chan's rules (an Advance event
+// is dropped when the buffer is full, the others wait for room) until the
+// session ends. From then on nobody reads the events, so every one is
+// dropped instead of blocking the job for ever: its goroutine ends, and its
+// task with it, once do returns.
+func (r *run[R]) send(session <-chan struct{}) progress.Func {
+	return func(e progress.Event) {
+		if e.Kind == progress.Advance {
+			select {
+			case r.events <- e:
+			default:
+			}
+			return
+		}
+		select {
+		case r.events <- e:
+		case <-session:
+		}
+	}
 }
 
 // listen waits for the job's next event or its end. The events sent before
