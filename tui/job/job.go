@@ -82,8 +82,11 @@ func Start[R any](c *common.Common, o Options, do func(ctx context.Context, p pr
 	}
 	go func() {
 		defer cancel()
-		defer done()
-		r.results <- do(ctx, r.send(parent.Done()))
+		res := do(ctx, r.send(parent.Done()))
+		// The task ends before its result arrives: a tab holding the
+		// result no longer finds it on the task list.
+		done()
+		r.results <- res
 	}()
 	return Handle{ID: r.id, Cancel: cancel}, r.listen()
 }

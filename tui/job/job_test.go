@@ -98,6 +98,9 @@ func TestStreamingJobIsATask(t *testing.T) {
 	if len(events) != 50 || done.Result.n != 50 {
 		t.Fatalf("%d events, result %+v", len(events), done.Result)
 	}
+	if r := c.Tasks.Running(); len(r) != 0 {
+		t.Errorf("registered after its result arrived: %+v", r)
+	}
 }
 
 // Cancel and the session's end both stop the job; its result still comes.
