@@ -82,7 +82,9 @@ func Start[R any](c *common.Common, o Options, do func(ctx context.Context, p pr
 	}
 	go func() {
 		defer cancel()
-		res := do(ctx, r.send(parent.Done()))
+		// Once the session has ended nobody reads the events: they are
+		// dropped rather than waited on, so the job still ends.
+		res := do(ctx, progress.ChanUntil(r.events, parent.Done()))
 		// The task ends before its result arrives: a tab holding the
 		// result no longer finds it on the task list.
 		done()
@@ -100,27 +102,6 @@ type run[R any] struct {
 	mu     sync.Mutex
 	ended  bool
 	result R
-}
-
-// send is the job's progress.Func: progress.Chan's rules (an Advance event
-// is dropped when the buffer is full, the others wait for room) until the
-// session ends. From then on nobody reads the events, so every one is
-// dropped instead of blocking the job for ever: its goroutine ends, and its
-// task with it, once do returns.
-func (r *run[R]) send(session <-chan struct{}) progress.Func {
-	return func(e progress.Event) {
-		if e.Kind == progress.Advance {
-			select {
-			case r.events <- e:
-			default:
-			}
-			return
-		}
-		select {
-		case r.events <- e:
-		case <-session:
-		}
-	}
 }
 
 // listen waits for the job's next event or its end. The events sent before
