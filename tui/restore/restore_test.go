@@ -353,13 +353,18 @@ func TestEscStopsARunningPreflight(t *testing.T) {
 // events and its end: they change nothing, even while the new one runs.
 func TestStoppedPreflightIsIgnored(t *testing.T) {
 	f := newFake()
-	stale := &stalePrepare{fakeEngine: f, release: make(chan struct{})}
+	stale := &stalePrepare{fakeEngine: f, release: make(chan struct{}), entered: make(chan struct{}, 2)}
 	c := tuitest.Common()
 	tab := restore.New(c, restore.Sources{Engine: func() (restore.Engine, error) { return stale, nil }, Frame: -1})
 	tab.SetSize(100, 30)
 	var ct common.Tab = tuitest.Drive(t, tab, tab.Init(), wait)
 	ct = press(t, ct, toOptions...)
-	ct, first := ct.Update(tuitest.Key("enter"))  // the first preflight
+	ct, first := ct.Update(tuitest.Key("enter")) // the first preflight
+	select {
+	case <-stale.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first preflight did not start")
+	}
 	ct = press(t, ct, "esc")                      // stopped
 	ct, second := ct.Update(tuitest.Key("enter")) // the second one, held
 	// The first one's event and its end arrive while the second runs.
@@ -379,6 +384,7 @@ func TestStoppedPreflightIsIgnored(t *testing.T) {
 type stalePrepare struct {
 	*fakeEngine
 	release chan struct{}
+	entered chan struct{}
 	mu      sync.Mutex
 	n       int
 }
@@ -388,6 +394,7 @@ func (s *stalePrepare) Prepare(ctx context.Context, o oprestore.Options, p progr
 	s.n++
 	first := s.n == 1
 	s.mu.Unlock()
+	s.entered <- struct{}{}
 	if !first {
 		<-s.release
 		return s.fakeEngine.Prepare(ctx, o, p)
