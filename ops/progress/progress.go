@@ -94,7 +94,13 @@ func (f Func) Emit(e Event) {
 // when ch is full (the next one carries the newer count); every other event
 // is delivered, waiting for room if it must, so a consumer must drain ch
 // until the operation returns.
-func Chan(ch chan<- Event) Func {
+func Chan(ch chan<- Event) Func { return ChanUntil(ch, nil) }
+
+// ChanUntil is Chan for a consumer that may go away: once done is closed,
+// an event that would wait for room is dropped instead, so the operation
+// never blocks on a channel nobody reads any more. A nil done never
+// closes.
+func ChanUntil(ch chan<- Event, done <-chan struct{}) Func {
 	return func(e Event) {
 		if e.Kind == Advance {
 			select {
@@ -103,7 +109,10 @@ func Chan(ch chan<- Event) Func {
 			}
 			return
 		}
-		ch <- e
+		select {
+		case ch <- e:
+		case <-done:
+		}
 	}
 }
 

@@ -52,6 +52,30 @@ func TestChanDropsOnlyAdvance(t *testing.T) {
 	nilF.Emit(Event{Kind: Start}) // no panic
 }
 
+func TestChanUntilStopsWaitingWhenDone(t *testing.T) {
+	ch := make(chan Event, 1)
+	done := make(chan struct{})
+	f := ChanUntil(ch, done)
+	f.Emit(Event{Kind: Info, Message: "kept"})
+	returned := make(chan struct{})
+	go func() { f.Emit(Event{Kind: Finish}); close(returned) }() // waits: full
+	select {
+	case <-returned:
+		t.Fatal("did not wait for room while the consumer is there")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(done)
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("still waiting after done")
+	}
+	f.Emit(Event{Kind: Fail}) // full and done: dropped at once
+	if e := <-ch; e.Message != "kept" {
+		t.Fatalf("got %+v", e)
+	}
+}
+
 func TestMeter(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	m := NewMeter(t0, 1000)

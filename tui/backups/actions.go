@@ -11,6 +11,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 )
 
@@ -44,37 +45,21 @@ func (t *Tab) chooseKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// run starts an action in the background: its events come back as
-// eventMsg, its end as actionResult. Update never waits for it.
+// run starts an action in the background through tui/job: on the
+// session's context, bounded by ActionTimeout, registered as a task every
+// session of a server sees (and who started it). Its events come back as
+// job.EventMsg[actionResult] in order, its end as job.DoneMsg[actionResult].
+// Update never waits for it.
 func (t *Tab) run(action string, do func(ctx context.Context, p progress.Func) (string, error)) tea.Cmd {
 	t.running = action
 	t.result = ""
 	t.progress = tprogress.New(&t.c.Styles, action, t.c.Now)
-	events := make(chan progress.Event, 64)
-	results := make(chan actionResult, 1)
-	ctx, cancel := context.WithTimeout(t.c.Context, t.src.ActionTimeout)
-	t.cancel = cancel
-	// Every session of a server sees the action running, and who started it.
-	done := t.c.Tasks.Start(ctx, action)
-	go func() {
-		defer cancel()
-		defer done()
-		line, err := do(ctx, progress.Chan(events))
-		results <- actionResult{action: action, line: line, err: err}
-	}()
-	return listen(events, results)
-}
-
-// listen waits for the action's next event or its end.
-func listen(events <-chan progress.Event, results <-chan actionResult) tea.Cmd {
-	return func() tea.Msg {
-		select {
-		case ev := <-events:
-			return eventMsg{ev: ev, ch: events, rd: results}
-		case r := <-results:
-			return r
-		}
-	}
+	h, cmd := job.Start(t.c, job.Options{Task: action, Timeout: t.src.ActionTimeout}, func(ctx context.Context, p progress.Func) actionResult {
+		line, err := do(ctx, p)
+		return actionResult{action: action, line: line, err: err}
+	})
+	t.cancel = h.Cancel
+	return cmd
 }
 
 func (t *Tab) startBackup(comps []string) tea.Cmd {

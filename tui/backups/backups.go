@@ -22,6 +22,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/job"
 	"github.com/opsdeck/opsdeck/tui/keys"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/table"
@@ -192,16 +193,17 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 			return t, t.tick()
 		}
 		return t, t.load()
-	case eventMsg:
-		t.progress.Apply(msg.ev)
-		return t, listen(msg.ch, msg.rd)
-	case actionResult:
+	case job.EventMsg[actionResult]:
+		t.progress.Apply(msg.Event)
+		return t, msg.Next()
+	case job.DoneMsg[actionResult]:
+		r := msg.Result
 		t.running = ""
 		t.cancel = nil
-		t.resultOK = msg.err == nil
-		t.result = msg.line
-		if msg.err != nil {
-			t.result = msg.action + " failed: " + msg.err.Error()
+		t.resultOK = r.err == nil
+		t.result = r.line
+		if r.err != nil {
+			t.result = r.action + " failed: " + r.err.Error()
 		}
 		return t, t.load()
 	case planMsg:

@@ -260,11 +260,18 @@ func TestCancelRunningBackup(t *testing.T) {
 	if !strings.Contains(view(got, dir), "backup database") {
 		t.Fatalf("not running:\n%s", view(got, dir))
 	}
+	// Every session sees it running, as the session that started it.
+	if r := c.Tasks.Running(); len(r) != 1 || r[0].Name != "backup database" || r[0].Who != "test-admin" {
+		t.Errorf("tasks while running: %+v", r)
+	}
 	start := time.Now()
 	got, _ = got.Update(tea.KeyPressMsg{Code: 'x', Mod: tea.ModCtrl})
 	got = tuitest.Drive(t, got, cmd, 10*time.Second)
 	if time.Since(start) > 8*time.Second || !strings.Contains(view(got, dir), "backup database failed") {
 		t.Fatalf("cancel took %v:\n%s", time.Since(start), view(got, dir))
+	}
+	if r := c.Tasks.Running(); len(r) != 0 {
+		t.Errorf("tasks after the end: %+v", r)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 5 { // the four sets and the lock file
 		var names []string

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
-	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
 // Sources are the tab's data sources, built outside the TUI so that several
@@ -33,13 +32,7 @@ type (
 		err  error
 		at   time.Time
 	}
-	// eventMsg is one progress event of the running action.
-	eventMsg struct {
-		ev progress.Event
-		ch <-chan progress.Event
-		rd <-chan actionResult
-	}
-	// actionResult ends the running action.
+	// actionResult is what an action ends with (job.DoneMsg's result).
 	actionResult struct {
 		action string
 		line   string

@@ -29,7 +29,8 @@ type Options struct {
 	// Timeout bounds the job (0: only the session's end stops it).
 	Timeout time.Duration
 	// Buffer is how many progress events wait for the UI (default 64).
-	// Advance events beyond it are dropped; the others wait.
+	// Advance events beyond it are dropped; the others wait, until the
+	// session ends (nobody reads them then: they are dropped).
 	Buffer int
 }
 
@@ -81,8 +82,13 @@ func Start[R any](c *common.Common, o Options, do func(ctx context.Context, p pr
 	}
 	go func() {
 		defer cancel()
-		defer done()
-		r.results <- do(ctx, progress.Chan(r.events))
+		// Once the session has ended nobody reads the events: they are
+		// dropped rather than waited on, so the job still ends.
+		res := do(ctx, progress.ChanUntil(r.events, parent.Done()))
+		// The task ends before its result arrives: a tab holding the
+		// result no longer finds it on the task list.
+		done()
+		r.results <- res
 	}()
 	return Handle{ID: r.id, Cancel: cancel}, r.listen()
 }

@@ -98,6 +98,9 @@ func TestStreamingJobIsATask(t *testing.T) {
 	if len(events) != 50 || done.Result.n != 50 {
 		t.Fatalf("%d events, result %+v", len(events), done.Result)
 	}
+	if r := c.Tasks.Running(); len(r) != 0 {
+		t.Errorf("registered after its result arrived: %+v", r)
+	}
 }
 
 // Cancel and the session's end both stop the job; its result still comes.
@@ -118,5 +121,38 @@ func TestCancelAndSessionEnd(t *testing.T) {
 	end()
 	if _, done := drive(t, cmd); done.Result.n != -1 {
 		t.Fatalf("session end: %+v", done)
+	}
+}
+
+// Once the session has ended nobody reads the job's events: the job does
+// not wait for room for them, so it ends, and leaves the task list.
+func TestSessionEndDoesNotStrandTheJob(t *testing.T) {
+	c := tuitest.Common()
+	ctx, end := context.WithCancel(c.Context)
+	c.Context = ctx
+	returned := make(chan struct{})
+	release := make(chan struct{})
+	// The Cmd is never run: the session's program is gone.
+	_, _ = job.Start(c, job.Options{Task: "restore database", Buffer: 1}, func(ctx context.Context, p progress.Func) result {
+		defer close(returned)
+		<-release
+		for i := range 10 { // the undo's notes, past the buffer
+			p(progress.Event{Kind: progress.Info, Step: fmt.Sprint(i)})
+		}
+		return result{}
+	})
+	end()
+	close(release)
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the job waits for room for events nobody reads")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(c.Tasks.Running()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still registered: %+v", c.Tasks.Running())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

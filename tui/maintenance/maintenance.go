@@ -21,6 +21,7 @@ import (
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/table"
 )
@@ -155,13 +156,16 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.runs = msg.runs
 		t.setTaskRows()
 		return t, nil
-	case eventMsg:
-		t.progress.Apply(msg.ev)
-		return t, listen(msg.ch, msg.rd)
-	case runDoneMsg:
-		return t, t.runDone(msg)
-	case actionDoneMsg:
-		t.actionDone(msg)
+	case job.EventMsg[runResult]:
+		t.progress.Apply(msg.Event)
+		return t, msg.Next()
+	case job.EventMsg[actionResult]:
+		t.progress.Apply(msg.Event)
+		return t, msg.Next()
+	case job.DoneMsg[runResult]:
+		return t, t.runDone(msg.Result)
+	case job.DoneMsg[actionResult]:
+		t.actionDone(msg.Result)
 		return t, nil
 	case tea.KeyPressMsg:
 		return t, t.handleKey(msg)

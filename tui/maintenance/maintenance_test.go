@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/opsdeck/opsdeck/ops/access"
@@ -29,9 +28,15 @@ type fakeEngine struct {
 	// closed or the run is cancelled.
 	hold      chan struct{}
 	cancelled bool
+	// who is the identity the last run's context carried.
+	who string
 }
 
 func (e *fakeEngine) Run(ctx context.Context, o opmaintain.Options) (*opmaintain.Report, error) {
+	id, _ := access.FromContext(ctx)
+	e.mu.Lock()
+	e.who = id.User
+	e.mu.Unlock()
 	o.Progress.Emit(progress.Event{Kind: progress.Start, Op: "maintain", Step: "redis"})
 	o.Progress.Emit(progress.Event{Kind: progress.Advance, Op: "maintain", Step: "redis keyspace", Done: 4500, Total: 10000})
 	if e.hold != nil {
@@ -152,27 +157,44 @@ func TestTasksShowTheirLastRun(t *testing.T) {
 
 func TestRunShowsProgressAndEscCancels(t *testing.T) {
 	eng := &fakeEngine{hold: make(chan struct{})}
-	tab := newTab(t, eng, 120, 38, nil)
-	tab = tuitest.Press(t, tab, wait, "down", "down", "down", "down", "enter") // redis
+	var c *common.Common
+	tab := newTab(t, eng, 120, 38, func(cc *common.Common) { c = cc })
+	tab = tuitest.Press(t, tab, wait, "down", "down", "down", "down") // redis
+	tab, listen := tab.Update(tuitest.Key("enter"))
+	// The run's two events; the listen for what comes next stays pending.
+	for range 2 {
+		tab, listen = tab.Update(listen())
+	}
 	out := tuitest.Plain(tab.View())
 	if !strings.Contains(out, "maintain redis") || !strings.Contains(out, "45%") || !strings.Contains(out, "esc cancels") {
 		t.Fatalf("no progress while running:\n%s", out)
 	}
+	// The run is a task of the session, and runs as it.
+	if r := c.Tasks.Running(); len(r) != 1 || r[0].Name != "maintain redis" || r[0].Who != "test-admin" {
+		t.Errorf("tasks while running: %+v", r)
+	}
+	eng.mu.Lock()
+	who := eng.who
+	eng.mu.Unlock()
+	if who != "test-admin" {
+		t.Errorf("the run's context carries %q, not the session's identity", who)
+	}
 	// A second enter does not start another run.
 	tab = tuitest.Press(t, tab, 50*time.Millisecond, "enter")
-	tab, cmd := tab.Update(tuitest.Key("esc"))
-	tab = tuitest.Drive(t, tab, cmd, time.Second)
+	tab, _ = tab.Update(tuitest.Key("esc"))
 	// The cancelled run's partial report arrives through the pending listen.
-	deadline := time.Now().Add(3 * time.Second)
-	for !strings.Contains(tuitest.Plain(tab.View()), "stopped") && time.Now().Before(deadline) {
-		tab = tuitest.Drive(t, tab, func() tea.Msg { return nil }, 10*time.Millisecond)
-		time.Sleep(20 * time.Millisecond)
-	}
+	tab = tuitest.Drive(t, tab, listen, 5*time.Second)
 	eng.mu.Lock()
 	cancelled := eng.cancelled
 	eng.mu.Unlock()
 	if !cancelled {
 		t.Fatal("esc did not cancel the run")
+	}
+	if !strings.Contains(tuitest.Plain(tab.View()), "stopped") {
+		t.Errorf("the cancelled run's findings are not shown:\n%s", tuitest.Plain(tab.View()))
+	}
+	if r := c.Tasks.Running(); len(r) != 0 {
+		t.Errorf("tasks after the end: %+v", r)
 	}
 }
 

@@ -5,61 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 )
 
 var errNoEngine = errors.New("maintenance is not available: no configuration")
 
-// start runs job in the background, bounded by timeout and cancellable
-// with esc; its events come back as eventMsg and its end as a runDoneMsg
-// or actionDoneMsg. Update never waits for it. The job is registered as a
-// running task every session of a server sees.
-func (t *Tab) start(name string, timeout timeoutKind, job func(ctx context.Context, p progress.Func) jobResult) tea.Cmd {
+// start runs do in the background through tui/job as name: on the
+// session's context, bounded by timeout, cancellable with esc, registered
+// as a task every session of a server sees. Its events come back in order
+// as job.EventMsg[R], its end as job.DoneMsg[R] (R: runResult or
+// actionResult). Update never waits for it.
+func start[R any](t *Tab, name string, timeout time.Duration, do func(ctx context.Context, p progress.Func) R) tea.Cmd {
 	t.running, t.result = name, ""
 	t.progress = tprogress.New(&t.c.Styles, name, t.c.Now)
-	d := t.src.RunTimeout
-	if timeout == actionTimeout {
-		d = t.src.ActionTimeout
-	}
-	ctx, cancel := context.WithTimeout(t.c.Context, d)
-	t.cancel = cancel
-	done := t.c.Tasks.Start(ctx, name)
-	events := make(chan progress.Event, 64)
-	results := make(chan jobResult, 1)
-	go func() {
-		defer cancel()
-		defer done()
-		results <- job(ctx, progress.Chan(events))
-	}()
-	return listen(events, results)
-}
-
-type timeoutKind int
-
-const (
-	runTimeout timeoutKind = iota
-	actionTimeout
-)
-
-// listen waits for the job's next event or its end.
-func listen(events <-chan progress.Event, results <-chan jobResult) tea.Cmd {
-	return func() tea.Msg {
-		select {
-		case ev := <-events:
-			return eventMsg{ev: ev, ch: events, rd: results}
-		case r := <-results:
-			if r.run != nil {
-				return *r.run
-			}
-			return *r.action
-		}
-	}
+	h, cmd := job.Start(t.c, job.Options{Task: name, Timeout: timeout}, do)
+	t.cancel = h.Cancel
+	return cmd
 }
 
 // runSelected runs the task under the task cursor.
@@ -74,17 +43,17 @@ func (t *Tab) runSelected() tea.Cmd {
 	mode := opmaintain.Mode(row.Key)
 	eng := t.eng
 	t.repMode = mode
-	cmd := t.start("maintain "+string(mode), runTimeout, func(ctx context.Context, p progress.Func) jobResult {
+	cmd := start(t, "maintain "+string(mode), t.src.RunTimeout, func(ctx context.Context, p progress.Func) runResult {
 		rep, err := eng.Run(ctx, opmaintain.Options{Mode: mode, Progress: p,
 			Keyspace: opmaintain.KeyspaceOptions{MaxOpsPerSec: -1}})
-		return jobResult{run: &runDoneMsg{mode: mode, rep: rep, err: err}}
+		return runResult{mode: mode, rep: rep, err: err}
 	})
 	t.setTaskRows()
 	return cmd
 }
 
 // runDone shows a finished (or cancelled) run's findings.
-func (t *Tab) runDone(msg runDoneMsg) tea.Cmd {
+func (t *Tab) runDone(msg runResult) tea.Cmd {
 	t.running, t.cancel = "", nil
 	t.runErr = msg.err
 	if msg.rep != nil {
@@ -173,13 +142,13 @@ func (t *Tab) runAction(f opmaintain.Finding) tea.Cmd {
 		return nil
 	}
 	eng := t.eng
-	return t.start(f.Action.Label, actionTimeout, func(ctx context.Context, p progress.Func) jobResult {
-		return jobResult{action: &actionDoneMsg{res: eng.Apply(ctx, f, p)}}
+	return start(t, f.Action.Label, t.src.ActionTimeout, func(ctx context.Context, p progress.Func) actionResult {
+		return actionResult{res: eng.Apply(ctx, f, p)}
 	})
 }
 
 // actionDone records an action's result in the report.
-func (t *Tab) actionDone(msg actionDoneMsg) {
+func (t *Tab) actionDone(msg actionResult) {
 	t.running, t.cancel = "", nil
 	res := msg.res
 	if t.rep != nil {

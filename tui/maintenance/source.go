@@ -28,7 +28,7 @@ type Sources struct {
 	ActionTimeout time.Duration
 }
 
-// Messages of the Maintenance tab.
+// Messages of the Maintenance tab, and what its jobs end with.
 type (
 	engineMsg struct {
 		eng Engine
@@ -37,28 +37,14 @@ type (
 	lastRunsMsg struct {
 		runs map[opmaintain.Mode]opmaintain.LastRun
 	}
-	// eventMsg is one progress event of the run or action in progress; ch
-	// and rd are where the next ones come from.
-	eventMsg struct {
-		ev progress.Event
-		ch <-chan progress.Event
-		rd <-chan jobResult
-	}
-	// runDoneMsg ends a run.
-	runDoneMsg struct {
+	// runResult is what a run ends with (job.DoneMsg's result).
+	runResult struct {
 		mode opmaintain.Mode
 		rep  *opmaintain.Report
 		err  error
 	}
-	// actionDoneMsg ends an action.
-	actionDoneMsg struct {
+	// actionResult is what an action ends with (job.DoneMsg's result).
+	actionResult struct {
 		res opmaintain.ActionResult
 	}
 )
-
-// jobResult is what a background job ends with: a run's report or an
-// action's result.
-type jobResult struct {
-	run    *runDoneMsg
-	action *actionDoneMsg
-}

@@ -13,39 +13,35 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
-// startPrepare builds the plan and runs the preflight in the background.
-// It changes nothing; esc stops it.
+// startPrepare builds the plan and runs the preflight in the background
+// through tui/job, on the session's context and bounded by PrepareTimeout.
+// It changes nothing, so it is no task on the task list; esc stops it.
 func (t *Tab) startPrepare() tea.Cmd {
 	set, ok := t.selectedSet()
 	if !ok || t.eng == nil || !t.canRestore() {
 		return nil
 	}
 	t.stopPrepare()
-	t.prepSeq++
-	seq := t.prepSeq
 	t.stage = stagePreflight
 	t.preparing, t.plan, t.prepErr = true, nil, nil
 	t.prepBar = tprogress.New(&t.c.Styles, "preflight", t.c.Now)
 	t.prepBarOn = false
 	opts := t.opts.restoreOptions(t.kindName(), set.ID)
-	ctx, cancel := context.WithTimeout(t.c.Context, t.src.PrepareTimeout)
-	t.prepCancel = cancel
 	eng := t.eng
-	events := make(chan progress.Event, 64)
-	results := make(chan planMsg, 1)
-	go func() {
-		defer cancel()
-		plan, err := eng.Prepare(ctx, opts, progress.Chan(events))
+	h, cmd := job.Start(t.c, job.Options{Timeout: t.src.PrepareTimeout}, func(ctx context.Context, p progress.Func) planResult {
+		plan, err := eng.Prepare(ctx, opts, p)
 		if err != nil {
 			err = fmt.Errorf("preparing the restore: %w", err)
 		}
-		results <- planMsg{seq: seq, plan: plan, err: err}
-	}()
-	return tea.Batch(listenPrepare(seq, events, results), t.animate())
+		return planResult{plan: plan, err: err}
+	})
+	t.prepJob, t.prepCancel = h.ID, h.Cancel
+	return tea.Batch(cmd, t.animate())
 }
 
 // stopPrepare ends a preflight in progress; its late messages are dropped.
@@ -57,45 +53,23 @@ func (t *Tab) stopPrepare() {
 	t.preparing = false
 }
 
-// next waits for an operation's next event or its end. The events sent
-// before the end come first: when the end arrives while events still
-// wait, it is held in a fresh channel for the call after them.
-func next[R any](events <-chan progress.Event, results <-chan R) (ev progress.Event, res R, rest <-chan R, isEvent bool) {
-	select {
-	case ev = <-events:
-		return ev, res, results, true
-	case res = <-results:
-		select {
-		case ev = <-events:
-			held := make(chan R, 1)
-			held <- res
-			return ev, res, held, true
-		default:
-			return ev, res, nil, false
-		}
+// prepEvent applies one event of the preflight job id; a stopped or
+// replaced preflight's events are dropped.
+func (t *Tab) prepEvent(id int64, ev progress.Event) {
+	if id != t.prepJob || !t.preparing {
+		return
 	}
-}
-
-// listenPrepare waits for the preflight's next event or its plan. It keeps
-// draining a stopped preflight until it returns, so the engine never
-// blocks on its events.
-func listenPrepare(seq int, events <-chan progress.Event, results <-chan planMsg) tea.Cmd {
-	return func() tea.Msg {
-		ev, res, rest, isEvent := next(events, results)
-		if isEvent {
-			return prepEventMsg{seq: seq, ev: ev, ch: events, rd: rest}
-		}
-		return res
-	}
+	t.prepBar.Apply(ev)
+	t.prepBarOn = t.prepBarOn || ev.Total > 0
 }
 
 // planDone shows the preflight's results and the plan.
-func (t *Tab) planDone(msg planMsg) {
-	if msg.seq != t.prepSeq || !t.preparing {
+func (t *Tab) planDone(id int64, res planResult) {
+	if id != t.prepJob || !t.preparing {
 		return // stopped with esc, or replaced by a newer one
 	}
 	t.preparing, t.prepCancel = false, nil
-	t.plan, t.prepErr = msg.plan, msg.err
+	t.plan, t.prepErr = res.plan, res.err
 	if t.plan == nil && t.prepErr == nil {
 		t.prepErr = fmt.Errorf("the engine returned no plan")
 	}

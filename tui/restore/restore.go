@@ -28,6 +28,7 @@ import (
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/table"
 )
@@ -63,10 +64,10 @@ type Tab struct {
 	tbl   table.Model
 	opts  options
 
-	// The preflight: prepSeq numbers the runs so that a stopped one's late
+	// The preflight: prepJob is its job's ID, so that a stopped one's late
 	// events and plan are dropped.
 	preparing  bool
-	prepSeq    int
+	prepJob    int64
 	prepCancel context.CancelFunc
 	prepBar    tprogress.Model
 	prepBarOn  bool
@@ -180,22 +181,21 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		}
 		t.applyRows()
 		return t, nil
-	case prepEventMsg:
-		if msg.seq == t.prepSeq && t.preparing {
-			t.prepBar.Apply(msg.ev)
-			t.prepBarOn = t.prepBarOn || msg.ev.Total > 0
-		}
-		return t, listenPrepare(msg.seq, msg.ch, msg.rd)
-	case planMsg:
-		t.planDone(msg)
+	case job.EventMsg[planResult]:
+		t.prepEvent(msg.ID, msg.Event)
+		// A stopped preflight is still read until it returns, so it never
+		// waits on its events.
+		return t, msg.Next()
+	case job.DoneMsg[planResult]:
+		t.planDone(msg.ID, msg.Result)
 		return t, nil
-	case runEventMsg:
+	case job.EventMsg[runResult]:
 		if t.run != nil {
-			t.run.apply(msg.ev, t.c.Now())
+			t.run.apply(msg.Event, t.c.Now())
 		}
-		return t, listenRun(msg.ch, msg.rd)
-	case runDoneMsg:
-		return t, t.runDone(msg)
+		return t, msg.Next()
+	case job.DoneMsg[runResult]:
+		return t, t.runDone(msg.Result)
 	case frameMsg:
 		t.ticking = false
 		t.frame++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,6 +349,61 @@ func TestEscStopsARunningPreflight(t *testing.T) {
 	}
 }
 
+// A preflight stopped with esc and replaced by a new one still sends its
+// events and its end: they change nothing, even while the new one runs.
+func TestStoppedPreflightIsIgnored(t *testing.T) {
+	f := newFake()
+	stale := &stalePrepare{fakeEngine: f, release: make(chan struct{}), entered: make(chan struct{}, 2)}
+	c := tuitest.Common()
+	tab := restore.New(c, restore.Sources{Engine: func() (restore.Engine, error) { return stale, nil }, Frame: -1})
+	tab.SetSize(100, 30)
+	var ct common.Tab = tuitest.Drive(t, tab, tab.Init(), wait)
+	ct = press(t, ct, toOptions...)
+	ct, first := ct.Update(tuitest.Key("enter")) // the first preflight
+	select {
+	case <-stale.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first preflight did not start")
+	}
+	ct = press(t, ct, "esc")                      // stopped
+	ct, second := ct.Update(tuitest.Key("enter")) // the second one, held
+	// The first one's event and its end arrive while the second runs.
+	ct = tuitest.Drive(t, ct, first, 5*time.Second)
+	if v := view(ct); !strings.Contains(v, "re-reading the set's files") || strings.Contains(v, "stale") {
+		t.Fatalf("the stopped preflight reached the screen:\n%s", v)
+	}
+	close(stale.release)
+	ct = tuitest.Drive(t, ct, second, 5*time.Second)
+	if v := view(ct); !strings.Contains(v, "Preflight checks") || strings.Contains(v, "stale") {
+		t.Fatalf("the second preflight's plan is not shown:\n%s", v)
+	}
+}
+
+// stalePrepare's first preflight runs until it is cancelled, then reports
+// a step and an error; the second waits for release, then is the fake's.
+type stalePrepare struct {
+	*fakeEngine
+	release chan struct{}
+	entered chan struct{}
+	mu      sync.Mutex
+	n       int
+}
+
+func (s *stalePrepare) Prepare(ctx context.Context, o oprestore.Options, p progress.Func) (*oprestore.Plan, error) {
+	s.mu.Lock()
+	s.n++
+	first := s.n == 1
+	s.mu.Unlock()
+	s.entered <- struct{}{}
+	if !first {
+		<-s.release
+		return s.fakeEngine.Prepare(ctx, o, p)
+	}
+	<-ctx.Done()
+	p.Emit(progress.Event{Kind: progress.Start, Op: "verify", Step: "stale", Total: 10})
+	return nil, errors.New("stale preflight")
+}
+
 // slowPrepare is a preflight that runs until it is cancelled.
 type slowPrepare struct {
 	*fakeEngine
@@ -517,6 +573,9 @@ func TestEventsMoveStepStates(t *testing.T) {
 	f.mu.Unlock()
 	if runCtx.Err() == nil {
 		t.Error("the run's context outlived the run")
+	}
+	if id, _ := access.FromContext(runCtx); id.User != "test-admin" {
+		t.Errorf("the run acted as %q, not as the session", id.User)
 	}
 	if got := c.Tasks.Running(); len(got) != 0 {
 		t.Errorf("task still registered: %+v", got)

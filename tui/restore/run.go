@@ -11,6 +11,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
+	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
@@ -175,8 +176,9 @@ func (r *runView) finish(rep *oprestore.Report, at time.Time) {
 	}
 }
 
-// startRun runs the confirmed plan in the background. It is registered as
-// a running task, so the status bar of every session shows it; it goes on
+// startRun runs the confirmed plan in the background through tui/job, on
+// the session's context and bounded by RunTimeout. It is registered as a
+// running task, so the status bar of every session shows it; it goes on
 // while the operator looks at other tabs.
 func (t *Tab) startRun() tea.Cmd {
 	if t.plan == nil || t.eng == nil || !t.canRestore() || t.running() {
@@ -185,43 +187,27 @@ func (t *Tab) startRun() tea.Cmd {
 	}
 	plan, eng := t.plan, t.eng
 	name := "restore " + plan.Options.Kind + " from " + plan.SetID
-	ctx, cancel := context.WithTimeout(t.c.Context, t.src.RunTimeout)
-	done := t.c.Tasks.Start(ctx, name)
-	events := make(chan progress.Event, 256)
-	results := make(chan runDoneMsg, 1)
 	t.run = newRunView(&t.c.Styles, name, plan, t.c.Now)
 	t.report, t.runErr = nil, nil
 	t.stage = stageRun
-	go func() {
-		defer cancel()
-		defer done()
-		rep, err := eng.Run(ctx, plan, progress.Chan(events))
-		results <- runDoneMsg{rep: rep, err: err}
-	}()
-	return tea.Batch(listenRun(events, results), t.animate())
-}
-
-// listenRun waits for the run's next event or its end.
-func listenRun(events <-chan progress.Event, results <-chan runDoneMsg) tea.Cmd {
-	return func() tea.Msg {
-		ev, res, rest, isEvent := next(events, results)
-		if isEvent {
-			return runEventMsg{ev: ev, ch: events, rd: rest}
-		}
-		return res
-	}
+	// Not cancelled from the tab (runKey): the handle is not kept.
+	_, cmd := job.Start(t.c, job.Options{Task: name, Timeout: t.src.RunTimeout, Buffer: 256}, func(ctx context.Context, p progress.Func) runResult {
+		rep, err := eng.Run(ctx, plan, p)
+		return runResult{rep: rep, err: err}
+	})
+	return tea.Batch(cmd, t.animate())
 }
 
 // runDone shows the summary.
-func (t *Tab) runDone(msg runDoneMsg) tea.Cmd {
+func (t *Tab) runDone(res runResult) tea.Cmd {
 	if t.run == nil {
 		return nil
 	}
-	t.report, t.runErr = msg.rep, msg.err
-	if msg.rep == nil && msg.err == nil {
+	t.report, t.runErr = res.rep, res.err
+	if res.rep == nil && res.err == nil {
 		t.runErr = errors.New("the engine returned no report")
 	}
-	t.run.finish(msg.rep, t.c.Now())
+	t.run.finish(res.rep, t.c.Now())
 	t.stage = stageSummary
 	t.note = ""
 	t.refreshDetail()

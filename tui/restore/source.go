@@ -80,30 +80,19 @@ type (
 		err  error
 		at   time.Time
 	}
-	// prepEventMsg is one progress event of the preflight number seq.
-	prepEventMsg struct {
-		seq int
-		ev  progress.Event
-		ch  <-chan progress.Event
-		rd  <-chan planMsg
-	}
-	// planMsg ends the preflight number seq.
-	planMsg struct {
-		seq  int
+	// frameMsg moves the spinners.
+	frameMsg struct{}
+)
+
+// What the tab's jobs end with (job.DoneMsg's result): the preflight's
+// plan, the run's report.
+type (
+	planResult struct {
 		plan *oprestore.Plan
 		err  error
 	}
-	// runEventMsg is one progress event of the run.
-	runEventMsg struct {
-		ev progress.Event
-		ch <-chan progress.Event
-		rd <-chan runDoneMsg
-	}
-	// runDoneMsg ends the run.
-	runDoneMsg struct {
+	runResult struct {
 		rep *oprestore.Report
 		err error
 	}
-	// frameMsg moves the spinners.
-	frameMsg struct{}
 )
