@@ -3,12 +3,16 @@ package backup
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/access/accesstest"
+	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -95,5 +99,89 @@ func TestRedisAssetsReplayDigest(t *testing.T) {
 				t.Fatalf("%d entries, digest %s", len(entries), loaded)
 			}
 		})
+	}
+}
+
+// storedRDB is the Redis component with a backup that stores data as
+// the snapshot: through the store, with its true sha256, checked by the
+// Redis component's own deep check.
+type storedRDB struct {
+	redisComponent
+	data  []byte
+	facts *RedisFacts
+}
+
+func (s storedRDB) Backup(ctx context.Context, run *ComponentRun) error {
+	run.Record.Redis = s.facts
+	return run.WriteFile(ctx, "redis.rdb", "rdb", nil, func(w io.Writer) error {
+		_, err := w.Write(s.data)
+		return err
+	})
+}
+
+// storeRDB takes a Redis backup whose snapshot is data into a fresh
+// store and returns the engine and the set's id.
+func storeRDB(t *testing.T, data []byte, facts *RedisFacts) (*Engine, string) {
+	t.Helper()
+	i := slices.IndexFunc(registered, func(c ComponentType) bool { return c.Name() == Redis })
+	saved := registered[i]
+	registered[i] = storedRDB{data: data, facts: facts}
+	t.Cleanup(func() { registered[i] = saved })
+	dir := t.TempDir()
+	cfg := config.Default()
+	cfg.Backup.Dir = filepath.Join(dir, "store")
+	cfg.StateDir = filepath.Join(dir, "state")
+	e := newEngine(t, cfg)
+	res, err := e.Backup(accesstest.Admin(t.Context()), Options{Kind: Redis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, res.Manifest.ID
+}
+
+// A set whose stored RDB is corrupt_ziplist.rdb — the bytes are what was
+// stored, so a plain verify passes — is refused by deep verify, naming the
+// key and the damage, and never recorded verified-deep; the valid files of
+// Redis's tests stored the same way pass it.
+func TestDeepVerifyRefusesCorruptZiplist(t *testing.T) {
+	ctx := accesstest.Admin(t.Context())
+	_, data := redisAsset(t, "corrupt_ziplist.rdb")
+	// The facts a walk that skips values finds: only the values can tell.
+	e, id := storeRDB(t, data, &RedisFacts{RDBVersion: 7, Keys: map[int]int64{0: 54}})
+	if _, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}}); err != nil {
+		t.Fatalf("plain verify: %v", err)
+	}
+	res, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}, Deep: true})
+	if err == nil || len(res) != 1 || res[0].OK {
+		t.Fatalf("deep verify passed: %v %+v", err, res)
+	}
+	msg := strings.Join(res[0].Problems, "; ")
+	for _, want := range []string{`key "key:000000000091"`, "ziplist"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not say %q", msg, want)
+		}
+	}
+	t.Logf("deep verify: %s", msg)
+	s, err := Get(ctx, e.Store, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.VerifyState() != VerifyFailed {
+		t.Errorf("verify state %s, want %s", s.VerifyState(), VerifyFailed)
+	}
+
+	for _, name := range redisAssets {
+		_, data := redisAsset(t, name)
+		sum, err := ParseRDB(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		e, id := storeRDB(t, data, &RedisFacts{RDBVersion: sum.Version, Keys: sum.Keys, Expires: sum.Expires})
+		if _, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}, Deep: true}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if s, _ := Get(ctx, e.Store, id); s.VerifyState() != VerifyDeepOK {
+			t.Errorf("%s: verify state %s", name, s.VerifyState())
+		}
 	}
 }
