@@ -77,7 +77,7 @@ type rdbParser struct {
 
 // keyFunc is told each key as it is walked: the file's RDB version, the
 // key's database, name, expiry (Unix ms, 0 for none) and the raw bytes of
-// its value, type byte first (valid until it returns).
+// its value, type byte first (name and value valid until it returns).
 type keyFunc func(version, db int, key []byte, expireAt int64, raw []byte) error
 
 // callbackError carries an error of a keyFunc through the walker, so that
@@ -224,7 +224,7 @@ func (p *rdbParser) parse(s *RDBSummary, onKey keyFunc) error {
 				return err
 			}
 		default:
-			key, err := p.str(true) // kept to name it if its value is bad
+			key, err := p.key() // kept to name it if its value is bad
 			if err != nil {
 				return fmt.Errorf("key: %w", err)
 			}

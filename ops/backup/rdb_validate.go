@@ -22,17 +22,20 @@ import (
 // fails here is one the server refuses: a file it will not load, a RESTORE
 // it answers with "Bad data format".
 //
-// Not checked (the server does not check them either, or only beyond the
-// blob): empty values (the server skips them when loading, RESTORE
-// refuses them), the members of the plain list, set, zset and hash
-// encodings, and a stream's metadata after its nodes.
+// An empty value of these encodings is refused too: a loading server
+// skips it, RESTORE refuses it, so opsdeck's restore could not replay it.
+//
+// Not checked: the plain list, set, zset and hash encodings (an empty one,
+// a member twice), and a stream's metadata after its nodes (its consumer
+// groups and pending entries).
 
 // valueCheck is the scratch the checks reuse from value to value.
 type valueCheck struct {
-	blob   []byte
-	fields [][]byte
-	ints   []byte
-	nodes  map[[16]byte]struct{}
+	key, blob, lzf []byte
+	intBuf         [8]byte
+	fields         [][]byte
+	ints           []byte
+	nodes          map[[16]byte]struct{}
 }
 
 // rdbTypeNames names the value types of the RDB format.
@@ -60,18 +63,36 @@ func keyError(key []byte, t byte, err error) error {
 	return fmt.Errorf("key %s (type %d): %w", q, t, err)
 }
 
-// blob reads a string into the reused scratch buffer (valid until the
-// next blob). A long one is read in chunks, so that a damaged length
-// fails at the end of the stream rather than allocating its size first.
+// key reads a key into a reused buffer (valid until the next key).
+func (p *rdbParser) key() ([]byte, error) {
+	b, err := p.readString(p.chk.key[:0])
+	if cap(b) <= 1<<20 {
+		p.chk.key = b[:0]
+	}
+	return b, err
+}
+
+// blob reads a string into a reused buffer (valid until the next blob).
 func (p *rdbParser) blob() ([]byte, error) {
+	b, err := p.readString(p.chk.blob[:0])
+	if cap(b) <= 1<<20 { // keep a small buffer for the next value
+		p.chk.blob = b[:0]
+	}
+	return b, err
+}
+
+// readString reads a string into buf (or, compressed, a new slice). A
+// long one is read in chunks, so that a damaged length fails at the end of
+// the stream rather than allocating its size first.
+func (p *rdbParser) readString(buf []byte) ([]byte, error) {
 	n, special, err := p.lengthOrSpecial()
 	if err != nil {
 		return nil, err
 	}
 	if special {
 		switch n {
-		case 0, 1, 2: // an integer: the blob is its digits (too short to be valid)
-			x := make([]byte, 1<<n)
+		case 0, 1, 2: // an integer, as its decimal digits
+			x := p.chk.intBuf[:1<<n]
 			if err := p.full(x); err != nil {
 				return nil, err
 			}
@@ -84,7 +105,7 @@ func (p *rdbParser) blob() ([]byte, error) {
 			case 4:
 				v = int64(int32(binary.LittleEndian.Uint32(x)))
 			}
-			return strconv.AppendInt(p.chk.blob[:0], v, 10), nil
+			return strconv.AppendInt(buf, v, 10), nil
 		case 3:
 			clen, err := p.length()
 			if err != nil {
@@ -97,9 +118,12 @@ func (p *rdbParser) blob() ([]byte, error) {
 			if clen > maxString || ulen > maxString {
 				return nil, fmt.Errorf("compressed string of %d bytes (%d unpacked) is too long", clen, ulen)
 			}
-			c, err := p.chunks(nil, clen)
+			c, err := p.chunks(p.chk.lzf[:0], clen)
 			if err != nil {
 				return nil, err
+			}
+			if cap(c) <= 1<<20 {
+				p.chk.lzf = c[:0]
 			}
 			return lzfDecompress(c, int(ulen))
 		}
@@ -108,11 +132,7 @@ func (p *rdbParser) blob() ([]byte, error) {
 	if n > maxString {
 		return nil, fmt.Errorf("string of %d bytes is too long", n)
 	}
-	b, err := p.chunks(p.chk.blob[:0], n)
-	if cap(b) <= 1<<20 { // keep a small buffer for the next value
-		p.chk.blob = b[:0]
-	}
-	return b, err
+	return p.chunks(buf, n)
 }
 
 // chunks appends n bytes of the stream to buf, 64 KiB at a time.
@@ -135,25 +155,32 @@ func (p *rdbParser) encoded(t byte) error {
 	if err != nil {
 		return err
 	}
+	n := 1 // zipmaps and intsets are never empty when valid
 	switch t {
 	case 9: // hash zipmap (Redis < 2.6)
 		err = p.chk.zipmap(b)
 	case 10: // list ziplist
-		_, err = ziplistEntries(b, nil)
+		n, err = ziplistEntries(b, nil)
 	case 11: // set intset
 		err = checkIntset(b)
 	case 12, 13: // zset, hash ziplist: field (member), value (score) pairs
-		err = p.chk.ziplistPairs(b)
+		n, err = p.chk.ziplistPairs(b)
 	case 16, 17: // hash, zset listpack: pairs
-		err = p.chk.listpackUnique(b, true)
+		n, err = p.chk.listpackUnique(b, true)
 	case 20: // set listpack
-		err = p.chk.listpackUnique(b, false)
+		n, err = p.chk.listpackUnique(b, false)
 	}
-	if err != nil && !errors.Is(err, errDuplicate) {
-		err = fmt.Errorf("integrity check failed: %w", err)
+	switch {
+	case err != nil && !errors.Is(err, errDuplicate):
+		return fmt.Errorf("integrity check failed: %w", err)
+	case err == nil && n == 0:
+		return errEmpty
 	}
 	return err
 }
+
+// errEmpty is a value without members.
+var errEmpty = errors.New("empty: a loading redis-server skips it and RESTORE refuses it")
 
 // quicklist reads and checks a list of type 14 (nodes are ziplists) or
 // 18 (nodes are listpacks, or plain strings).
@@ -162,6 +189,7 @@ func (p *rdbParser) quicklist(t byte) error {
 	if err != nil {
 		return err
 	}
+	full := false // a node with entries
 	for i := uint64(0); i < n; i++ {
 		container := uint64(2) // packed
 		if t == 18 {
@@ -179,16 +207,21 @@ func (p *rdbParser) quicklist(t byte) error {
 		if len(b) == 0 {
 			return fmt.Errorf("node %d of %d is empty", i+1, n)
 		}
+		entries := 1 // a plain node is one string
 		switch {
-		case container == 1: // a plain string
+		case container == 1:
 		case t == 14:
-			_, err = ziplistEntries(b, nil)
+			entries, err = ziplistEntries(b, nil)
 		default:
-			_, err = listpackEntries(b, true, nil)
+			entries, err = listpackEntries(b, true, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("integrity check failed: node %d of %d: %w", i+1, n, err)
 		}
+		full = full || entries > 0 // an empty node is skipped by the server
+	}
+	if !full {
+		return errEmpty
 	}
 	return nil
 }
@@ -277,7 +310,7 @@ func (c *valueCheck) add(s []byte, v int64, isInt bool) {
 
 // ziplistPairs checks a zset or hash ziplist: an even number of entries,
 // no field twice.
-func (c *valueCheck) ziplistPairs(b []byte) error {
+func (c *valueCheck) ziplistPairs(b []byte) (int, error) {
 	c.reset()
 	n, err := ziplistEntries(b, func(i int, s []byte, v int64, isInt bool) {
 		if i%2 == 0 {
@@ -285,17 +318,17 @@ func (c *valueCheck) ziplistPairs(b []byte) error {
 		}
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if n%2 != 0 {
-		return fmt.Errorf("%d entries: a field without its value", n)
+		return 0, fmt.Errorf("%d entries: a field without its value", n)
 	}
-	return c.unique("field")
+	return n, c.unique("field")
 }
 
 // listpackUnique checks a set listpack (no member twice) or a hash or
 // zset one (pairs: an even number of entries, no field twice).
-func (c *valueCheck) listpackUnique(b []byte, pairs bool) error {
+func (c *valueCheck) listpackUnique(b []byte, pairs bool) (int, error) {
 	c.reset()
 	n, err := listpackEntries(b, true, func(i int, s []byte, v int64, isInt bool) {
 		if !pairs || i%2 == 0 {
@@ -303,15 +336,15 @@ func (c *valueCheck) listpackUnique(b []byte, pairs bool) error {
 		}
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if pairs && n%2 != 0 {
-		return fmt.Errorf("%d entries: a field without its value", n)
+		return 0, fmt.Errorf("%d entries: a field without its value", n)
 	}
 	if pairs {
-		return c.unique("field")
+		return n, c.unique("field")
 	}
-	return c.unique("member")
+	return n, c.unique("member")
 }
 
 // entryFunc is told each entry of a ziplist or listpack: its index and its
