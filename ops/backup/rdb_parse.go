@@ -460,7 +460,8 @@ func (p *rdbParser) strings(n uint64) error {
 	return nil
 }
 
-// value skips a value of the given type.
+// value walks a value of the given type: skipped, or read and checked
+// when packed (rdb_validate.go).
 func (p *rdbParser) value(t byte) error {
 	switch t {
 	case 0: // string
