@@ -71,11 +71,13 @@ type rdbParser struct {
 	// value's raw bytes, for its DUMP payload.
 	recording bool
 	rec       []byte
+	// chk is the scratch of the value checks (rdb_validate.go).
+	chk valueCheck
 }
 
 // keyFunc is told each key as it is walked: the file's RDB version, the
 // key's database, name, expiry (Unix ms, 0 for none) and the raw bytes of
-// its value, type byte first (valid until it returns).
+// its value, type byte first (name and value valid until it returns).
 type keyFunc func(version, db int, key []byte, expireAt int64, raw []byte) error
 
 // callbackError carries an error of a keyFunc through the walker, so that
@@ -222,7 +224,7 @@ func (p *rdbParser) parse(s *RDBSummary, onKey keyFunc) error {
 				return err
 			}
 		default:
-			key, err := p.str(onKey != nil)
+			key, err := p.key() // kept to name it if its value is bad
 			if err != nil {
 				return fmt.Errorf("key: %w", err)
 			}
@@ -232,7 +234,7 @@ func (p *rdbParser) parse(s *RDBSummary, onKey keyFunc) error {
 			err = p.value(op)
 			p.recording = false
 			if err != nil {
-				return fmt.Errorf("value of type %d: %w", op, err)
+				return keyError(key, op, err)
 			}
 			s.Keys[db]++
 			if expiring {
@@ -458,12 +460,17 @@ func (p *rdbParser) strings(n uint64) error {
 	return nil
 }
 
-// value skips a value of the given type.
+// value walks a value of the given type: skipped, or read and checked
+// when packed (rdb_validate.go).
 func (p *rdbParser) value(t byte) error {
 	switch t {
-	case 0, 9, 10, 11, 12, 13, 16, 17, 20: // string and single-blob encodings
+	case 0: // string
 		_, err := p.str(false)
 		return err
+	case 9, 10, 11, 12, 13, 16, 17, 20: // single-blob encodings, checked as Redis does
+		return p.encoded(t)
+	case 14, 18: // quicklist of ziplists; quicklist2: container kind, blob
+		return p.quicklist(t)
 	case 1, 2: // list, set
 		n, err := p.length()
 		if err != nil {
@@ -506,26 +513,6 @@ func (p *rdbParser) value(t byte) error {
 				return err
 			}
 			if err := p.skip(8); err != nil {
-				return err
-			}
-		}
-		return nil
-	case 14: // quicklist of ziplists
-		n, err := p.length()
-		if err != nil {
-			return err
-		}
-		return p.strings(n)
-	case 18: // quicklist2: container kind, blob
-		n, err := p.length()
-		if err != nil {
-			return err
-		}
-		for i := uint64(0); i < n; i++ {
-			if _, err := p.length(); err != nil {
-				return err
-			}
-			if _, err := p.str(false); err != nil {
 				return err
 			}
 		}
@@ -585,7 +572,7 @@ func (p *rdbParser) stream(t byte) error {
 	if err != nil {
 		return err
 	}
-	if err := p.strings(2 * n); err != nil { // node keys and listpacks
+	if err := p.streamNodes(n); err != nil { // node keys and listpacks
 		return err
 	}
 	if err := p.lengths(3); err != nil { // length, last id ms, seq

@@ -29,6 +29,12 @@ type RedisOptions struct {
 	MaxMemory string
 	// StartTimeout bounds startup (default 20s).
 	StartTimeout time.Duration
+	// RDB, when set, is an RDB file copied into the server's directory
+	// before it starts: the server loads it (and again on Restart).
+	RDB string
+	// Config holds more redis.conf lines, after the sandbox's own (a
+	// later line wins), e.g. "enable-debug-command yes" for DEBUG DIGEST.
+	Config []string
 }
 
 // RedisServer is a throwaway redis-server on 127.0.0.1 without persistence.
@@ -79,6 +85,11 @@ func StartRedis(ctx context.Context, opts RedisOptions) (srv *RedisServer, err e
 	if err := s.writeConfig(); err != nil {
 		return nil, err
 	}
+	if opts.RDB != "" {
+		if err := copyFile(opts.RDB, filepath.Join(dir, "dump.rdb")); err != nil {
+			return nil, fmt.Errorf("start Redis: %w", err)
+		}
+	}
 	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
@@ -100,12 +111,19 @@ func (s *RedisServer) writeConfig() error {
 		`logfile ""`,
 		"loglevel warning",
 		"databases 16",
+		"dbfilename dump.rdb",
 	}
 	if s.Password != "" {
 		if strings.ContainsAny(s.Password, " \t\r\n\"'") {
 			return errors.New("start Redis: the password must not contain spaces or quotes")
 		}
 		lines = append(lines, "requirepass "+s.Password)
+	}
+	for _, l := range s.opts.Config {
+		if strings.ContainsAny(l, "\r\n") {
+			return errors.New("start Redis: a config line must not contain a line break")
+		}
+		lines = append(lines, l)
 	}
 	conf := filepath.Join(s.Dir, "redis.conf")
 	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
@@ -149,6 +167,15 @@ func (s *RedisServer) start(ctx context.Context) error {
 		conn.Close()
 		return client.Ping(ctx).Err()
 	})
+}
+
+// copyFile copies the file src to dst (0600).
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o600)
 }
 
 // Addr is "127.0.0.1:port".
