@@ -26,6 +26,22 @@ const (
 	KeyStatus    = "status"    // check status: ok, warn, crit, unknown
 	KeyID        = "id"        // identifier: backup set id, audit record id
 	KeyUser      = "user"      // acting user
+
+	// Keys of the debug trace (--debug): spans of the engines' work and
+	// one record per server call.
+	KeyOutcome    = "outcome"     // how a span or call ended: ok, error, canceled, timeout (see Outcome)
+	KeyClass      = "class"       // server call class: postgres, redis, kube, exec, store
+	KeySet        = "set"         // backup set id
+	KeyComponents = "components"  // the backup components a run takes or a restore restores
+	KeyPhase      = "phase"       // part of a restore step: pre, do, verify, undo
+	KeyMode       = "mode"        // how thorough: verify plain or deep, a maintenance run's mode
+	KeyArea       = "area"        // maintenance area: health, db, redis, cleanup, security, capacity
+	KeyFile       = "file"        // file of a backup set
+	KeySQL        = "sql"         // a statement's first line, string literals elided, never its arguments
+	KeyMethod     = "method"      // HTTP method of a Kubernetes API request
+	KeyHTTPStatus = "http_status" // HTTP status of a Kubernetes API request
+	KeyReason     = "reason"      // why a decision went the way it did (prune keeps or deletes)
+	KeyOp         = "op"          // operation of a store call: create, open, commit, list, delete, ...
 )
 
 // Err returns an attribute holding err's text under [KeyErr]; a nil error
