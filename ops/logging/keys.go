@@ -41,7 +41,13 @@ const (
 	KeyMethod     = "method"      // HTTP method of a Kubernetes API request
 	KeyHTTPStatus = "http_status" // HTTP status of a Kubernetes API request
 	KeyReason     = "reason"      // why a decision went the way it did (prune keeps or deletes)
-	KeyOp         = "op"          // operation of a store call: create, open, commit, list, delete, ...
+	KeyLeftovers  = "leftovers"   // staged sets of interrupted backup runs
+	KeyKind       = "kind"        // kind of a backup or restore: full, database, redis, config, logs
+	KeyDecision   = "decision"    // what a plan does with an object: keep, delete
+	KeyAge        = "age"         // age of a backup set
+	KeyDryRun     = "dry_run"     // the operation only plans
+	KeyEncrypted  = "encrypted"   // a backup set's files are encrypted
+	KeyWarnings   = "warnings"    // warnings of a step: their number or text
 )
 
 // Err returns an attribute holding err's text under [KeyErr]; a nil error
