@@ -8,7 +8,7 @@ import (
 // Log attribute keys shared by every package, so the log can be filtered by
 // key whatever component wrote the record.
 const (
-	KeyComponent = "component" // package or subsystem writing the record: "postgres", "tui"
+	KeyComponent = "component" // package or subsystem writing the record ("postgres", "tui"), or the backup component handled ("database", "redis", "config", "logs")
 	KeyTarget    = "target"    // what an operation acts on: a database, a pod, a backup set
 	KeyAction    = "action"    // audited action name: "backup.create", "restore.run"
 	KeyStep      = "step"      // step of a multi-step plan: "preflight", "verify"
@@ -40,7 +40,8 @@ const (
 	KeySQL        = "sql"         // a statement's first line, string literals elided, never its arguments
 	KeyMethod     = "method"      // HTTP method of a Kubernetes API request
 	KeyHTTPStatus = "http_status" // HTTP status of a Kubernetes API request
-	KeyReason     = "reason"      // why a decision went the way it did (prune keeps or deletes)
+	KeyReason     = "reason"      // why: a prune decision's reason, a check's detail, a step's note
+	KeyCheck      = "check"       // name of a check: a restore preflight check, a maintenance finding's check
 	KeyLeftovers  = "leftovers"   // staged sets of interrupted backup runs
 	KeyKind       = "kind"        // kind of a backup or restore: full, database, redis, config, logs
 	KeyDecision   = "decision"    // what a plan does with an object: keep, delete

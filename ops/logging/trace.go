@@ -51,7 +51,7 @@ func noEnd(error, ...any) {}
 // the time taken and the outcome (and the error's text). When debug is off
 // it logs nothing and returns a function that does nothing.
 //
-//	end := logging.Span(ctx, "backup.component", logging.KeyStep, name)
+//	end := logging.Span(ctx, "backup.component", logging.KeyComponent, name)
 //	err := run()
 //	end(err, logging.KeyBytes, n)
 func Span(ctx context.Context, op string, attrs ...any) func(err error, more ...any) {
