@@ -178,7 +178,7 @@ func (e *Engine) runComponent(ctx context.Context, codec Codec, id string, t Set
 	c := Component{Name: name, Start: e.now().UTC()}
 	p.Emit(progress.Event{Kind: progress.Start, Op: "backup", Step: name})
 	run := &ComponentRun{Record: &c, Progress: p, e: e, codec: codec, id: id}
-	end := logging.Span(ctx, "backup.component", logging.KeySet, id, logging.KeyStep, name)
+	end := logging.Span(ctx, "backup.component", logging.KeySet, id, logging.KeyComponent, name)
 	err := t.Backup(ctx, run)
 	c.End = e.now().UTC()
 	defer func() {

@@ -104,8 +104,8 @@ func TestDebugTrace(t *testing.T) {
 	want("lock", "backup lock taken")
 	want("set", "backup set", logging.KeySet, id)
 	for _, c := range []string{Database, Redis, Config} {
-		want(c+" start", "backup.component start", logging.KeySet, id, logging.KeyStep, c)
-		end := want(c+" end", "backup.component end", logging.KeySet, id, logging.KeyStep, c, logging.KeyOutcome, "ok")
+		want(c+" start", "backup.component start", logging.KeySet, id, logging.KeyComponent, c)
+		end := want(c+" end", "backup.component end", logging.KeySet, id, logging.KeyComponent, c, logging.KeyOutcome, "ok")
 		timed(c, end)
 		if end != nil && end[logging.KeyBytes].(float64) <= 0 {
 			t.Errorf("%s end without its bytes: %v", c, end)

@@ -156,7 +156,7 @@ func (e *Engine) verifySet(ctx context.Context, m *Manifest, deep bool, ids []ag
 				p.Emit(progress.Event{Kind: progress.Advance, Op: "verify", Step: m.ID, Done: base + n, Total: total, Bytes: true})
 			}
 			var err error
-			endFile := logging.Span(ctx, "backup.verify.file", logging.KeySet, m.ID, logging.KeyStep, c.Name, logging.KeyFile, f.Name, logging.KeyMode, verifyMode(deep))
+			endFile := logging.Span(ctx, "backup.verify.file", logging.KeySet, m.ID, logging.KeyComponent, c.Name, logging.KeyFile, f.Name, logging.KeyMode, verifyMode(deep))
 			if deep {
 				err = e.deepCheck(ctx, m, c, f, ids, tick)
 			} else {
