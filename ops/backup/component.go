@@ -11,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/redact"
 	"github.com/opsdeck/opsdeck/ops/runner"
@@ -177,8 +178,18 @@ func (e *Engine) runComponent(ctx context.Context, codec Codec, id string, t Set
 	c := Component{Name: name, Start: e.now().UTC()}
 	p.Emit(progress.Event{Kind: progress.Start, Op: "backup", Step: name})
 	run := &ComponentRun{Record: &c, Progress: p, e: e, codec: codec, id: id}
+	end := logging.Span(ctx, "backup.component", logging.KeySet, id, logging.KeyComponent, name)
 	err := t.Backup(ctx, run)
 	c.End = e.now().UTC()
+	defer func() {
+		var size int64
+		var files []string
+		for _, f := range c.Files {
+			size += f.Size
+			files = append(files, f.Name)
+		}
+		end(err, logging.KeyStatus, c.Status, logging.KeyBytes, size, logging.KeyFile, files, logging.KeyWarnings, len(c.Warnings))
+	}()
 	for _, w := range c.Warnings {
 		p.Emit(progress.Event{Kind: progress.Warn, Op: "backup", Step: name, Message: w})
 	}

@@ -154,6 +154,7 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
+	postgres.Trace(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, secrets))

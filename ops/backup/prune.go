@@ -3,12 +3,14 @@ package backup
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
@@ -131,8 +133,10 @@ type PruneResult struct {
 // Prune applies retention (see PlanPrune). A dry run only reads. A real
 // one refuses in read-only mode, takes the store lock, recomputes the plan
 // under it, deletes, and is audited.
-func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (PruneResult, error) {
-	res := PruneResult{DryRun: opts.DryRun}
+func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (res PruneResult, err error) {
+	res.DryRun = opts.DryRun
+	end := logging.Span(ctx, "backup.prune", logging.KeyTarget, e.Store.String(), logging.KeyDryRun, opts.DryRun)
+	defer func() { end(err, logging.KeyCount, len(res.Deleted), logging.KeyBytes, res.Freed) }()
 	if opts.DryRun {
 		plan, err := e.plan(ctx)
 		res.Plan = plan
@@ -143,6 +147,7 @@ func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (PruneResult, err
 		return res, err
 	}
 	lock, err := e.LockStore(ctx, "prune")
+	slog.DebugContext(ctx, "backup.prune lock", logging.KeyPath, e.Store.LockPath(), logging.KeyOutcome, logging.Outcome(err), logging.Err(err))
 	if err != nil {
 		endAudit(e.AuditLog(ctx).Begin("backup.prune", target, nil), err)
 		return res, err
@@ -193,5 +198,27 @@ func (e *Engine) plan(ctx context.Context) (PrunePlan, error) {
 	if err != nil {
 		return PrunePlan{}, err
 	}
-	return PlanPrune(sets, leftovers, e.Config.Backup.Retention, e.now()), nil
+	plan := PlanPrune(sets, leftovers, e.Config.Backup.Retention, e.now())
+	if logging.Enabled(ctx) {
+		plan.trace(ctx, e.Config.Backup.Retention)
+	}
+	return plan, nil
+}
+
+// trace writes the plan to the debug trace: the retention, each set's
+// decision and why, the leftovers and the warnings.
+func (p PrunePlan) trace(ctx context.Context, r config.BackupRetention) {
+	slog.DebugContext(ctx, "backup.prune plan", logging.KeyCount, len(p.Decisions), logging.KeyLeftovers, p.Leftovers,
+		slog.Group("retention_days", "database", r.Database, "redis", r.Redis, "config", r.Config, "logs", r.Logs))
+	for _, d := range p.Decisions {
+		decision := "keep"
+		if d.Delete {
+			decision = "delete"
+		}
+		slog.DebugContext(ctx, "backup.prune decision", logging.KeySet, d.ID, logging.KeyKind, d.Kind, logging.KeyAge, d.Age.Round(time.Second).String(),
+			logging.KeyBytes, d.Size, logging.KeyDecision, decision, logging.KeyReason, d.Reason)
+	}
+	for _, w := range p.Warnings {
+		slog.DebugContext(ctx, "backup.prune warning", logging.KeyWarnings, w)
+	}
 }

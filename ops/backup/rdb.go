@@ -14,6 +14,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/opsdeck/opsdeck/ops/logging"
 )
 
 // RDBOptions tune SnapshotRDB.
@@ -35,7 +37,25 @@ type RDBOptions struct {
 // SYNC; the server forks, writes the RDB and streams it. The bytes are
 // written to w and parsed on the way: the result is returned only when the
 // RDB parsed to its end and its CRC-64 trailer matched.
+//
+// The transfer is one record of the debug trace (class redis, "redis
+// sync"): the server's address, the RDB's bytes, the duration, the outcome.
 func SnapshotRDB(ctx context.Context, url string, w io.Writer, opts RDBOptions) (RDBSummary, error) {
+	if !logging.Enabled(ctx) {
+		return snapshotRDB(ctx, url, w, opts)
+	}
+	start := time.Now()
+	s, err := snapshotRDB(ctx, url, w, opts)
+	addr := "?"
+	if ro, perr := goredis.ParseURL(url); perr == nil {
+		addr = ro.Addr
+	}
+	logging.Call(ctx, logging.ClassRedis, "redis sync", start, err, logging.KeyTarget, addr, logging.KeyCommand, "sync", logging.KeyBytes, s.Size)
+	return s, err
+}
+
+// snapshotRDB is SnapshotRDB.
+func snapshotRDB(ctx context.Context, url string, w io.Writer, opts RDBOptions) (RDBSummary, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 5 * time.Second
 	}

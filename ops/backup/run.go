@@ -74,9 +74,16 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 		return res, err
 	}
 	entry := e.AuditLog(ctx).Begin("backup.create", target, map[string]any{"kind": opts.Kind, "components": comps, "tags": opts.Tags})
+	endSpan := logging.Span(ctx, "backup", logging.KeyTarget, target, logging.KeyKind, opts.Kind, logging.KeyComponents, comps)
 	var lock *Lock
 	locked := false
+	var m *Manifest
 	defer func() {
+		if m != nil {
+			endSpan(err, logging.KeySet, m.ID, logging.KeyStatus, m.Status, logging.KeyBytes, m.Size())
+		} else {
+			endSpan(err)
+		}
 		endAudit(entry, err)
 		res.Took = e.now().Sub(start)
 		// Metrics are read, updated and written under the lock; a run
@@ -90,15 +97,20 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 		if opts.HeldLock.f == nil {
 			return res, errors.New("backup: the store lock passed in was already released")
 		}
+		slog.DebugContext(ctx, "backup lock held by the caller", logging.KeyPath, e.Store.LockPath())
 	default:
 		if lock, err = e.LockStore(ctx, "backup "+opts.Kind); err != nil {
+			slog.DebugContext(ctx, "backup lock refused", logging.KeyPath, e.Store.LockPath(), logging.Err(err))
 			return res, err
 		}
+		slog.DebugContext(ctx, "backup lock taken", logging.KeyPath, e.Store.LockPath())
 	}
 	locked = true
 	if res.Cleaned, err = e.CleanLeftovers(ctx); err != nil {
+		slog.DebugContext(ctx, "backup leftovers not all removed", logging.KeyLeftovers, res.Cleaned, logging.Err(err))
 		p.Emit(progress.Event{Kind: progress.Warn, Op: "backup", Message: "could not remove leftovers of an interrupted run: " + err.Error()})
 	} else if len(res.Cleaned) > 0 {
+		slog.DebugContext(ctx, "backup leftovers removed", logging.KeyLeftovers, res.Cleaned)
 		p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Message: fmt.Sprintf("removed leftovers of %d interrupted run(s): %s", len(res.Cleaned), strings.Join(res.Cleaned, ", "))})
 	}
 	codec, err := e.codec()
@@ -109,16 +121,17 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 	if err != nil {
 		return res, err
 	}
-	m := &Manifest{
+	m = &Manifest{
 		Format: FormatVersion, ID: id, Kind: opts.Kind, Tags: opts.Tags, Start: start.UTC(),
 		OpsdeckVersion: e.Version, Host: hostname(), User: audit.CurrentUser(),
 	}
+	slog.DebugContext(ctx, "backup set", logging.KeySet, id, logging.KeyComponents, comps, logging.KeyEncrypted, codec.Encrypted())
 	committed := false
 	defer func() {
 		if !committed {
 			// Nothing partial may stay behind; the next run cleans up too.
 			if aerr := e.Store.Abandon(context.WithoutCancel(ctx), id); aerr != nil {
-				slog.Warn("backup: could not remove the staged set", logging.KeyID, id, logging.Err(aerr))
+				slog.Warn("backup: could not remove the staged set", logging.KeySet, id, logging.Err(aerr))
 			}
 		}
 	}()
@@ -138,6 +151,7 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 	m.End = e.now().UTC()
 	switch {
 	case len(failures) == len(comps):
+		slog.DebugContext(ctx, "backup not committed: every component failed", logging.KeySet, id)
 		return res, fmt.Errorf("backup failed, nothing was kept: %s", strings.Join(failures, "; "))
 	case len(failures) > 0:
 		m.Status = StatusPartial
@@ -157,6 +171,7 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 	}
 	committed = true
 	res.Manifest = m
+	slog.DebugContext(ctx, "backup committed", logging.KeySet, id, logging.KeyStatus, m.Status, logging.KeyBytes, m.Size())
 	hook("after-commit")
 	p.Emit(progress.Event{Kind: progress.Info, Op: "backup", Message: fmt.Sprintf("committed %s (%s)", id, progress.Bytes(m.Size()))})
 
@@ -167,6 +182,7 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 		p.Emit(progress.Event{Kind: progress.Warn, Op: "backup", Message: "could not record the verify state: " + werr.Error()})
 	}
 	res.Verified = vr.OK
+	slog.DebugContext(ctx, "backup read back", logging.KeySet, id, logging.KeyCount, vr.Files, logging.KeyOutcome, logging.Outcome(vr.err()), logging.Err(vr.err()))
 	if !vr.OK {
 		return res, fmt.Errorf("backup %s was committed but reading it back failed: %s", id, strings.Join(vr.Problems, "; "))
 	}
@@ -191,6 +207,7 @@ func (e *Engine) freeID(ctx context.Context, t time.Time) (string, error) {
 		id := NewID(t.Add(time.Duration(i) * time.Second))
 		if !taken[id] {
 			if i > 0 {
+				slog.DebugContext(ctx, "backup id taken: waiting for a free second", logging.KeySet, id, logging.KeyCount, i)
 				select {
 				case <-time.After(time.Until(t.Add(time.Duration(i) * time.Second))):
 				case <-ctx.Done():

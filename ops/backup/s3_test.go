@@ -35,7 +35,7 @@ func TestS3Store(t *testing.T) {
 	cfg := testConfig(t)
 	s3Config(t, cfg)
 	e := newEngine(t, cfg)
-	if _, ok := e.Store.(*S3Store); !ok {
+	if _, ok := e.Store.(interface{ Unwrap() Store }).Unwrap().(*S3Store); !ok {
 		t.Fatalf("store is %T", e.Store)
 	}
 	res, err := e.Backup(ctx, Options{Kind: "full", Components: []string{Database, Redis}})

@@ -45,10 +45,17 @@ type FileWriter interface {
 }
 
 // OpenStore returns the store the configuration names: S3 when a bucket is
-// set, else the local directory.
+// set, else the local directory; traced (see TraceStore).
 func OpenStore(cfg *config.Config) (Store, error) {
+	var st Store
+	var err error
 	if cfg.Backup.S3.Bucket != "" {
-		return NewS3Store(cfg.Backup.S3, cfg.StateDir, cfg.Timeouts.Connect)
+		st, err = NewS3Store(cfg.Backup.S3, cfg.StateDir, cfg.Timeouts.Connect)
+	} else {
+		st, err = NewLocalStore(cfg.Backup.Dir)
 	}
-	return NewLocalStore(cfg.Backup.Dir)
+	if err != nil {
+		return nil, err
+	}
+	return TraceStore(st), nil
 }

@@ -11,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/opsdeck/opsdeck/ops/access"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
@@ -36,9 +37,38 @@ func (e *Engine) Verify(ctx context.Context, opts VerifyOptions) ([]VerifyResult
 		return nil, err
 	}
 	entry := e.AuditLog(ctx).Begin("backup.verify", target, map[string]any{"ids": opts.IDs, "all": opts.All, "deep": opts.Deep})
+	end := logging.Span(ctx, "backup.verify", logging.KeyTarget, target, logging.KeyMode, verifyMode(opts.Deep), logging.KeySet, opts.which())
 	results, err := e.verify(ctx, opts)
+	end(err, logging.KeyCount, len(results))
 	endAudit(entry, err)
 	return results, err
+}
+
+// which names the sets a verify checks for the trace.
+func (o VerifyOptions) which() string {
+	switch {
+	case len(o.IDs) > 0:
+		return strings.Join(o.IDs, ",")
+	case o.All:
+		return "all"
+	}
+	return "newest"
+}
+
+// verifyMode names a verify's thoroughness for the trace.
+func verifyMode(deep bool) string {
+	if deep {
+		return "deep"
+	}
+	return "plain"
+}
+
+// err is the result's problems as an error, nil when it is OK.
+func (v *VerifyResult) err() error {
+	if v.OK {
+		return nil
+	}
+	return errors.New(strings.Join(v.Problems, "; "))
 }
 
 func (e *Engine) verify(ctx context.Context, opts VerifyOptions) ([]VerifyResult, error) {
@@ -115,6 +145,8 @@ func (e *Engine) verifySet(ctx context.Context, m *Manifest, deep bool, ids []ag
 		}
 	}
 	var done int64
+	end := logging.Span(ctx, "backup.verify.set", logging.KeySet, m.ID, logging.KeyMode, verifyMode(deep), logging.KeyBytes, total)
+	defer func() { end(r.err(), logging.KeyCount, r.Files) }()
 	p.Emit(progress.Event{Kind: progress.Start, Op: "verify", Step: m.ID, Total: total, Bytes: true})
 	for i := range m.Components {
 		c := &m.Components[i]
@@ -124,11 +156,13 @@ func (e *Engine) verifySet(ctx context.Context, m *Manifest, deep bool, ids []ag
 				p.Emit(progress.Event{Kind: progress.Advance, Op: "verify", Step: m.ID, Done: base + n, Total: total, Bytes: true})
 			}
 			var err error
+			endFile := logging.Span(ctx, "backup.verify.file", logging.KeySet, m.ID, logging.KeyComponent, c.Name, logging.KeyFile, f.Name, logging.KeyMode, verifyMode(deep))
 			if deep {
 				err = e.deepCheck(ctx, m, c, f, ids, tick)
 			} else {
 				err = HashFile(ctx, e.Store, m.ID, f, tick)
 			}
+			endFile(err, logging.KeyBytes, f.Size)
 			done += f.Size
 			r.Files++
 			if err != nil {

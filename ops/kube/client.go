@@ -84,6 +84,7 @@ func NewClient(cfg config.KubeConfig, timeout time.Duration) (*Client, error) {
 // NewClientForConfig builds a Client from a ready rest.Config (the sandbox's,
 // or one built by a caller). The config is copied; timeout bounds every
 // request (DefaultTimeout when zero); namespaces default to "default".
+// Every API request is a record of the debug trace.
 func NewClientForConfig(rc *rest.Config, contextName string, namespaces []string, timeout time.Duration) (*Client, error) {
 	if rc == nil {
 		return nil, errors.New("kube: nil rest.Config")
@@ -102,6 +103,7 @@ func NewClientForConfig(rc *rest.Config, contextName string, namespaces []string
 	if rc.UserAgent == "" {
 		rc.UserAgent = "opsdeck"
 	}
+	rc.Wrap(traceTransport(hostOf(rc.Host)))
 	cs, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client for %s: %w — check kubernetes.kubeconfig", hostOf(rc.Host), err)

@@ -23,9 +23,12 @@ func Path(stateDir string) string { return filepath.Join(stateDir, FileName) }
 // Setup opens <stateDir>/opsdeck.log (0600, directories 0700) for appending,
 // rotating it first if it is larger than [MaxSize], and returns a logger that
 // writes JSON lines to it at level Info, or Debug when debug is set (debug
-// records also carry their source position). Close the returned io.Closer on
-// exit. Setup never writes to stdout or stderr.
-func Setup(stateDir string, debug bool) (*slog.Logger, io.Closer, error) {
+// records also carry their source position, and the engines' trace is
+// written: see [Span] and [Call]). Every record goes through [Redacting]
+// with secrets (the configuration's Secrets): no secret reaches the file
+// whatever a caller logs. Close the returned io.Closer on exit. Setup never
+// writes to stdout or stderr.
+func Setup(stateDir string, debug bool, secrets ...string) (*slog.Logger, io.Closer, error) {
 	if stateDir == "" {
 		return nil, nil, errors.New("logging: state directory is empty — set state_dir in the config or $XDG_STATE_HOME")
 	}
@@ -45,7 +48,7 @@ func Setup(stateDir string, debug bool) (*slog.Logger, io.Closer, error) {
 		level = slog.LevelDebug
 	}
 	h := slog.NewJSONHandler(f, &slog.HandlerOptions{Level: level, AddSource: debug})
-	return slog.New(h), f, nil
+	return slog.New(Redacting(h, secrets...)), f, nil
 }
 
 // rotate moves path to path.1 when it is larger than MaxSize.

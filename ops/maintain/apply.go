@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/restore"
@@ -28,14 +30,22 @@ var ErrNoAction = errors.New("the finding has no action")
 // the files are unchanged and still past retention, the database still
 // past its retention); and it writes one audit record. The result says
 // what happened; it is also what Report.Record takes.
-func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) ActionResult {
+func (e *Engine) Apply(ctx context.Context, f Finding, p progress.Func) (res ActionResult) {
 	if f.Action == nil {
 		return ActionResult{FindingKey: f.Key(), Refused: true, Error: ErrNoAction.Error()}
 	}
 	a := *f.Action
-	res := ActionResult{Action: a, FindingKey: f.Key()}
+	res = ActionResult{Action: a, FindingKey: f.Key()}
 	start := time.Now()
-	defer func() { res.Took = time.Since(start) }()
+	end := logging.Span(ctx, "maintain.apply", logging.KeyAction, a.AuditAction(), logging.KeyTarget, a.Target(), logging.KeyCheck, f.Key())
+	defer func() {
+		res.Took = time.Since(start)
+		var err error
+		if res.Error != "" {
+			err = errors.New(res.Error)
+		}
+		end(err, slog.Group("result", "ok", res.OK, "refused", res.Refused, "unresolved", res.Unresolved), logging.KeyReason, res.Detail)
+	}()
 	log := access.Audit(ctx, e.Audit)
 	refuse := func(err error) ActionResult {
 		res.Refused, res.Error = true, err.Error()

@@ -3,12 +3,14 @@ package maintain
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
@@ -39,11 +41,14 @@ func (e *Engine) Run(ctx context.Context, o Options) (*Report, error) {
 	explicit := o.Mode != ModeFull
 	p := o.Progress
 	ctx = withRunState(ctx)
+	endRun := logging.Span(ctx, "maintain", logging.KeyMode, o.Mode, logging.KeyDryRun, o.DryRun)
+	defer func() { endRun(ctx.Err(), logging.KeyCount, len(rep.Findings), logging.KeyStatus, rep.Status) }()
 	for _, area := range o.Mode.Areas() {
 		if ctx.Err() != nil {
 			break
 		}
 		t0 := time.Now()
+		endArea := logging.Span(ctx, "maintain.area", logging.KeyArea, area)
 		p.Emit(progress.Event{Kind: progress.Start, Op: "maintain", Step: string(area)})
 		var fs []Finding
 		var notes []string
@@ -66,6 +71,10 @@ func (e *Engine) Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Findings = append(rep.Findings, fs...)
 		rep.Areas = append(rep.Areas, AreaRun{Area: area, Took: time.Since(t0), Notes: notes})
+		if logging.Enabled(ctx) {
+			traceFindings(ctx, area, fs, notes)
+		}
+		endArea(ctx.Err(), logging.KeyCount, len(fs))
 		p.Emit(progress.Event{Kind: progress.Finish, Op: "maintain", Step: string(area), Message: fmt.Sprintf("%d findings", len(fs))})
 	}
 	rep.Took = e.now().Sub(start)
@@ -74,6 +83,24 @@ func (e *Engine) Run(ctx context.Context, o Options) (*Report, error) {
 		e.recordRun(rep)
 	}
 	return rep, ctx.Err()
+}
+
+// traceFindings writes an area's findings that are not OK, with their
+// action, and the area's notes to the debug trace.
+func traceFindings(ctx context.Context, area Area, fs []Finding, notes []string) {
+	for _, f := range fs {
+		if f.Status == health.OK && !f.NA && f.Action == nil {
+			continue
+		}
+		attrs := []any{logging.KeyArea, area, logging.KeyCheck, f.Check, logging.KeyStatus, f.Level(), logging.KeyTarget, f.Object, logging.KeyReason, f.Summary}
+		if f.Action != nil {
+			attrs = append(attrs, logging.KeyAction, f.Action.AuditAction())
+		}
+		slog.DebugContext(ctx, "maintain finding", attrs...)
+	}
+	for _, n := range notes {
+		slog.DebugContext(ctx, "maintain note", logging.KeyArea, area, logging.KeyReason, n)
+	}
 }
 
 // runHealth is the morning check (health.Run) plus the firing alerts and

@@ -42,6 +42,7 @@ func Connect(ctx context.Context, dsn string, connectTimeout time.Duration) (*pg
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName
+	Trace(cfg.ConnConfig)
 
 	t := targetOf(cfg.ConnConfig.Config)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -150,3 +150,17 @@ func TestPasswords(t *testing.T) {
 		}
 	}
 }
+
+func TestStringSkipsPatternsOnlyWhenAbsent(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain text, nothing to mask", "plain text, nothing to mask"},
+		{"PassWord=abc host=x", "PassWord=xxxxx host=x"},
+		{"x://u:p@h", "x://u:xxxxx@h"},
+		{"paſſword=abc", "paſſword=xxxxx"}, // Unicode folding still goes to the pattern
+	}
+	for _, tt := range tests {
+		if got := String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

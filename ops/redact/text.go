@@ -37,7 +37,14 @@ func String(s string, secrets ...string) string {
 			s = strings.ReplaceAll(s, esc, Mask)
 		}
 	}
-	s = userinfoRE.ReplaceAllString(s, "${1}:"+Mask+"@")
+	// The patterns need "://" and "password": most text has neither, and
+	// is spared the regular expressions.
+	if strings.Contains(s, "://") {
+		s = userinfoRE.ReplaceAllString(s, "${1}:"+Mask+"@")
+	}
+	if !containsFold(s, "password") {
+		return s
+	}
 	s = keywordPasswordRE.ReplaceAllStringFunc(s, func(m string) string {
 		sub := keywordPasswordRE.FindStringSubmatch(m)
 		if strings.HasPrefix(sub[2], "'") {
@@ -87,3 +94,24 @@ func passwordsIn(dsn string) []string {
 // Passwords returns the passwords found in a DSN or URL (userinfo, password
 // query parameters, password= keywords), for use as secrets with [String].
 func Passwords(dsn string) []string { return passwordsIn(dsn) }
+
+// containsFold reports whether s may contain the lower-case ASCII word w
+// in any case: true when it does, and for any text that is not ASCII
+// (Unicode case folding is the regular expression's to judge).
+func containsFold(s, w string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for j < len(w) && s[i+j]|0x20 == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}

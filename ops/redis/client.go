@@ -22,7 +22,8 @@ const DefaultDialTimeout = 3 * time.Second
 // retried and dials are tried once, so an unreachable server fails within
 // about dialTimeout; context deadlines are honoured. No connection is made
 // until the first command. Parse failures are *Error values of KindConfig
-// that do not contain the URL.
+// that do not contain the URL. Every dial, command and pipeline is a record
+// of the debug trace (the command's name only).
 func NewClient(url string, dialTimeout time.Duration) (*goredis.Client, error) {
 	if dialTimeout <= 0 {
 		dialTimeout = DefaultDialTimeout
@@ -50,7 +51,9 @@ func NewClient(url string, dialTimeout time.Duration) (*goredis.Client, error) {
 	if opts.ClientName == "" {
 		opts.ClientName = ClientName
 	}
-	return goredis.NewClient(opts), nil
+	c := goredis.NewClient(opts)
+	c.AddHook(tracer{target: opts.Addr})
+	return c, nil
 }
 
 // userinfo matches the "user:password@" part of a URL.

@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
@@ -134,7 +136,15 @@ func componentsOf(kind string) ([]string, error) {
 // Prepare builds the plan of a restore and runs its preflight checks. It
 // changes nothing: `--dry-run` stops here, and so does the Restore tab
 // until the operator confirms.
-func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (*Plan, error) {
+func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (plan *Plan, err error) {
+	end := logging.Span(ctx, "restore.prepare", logging.KeyKind, opts.Kind, logging.KeySet, opts.ID)
+	defer func() {
+		if plan != nil {
+			end(err, logging.KeySet, plan.SetID, logging.KeyCount, len(plan.Steps), logging.KeyStatus, planStatus(plan))
+		} else {
+			end(err)
+		}
+	}()
 	comps, err := componentsOf(opts.Kind)
 	if err != nil {
 		return nil, err
@@ -143,7 +153,8 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (*P
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps}
+	slog.DebugContext(ctx, "restore set resolved", logging.KeyKind, opts.Kind, logging.KeySet, m.ID, logging.KeyComponents, comps)
+	plan = &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps}
 	ids, idErr := e.Backup.Identities()
 	en := &env{eng: e, plan: plan, p: p, ids: ids}
 	plan.env = en
@@ -156,6 +167,17 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (*P
 	en.preflight(ctx)
 	plan.Prepared = e.now()
 	return plan, nil
+}
+
+// planStatus is the worst status of a plan's preflight, for the trace.
+func planStatus(p *Plan) health.Status {
+	st := health.OK
+	for _, c := range p.Checks {
+		if c.Status.Worse(st) {
+			st = c.Status
+		}
+	}
+	return st
 }
 
 // build adds the steps of every component, in a safe order: the safety
@@ -247,6 +269,18 @@ func (e *Engine) build(ctx context.Context, en *env) error {
 		add(wr.upStep())
 	}
 	add(en.postStep(db, rd, kc))
+	if logging.Enabled(ctx) {
+		var steps []string
+		for _, s := range plan.Steps {
+			steps = append(steps, s.Name)
+		}
+		choices := []any{"safety_backup", !plan.Options.NoSafetyBackup, "stop_writers", stop, "update_existing", plan.Options.UpdateExisting}
+		if db != nil {
+			choices = append(choices, "database", db.target, "scratch", db.scratch, "production", db.production, "database_exists", db.exists)
+		}
+		slog.DebugContext(ctx, "restore plan", logging.KeySet, plan.SetID, logging.KeyTarget, plan.describeTarget(),
+			logging.KeyStep, steps, slog.Group("choices", choices...))
+	}
 	return nil
 }
 
@@ -310,12 +344,14 @@ func (en *env) emit(e progress.Event, keep string) {
 // note records a finding of the running step and shows it.
 func (en *env) note(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	slog.Debug("restore note", logging.KeyStep, en.cur, logging.KeyReason, msg)
 	en.emit(progress.Event{Kind: progress.Info, Message: msg}, msg)
 }
 
 // warn shows a warning of the running step and records it.
 func (en *env) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	slog.Debug("restore warning", logging.KeyStep, en.cur, logging.KeyWarnings, msg)
 	en.emit(progress.Event{Kind: progress.Warn, Message: msg}, "warning: "+msg)
 }
 
@@ -332,6 +368,7 @@ func (en *env) advance(done, total int64, bytes bool) {
 // check records a preflight result.
 func (en *env) check(component, name string, st health.Status, detail string) {
 	en.plan.Checks = append(en.plan.Checks, Check{Component: component, Name: name, Status: st, Detail: detail})
+	slog.Debug("restore check", logging.KeyComponent, component, logging.KeyCheck, name, logging.KeyStatus, st, logging.KeyReason, detail)
 }
 
 // runner runs pg_restore: the backup engine's runner, the real one by

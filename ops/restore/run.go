@@ -57,7 +57,9 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 		"kind": plan.Options.Kind, "set": plan.SetID, "components": plan.Components,
 		"no_safety_backup": plan.Options.NoSafetyBackup, "update_existing": plan.Options.UpdateExisting,
 	})
+	end := logging.Span(ctx, "restore", logging.KeySet, plan.SetID, logging.KeyKind, plan.Options.Kind, logging.KeyTarget, target)
 	err := e.run(ctx, plan, rep)
+	end(err, slog.Group("result", "undone", rep.Undone, "safety_backups", en.safetyIDs()))
 	rep.End = e.now()
 	if err != nil {
 		rep.Err = err.Error()
@@ -79,6 +81,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 	en := plan.env
 	lock, err := e.Backup.LockStore(ctx, "restore "+plan.Options.Kind+" from "+plan.SetID)
+	slog.DebugContext(ctx, "restore lock", logging.KeyPath, e.Backup.Store.LockPath(), logging.KeyOutcome, logging.Outcome(err), logging.Err(err))
 	if err != nil {
 		return fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
@@ -88,6 +91,7 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 		en.lock = nil
 	}()
 	if err := en.startJournal(ctx); err != nil {
+		slog.DebugContext(ctx, "restore journal refused", logging.Err(err))
 		return fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
 	defer en.releaseJournal()
@@ -133,6 +137,7 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 	}
 	for i := last + 1; i < len(plan.Steps); i++ {
 		rep.Steps[i].State = Skipped
+		slog.DebugContext(ctx, "restore step skipped", logging.KeyStep, plan.Steps[i].Name)
 	}
 	rep.Undone = e.undo(ctx, plan, rep, last)
 	if rep.Undone {
@@ -148,22 +153,31 @@ func (e *Engine) runStep(ctx context.Context, s *Step) error {
 		return err
 	}
 	if s.pre != nil {
-		if err := s.pre(ctx); err != nil {
+		if err := s.phase(ctx, "pre", s.pre); err != nil {
 			return fmt.Errorf("precondition: %w", err)
 		}
 	}
-	if err := s.do(ctx); err != nil {
+	if err := s.phase(ctx, "do", s.do); err != nil {
 		return err
 	}
 	if err := e.hook("after:" + s.Name); err != nil {
 		return err
 	}
 	if s.verify != nil {
-		if err := s.verify(ctx); err != nil {
+		if err := s.phase(ctx, "verify", s.verify); err != nil {
 			return fmt.Errorf("verification: %w", err)
 		}
 	}
 	return nil
+}
+
+// phase runs one part of a step (pre, do, verify, undo) as a span of the
+// debug trace.
+func (s *Step) phase(ctx context.Context, phase string, fn func(context.Context) error) error {
+	end := logging.Span(ctx, "restore.step", logging.KeyStep, s.Name, logging.KeyComponent, s.Component, logging.KeyPhase, phase)
+	err := fn(ctx)
+	end(err)
+	return err
 }
 
 // undo reverts steps last..0 and reports whether every undo succeeded.
@@ -183,7 +197,7 @@ func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bo
 			timeout = s.undoTimeout
 		}
 		uctx, cancel := context.WithTimeout(base, timeout)
-		err := s.undo(uctx)
+		err := s.phase(uctx, "undo", s.undo)
 		cancel()
 		rep.Steps[i].Notes = en.notes[s.Name]
 		if err != nil {

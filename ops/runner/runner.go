@@ -22,7 +22,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/proc"
+	"github.com/opsdeck/opsdeck/ops/redact"
 )
 
 // DefaultStderrLines is how many of the last stderr lines an Error keeps.
@@ -97,8 +99,28 @@ type Exec struct {
 // Run starts c and waits for it. It returns nil only when stdout was fully
 // copied to c.Stdout and the program exited 0. When ctx ends the program's
 // process group is sent SIGTERM (SIGKILL after KillGrace) and Run returns
-// ctx's error.
+// ctx's error. Each run is a record of the debug trace (class exec): the
+// program and its arguments with c.Secrets masked, the exit code, the bytes
+// of stdout, the duration and the outcome — never the environment.
 func (x Exec) Run(ctx context.Context, c Cmd) error {
+	if !logging.Enabled(ctx) {
+		return x.run(ctx, c, nil)
+	}
+	start := time.Now()
+	var out int64
+	err := x.run(ctx, c, &out)
+	code := 0
+	var re *Error
+	if errors.As(err, &re) {
+		code = re.ExitCode
+	}
+	logging.Call(ctx, logging.ClassExec, "exec", start, err,
+		logging.KeyCommand, redact.String(c.String(), c.Secrets...), logging.KeyExitCode, code, logging.KeyBytes, out)
+	return err
+}
+
+// run is Run; out, when set, counts the bytes of stdout.
+func (x Exec) run(ctx context.Context, c Cmd, out *int64) error {
 	keep := c.StderrLines
 	if keep <= 0 {
 		keep = DefaultStderrLines
@@ -133,7 +155,7 @@ func (x Exec) Run(ctx context.Context, c Cmd) error {
 	}
 	// When the consumer fails (disk full, upload refused) stop the program
 	// rather than let it block on a full pipe.
-	gw := &guardWriter{w: dst, stop: func() {
+	gw := &guardWriter{w: dst, n: out, stop: func() {
 		if cmd.Process != nil {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		}
@@ -171,6 +193,8 @@ type guardWriter struct {
 	w    io.Writer
 	err  error
 	stop func()
+	// n, when set, counts the bytes written.
+	n *int64
 }
 
 func (g *guardWriter) Write(p []byte) (int, error) {
@@ -180,6 +204,9 @@ func (g *guardWriter) Write(p []byte) (int, error) {
 		return 0, g.err
 	}
 	n, err := g.w.Write(p)
+	if g.n != nil {
+		*g.n += int64(n)
+	}
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
 	}

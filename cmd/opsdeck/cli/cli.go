@@ -126,7 +126,7 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 	if g.ReadOnly {
 		cfg.ReadOnly = true
 	}
-	log, closer, err := logging.Setup(cfg.StateDir, g.Debug)
+	log, closer, err := logging.Setup(cfg.StateDir, g.Debug, cfg.Secrets()...)
 	if err != nil {
 		// Logging is a convenience; a read-only home must not stop a check.
 		log, closer = logging.Discard(), io.NopCloser(nil)
