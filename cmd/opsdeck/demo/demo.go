@@ -78,7 +78,7 @@ command can be tried against the sandbox from another shell.`,
 			if g.ReadOnly {
 				cfg.ReadOnly = true
 			}
-			log, closer, err := logging.Setup(cfg.StateDir, g.Debug)
+			log, closer, err := logging.Setup(cfg.StateDir, g.Debug, cfg.Secrets()...)
 			if err != nil {
 				log, closer = logging.Discard(), io.NopCloser(nil)
 			}
