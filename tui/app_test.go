@@ -12,10 +12,14 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	ophealth "github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/tui"
+	"github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/health"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
-	"github.com/opsdeck/opsdeck/tui/pending"
+	"github.com/opsdeck/opsdeck/tui/maintenance"
+	"github.com/opsdeck/opsdeck/tui/metrics"
+	"github.com/opsdeck/opsdeck/tui/restore"
+	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
 func newModel(t *testing.T, w, h int, readOnly bool) *tui.Model {
@@ -34,13 +38,15 @@ func newModel(t *testing.T, w, h int, readOnly bool) *tui.Model {
 			}
 		},
 	}
+	// The other tabs have no sources: they say what is not configured and
+	// do no I/O.
 	m := tui.New(c,
 		health.New(c, src),
-		pending.New(c, "Metrics", "Live metrics and alerts are not built yet."),
-		pending.New(c, "Backups", "Backups are not built yet."),
-		pending.New(c, "Restore", "Restore is not built yet."),
-		pending.New(c, "Maintenance", "Maintenance is not built yet."),
-		pending.New(c, "Runbooks", "Runbooks are not built yet."),
+		metrics.New(c, metrics.Sources{}),
+		backups.New(c, backups.Sources{}),
+		restore.New(c, restore.Sources{}),
+		maintenance.New(c, maintenance.Sources{}),
+		runbookstab.New(c, runbookstab.Sources{}),
 	)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	feed(m, m.Init(), 0)
@@ -90,7 +96,6 @@ func TestGoldenShell(t *testing.T) {
 	}{
 		{"health_80x24", 80, 24, nil},
 		{"health_120x40", 120, 40, nil},
-		{"pending_80x24", 80, 24, []string{"2"}},
 		{"help_120x40", 120, 40, []string{"?"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,7 +176,7 @@ func timeout() <-chan time.Time { return time.After(100 * time.Millisecond) }
 // its undo), any other key stays.
 func TestQuitWhileOwnRunAsksTwice(t *testing.T) {
 	c := tuitest.Common()
-	m := tui.New(c, pending.New(c, "Restore", "placeholder"))
+	m := tui.New(c, restore.New(c, restore.Sources{}))
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 20})
 	done := c.Tasks.Start(access.WithIdentity(context.Background(), c.Identity), "restore database")
 	defer done()

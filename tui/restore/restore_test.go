@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +19,9 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui"
+	"github.com/opsdeck/opsdeck/tui/audittab"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
-	"github.com/opsdeck/opsdeck/tui/pending"
 	"github.com/opsdeck/opsdeck/tui/restore"
 )
 
@@ -617,7 +618,7 @@ func TestRunSurvivesSwitchingTabs(t *testing.T) {
 	f := newFake()
 	c := tuitest.Common()
 	tab := restore.New(c, restore.Sources{Engine: func() (restore.Engine, error) { return f, nil }, Frame: -1})
-	root := tui.New(c, tab, pending.New(c, "Other", "another tab"))
+	root := tui.New(c, tab, audittab.New(c, audittab.Sources{Path: filepath.Join(t.TempDir(), "audit.log")}))
 	root.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	var ct common.Tab = tuitest.Drive(t, tab, tab.Init(), wait)
 	ct = press(t, ct, toConfirm...)
