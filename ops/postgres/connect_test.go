@@ -23,7 +23,7 @@ func withDSN(t *testing.T, change func(u *url.URL)) string {
 }
 
 // connectErr connects to dsn, which must fail, and says how long it took.
-func connectErr(t *testing.T, dsn string, timeout time.Duration) (error, time.Duration) {
+func connectErr(t *testing.T, dsn string, timeout time.Duration) (time.Duration, error) {
 	t.Helper()
 	start := time.Now()
 	pool, err := postgres.Connect(t.Context(), dsn, timeout)
@@ -33,7 +33,7 @@ func connectErr(t *testing.T, dsn string, timeout time.Duration) (error, time.Du
 		t.Fatal("Connect succeeded")
 	}
 	t.Logf("%v (after %s)", err, took.Round(time.Millisecond))
-	return err, took
+	return took, err
 }
 
 func TestConnectSetsApplicationName(t *testing.T) {
@@ -58,7 +58,7 @@ func TestConnectWrongPassword(t *testing.T) {
 	requireServer(t)
 	const wrong = "not-the-password-42"
 	dsn := withDSN(t, func(u *url.URL) { u.User = url.UserPassword(sandbox.PostgresSuperuser, wrong) })
-	err, _ := connectErr(t, dsn, 3*time.Second)
+	_, err := connectErr(t, dsn, 3*time.Second)
 	if k := postgres.Classify(err); k != postgres.KindAuth {
 		t.Errorf("Classify = %v, want %v", k, postgres.KindAuth)
 	}
@@ -75,7 +75,7 @@ func TestConnectWrongPassword(t *testing.T) {
 func TestConnectMissingDatabase(t *testing.T) {
 	requireServer(t)
 	dsn := withDSN(t, func(u *url.URL) { u.Path = "/no_such_db" })
-	err, _ := connectErr(t, dsn, 3*time.Second)
+	_, err := connectErr(t, dsn, 3*time.Second)
 	if k := postgres.Classify(err); k != postgres.KindDatabaseMissing || !strings.Contains(err.Error(), `"no_such_db"`) {
 		t.Errorf("Classify = %v (%v), want %v naming the database", k, err, postgres.KindDatabaseMissing)
 	}
@@ -87,7 +87,7 @@ func TestConnectRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	dsn := fmt.Sprintf("postgres://opsdeck:secret-pw-77@127.0.0.1:%d/stockdb?sslmode=disable", port)
-	err, took := connectErr(t, dsn, 3*time.Second)
+	took, err := connectErr(t, dsn, 3*time.Second)
 	want := fmt.Sprintf("connection refused at 127.0.0.1:%d — is PostgreSQL running? check postgres.dsn", port)
 	if postgres.Classify(err) != postgres.KindUnreachable || err.Error() != want {
 		t.Errorf("got %v: %q\nwant unreachable: %q", postgres.Classify(err), err, want)
@@ -103,7 +103,7 @@ func TestConnectBlackholeHonoursTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bh.Close()
-	err, took := connectErr(t, "postgres://opsdeck:pw@"+bh.Addr+"/stockdb?sslmode=disable", time.Second)
+	took, err := connectErr(t, "postgres://opsdeck:pw@"+bh.Addr+"/stockdb?sslmode=disable", time.Second)
 	if k := postgres.Classify(err); k != postgres.KindTimeout || !strings.Contains(err.Error(), "within 1s") {
 		t.Errorf("Classify = %v (%v), want timeout naming 1s", k, err)
 	}
@@ -115,7 +115,7 @@ func TestConnectBlackholeHonoursTimeout(t *testing.T) {
 func TestConnectUnroutableAddressHonoursTimeout(t *testing.T) {
 	// 10.255.255.1 drops packets on most networks, fails at once where there
 	// is no route, and reaches a proxy on some sandboxes. It is quick anyway.
-	_, took := connectErr(t, "postgres://opsdeck:pw@10.255.255.1:5432/stockdb?sslmode=disable", time.Second)
+	took, _ := connectErr(t, "postgres://opsdeck:pw@10.255.255.1:5432/stockdb?sslmode=disable", time.Second)
 	if took > 2*time.Second {
 		t.Errorf("took %s with a 1s timeout", took)
 	}
@@ -166,7 +166,7 @@ func TestServerStopped(t *testing.T) {
 	if k := postgres.Classify(err); k != postgres.KindUnreachable {
 		t.Errorf("snapshot on a pool whose server died: %v (%v), want unreachable", k, err)
 	}
-	err, _ = connectErr(t, srv.DSN(), 2*time.Second)
+	_, err = connectErr(t, srv.DSN(), 2*time.Second)
 	if k := postgres.Classify(err); k != postgres.KindUnreachable || !strings.Contains(err.Error(), "is PostgreSQL running?") {
 		t.Errorf("connect to a stopped server: %v (%v), want unreachable", k, err)
 	}

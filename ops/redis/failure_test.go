@@ -11,7 +11,7 @@ import (
 )
 
 // snapshotErr takes a snapshot of url that must fail, and how long it took.
-func snapshotErr(t *testing.T, url string, timeout time.Duration) (error, time.Duration) {
+func snapshotErr(t *testing.T, url string, timeout time.Duration) (time.Duration, error) {
 	t.Helper()
 	c := newClient(t, url, timeout)
 	start := time.Now()
@@ -21,12 +21,12 @@ func snapshotErr(t *testing.T, url string, timeout time.Duration) (error, time.D
 		t.Fatalf("TakeSnapshot succeeded against %s", strings.Split(url, "@")[len(strings.Split(url, "@"))-1])
 	}
 	t.Logf("%s after %s", err, took.Round(time.Millisecond))
-	return err, took
+	return took, err
 }
 
 func TestAuthRequired(t *testing.T) {
 	requireServer(t)
-	err, _ := snapshotErr(t, fmt.Sprintf("redis://%s/0", server.Addr()), time.Second)
+	_, err := snapshotErr(t, fmt.Sprintf("redis://%s/0", server.Addr()), time.Second)
 	if redis.Classify(err) != redis.KindAuth {
 		t.Errorf("Classify = %v, want %v", redis.Classify(err), redis.KindAuth)
 	}
@@ -41,7 +41,7 @@ func TestAuthWrongPassword(t *testing.T) {
 		fmt.Sprintf("redis://:wrong-password-123@%s/0", server.Addr()),
 		fmt.Sprintf("redis://nobody:wrong-password-123@%s/0", server.Addr()),
 	} {
-		err, _ := snapshotErr(t, url, time.Second)
+		_, err := snapshotErr(t, url, time.Second)
 		if redis.Classify(err) != redis.KindAuth {
 			t.Errorf("Classify = %v, want %v", redis.Classify(err), redis.KindAuth)
 		}
@@ -59,7 +59,7 @@ func TestRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err, took := snapshotErr(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port), 2*time.Second)
+	took, err := snapshotErr(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port), 2*time.Second)
 	if redis.Classify(err) != redis.KindUnreachable || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Classify = %v (%v), want unreachable: connection refused", redis.Classify(err), err)
 	}
@@ -77,7 +77,7 @@ func TestBlackholeHonoursTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bh.Close()
-	err, took := snapshotErr(t, "redis://"+bh.Addr+"/0", time.Second)
+	took, err := snapshotErr(t, "redis://"+bh.Addr+"/0", time.Second)
 	if k := redis.Classify(err); k != redis.KindTimeout {
 		t.Errorf("Classify = %v, want timeout", k)
 	}
@@ -93,7 +93,7 @@ func TestUnroutableAddressHonoursTimeout(t *testing.T) {
 	// 10.255.255.1 drops packets on most networks; where there is no route
 	// it fails at once, and behind an intercepting proxy something that is
 	// not Redis answers. Whatever the network does, it is quick.
-	_, took := snapshotErr(t, "redis://10.255.255.1:6379/0", time.Second)
+	took, _ := snapshotErr(t, "redis://10.255.255.1:6379/0", time.Second)
 	if took > 2*time.Second {
 		t.Errorf("took %s with a 1s timeout", took)
 	}
