@@ -151,7 +151,7 @@ func (c *Client) CreateSilence(ctx context.Context, s SilenceSpec) (string, erro
 		return "", err
 	}
 	if res.SilenceID == "" {
-		return "", fmt.Errorf("Alertmanager at %s accepted the silence but returned no ID", c.host)
+		return "", fmt.Errorf("alertmanager at %s accepted the silence but returned no ID", c.host)
 	}
 	return res.SilenceID, nil
 }
@@ -195,7 +195,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return fmt.Errorf("Alertmanager request %s %s: %s", method, path, c.scrub(err))
+		return fmt.Errorf("alertmanager request %s %s: %s", method, path, c.scrub(err))
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -203,12 +203,12 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("Alertmanager unreachable at %s: %s — check that it runs and alertmanager.url", c.host, c.scrub(err))
+		return fmt.Errorf("alertmanager unreachable at %s: %s — check that it runs and alertmanager.url", c.host, c.scrub(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
-		return fmt.Errorf("Alertmanager at %s: reading the answer: %s", c.host, c.scrub(err))
+		return fmt.Errorf("alertmanager at %s: reading the answer: %s", c.host, c.scrub(err))
 	}
 	if resp.StatusCode/100 != 2 {
 		msg := strings.TrimSpace(string(data))
@@ -228,7 +228,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("Alertmanager at %s: unexpected answer to %s: %w", c.host, path, err)
+		return fmt.Errorf("alertmanager at %s: unexpected answer to %s: %w", c.host, path, err)
 	}
 	return nil
 }

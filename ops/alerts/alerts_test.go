@@ -185,7 +185,7 @@ func TestAlertmanagerUnreachable(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = c.Alerts(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "Alertmanager unreachable at "+bh.Addr) || strings.Contains(err.Error(), "s3cret") {
+	if err == nil || !strings.Contains(err.Error(), "alertmanager unreachable at "+bh.Addr) || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Alerts on a black hole: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {

@@ -78,7 +78,7 @@ func TestPrometheusPanels(t *testing.T) {
 	}
 	e.SampleOnce(t.Context())
 	snap = e.Snapshot(0)
-	if v, _ := snap.Find("prometheus.api_p95"); !strings.Contains(v.Err, "Prometheus unreachable at 127.0.0.1:") || v.State != health.Unknown {
+	if v, _ := snap.Find("prometheus.api_p95"); !strings.Contains(v.Err, "prometheus unreachable at 127.0.0.1:") || v.State != health.Unknown {
 		t.Errorf("with Prometheus stopped: %+v", v)
 	}
 }

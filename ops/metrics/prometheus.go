@@ -108,9 +108,9 @@ func (p *PrometheusSampler) query(ctx context.Context, pn config.Panel, now time
 			case promv1.ErrBadData, promv1.ErrExec, promv1.ErrTimeout:
 				return Reading{ID: id, Value: math.NaN(), Err: fmt.Errorf("query rejected (%s): %s — fix it in metrics.prometheus", pe.Type, redact.String(pe.Msg, p.secrets...))}, nil
 			}
-			return Reading{}, fmt.Errorf("Prometheus at %s answered %s: %s — check prometheus.url and its credentials", p.host, pe.Type, redact.String(pe.Msg, p.secrets...))
+			return Reading{}, fmt.Errorf("prometheus at %s answered %s: %s — check prometheus.url and its credentials", p.host, pe.Type, redact.String(pe.Msg, p.secrets...))
 		}
-		return Reading{}, fmt.Errorf("Prometheus unreachable at %s: %s — check that it runs and prometheus.url", p.host, redact.String(err.Error(), p.secrets...))
+		return Reading{}, fmt.Errorf("prometheus unreachable at %s: %s — check that it runs and prometheus.url", p.host, redact.String(err.Error(), p.secrets...))
 	}
 	r := valueReading(id, v)
 	if len(warnings) > 0 {

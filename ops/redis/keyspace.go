@@ -243,7 +243,7 @@ func prepareAnalysis(ctx context.Context, client *goredis.Client, o *KeyspaceOpt
 	}
 	parsed := ParseInfo(info)
 	if mode, _ := parsed.Get("server", "redis_mode"); mode == "cluster" {
-		return nil, fmt.Errorf("Redis at %s runs in cluster mode: analyse each master on its own (its URL with no database)", t.addr)
+		return nil, fmt.Errorf("redis at %s runs in cluster mode: analyse each master on its own (its URL with no database)", t.addr)
 	}
 	dbs := slices.Clone(o.DBs)
 	if len(dbs) == 0 {
