@@ -82,7 +82,6 @@ func fixture(t *testing.T, readOnly bool) (*backup.Engine, string) {
 	mk("20261001_020000", "database", backup.Database)
 	mk("20261120_040000", "full", backup.Database, backup.Redis+"!")
 	writable := *eng
-	writable.Config = &*cfg
 	c2 := *cfg
 	c2.ReadOnly = false
 	writable.Config = &c2

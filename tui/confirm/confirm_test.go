@@ -69,7 +69,7 @@ func TestTypedName(t *testing.T) {
 	}
 	var d Decision
 	for _, k := range []string{"s", "t", "o", "c", "k"} {
-		m, d, _ = m.Update(keyPress(k))
+		m, _, _ = m.Update(keyPress(k))
 	}
 	m, d, _ = m.Update(keyPress("enter"))
 	if d != Pending || !strings.Contains(m.View(), "does not match") {

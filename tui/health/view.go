@@ -104,7 +104,7 @@ func (t *Tab) checksView() string {
 
 func (t *Tab) sectionTitle(name string, focused bool, info string) string {
 	s := t.c.Styles
-	title := s.Subtitle.Render(name)
+	var title string
 	if focused {
 		title = s.PanelTitle.Render("▸ " + name)
 	} else {

@@ -86,15 +86,6 @@ func (o *options) restoreOptions(kind, id string) oprestore.Options {
 	return opts
 }
 
-// target is the database name the restore replaces, as far as the tab
-// can tell before the preflight.
-func (o *options) target() string {
-	if v := strings.TrimSpace(o.db.Value()); v != "" {
-		return v
-	}
-	return o.defaultDB
-}
-
 // optionsKey handles the options: up/down move, space toggles (or edits
 // the target database), enter runs the preflight, esc goes back.
 func (t *Tab) optionsKey(msg tea.KeyPressMsg) tea.Cmd {

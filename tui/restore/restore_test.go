@@ -622,7 +622,7 @@ func TestRunSurvivesSwitchingTabs(t *testing.T) {
 	root.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	var ct common.Tab = tuitest.Drive(t, tab, tab.Init(), wait)
 	ct = press(t, ct, toConfirm...)
-	ct = press(t, ct, typed("stockdb")...)
+	press(t, ct, typed("stockdb")...)
 	_, cmd := root.Update(tuitest.Key("enter"))
 	root.Update(tuitest.Key("tab"))
 	if root.Active() != 1 {

@@ -33,7 +33,6 @@ type flags struct {
 	quiet, verbose     bool
 	stdinIsTerminal    func() bool
 	stderrIsTerminal   func() bool
-	stdoutIsTerminal   func() bool
 }
 
 // Command returns `opsdeck maintain`.
