@@ -4,6 +4,9 @@ GO ?= go
 BIN := bin/opsdeck
 PKGS := ./...
 TEST_TIMEOUT ?= 30m
+# staticcheck at a fixed version, built from the module proxy by go run (the
+# go command caches the binary, so later runs start at once).
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .DEFAULT_GOAL := help
 
@@ -36,9 +39,11 @@ bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9
 	scripts/bench-maintain.sh
 
 .PHONY: lint
-lint: ## gofmt and go vet
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+lint: ## gofmt, go vet, go mod tidy -diff and staticcheck
+	@out=$$(gofmt -l .) && test -z "$$out" || { echo "gofmt: not formatted (gofmt -w them):" >&2; echo "$$out" >&2; exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+	$(STATICCHECK) $(PKGS)
 
 .PHONY: docs
 docs: ## Regenerate the CLI reference in docs/cli from the commands
