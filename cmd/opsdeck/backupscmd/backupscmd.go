@@ -6,16 +6,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/progress"
@@ -88,29 +85,27 @@ func listCommand(g *cli.Globals) *cobra.Command {
 				}
 				rows = append(rows, r)
 			}
-			w := cmd.OutOrStdout()
-			if out.JSON() {
-				return cli.PrintJSON(w, rows)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintf(w, "no backup sets in %s — take one with: opsdeck backup database\n", eng.Store)
-				return nil
-			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tKIND\tSTATUS\tCOMPONENTS\tSIZE\tAGE\tVERIFY")
-			for _, r := range rows {
-				st := r.Status
-				if r.Error != "" {
-					st = "unreadable"
+			p := g.Printer(cmd, out)
+			return p.Result(rows, func() error {
+				if len(rows) == 0 {
+					fmt.Fprintf(p.Out, "no backup sets in %s — take one with: opsdeck backup database\n", eng.Store)
+					return nil
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Kind, st, strings.Join(r.Components, ","),
-					progress.Bytes(r.Size), Age(time.Duration(r.AgeSeconds)*time.Second), r.VerifyState)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "\n%d set(s) in %s\n", len(rows), eng.Store)
-			return nil
+				t := p.Table("ID", "KIND", "STATUS", "COMPONENTS", "SIZE", "AGE", "VERIFY")
+				for _, r := range rows {
+					st := r.Status
+					if r.Error != "" {
+						st = "unreadable"
+					}
+					t.Row(r.ID, r.Kind, st, strings.Join(r.Components, ","),
+						progress.Bytes(r.Size), Age(time.Duration(r.AgeSeconds)*time.Second), r.VerifyState)
+				}
+				if err := t.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(p.Out, "\n%d set(s) in %s\n", len(rows), eng.Store)
+				return nil
+			})
 		},
 	}
 	out.Register(cmd)
@@ -133,12 +128,12 @@ func showCommand(g *cli.Globals) *cobra.Command {
 			if err != nil {
 				return cli.Exit(1, err)
 			}
-			if out.JSON() {
-				return cli.PrintJSON(cmd.OutOrStdout(), s)
-			}
-			backupcmd.PrintManifest(cmd.OutOrStdout(), s.Manifest)
-			fmt.Fprintf(cmd.OutOrStdout(), "verify: %s\n", s.VerifyState())
-			return nil
+			p := g.Printer(cmd, out)
+			return p.Result(s, func() error {
+				p.Manifest(s.Manifest)
+				_, err := fmt.Fprintf(p.Out, "verify: %s\n", s.VerifyState())
+				return err
+			})
 		},
 	}
 	out.Register(cmd)
@@ -177,23 +172,22 @@ Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error
 				return err
 			}
 			defer done()
-			results, err := eng.Verify(ctx, backup.VerifyOptions{IDs: args, All: all, Deep: deep, Progress: verifyPrinter(cmd.ErrOrStderr())})
-			w := cmd.OutOrStdout()
-			if out.JSON() {
-				if perr := cli.PrintJSON(w, results); perr != nil {
-					return perr
-				}
-			} else {
+			p := g.Printer(cmd, out)
+			results, err := eng.Verify(ctx, backup.VerifyOptions{IDs: args, All: all, Deep: deep, Progress: verifyProgress(p)})
+			if perr := p.Result(results, func() error {
 				for _, r := range results {
-					fmt.Fprintf(w, "%s  %-13s  %d file(s)\n", r.ID, r.State(), r.Files)
-					for _, p := range r.Problems {
-						fmt.Fprintf(w, "  FAILED %s\n", p)
+					fmt.Fprintf(p.Out, "%s  %-13s  %d file(s)\n", r.ID, r.State(), r.Files)
+					for _, pr := range r.Problems {
+						fmt.Fprintf(p.Out, "  FAILED %s\n", pr)
 					}
 				}
+				return nil
+			}); perr != nil {
+				return perr
 			}
 			if err != nil {
 				if len(results) > 0 {
-					if out.JSON() {
+					if p.JSON() {
 						return cli.ExitSilently(2)
 					}
 					return cli.Exit(2, err)
@@ -209,13 +203,14 @@ Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error
 	return cmd
 }
 
-func verifyPrinter(w io.Writer) progress.Func {
-	p := backupcmd.Printer(w, false)
+// verifyProgress is p's progress without the failures: they are printed
+// with the results.
+func verifyProgress(p *cli.Printer) progress.Func {
+	show := p.Progress(false)
 	return func(e progress.Event) {
-		if e.Kind == progress.Fail {
-			return // printed with the results
+		if e.Kind != progress.Fail {
+			show(e)
 		}
-		p(e)
 	}
 }
 
@@ -240,45 +235,47 @@ when there is none (pass --yes in cron).`,
 				return err
 			}
 			defer done()
-			w := cmd.OutOrStdout()
+			p := g.Printer(cmd, out)
 			plan, err := eng.Prune(ctx, backup.PruneOptions{DryRun: true})
 			if err != nil {
 				return cli.Exit(1, err)
 			}
 			if dryRun {
-				if out.JSON() {
-					return cli.PrintJSON(w, plan)
-				}
-				printPlan(w, plan.Plan)
-				return nil
+				return p.Result(plan, func() error { return printPlan(p, plan.Plan) })
 			}
 			dels := plan.Plan.Deletes()
 			// Nothing to delete asks nothing, but still goes through Prune:
 			// it checks the session's role and records the run.
 			nothing := len(dels) == 0 && len(plan.Plan.Leftovers) == 0
 			if !yes && !nothing {
-				if !out.JSON() {
-					printPlan(w, plan.Plan)
+				if !p.JSON() {
+					if err := printPlan(p, plan.Plan); err != nil {
+						return err
+					}
 				}
 				if !g.IsTerminal(os.Stdin) {
 					return cli.Exit(1, fmt.Errorf("prune would delete %d set(s): pass --yes to confirm (no terminal to ask on)", len(dels)))
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Delete %d set(s) and %d leftover(s)? [y/N] ", len(dels), len(plan.Plan.Leftovers))
+				fmt.Fprintf(p.Err, "Delete %d set(s) and %d leftover(s)? [y/N] ", len(dels), len(plan.Plan.Leftovers))
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
 					return cli.Exit(1, fmt.Errorf("nothing deleted"))
 				}
 			}
-			res, err := eng.Prune(ctx, backup.PruneOptions{Progress: backupcmd.Printer(cmd.ErrOrStderr(), true)})
-			if out.JSON() {
-				if perr := cli.PrintJSON(w, res); perr != nil {
-					return perr
+			res, err := eng.Prune(ctx, backup.PruneOptions{Progress: p.Progress(true)})
+			if perr := p.Result(res, func() error {
+				switch {
+				case nothing && err == nil:
+					if err := printPlan(p, res.Plan); err != nil {
+						return err
+					}
+					fmt.Fprintln(p.Out, "nothing to delete")
+				case err == nil || len(res.Deleted) > 0:
+					fmt.Fprintf(p.Out, "deleted %d set(s) (%s freed), %d leftover(s)\n", len(res.Deleted), progress.Bytes(res.Freed), len(res.Plan.Leftovers))
 				}
-			} else if nothing && err == nil {
-				printPlan(w, res.Plan)
-				fmt.Fprintln(w, "nothing to delete")
-			} else if err == nil || len(res.Deleted) > 0 {
-				fmt.Fprintf(w, "deleted %d set(s) (%s freed), %d leftover(s)\n", len(res.Deleted), progress.Bytes(res.Freed), len(res.Plan.Leftovers))
+				return nil
+			}); perr != nil {
+				return perr
 			}
 			if err != nil {
 				return cli.Exit(1, err)
@@ -292,23 +289,26 @@ when there is none (pass --yes in cron).`,
 	return cmd
 }
 
-func printPlan(w io.Writer, p backup.PrunePlan) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tAGE\tSIZE\tACTION\tWHY")
-	for _, d := range p.Decisions {
+// printPlan prints what a prune keeps and deletes, and why.
+func printPlan(p *cli.Printer, plan backup.PrunePlan) error {
+	t := p.Table("ID", "KIND", "AGE", "SIZE", "ACTION", "WHY")
+	for _, d := range plan.Decisions {
 		act := "keep"
 		if d.Delete {
 			act = "DELETE"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Kind, Age(d.Age), progress.Bytes(d.Size), act, d.Reason)
+		t.Row(d.ID, d.Kind, Age(d.Age), progress.Bytes(d.Size), act, d.Reason)
 	}
-	tw.Flush()
-	for _, id := range p.Leftovers {
-		fmt.Fprintf(w, "leftover of an interrupted run: %s (DELETE)\n", id)
+	if err := t.Flush(); err != nil {
+		return err
 	}
-	for _, wn := range p.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", wn)
+	for _, id := range plan.Leftovers {
+		fmt.Fprintf(p.Out, "leftover of an interrupted run: %s (DELETE)\n", id)
 	}
+	for _, wn := range plan.Warnings {
+		fmt.Fprintf(p.Out, "warning: %s\n", wn)
+	}
+	return nil
 }
 
 // Age renders a duration as kubectl does: 45s, 12m, 5h, 3d.

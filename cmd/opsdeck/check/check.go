@@ -4,11 +4,9 @@ package check
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -56,23 +54,19 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 			if timeout > 0 {
 				cfg.Timeouts.Check = timeout
 			}
-			if cfg.Path == "" && !out.JSON() {
-				fmt.Fprintf(cmd.ErrOrStderr(), "opsdeck: no config file (looked in %s); checking what the environment names\n",
+			p := g.Printer(cmd, out)
+			if cfg.Path == "" && !p.JSON() {
+				fmt.Fprintf(p.Err, "opsdeck: no config file (looked in %s); checking what the environment names\n",
 					strings.Join(config.SearchPaths(), ", "))
 			}
 			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			rep := health.Run(ctx, cfg, targets...)
-			w := cmd.OutOrStdout()
-			switch {
-			case out.JSON():
-				err = cli.PrintJSON(w, rep)
-			case quiet:
-				err = printText(w, onlyProblems(rep), g.IsTerminal(os.Stdout))
-			default:
-				err = printText(w, rep, g.IsTerminal(os.Stdout))
+			shown := rep
+			if quiet {
+				shown = onlyProblems(rep)
 			}
-			if err != nil {
+			if err := p.Result(rep, func() error { return printText(p, shown) }); err != nil {
 				return err
 			}
 			if code := rep.Status.ExitCode(); code != 0 {
@@ -99,39 +93,22 @@ func onlyProblems(rep health.Report) health.Report {
 	return rep
 }
 
-var colours = map[health.Status]string{
-	health.OK: "\x1b[32m", health.Warn: "\x1b[33m", health.Crit: "\x1b[1;31m", health.Unknown: "\x1b[36m",
-}
-
-func printText(w io.Writer, rep health.Report, colour bool) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tCHECK\tSTATUS\tVALUE\tTHRESHOLD\tHINT")
+// printText prints one line per check and the summary.
+func printText(p *cli.Printer, rep health.Report) error {
+	t := p.Table("TARGET", "CHECK", "STATUS", "VALUE", "THRESHOLD", "HINT")
 	for _, r := range rep.Results {
-		st := strings.ToUpper(r.Status.String())
-		if colour {
-			// tabwriter counts escape bytes as width; pad to a fixed width first.
-			st = colours[r.Status] + fmt.Sprintf("%-7s", st) + "\x1b[0m"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Name, st, clip(r.Value, maxValue), r.Threshold, r.Hint)
+		t.Row(r.Target, r.Name, p.Status(r.Status), cli.Clip(r.Value, maxValue), r.Threshold, r.Hint)
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%s\n", summary(rep))
+	_, err := fmt.Fprintf(p.Out, "\n%s\n", summary(rep))
 	return err
 }
 
 // maxValue keeps one long value (a scheduler message) from pushing every
 // threshold and hint off the screen; -o json carries it whole.
 const maxValue = 64
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
 
 func summary(rep health.Report) string {
 	counts := map[health.Status]int{}

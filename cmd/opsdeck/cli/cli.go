@@ -1,10 +1,10 @@
 // Package cli holds what every opsdeck command shares: the global flags, the
-// loading of configuration and logging they imply, exit codes and output.
+// loading of configuration and logging they imply, exit codes, and the one
+// Printer every command prints its result and progress through.
 package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -193,34 +193,6 @@ func Code(err error) (code int, silent bool) {
 		return e.Code, e.Silent
 	}
 	return 1, false
-}
-
-// Output is the -o flag: text or json.
-type Output string
-
-// Register adds -o/--output to a command.
-func (o *Output) Register(cmd *cobra.Command) {
-	*o = "text"
-	cmd.Flags().StringVarP((*string)(o), "output", "o", "text", "output format: text or json")
-}
-
-// Validate rejects an unknown output format.
-func (o Output) Validate() error {
-	if o != "text" && o != "json" {
-		return Exit(3, fmt.Errorf("unknown output format %q: use -o text or -o json", string(o)))
-	}
-	return nil
-}
-
-// JSON reports whether JSON output was asked for.
-func (o Output) JSON() bool { return o == "json" }
-
-// PrintJSON writes v as indented JSON.
-func PrintJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
 
 // IsTerminal reports whether f is a terminal, for colour decisions.

@@ -65,27 +65,26 @@ func showCmd(g *cli.Globals) *cobra.Command {
 				cfg.ReadOnly = true
 			}
 			red := cfg.Redacted()
-			w := cmd.OutOrStdout()
-			if out.JSON() {
-				return cli.PrintJSON(w, red)
-			}
-			b, err := red.YAML()
-			if err != nil {
-				return err
-			}
-			src := cfg.Path
-			if src == "" {
-				src = "no file (defaults and environment)"
-			}
-			fmt.Fprintf(w, "# effective configuration from %s; secrets redacted\n", src)
-			_, err = w.Write(b)
-			if err == nil {
+			p := g.Printer(cmd, out)
+			return p.Result(red, func() error {
+				b, err := red.YAML()
+				if err != nil {
+					return err
+				}
+				src := cfg.Path
+				if src == "" {
+					src = "no file (defaults and environment)"
+				}
+				fmt.Fprintf(p.Out, "# effective configuration from %s; secrets redacted\n", src)
+				if _, err := p.Out.Write(b); err != nil {
+					return err
+				}
 				if verr := cfg.Validate(); verr != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "\nthis configuration has problems:\n%v\n", verr)
+					fmt.Fprintf(p.Err, "\nthis configuration has problems:\n%v\n", verr)
 					return cli.ExitSilently(3)
 				}
-			}
-			return err
+				return nil
+			})
 		},
 	}
 	out.Register(cmd)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
+	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/safefile"
 )
 
@@ -102,7 +103,7 @@ and does not change the exit code.`,
 			defer closer.Close()
 			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return run(ctx, cmd, opmaintain.New(cfg, cli.Version, g.Audit(cfg)), mode, f)
+			return run(ctx, cmd, g.Printer(cmd, f.out), opmaintain.New(cfg, cli.Version, g.Audit(cfg)), mode, f)
 		},
 	}
 	f.out.Register(cmd)
@@ -181,45 +182,51 @@ func (f *flags) validate(mode opmaintain.Mode, cmd *cobra.Command) error {
 }
 
 // run does the run, the actions and the output.
-func run(ctx context.Context, cmd *cobra.Command, e *opmaintain.Engine, mode opmaintain.Mode, f *flags) error {
+func run(ctx context.Context, cmd *cobra.Command, p *cli.Printer, e *opmaintain.Engine, mode opmaintain.Mode, f *flags) error {
 	defer e.Close()
-	stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
-	showProgress := !f.out.JSON() && f.stderrIsTerminal()
+	var runProgress progress.Func
+	if !p.JSON() && f.stderrIsTerminal() {
+		runProgress = p.Progress(false)
+	}
 	rep, err := e.Run(ctx, opmaintain.Options{
 		Mode: mode, DryRun: f.dryRun,
 		Keyspace: opmaintain.KeyspaceOptions{DBs: f.dbs, MaxOpsPerSec: f.maxOps, Resume: f.resume, Skip: f.noKeyspace},
-		Progress: progressPrinter(stderr, showProgress),
+		Progress: runProgress,
 	})
 	if err != nil && rep == nil {
 		return cli.Exit(3, err)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "opsdeck: interrupted (%v): the report below is incomplete\n", err)
+		fmt.Fprintf(p.Err, "opsdeck: interrupted (%v): the report below is incomplete\n", err)
 	}
 	todo, err := actions(rep, mode, f)
 	if err != nil {
 		return cli.Exit(3, err)
 	}
-	text := !f.out.JSON() && f.report != "-"
+	text := !p.JSON() && f.report != "-"
 	if text {
 		// The findings first, so that the questions come with their reasons.
-		if err := printText(stdout, rep, f.quiet, f.verbose); err != nil {
+		if err := printText(p, rep, f.quiet, f.verbose); err != nil {
 			return err
 		}
 	}
 	if ctx.Err() == nil && len(todo) > 0 {
-		act(ctx, cmd, e, rep, todo, f)
+		act(ctx, cmd, p, e, rep, todo, f)
 		if text && len(rep.Actions) > 0 {
-			if err := printActions(stdout, rep); err != nil {
+			if err := printActions(p, rep); err != nil {
 				return err
 			}
 		}
 	}
-	if err := output(stdout, rep, f); err != nil {
-		return err
+	// JSON once the actions are done; the Markdown report on stdout
+	// replaces it.
+	if p.JSON() && f.report != "-" {
+		if err := p.PrintJSON(rep); err != nil {
+			return err
+		}
 	}
 	if f.report != "" {
-		if err := writeReport(f.report, stdout, rep); err != nil {
+		if err := writeReport(f.report, p.Out, rep); err != nil {
 			return cli.Exit(3, err)
 		}
 	}
@@ -264,8 +271,8 @@ func actions(rep *opmaintain.Report, mode opmaintain.Mode, f *flags) ([]opmainta
 }
 
 // act asks for and does the actions, recording their results in rep.
-func act(ctx context.Context, cmd *cobra.Command, e *opmaintain.Engine, rep *opmaintain.Report, todo []opmaintain.Finding, f *flags) {
-	stderr := cmd.ErrOrStderr()
+func act(ctx context.Context, cmd *cobra.Command, p *cli.Printer, e *opmaintain.Engine, rep *opmaintain.Report, todo []opmaintain.Finding, f *flags) {
+	stderr := p.Err
 	switch {
 	case f.dryRun:
 		fmt.Fprintf(stderr, "dry run: %d action(s) not done:\n", len(todo))
@@ -289,7 +296,11 @@ func act(ctx context.Context, cmd *cobra.Command, e *opmaintain.Engine, rep *opm
 		fmt.Fprintln(stderr, "nothing done")
 		return
 	}
-	e.ApplyAll(ctx, rep, chosen, progressPrinter(stderr, !f.out.JSON()))
+	var actProgress progress.Func
+	if !p.JSON() {
+		actProgress = p.Progress(false)
+	}
+	e.ApplyAll(ctx, rep, chosen, actProgress)
 }
 
 func listActions(w io.Writer, todo []opmaintain.Finding) {

@@ -2,24 +2,13 @@ package maintain
 
 import (
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/health"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
-	"github.com/opsdeck/opsdeck/ops/progress"
 )
-
-// output prints the report as JSON, once the actions are done.
-func output(w io.Writer, rep *opmaintain.Report, f *flags) error {
-	if f.report == "-" || !f.out.JSON() {
-		return nil // the Markdown report, or the text already printed
-	}
-	return cli.PrintJSON(w, rep)
-}
 
 // maxCell keeps one long value from pushing the table off the screen; -o
 // json and --report carry it whole.
@@ -27,18 +16,18 @@ const maxCell = 70
 
 // printText prints one line per finding, then the details of those that
 // need attention (all of them with verbose), the actions and a summary.
-func printText(w io.Writer, rep *opmaintain.Report, quiet, verbose bool) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AREA\tCHECK\tSTATUS\tOBJECT\tFINDING")
+func printText(p *cli.Printer, rep *opmaintain.Report, quiet, verbose bool) error {
+	w := p.Out
+	t := p.Table("AREA", "CHECK", "STATUS", "OBJECT", "FINDING")
 	shown := 0
 	for _, f := range rep.Findings {
 		if quiet && f.Status == health.OK && !f.NA {
 			continue
 		}
 		shown++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Area, f.Check, strings.ToUpper(f.StatusText()), clip(f.Object, 40), clip(f.Summary, maxCell))
+		t.Row(string(f.Area), f.Check, strings.ToUpper(f.StatusText()), cli.Clip(f.Object, 40), cli.Clip(f.Summary, maxCell))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Flush(); err != nil {
 		return err
 	}
 	if shown == 0 {
@@ -82,7 +71,8 @@ func printText(w io.Writer, rep *opmaintain.Report, quiet, verbose bool) error {
 }
 
 // printActions prints what the actions did and the status after them.
-func printActions(w io.Writer, rep *opmaintain.Report) error {
+func printActions(p *cli.Printer, rep *opmaintain.Report) error {
+	w := p.Out
 	if len(rep.Actions) > 0 {
 		fmt.Fprintln(w, "\nactions:")
 		for _, a := range rep.Actions {
@@ -112,40 +102,4 @@ func summary(rep *opmaintain.Report) string {
 		s += " (read-only)"
 	}
 	return s
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
-
-// progressPrinter prints the run's progress to w on a terminal: a line
-// per area, and the keyspace and vacuum progress at most every second.
-func progressPrinter(w io.Writer, on bool) progress.Func {
-	if !on {
-		return nil
-	}
-	var last time.Time
-	return func(e progress.Event) {
-		switch e.Kind {
-		case progress.Advance:
-			if time.Since(last) < time.Second {
-				return
-			}
-			last = time.Now()
-			line := fmt.Sprintf("%s %s", e.Op, e.Step)
-			if e.Total > 0 {
-				line += fmt.Sprintf(" %.0f%% (%d/%d)", 100*float64(e.Done)/float64(e.Total), e.Done, e.Total)
-			}
-			if e.Message != "" {
-				line += " " + e.Message
-			}
-			fmt.Fprintf(w, "%s %s\n", e.At.Format("15:04:05"), line)
-		default:
-			fmt.Fprintf(w, "%s %s\n", e.At.Format("15:04:05"), e.String())
-		}
-	}
 }

@@ -6,7 +6,6 @@ package metrics
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -70,15 +69,15 @@ Exit codes follow the Nagios convention: 0 ok · 1 warn · 2 crit · 3 unknown.`
 				return cli.Exit(3, err)
 			}
 			defer r.close()
-			w := cmd.OutOrStdout()
+			p := g.Printer(cmd, out)
 			if watch {
-				return r.watch(ctx, w, out, g.IsTerminal(os.Stdout))
+				return r.watch(ctx, p)
 			}
 			rep := r.once(ctx)
 			if ctx.Err() != nil {
 				return cli.Exit(130, fmt.Errorf("interrupted"))
 			}
-			if err := r.print(w, rep, out, g.IsTerminal(os.Stdout)); err != nil {
+			if err := r.print(p, rep); err != nil {
 				return err
 			}
 			if code := rep.Status.ExitCode(); code != 0 {
@@ -182,7 +181,7 @@ func (r *runner) once(ctx context.Context) Report {
 	return r.report(ctx)
 }
 
-func (r *runner) watch(ctx context.Context, w io.Writer, out cli.Output, tty bool) error {
+func (r *runner) watch(ctx context.Context, p *cli.Printer) error {
 	r.watching = true
 	e := r.setup.Engine
 	e.Start(ctx)
@@ -202,10 +201,10 @@ func (r *runner) watch(ctx context.Context, w io.Writer, out cli.Output, tty boo
 		}
 		first = nil
 		rep := r.report(ctx)
-		if tty && !out.JSON() {
-			fmt.Fprint(w, "\x1b[H\x1b[2J")
+		if p.Terminal && !p.JSON() {
+			fmt.Fprint(p.Out, "\x1b[H\x1b[2J") // a terminal: each report on a clean screen
 		}
-		if err := r.print(w, rep, out, tty); err != nil {
+		if err := r.print(p, rep); err != nil {
 			return err
 		}
 	}

@@ -1,11 +1,8 @@
 package metrics
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
@@ -14,32 +11,27 @@ import (
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 )
 
-var colours = map[health.Status]string{
-	health.OK: "\x1b[32m", health.Warn: "\x1b[33m", health.Crit: "\x1b[1;31m", health.Unknown: "\x1b[36m",
+// print prints one report: JSON (one line of it while watching), or the
+// series, the firing alerts and a summary.
+func (r *runner) print(p *cli.Printer, rep Report) error {
+	if p.JSON() && r.watching {
+		return p.PrintJSONLine(rep)
+	}
+	return p.Result(rep, func() error { return printText(p, rep) })
 }
 
-func (r *runner) print(w io.Writer, rep Report, out cli.Output, colour bool) error {
-	if out.JSON() {
-		if r.watching {
-			return printLine(w, rep)
-		}
-		return cli.PrintJSON(w, rep)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSERIES\tVALUE\tSTATUS\tMIN\tMAX\tTHRESHOLD\tDETAIL")
+func printText(p *cli.Printer, rep Report) error {
+	w := p.Out
+	t := p.Table("SOURCE", "SERIES", "VALUE", "STATUS", "MIN", "MAX", "THRESHOLD", "DETAIL")
 	for _, s := range rep.Series {
-		st := strings.ToUpper(s.State.String())
-		if colour {
-			st = colours[s.State] + fmt.Sprintf("%-7s", st) + "\x1b[0m"
-		}
 		detail := s.Detail
 		if s.Error != "" {
 			detail = s.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Source, s.Title, val(s.Value, s.Unit), st,
-			val(s.Min, s.Unit), val(s.Max, s.Unit), s.Threshold.Format(s.Unit), clip(detail, 90))
+		t.Row(s.Source, s.Title, val(s.Value, s.Unit), p.Status(s.State),
+			val(s.Min, s.Unit), val(s.Max, s.Unit), s.Threshold.Format(s.Unit), cli.Clip(detail, 90))
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Flush(); err != nil {
 		return err
 	}
 	for _, a := range rep.Absent {
@@ -53,24 +45,16 @@ func (r *runner) print(w io.Writer, rep Report, out cli.Output, colour bool) err
 		fmt.Fprintf(w, "Alerts (%s): none firing\n", alertsFrom(rep.AlertsFrom))
 	default:
 		fmt.Fprintf(w, "Alerts (%s):\n", alertsFrom(rep.AlertsFrom))
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEVERITY\tALERT\tSTATE\tSINCE\tSUMMARY\tLABELS")
+		t := p.Table("SEVERITY", "ALERT", "STATE", "SINCE", "SUMMARY", "LABELS")
 		for _, a := range rep.Alerts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Severity, a.Name, a.State, since(rep.At, a.Since), clip(a.Summary, 80), clip(alerts.LabelString(a.Labels), 60))
+			t.Row(a.Severity, a.Name, a.State, since(rep.At, a.Since), cli.Clip(a.Summary, 80), cli.Clip(alerts.LabelString(a.Labels), 60))
 		}
-		if err := tw.Flush(); err != nil {
+		if err := t.Flush(); err != nil {
 			return err
 		}
 	}
 	_, err := fmt.Fprintf(w, "\n%s at %s\n", summary(rep), rep.At.Format("15:04:05"))
 	return err
-}
-
-// printLine writes the report as one line of JSON (--watch into a pipe).
-func printLine(w io.Writer, rep Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(rep)
 }
 
 func alertsFrom(s string) string {
@@ -92,14 +76,6 @@ func since(now, t time.Time) string {
 		return "–"
 	}
 	return health.ShortDuration(now.Sub(t).Round(time.Second))
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 func summary(rep Report) string {

@@ -5,7 +5,6 @@ package monitoring
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -76,14 +75,14 @@ write is left alone (the command fails) unless --force.`,
 			if err != nil {
 				return cli.Exit(1, err)
 			}
-			if o.JSON() {
-				return cli.PrintJSON(cmd.OutOrStdout(), struct {
-					Files    []string `json:"files"`
-					Warnings []string `json:"warnings"`
-				}{written, append([]string{}, rendered.Warnings...)})
-			}
-			printText(cmd.OutOrStdout(), cmd.ErrOrStderr(), out, written, rendered.Warnings)
-			return nil
+			p := g.Printer(cmd, o)
+			return p.Result(struct {
+				Files    []string `json:"files"`
+				Warnings []string `json:"warnings"`
+			}{written, append([]string{}, rendered.Warnings...)}, func() error {
+				printText(p, out, written, rendered.Warnings)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "directory to write into (created if missing)")
@@ -92,13 +91,13 @@ write is left alone (the command fails) unless --force.`,
 	return cmd
 }
 
-func printText(w, errw io.Writer, dir string, written, warnings []string) {
-	for _, p := range written {
-		fmt.Fprintln(w, "wrote", p)
+func printText(p *cli.Printer, dir string, written, warnings []string) {
+	for _, f := range written {
+		fmt.Fprintln(p.Out, "wrote", f)
 	}
 	for _, wn := range warnings {
-		fmt.Fprintln(errw, "opsdeck: warning:", wn)
+		fmt.Fprintln(p.Err, "opsdeck: warning:", wn)
 	}
-	fmt.Fprintf(w, "\nCheck them with:\n  promtool check config %[1]s/%[2]s\n  promtool test rules %[1]s/%[3]s\n  amtool check-config %[1]s/%[4]s\n",
+	fmt.Fprintf(p.Out, "\nCheck them with:\n  promtool check config %[1]s/%[2]s\n  promtool test rules %[1]s/%[3]s\n  amtool check-config %[1]s/%[4]s\n",
 		dir, opmon.PrometheusFile, opmon.RuleTestsFile, opmon.AlertmanagerFile)
 }

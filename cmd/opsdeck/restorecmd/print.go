@@ -11,8 +11,8 @@ import (
 	"github.com/opsdeck/opsdeck/ops/restore"
 )
 
-// PrintPlan prints the set, the target, the preflight and the steps.
-func PrintPlan(w io.Writer, p *restore.Plan) {
+// printPlan prints the set, the target, the preflight and the steps.
+func printPlan(w io.Writer, p *restore.Plan) {
 	m := p.Set
 	fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
 		m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
@@ -61,8 +61,8 @@ func statusWord(s health.Status) string {
 	return s.String()
 }
 
-// PrintReport prints how the run went.
-func PrintReport(w io.Writer, r *restore.Report) {
+// printReport prints how the run went.
+func printReport(w io.Writer, r *restore.Report) {
 	fmt.Fprintln(w)
 	for _, s := range r.Steps {
 		fmt.Fprintf(w, "  %-11s %-16s %8v", s.State, s.Name, s.Took.Round(time.Millisecond))

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
@@ -121,17 +120,17 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	}
 	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	p := g.Printer(cmd, f.out)
 	opts := restore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
 	if len(args) == 2 {
 		opts.ID = args[1]
 	}
 	eng := restore.New(be)
-	printer := backupcmd.Printer(stderr, f.quiet || f.out.JSON())
+	events := p.Progress(f.quiet || p.JSON())
 	if args[0] == "recover" {
-		return f.recover(cmd, eng, cfg, printer)
+		return f.recover(cmd, p, eng, cfg, events)
 	}
-	plan, err := eng.Prepare(ctx, opts, printer)
+	plan, err := eng.Prepare(ctx, opts, events)
 	var cerr *restore.ConfigError
 	switch {
 	case errors.As(err, &cerr):
@@ -139,39 +138,35 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	case err != nil:
 		return cli.Exit(2, err)
 	}
-	if f.out.JSON() && f.dryRun {
-		return cli.PrintJSON(stdout, plan)
+	if p.JSON() && f.dryRun {
+		return p.PrintJSON(plan)
 	}
-	if !f.out.JSON() {
-		PrintPlan(stdout, plan)
+	if !p.JSON() {
+		printPlan(p.Out, plan)
 	}
 	if err := plan.Blocked(); err != nil {
-		if f.out.JSON() {
-			_ = cli.PrintJSON(stdout, plan)
+		if p.JSON() {
+			_ = p.PrintJSON(plan)
 		}
 		return cli.Exit(2, fmt.Errorf("%w — nothing was changed", err))
 	}
 	if f.dryRun {
-		fmt.Fprintln(stdout, "dry run: nothing was changed")
+		fmt.Fprintln(p.Out, "dry run: nothing was changed")
 		return nil
 	}
 	if !f.yes {
 		if !f.stdinIsTerminal() {
 			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to restore without the typed confirmation"))
 		}
-		if !confirm(ctx, cmd.InOrStdin(), stderr, plan.Confirm) {
+		if !confirm(ctx, cmd.InOrStdin(), p.Err, plan.Confirm) {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}
-	rep, err := eng.Run(ctx, plan, printer)
-	if f.out.JSON() {
-		if rep != nil {
-			if perr := cli.PrintJSON(stdout, rep); perr != nil {
-				return perr
-			}
+	rep, err := eng.Run(ctx, plan, events)
+	if rep != nil {
+		if perr := p.Result(rep, func() error { printReport(p.Out, rep); return nil }); perr != nil {
+			return perr
 		}
-	} else if rep != nil {
-		PrintReport(stdout, rep)
 	}
 	switch {
 	case err == nil:
@@ -206,8 +201,8 @@ func confirm(ctx context.Context, in io.Reader, w io.Writer, want string) bool {
 
 // recover undoes what a killed restore left changed, after a typed
 // confirmation.
-func (f *flags) recover(cmd *cobra.Command, eng *restore.Engine, cfg *config.Config, p progress.Func) error {
-	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+func (f *flags) recover(cmd *cobra.Command, p *cli.Printer, eng *restore.Engine, cfg *config.Config, events progress.Func) error {
+	stdout := p.Out
 	j, err := restore.Interrupted(cfg)
 	if err != nil {
 		return cli.Exit(2, err)
@@ -225,18 +220,14 @@ func (f *flags) recover(cmd *cobra.Command, eng *restore.Engine, cfg *config.Con
 		if !f.stdinIsTerminal() {
 			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to recover"))
 		}
-		if !confirm(cmd.Context(), cmd.InOrStdin(), stderr, "recover") {
+		if !confirm(cmd.Context(), cmd.InOrStdin(), p.Err, "recover") {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}
-	rep, err := eng.Recover(context.WithoutCancel(cmd.Context()), p)
+	rep, err := eng.Recover(context.WithoutCancel(cmd.Context()), events)
 	if rep != nil {
-		if f.out.JSON() {
-			if perr := cli.PrintJSON(stdout, rep); perr != nil {
-				return perr
-			}
-		} else {
-			PrintReport(stdout, rep)
+		if perr := p.Result(rep, func() error { printReport(stdout, rep); return nil }); perr != nil {
+			return perr
 		}
 	}
 	switch {
