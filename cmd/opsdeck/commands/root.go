@@ -10,17 +10,17 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupcmd"
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/backupscmd"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/backup"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/backups"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/check"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/configcmd"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/config"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
-	maintaincmd "github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
-	metricscmd "github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
-	monitoringcmd "github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/restorecmd"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/restore"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
 )
 
@@ -66,12 +66,12 @@ subcommands from scripts and cron.`,
 		},
 	}
 	g.Register(root)
-	root.AddCommand(check.Command(g), configcmd.Command(g), demo.Command(g))
-	root.AddCommand(backupcmd.Command(g), backupscmd.Command(g))
-	root.AddCommand(metricscmd.Command(g))
-	root.AddCommand(monitoringcmd.Command(g))
+	root.AddCommand(check.Command(g), config.Command(g), demo.Command(g))
+	root.AddCommand(backup.Command(g), backups.Command(g))
+	root.AddCommand(metrics.Command(g))
+	root.AddCommand(monitoring.Command(g))
 	root.AddCommand(serve.Command(g))
-	root.AddCommand(maintaincmd.Command(g))
-	root.AddCommand(restorecmd.Command(g))
+	root.AddCommand(maintain.Command(g))
+	root.AddCommand(restore.Command(g))
 	return root
 }

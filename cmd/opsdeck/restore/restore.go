@@ -1,7 +1,7 @@
-// Package restorecmd is `opsdeck restore database|redis|config|full`: the
+// Package restore is `opsdeck restore database|redis|config|full`: the
 // plan and its preflight, a typed confirmation, then each step's progress
 // on stderr and the summary on stdout.
-package restorecmd
+package restore
 
 import (
 	"bufio"
@@ -19,7 +19,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 type flags struct {
@@ -43,7 +43,7 @@ func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:       "restore database|redis|config|full [ID|latest] | restore recover",
 		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
-		ValidArgs: append(append([]string(nil), restore.Kinds...), "recover"),
+		ValidArgs: append(append([]string(nil), oprestore.Kinds...), "recover"),
 		Long: `Restores from a backup set (default: the newest one holding the component,
 safety backups of earlier restores left out) as a plan of named steps, each
 with a precondition, an action, a verification and an undo:
@@ -83,14 +83,14 @@ not finish (read the report).`,
 				return nil
 			}
 			if len(args) < 1 || len(args) > 2 {
-				return cli.Exit(3, fmt.Errorf("say what to restore: %s, and optionally a set ID or latest", strings.Join(restore.Kinds, ", ")))
+				return cli.Exit(3, fmt.Errorf("say what to restore: %s, and optionally a set ID or latest", strings.Join(oprestore.Kinds, ", ")))
 			}
-			for _, k := range restore.Kinds {
+			for _, k := range oprestore.Kinds {
 				if args[0] == k {
 					return nil
 				}
 			}
-			return cli.Exit(3, fmt.Errorf("unknown restore kind %q: choose %s", args[0], strings.Join(restore.Kinds, ", ")))
+			return cli.Exit(3, fmt.Errorf("unknown restore kind %q: choose %s", args[0], strings.Join(oprestore.Kinds, ", ")))
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, g, args) },
 	}
@@ -121,17 +121,17 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	p := g.Printer(cmd, f.out)
-	opts := restore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
+	opts := oprestore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
 	if len(args) == 2 {
 		opts.ID = args[1]
 	}
-	eng := restore.New(be)
+	eng := oprestore.New(be)
 	events := p.Progress(f.quiet || p.JSON())
 	if args[0] == "recover" {
 		return f.recover(cmd, p, eng, cfg, events)
 	}
 	plan, err := eng.Prepare(ctx, opts, events)
-	var cerr *restore.ConfigError
+	var cerr *oprestore.ConfigError
 	switch {
 	case errors.As(err, &cerr):
 		return cli.Exit(3, err)
@@ -201,9 +201,9 @@ func confirm(ctx context.Context, in io.Reader, w io.Writer, want string) bool {
 
 // recover undoes what a killed restore left changed, after a typed
 // confirmation.
-func (f *flags) recover(cmd *cobra.Command, p *cli.Printer, eng *restore.Engine, cfg *config.Config, events progress.Func) error {
+func (f *flags) recover(cmd *cobra.Command, p *cli.Printer, eng *oprestore.Engine, cfg *config.Config, events progress.Func) error {
 	stdout := p.Out
-	j, err := restore.Interrupted(cfg)
+	j, err := oprestore.Interrupted(cfg)
 	if err != nil {
 		return cli.Exit(2, err)
 	}

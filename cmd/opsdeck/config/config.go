@@ -1,6 +1,6 @@
-// Package configcmd is `opsdeck config`: validate, show (secrets redacted),
+// Package config is `opsdeck config`: validate, show (secrets redacted),
 // print an example, and say where the file is looked for.
-package configcmd
+package config
 
 import (
 	"fmt"

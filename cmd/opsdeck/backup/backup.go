@@ -1,6 +1,6 @@
-// Package backupcmd is `opsdeck backup full|database|redis|config|logs`:
+// Package backup is `opsdeck backup full|database|redis|config|logs`:
 // one backup set, its progress on stderr, its manifest summary on stdout.
-package backupcmd
+package backup
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package restorecmd
+package restore
 
 import (
 	"fmt"
@@ -8,11 +8,11 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // printPlan prints the set, the target, the preflight and the steps.
-func printPlan(w io.Writer, p *restore.Plan) {
+func printPlan(w io.Writer, p *oprestore.Plan) {
 	m := p.Set
 	fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
 		m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
@@ -33,7 +33,7 @@ func printPlan(w io.Writer, p *restore.Plan) {
 	if len(p.Objects) > 0 {
 		fmt.Fprintln(w, "\nobjects:")
 		for _, o := range p.Objects {
-			if o.Action == restore.ObjectUnchanged {
+			if o.Action == oprestore.ObjectUnchanged {
 				continue
 			}
 			fmt.Fprintf(w, "  %-9s %s  %s\n", o.Action, o.Ref(), o.Detail())
@@ -62,7 +62,7 @@ func statusWord(s health.Status) string {
 }
 
 // printReport prints how the run went.
-func printReport(w io.Writer, r *restore.Report) {
+func printReport(w io.Writer, r *oprestore.Report) {
 	fmt.Fprintln(w)
 	for _, s := range r.Steps {
 		fmt.Fprintf(w, "  %-11s %-16s %8v", s.State, s.Name, s.Took.Round(time.Millisecond))

@@ -1,6 +1,6 @@
-// Package backupscmd is `opsdeck backups list|verify|prune`: the catalog of
+// Package backups is `opsdeck backups list|verify|prune`: the catalog of
 // backup sets, checking them, and expiring them by retention.
-package backupscmd
+package backups
 
 import (
 	"bufio"
