@@ -39,11 +39,12 @@ bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9
 	scripts/bench-maintain.sh
 
 .PHONY: lint
-lint: ## gofmt, go vet, go mod tidy -diff and staticcheck
+lint: ## gofmt, go vet, go mod tidy -diff, staticcheck and one import name per package
 	@out=$$(gofmt -l .) && test -z "$$out" || { echo "gofmt: not formatted (gofmt -w them):" >&2; echo "$$out" >&2; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 	$(STATICCHECK) $(PKGS)
+	$(GO) run scripts/importnames.go
 
 .PHONY: docs
 docs: ## Regenerate the CLI reference in docs/cli from the commands

@@ -10,11 +10,11 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/opsdeck/opsdeck/ops/access"
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/tui"
 	"github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
-	"github.com/opsdeck/opsdeck/tui/health"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
 	"github.com/opsdeck/opsdeck/tui/maintenance"
 	"github.com/opsdeck/opsdeck/tui/metrics"
@@ -27,21 +27,21 @@ func newModel(t *testing.T, w, h int, readOnly bool) *tui.Model {
 	c := tuitest.Common()
 	c.ReadOnly = readOnly
 	cl := tuitest.NewCluster(0)
-	src := health.Sources{
-		Kube: func(context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+	src := healthtab.Sources{
+		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return cl, common.KubeInfoMsg{Context: "sandbox", Namespaces: []string{"stockapp"}}, nil
 		},
-		Checks: func(context.Context) []ophealth.Result {
-			return []ophealth.Result{
-				{Target: "postgres", Name: "reachable", Status: ophealth.OK, Value: "PostgreSQL 15.18, db stockdb"},
-				{Target: "redis", Name: "reachable", Status: ophealth.OK, Value: "Redis 7.0.15"},
+		Checks: func(context.Context) []health.Result {
+			return []health.Result{
+				{Target: "postgres", Name: "reachable", Status: health.OK, Value: "PostgreSQL 15.18, db stockdb"},
+				{Target: "redis", Name: "reachable", Status: health.OK, Value: "Redis 7.0.15"},
 			}
 		},
 	}
 	// The other tabs have no sources: they say what is not configured and
 	// do no I/O.
 	m := tui.New(c,
-		health.New(c, src),
+		healthtab.New(c, src),
 		metrics.New(c, metrics.Sources{}),
 		backups.New(c, backups.Sources{}),
 		restore.New(c, restore.Sources{}),

@@ -8,14 +8,14 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/runbook"
 	"github.com/opsdeck/opsdeck/runbooks"
 	"github.com/opsdeck/opsdeck/tui"
 	"github.com/opsdeck/opsdeck/tui/common"
-	"github.com/opsdeck/opsdeck/tui/health"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
-	rbtab "github.com/opsdeck/opsdeck/tui/runbooks"
+	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
 // drain runs cmd and everything it leads to through the root model,
@@ -33,18 +33,18 @@ func drain(m *tui.Model, cmd tea.Cmd) {
 func TestHealthOpensTheRunbookOfAProblem(t *testing.T) {
 	c := tuitest.Common()
 	cl := tuitest.NewCluster(0)
-	hsrc := health.Sources{
-		Kube: func(context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+	hsrc := healthtab.Sources{
+		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return cl, common.KubeInfoMsg{Context: "sandbox"}, nil
 		},
-		Checks: func(context.Context) []ophealth.Result { return nil },
+		Checks: func(context.Context) []health.Result { return nil },
 	}
-	rsrc := rbtab.Sources{Load: func() (*runbook.Library, error) { return runbook.Load(runbooks.FS, "", runbooks.Order) }}
-	rb := rbtab.New(c, rsrc)
+	rsrc := runbookstab.Sources{Load: func() (*runbook.Library, error) { return runbook.Load(runbooks.FS, "", runbooks.Order) }}
+	rb := runbookstab.New(c, rsrc)
 	// Load the runbooks first: feed gives up on a Cmd after 100ms, and
 	// loading can take longer under -race.
 	tuitest.Drive(t, rb, rb.Init(), 30*time.Second)
-	m := tui.New(c, health.New(c, hsrc), rb)
+	m := tui.New(c, healthtab.New(c, hsrc), rb)
 	m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
 	feed(m, m.Init(), 0)
 	drain(m, press(m, "b"))

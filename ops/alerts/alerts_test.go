@@ -17,7 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/metrics"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -201,17 +201,17 @@ func TestEvaluate(t *testing.T) {
 	now := time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC)
 	conn, _ := th.Named("db_connections_percent")
 	hit, _ := th.Named("cache_hit_ratio_percent")
-	snap := metrics.Snapshot{
+	snap := opmetrics.Snapshot{
 		At: now,
-		Series: []metrics.SeriesView{
-			{SeriesInfo: metrics.SeriesInfo{ID: metrics.PGConnections, Source: "postgres", Title: "connections", Unit: metrics.UnitPercent,
-				Threshold: metrics.Threshold{Name: conn.Name, Limit: conn.Limit}}, Value: 85, State: health.Warn, Since: now.Add(-3 * time.Minute), Detail: "82/97"},
-			{SeriesInfo: metrics.SeriesInfo{ID: metrics.PGCacheHit, Source: "postgres", Title: "cache hit", Unit: metrics.UnitPercent,
-				Threshold: metrics.Threshold{Name: hit.Name, Limit: hit.Limit, Lower: true}}, Value: 75, State: health.Crit, Since: now.Add(-time.Minute)},
-			{SeriesInfo: metrics.SeriesInfo{ID: metrics.RedisKeys, Source: "redis"}, Value: 10, State: health.OK},
-			{SeriesInfo: metrics.SeriesInfo{ID: "business.x"}, Value: math.NaN(), State: health.Unknown},
+		Series: []opmetrics.SeriesView{
+			{SeriesInfo: opmetrics.SeriesInfo{ID: opmetrics.PGConnections, Source: "postgres", Title: "connections", Unit: opmetrics.UnitPercent,
+				Threshold: opmetrics.Threshold{Name: conn.Name, Limit: conn.Limit}}, Value: 85, State: health.Warn, Since: now.Add(-3 * time.Minute), Detail: "82/97"},
+			{SeriesInfo: opmetrics.SeriesInfo{ID: opmetrics.PGCacheHit, Source: "postgres", Title: "cache hit", Unit: opmetrics.UnitPercent,
+				Threshold: opmetrics.Threshold{Name: hit.Name, Limit: hit.Limit, Lower: true}}, Value: 75, State: health.Crit, Since: now.Add(-time.Minute)},
+			{SeriesInfo: opmetrics.SeriesInfo{ID: opmetrics.RedisKeys, Source: "redis"}, Value: 10, State: health.OK},
+			{SeriesInfo: opmetrics.SeriesInfo{ID: "business.x"}, Value: math.NaN(), State: health.Unknown},
 		},
-		Sources: []metrics.SourceStatus{
+		Sources: []opmetrics.SourceStatus{
 			{Name: "postgres", OK: true, Runs: 3},
 			{Name: "redis", OK: false, Runs: 3, Err: "redis unreachable at 127.0.0.1:6379", LastOK: now.Add(-time.Minute)},
 			{Name: "prometheus", OK: false, Runs: 0},
@@ -243,9 +243,9 @@ func TestEvaluate(t *testing.T) {
 
 func TestAlertName(t *testing.T) {
 	for id, want := range map[string]string{
-		metrics.PGConnections:        "PostgreSQLHighConnections",
+		opmetrics.PGConnections:      "PostgreSQLHighConnections",
 		"prometheus.api_error_rate":  "HighAPIErrorRate",
-		metrics.PGCacheHit:           "PostgresCacheHit",
+		opmetrics.PGCacheHit:         "PostgresCacheHit",
 		"business.task_success_rate": "BusinessTaskSuccessRate",
 	} {
 		if got := alerts.AlertName(id); got != want {

@@ -5,16 +5,16 @@ import (
 	"strings"
 
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/metrics"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 )
 
 // referenceNames are the reference system's alert names for the series
 // its rules cover; other series get a name made from their ID.
 var referenceNames = map[string]string{
-	metrics.PGConnections:         "PostgreSQLHighConnections",
-	metrics.RedisMemory:           "RedisHighMemoryUsage",
-	metrics.KubeCPU:               "HighCPUUsage",
-	metrics.KubeMemory:            "HighMemoryUsage",
+	opmetrics.PGConnections:       "PostgreSQLHighConnections",
+	opmetrics.RedisMemory:         "RedisHighMemoryUsage",
+	opmetrics.KubeCPU:             "HighCPUUsage",
+	opmetrics.KubeMemory:          "HighMemoryUsage",
 	"prometheus.api_error_rate":   "HighAPIErrorRate",
 	"prometheus.api_p95":          "HighAPIResponseTime",
 	"prometheus.api_request_rate": "HighAPIRequestRate",
@@ -47,7 +47,7 @@ func AlertName(id string) string {
 // Alertmanager would with rules generated from the same thresholds: every
 // series at warn or crit is an alert (warning or critical, since the state
 // began), and every source that cannot be sampled is a critical one.
-func Evaluate(snap metrics.Snapshot) []Alert {
+func Evaluate(snap opmetrics.Snapshot) []Alert {
 	var out []Alert
 	for _, src := range snap.Sources {
 		name, ok := downNames[src.Name]
@@ -78,7 +78,7 @@ func Evaluate(snap metrics.Snapshot) []Alert {
 				op = "<"
 			}
 		}
-		summary := fmt.Sprintf("%s %s %s %s", s.Title, metrics.FormatValue(s.Value, s.Unit), op, metrics.FormatValue(level, s.Unit))
+		summary := fmt.Sprintf("%s %s %s %s", s.Title, opmetrics.FormatValue(s.Value, s.Unit), op, opmetrics.FormatValue(level, s.Unit))
 		if s.Detail != "" {
 			summary += " (" + s.Detail + ")"
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // ErrNoAction is returned for a finding without an action.
@@ -250,9 +250,9 @@ func (e *Engine) deleteStagedDumps(ctx context.Context, a Action, p progress.Fun
 			problems = append(problems, "cancelled")
 			break
 		}
-		if err := restore.RemoveStagedDump(e.Config, f.Path); err != nil {
+		if err := oprestore.RemoveStagedDump(e.Config, f.Path); err != nil {
 			problems = append(problems, "kept "+f.Path+": "+err.Error())
-			if errors.Is(err, restore.ErrRestoreRunning) {
+			if errors.Is(err, oprestore.ErrRestoreRunning) {
 				break
 			}
 			continue

@@ -17,7 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // Runbook sections of the cleanup findings.
@@ -152,9 +152,9 @@ func LogArchiveFindings(patterns []string, retention time.Duration, now time.Tim
 // the action deleting them. While a restore runs nothing is listed.
 func StagedDumpFindings(cfg *config.Config) ([]Finding, []FileRef) {
 	dir := cfg.Restore.WorkDirIn(cfg.StateDir)
-	dumps, err := restore.StagedDumps(cfg)
+	dumps, err := oprestore.StagedDumps(cfg)
 	switch {
-	case errors.Is(err, restore.ErrRestoreRunning):
+	case errors.Is(err, oprestore.ErrRestoreRunning):
 		return []Finding{{Area: AreaCleanup, Check: "staged dumps", Status: health.OK, Object: dir, Runbook: rbRestoreLeftovers,
 			Summary: "a restore is running: its staged dump is in use"}}, nil
 	case err != nil:

@@ -13,7 +13,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
-	"github.com/opsdeck/opsdeck/ops/metrics"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -30,9 +30,9 @@ import (
 func BenchmarkSampleFast(b *testing.B) {
 	s := needSandbox(b)
 	th := config.DefaultThresholds()
-	conn := metrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
+	conn := opmetrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
 	defer conn.Close()
-	r := metrics.NewRedisSampler(s.Redis.URL(), 3*time.Second, 2*time.Second, th)
+	r := opmetrics.NewRedisSampler(s.Redis.URL(), 3*time.Second, 2*time.Second, th)
 	defer r.Close()
 	client, err := kube.NewClient(config.KubeConfig{Kubeconfig: s.Kube.KubeconfigPath(), Namespaces: []string{s.KubeSeed.Namespace}}, 5*time.Second)
 	if err != nil {
@@ -49,31 +49,31 @@ func BenchmarkSampleFast(b *testing.B) {
 	if err := cache.WaitSynced(ctx); err != nil {
 		b.Fatal(err)
 	}
-	ks := metrics.KubeFromCache(func(context.Context) (*kube.Cache, *kube.Client, error) { return cache, client, nil })
+	ks := opmetrics.KubeFromCache(func(context.Context) (*kube.Cache, *kube.Client, error) { return cache, client, nil })
 	prom, err := sandbox.StartPrometheus(ctx, sandbox.PrometheusOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer prom.Stop()
-	p, err := metrics.NewPrometheusSampler(prom.URL(), 2*time.Second, 2*time.Second, config.DefaultPrometheusPanels(), th)
+	p, err := opmetrics.NewPrometheusSampler(prom.URL(), 2*time.Second, 2*time.Second, config.DefaultPrometheusPanels(), th)
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := metrics.NewEngine(metrics.Options{}, metrics.NewPostgresSampler(conn, 2*time.Second, th), r, metrics.NewKubeSampler(ks, 2*time.Second, th), p)
+	e := opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewPostgresSampler(conn, 2*time.Second, th), r, opmetrics.NewKubeSampler(ks, 2*time.Second, th), p)
 	benchRounds(b, s, e)
 }
 
 func BenchmarkSampleSlow(b *testing.B) {
 	s := needSandbox(b)
 	th := config.DefaultThresholds()
-	conn := metrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
+	conn := opmetrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
 	defer conn.Close()
-	e := metrics.NewEngine(metrics.Options{}, metrics.NewPostgresSizeSampler(conn, 15*time.Second, th),
-		metrics.NewBusinessSampler(conn, 15*time.Second, config.DefaultBusinessPanels(), th))
+	e := opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewPostgresSizeSampler(conn, 15*time.Second, th),
+		opmetrics.NewBusinessSampler(conn, 15*time.Second, config.DefaultBusinessPanels(), th))
 	benchRounds(b, s, e)
 }
 
-func benchRounds(b *testing.B, s *sandbox.Sandbox, e *metrics.Engine) {
+func benchRounds(b *testing.B, s *sandbox.Sandbox, e *opmetrics.Engine) {
 	ctx := context.Background()
 	e.SampleOnce(ctx) // connect, prepare
 	for _, st := range e.Snapshot(0).Sources {

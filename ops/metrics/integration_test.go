@@ -14,12 +14,12 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
-	"github.com/opsdeck/opsdeck/ops/metrics"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
 // sampleTwice samples e, waits gap, then samples again (rates need two).
-func sampleTwice(t *testing.T, e *metrics.Engine, gap time.Duration, between func()) metrics.Snapshot {
+func sampleTwice(t *testing.T, e *opmetrics.Engine, gap time.Duration, between func()) opmetrics.Snapshot {
 	t.Helper()
 	e.SampleOnce(t.Context())
 	if between != nil {
@@ -30,7 +30,7 @@ func sampleTwice(t *testing.T, e *metrics.Engine, gap time.Duration, between fun
 	return e.Snapshot(0)
 }
 
-func value(t *testing.T, s metrics.Snapshot, id string) metrics.SeriesView {
+func value(t *testing.T, s opmetrics.Snapshot, id string) opmetrics.SeriesView {
 	t.Helper()
 	v, ok := s.Find(id)
 	if !ok {
@@ -45,12 +45,12 @@ func value(t *testing.T, s metrics.Snapshot, id string) metrics.SeriesView {
 func TestPostgresUnderLoad(t *testing.T) {
 	s := needSandbox(t)
 	th := config.DefaultThresholds()
-	conn := metrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
+	conn := opmetrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
 	defer conn.Close()
-	e := metrics.NewEngine(metrics.Options{}, metrics.NewPostgresSampler(conn, time.Second, th))
+	e := opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewPostgresSampler(conn, time.Second, th))
 
 	idle := sampleTwice(t, e, time.Second, nil)
-	idleTPS := value(t, idle, metrics.PGTransactions).Value
+	idleTPS := value(t, idle, opmetrics.PGTransactions).Value
 
 	load, err := sandbox.StartLoad(t.Context(), sandbox.LoadOptions{PostgresDSN: s.Postgres.DSN(), RedisURL: s.Redis.URL(), Rate: 100})
 	if err != nil {
@@ -61,8 +61,8 @@ func TestPostgresUnderLoad(t *testing.T) {
 	if err := load.Stop(); err != nil {
 		t.Errorf("stop load: %v", err)
 	}
-	tps := value(t, busy, metrics.PGTransactions)
-	tuples := value(t, busy, metrics.PGTuples)
+	tps := value(t, busy, opmetrics.PGTransactions)
+	tuples := value(t, busy, opmetrics.PGTuples)
 	if tps.Value < idleTPS+20 {
 		t.Errorf("transactions/s idle %.1f, under load %.1f: want a clear rise", idleTPS, tps.Value)
 	}
@@ -72,22 +72,22 @@ func TestPostgresUnderLoad(t *testing.T) {
 	if st := load.Stats(); st.Requests < 100 || st.Failed == 0 && st.Requests > 1000 {
 		t.Errorf("load stats %+v", st)
 	}
-	if hit := value(t, busy, metrics.PGCacheHit); hit.Value <= 50 || hit.Value > 100 {
+	if hit := value(t, busy, opmetrics.PGCacheHit); hit.Value <= 50 || hit.Value > 100 {
 		t.Errorf("cache hit %v", hit.Value)
 	}
-	if lag := value(t, busy, metrics.PGReplicationLag); lag.Value != 0 || lag.State != health.OK || !strings.Contains(lag.Detail, "no standby") {
+	if lag := value(t, busy, opmetrics.PGReplicationLag); lag.Value != 0 || lag.State != health.OK || !strings.Contains(lag.Detail, "no standby") {
 		t.Errorf("replication lag on a lone primary = %v %v %q", lag.Value, lag.State, lag.Detail)
 	}
 }
 
 func TestPostgresConnectionsMatch(t *testing.T) {
 	s := needSandbox(t)
-	conn := metrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
+	conn := opmetrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
 	defer conn.Close()
-	e := metrics.NewEngine(metrics.Options{}, metrics.NewPostgresSampler(conn, time.Second, config.DefaultThresholds()))
+	e := opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewPostgresSampler(conn, time.Second, config.DefaultThresholds()))
 	total := func() int {
 		e.SampleOnce(t.Context())
-		v := value(t, e.Snapshot(0), metrics.PGConnections)
+		v := value(t, e.Snapshot(0), opmetrics.PGConnections)
 		return int(math.Round(v.Value * 97 / 100))
 	}
 	before := total()
@@ -114,9 +114,9 @@ func TestPostgresConnectionsMatch(t *testing.T) {
 
 func TestRedisFollowsTraffic(t *testing.T) {
 	s := needSandbox(t)
-	r := metrics.NewRedisSampler(s.Redis.URL(), 3*time.Second, time.Second, config.DefaultThresholds())
+	r := opmetrics.NewRedisSampler(s.Redis.URL(), 3*time.Second, time.Second, config.DefaultThresholds())
 	defer r.Close()
-	e := metrics.NewEngine(metrics.Options{}, r)
+	e := opmetrics.NewEngine(opmetrics.Options{}, r)
 	c := goredis.NewClient(&goredis.Options{Addr: s.Redis.Addr(), Password: s.Redis.Password, DB: 0})
 	defer c.Close()
 	ctx := t.Context()
@@ -138,10 +138,10 @@ func TestRedisFollowsTraffic(t *testing.T) {
 		}
 	}
 	all := sampleTwice(t, e, time.Second, script(1000, 0))
-	if hit := value(t, all, metrics.RedisHitRate); hit.Value != 100 {
+	if hit := value(t, all, opmetrics.RedisHitRate); hit.Value != 100 {
 		t.Errorf("hit rate after 1000 hits = %v, want 100", hit.Value)
 	}
-	if ops := value(t, all, metrics.RedisOps); ops.Value < 1000/1.5 {
+	if ops := value(t, all, opmetrics.RedisOps); ops.Value < 1000/1.5 {
 		t.Errorf("ops/s = %v after 1000 commands in about a second", ops.Value)
 	}
 	e.SampleOnce(ctx)
@@ -149,19 +149,19 @@ func TestRedisFollowsTraffic(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	e.SampleOnce(ctx)
 	half := e.Snapshot(0)
-	if hit := value(t, half, metrics.RedisHitRate); math.Abs(hit.Value-60) > 0.5 {
+	if hit := value(t, half, opmetrics.RedisHitRate); math.Abs(hit.Value-60) > 0.5 {
 		t.Errorf("hit rate after 600 hits and 400 misses = %v, want 60", hit.Value)
 	}
-	if hit := value(t, half, metrics.RedisHitRate); hit.State != health.Crit {
+	if hit := value(t, half, opmetrics.RedisHitRate); hit.State != health.Crit {
 		t.Errorf("60%% hit rate judged %v, want crit (≤80)", hit.State)
 	}
-	if mem := value(t, half, metrics.RedisMemory); mem.Value <= 0 || mem.Value > 100 || !strings.Contains(mem.Detail, "256") {
+	if mem := value(t, half, opmetrics.RedisMemory); mem.Value <= 0 || mem.Value > 100 || !strings.Contains(mem.Detail, "256") {
 		t.Errorf("memory %v %q", mem.Value, mem.Detail)
 	}
-	if keys := value(t, half, metrics.RedisKeys); keys.Value < 100 {
+	if keys := value(t, half, opmetrics.RedisKeys); keys.Value < 100 {
 		t.Errorf("keys = %v", keys.Value)
 	}
-	if cl := value(t, half, metrics.RedisClients); cl.Value <= 0 || !strings.Contains(cl.Detail, "of 10000") {
+	if cl := value(t, half, opmetrics.RedisClients); cl.Value <= 0 || !strings.Contains(cl.Detail, "of 10000") {
 		t.Errorf("clients %v %q", cl.Value, cl.Detail)
 	}
 }
@@ -172,20 +172,20 @@ func TestKubeSampler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := metrics.KubeFromClient(client)
-	e := metrics.NewEngine(metrics.Options{}, metrics.NewKubeSampler(src, time.Second, config.DefaultThresholds()))
+	src := opmetrics.KubeFromClient(client)
+	e := opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewKubeSampler(src, time.Second, config.DefaultThresholds()))
 	e.SampleOnce(t.Context())
 	snap := e.Snapshot(0)
-	if v := value(t, snap, metrics.KubeNodesNotReady); v.Value != 1 || v.State != health.Warn {
+	if v := value(t, snap, opmetrics.KubeNodesNotReady); v.Value != 1 || v.State != health.Warn {
 		t.Errorf("nodes not ready = %v (%v)", v.Value, v.State)
 	}
-	if v := value(t, snap, metrics.KubePodsNotReady); v.Value != 3 || v.State != health.Warn {
+	if v := value(t, snap, opmetrics.KubePodsNotReady); v.Value != 3 || v.State != health.Warn {
 		t.Errorf("pods not ready = %v (%v), want the crash loop, the pending and the not-ready pod", v.Value, v.State)
 	}
-	if v := value(t, snap, metrics.KubeRestarts); v.Value != 14 || v.State != health.Crit || !strings.Contains(v.Detail, s.KubeSeed.CrashLoopPod) {
+	if v := value(t, snap, opmetrics.KubeRestarts); v.Value != 14 || v.State != health.Crit || !strings.Contains(v.Detail, s.KubeSeed.CrashLoopPod) {
 		t.Errorf("restarts = %v (%v) %q", v.Value, v.State, v.Detail)
 	}
-	cpu := value(t, snap, metrics.KubeCPU)
+	cpu := value(t, snap, opmetrics.KubeCPU)
 	if cpu.Value <= 0 || cpu.Value > 100 || !strings.Contains(cpu.Detail, "requests (no metrics.k8s.io)") {
 		t.Errorf("cpu = %v %q", cpu.Value, cpu.Detail)
 	}
@@ -197,13 +197,13 @@ func TestKubeSampler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e = metrics.NewEngine(metrics.Options{}, metrics.NewKubeSampler(metrics.KubeFromClient(gone), time.Second, config.DefaultThresholds()))
+	e = opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewKubeSampler(opmetrics.KubeFromClient(gone), time.Second, config.DefaultThresholds()))
 	e.SampleOnce(t.Context())
 	snap = e.Snapshot(0)
 	if st := snap.Sources[0]; st.OK || st.Err == "" {
 		t.Errorf("source status with the API server gone: %+v", st)
 	}
-	if v, _ := snap.Find(metrics.KubeCPU); v.Err == "" || v.State != health.Unknown {
+	if v, _ := snap.Find(opmetrics.KubeCPU); v.Err == "" || v.State != health.Unknown {
 		t.Errorf("cpu with the API server gone: %+v", v)
 	}
 }

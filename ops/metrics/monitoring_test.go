@@ -8,7 +8,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/metrics"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -34,12 +34,12 @@ func TestPrometheusPanels(t *testing.T) {
 	panels = append(panels,
 		config.Panel{Name: "broken", Query: "sum(rate(http_requests_total[1m]", Warn: 1, Crit: 2},
 		config.Panel{Name: "up", Query: `up{job="stockapp-api"}`, Warn: 0.5, Crit: 0.1, Lower: true})
-	p, err := metrics.NewPrometheusSampler(prom.URL(), 2*time.Second, time.Second, panels, config.DefaultThresholds())
+	p, err := opmetrics.NewPrometheusSampler(prom.URL(), 2*time.Second, time.Second, panels, config.DefaultThresholds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := metrics.NewEngine(metrics.Options{}, p)
-	var snap metrics.Snapshot
+	e := opmetrics.NewEngine(opmetrics.Options{}, p)
+	var snap opmetrics.Snapshot
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		e.SampleOnce(t.Context())
@@ -85,11 +85,11 @@ func TestPrometheusPanels(t *testing.T) {
 
 func TestBusinessPanels(t *testing.T) {
 	s := needSandbox(t)
-	conn := metrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
+	conn := opmetrics.NewPostgresConn(s.Postgres.DSN(), 3*time.Second)
 	defer conn.Close()
 	panels := append(config.DefaultBusinessPanels(),
 		config.Panel{Name: "missing_table", Query: "SELECT count(*) FROM no_such_table", Warn: 1, Crit: 2})
-	e := metrics.NewEngine(metrics.Options{}, metrics.NewBusinessSampler(conn, time.Second, panels, config.DefaultThresholds()))
+	e := opmetrics.NewEngine(opmetrics.Options{}, opmetrics.NewBusinessSampler(conn, time.Second, panels, config.DefaultThresholds()))
 	load, err := sandbox.StartLoad(t.Context(), sandbox.LoadOptions{PostgresDSN: s.Postgres.DSN(), RedisURL: s.Redis.URL(), Rate: 50})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestBusinessPanels(t *testing.T) {
 	if v := value(t, snap, "business.active_users"); v.Value < 10 || v.State != health.OK {
 		t.Errorf("active users %v (%v)", v.Value, v.State)
 	}
-	if v := value(t, snap, "business.data_updates"); v.Value <= 0 || v.Unit != metrics.UnitPerMin {
+	if v := value(t, snap, "business.data_updates"); v.Value <= 0 || v.Unit != opmetrics.UnitPerMin {
 		t.Errorf("price updates/min %v under load", v.Value)
 	}
 	if v := value(t, snap, "business.task_success_rate"); v.Value < 50 || v.Value > 100 {

@@ -18,7 +18,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/ops/runner"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
@@ -135,7 +135,7 @@ var splitNotes = []string{"dump decompressed", "created ", "pg_restore finished"
 
 func (c *stepClock) progress() progress.Func {
 	return func(e progress.Event) {
-		if e.Op != restore.OpRestore {
+		if e.Op != oprestore.OpRestore {
 			return
 		}
 		what := ""
@@ -267,7 +267,7 @@ func BenchmarkRestoreVsPgRestore(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer be.Audit.Close()
-	eng := restore.New(be)
+	eng := oprestore.New(be)
 
 	// The two inputs, outside the timing: an opsdeck set and a pg_dump -Fc
 	// file of the same database.
@@ -340,7 +340,7 @@ type benchRound struct {
 	ctx    context.Context
 	db     *benchDB
 	mt     meter
-	eng    *restore.Engine
+	eng    *oprestore.Engine
 	be     *backup.Engine
 	fcPath string
 	tables int
@@ -390,7 +390,7 @@ func (r *benchRound) run() roundResult {
 	db.exec(b, "CHECKPOINT")
 	clk := &stepClock{mt: mt}
 	res.noSafety = mt.measure(b, "opsdeck restore without the safety backup", func() error {
-		plan, err := r.eng.Prepare(ctx, restore.Options{Kind: restore.Database, NoSafetyBackup: true}, nil)
+		plan, err := r.eng.Prepare(ctx, oprestore.Options{Kind: oprestore.Database, NoSafetyBackup: true}, nil)
 		if err != nil {
 			return err
 		}
@@ -415,12 +415,12 @@ func (r *benchRound) run() roundResult {
 	// (c) and (d): the whole walkthrough with the safety backup.
 	db.exec(b, "CHECKPOINT")
 	clk2 := &stepClock{mt: mt}
-	var rep *restore.Report
+	var rep *oprestore.Report
 	res.walk = mt.measure(b, "opsdeck restore", func() error {
-		var plan *restore.Plan
+		var plan *oprestore.Plan
 		var err error
 		res.prepare = mt.measure(b, "prepare", func() error {
-			plan, err = r.eng.Prepare(ctx, restore.Options{Kind: restore.Database}, nil)
+			plan, err = r.eng.Prepare(ctx, oprestore.Options{Kind: oprestore.Database}, nil)
 			return err
 		})
 		if err := plan.Blocked(); err != nil {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 var nsSeq atomic.Int64
@@ -129,9 +129,9 @@ func newConfigFixture(t *testing.T) *configFixture {
 	return f
 }
 
-func (f *configFixture) prepare(t *testing.T, e *restore.Engine, update bool) *restore.Plan {
+func (f *configFixture) prepare(t *testing.T, e *oprestore.Engine, update bool) *oprestore.Plan {
 	t.Helper()
-	plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Config, ID: f.set, UpdateExisting: update}, nil)
+	plan, err := e.Prepare(accesstest.Admin(context.Background()), oprestore.Options{Kind: oprestore.Config, ID: f.set, UpdateExisting: update}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func (f *configFixture) prepare(t *testing.T, e *restore.Engine, update bool) *r
 }
 
 // object returns the plan's change for one object.
-func object(t *testing.T, plan *restore.Plan, kind, name string) restore.ObjectChange {
+func object(t *testing.T, plan *oprestore.Plan, kind, name string) oprestore.ObjectChange {
 	t.Helper()
 	for _, o := range plan.Objects {
 		if o.Kind == kind && o.Name == name {
@@ -150,7 +150,7 @@ func object(t *testing.T, plan *restore.Plan, kind, name string) restore.ObjectC
 		}
 	}
 	t.Fatalf("no %s %s in the plan's objects: %+v", kind, name, plan.Objects)
-	return restore.ObjectChange{}
+	return oprestore.ObjectChange{}
 }
 
 // deploymentGone reports whether the Deployment is absent.
@@ -187,27 +187,27 @@ func (f *configFixture) assertUntouched(t *testing.T) {
 	if extra.Data["KEEP"] != "me" || len(extra.Data) != 1 {
 		t.Errorf("extra configmap data = %v", extra.Data)
 	}
-	if ms := managers(extra); slices.Contains(ms, restore.FieldManager+"/Apply") {
+	if ms := managers(extra); slices.Contains(ms, oprestore.FieldManager+"/Apply") {
 		t.Errorf("extra configmap was written by the restore: managers %v", ms)
 	}
 }
 
 func TestConfigRestorePlanChangesNothing(t *testing.T) {
 	f := newConfigFixture(t)
-	e := restore.New(f.b)
+	e := oprestore.New(f.b)
 
 	plan := f.prepare(t, e, false)
-	if got := object(t, plan, "Deployment", "web"); got.Action != restore.ObjectCreate || got.Namespace != f.ns {
+	if got := object(t, plan, "Deployment", "web"); got.Action != oprestore.ObjectCreate || got.Namespace != f.ns {
 		t.Errorf("deployment: %+v, want create in %s", got, f.ns)
 	}
 	cm := object(t, plan, "ConfigMap", "settings")
-	if cm.Action != restore.ObjectSkip || !slices.Equal(cm.Fields, []string{"data.LOG_LEVEL"}) {
+	if cm.Action != oprestore.ObjectSkip || !slices.Equal(cm.Fields, []string{"data.LOG_LEVEL"}) {
 		t.Errorf("edited configmap: %+v, want skip with fields [data.LOG_LEVEL]", cm)
 	}
-	if got := object(t, plan, "Service", "web"); got.Action != restore.ObjectUnchanged || len(got.Fields) != 0 {
+	if got := object(t, plan, "Service", "web"); got.Action != oprestore.ObjectUnchanged || len(got.Fields) != 0 {
 		t.Errorf("service: %+v, want unchanged", got)
 	}
-	if got := object(t, plan, "Namespace", f.ns); got.Action != restore.ObjectUnchanged || got.Namespace != "" {
+	if got := object(t, plan, "Namespace", f.ns); got.Action != oprestore.ObjectUnchanged || got.Namespace != "" {
 		t.Errorf("namespace: %+v, want unchanged (cluster-scoped)", got)
 	}
 	for _, o := range plan.Objects {
@@ -226,9 +226,9 @@ func TestConfigRestorePlanChangesNothing(t *testing.T) {
 	if want := []string{"Namespace", "ConfigMap", "Service", "Deployment"}; !slices.Equal(order, want) {
 		t.Errorf("order = %v, want %v", order, want)
 	}
-	var diff *restore.Check
+	var diff *oprestore.Check
 	for i, c := range plan.Checks {
-		if c.Component == restore.Config && c.Name == "diff" {
+		if c.Component == oprestore.Config && c.Name == "diff" {
 			diff = &plan.Checks[i]
 		}
 	}
@@ -243,7 +243,7 @@ func TestConfigRestorePlanChangesNothing(t *testing.T) {
 	// With UpdateExisting the edited ConfigMap is to update; a second
 	// preflight replaces the objects, it does not add to them.
 	plan = f.prepare(t, e, true)
-	if got := object(t, plan, "ConfigMap", "settings"); got.Action != restore.ObjectUpdate || !slices.Equal(got.Fields, []string{"data.LOG_LEVEL"}) {
+	if got := object(t, plan, "ConfigMap", "settings"); got.Action != oprestore.ObjectUpdate || !slices.Equal(got.Fields, []string{"data.LOG_LEVEL"}) {
 		t.Errorf("edited configmap with UpdateExisting: %+v, want update of data.LOG_LEVEL", got)
 	}
 	if len(plan.Objects) != 4 {
@@ -258,7 +258,7 @@ func TestConfigRestorePlanChangesNothing(t *testing.T) {
 	if settings.Data["LOG_LEVEL"] != "debug" {
 		t.Errorf("the preflight changed the configmap: %v", settings.Data)
 	}
-	if ms := managers(settings); slices.Contains(ms, restore.FieldManager+"/Apply") {
+	if ms := managers(settings); slices.Contains(ms, oprestore.FieldManager+"/Apply") {
 		t.Errorf("the preflight wrote the configmap: managers %v", ms)
 	}
 	f.assertUntouched(t)
@@ -268,7 +268,7 @@ func TestConfigRestoreRun(t *testing.T) {
 	for _, update := range []bool{false, true} {
 		t.Run(fmt.Sprintf("update=%v", update), func(t *testing.T) {
 			f := newConfigFixture(t)
-			e := restore.New(f.b)
+			e := oprestore.New(f.b)
 			plan := f.prepare(t, e, update)
 			rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 			if err != nil {
@@ -277,13 +277,13 @@ func TestConfigRestoreRun(t *testing.T) {
 			if !rep.OK {
 				t.Fatalf("report not OK: %+v", rep)
 			}
-			var res *restore.StepResult
+			var res *oprestore.StepResult
 			for i := range rep.Steps {
 				if rep.Steps[i].Name == "config.apply" {
 					res = &rep.Steps[i]
 				}
 			}
-			if res == nil || res.State != restore.Done {
+			if res == nil || res.State != oprestore.Done {
 				t.Fatalf("config.apply result = %+v", res)
 			}
 			notes := strings.Join(res.Notes, "\n")
@@ -298,15 +298,15 @@ func TestConfigRestoreRun(t *testing.T) {
 			if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 || d.Spec.Template.Spec.Containers[0].Image != "registry.example/web:1.4.2" {
 				t.Errorf("restored Deployment spec = %+v", d.Spec)
 			}
-			if ms := managers(d); !slices.Contains(ms, restore.FieldManager+"/Apply") {
-				t.Errorf("Deployment managers = %v, want %s/Apply", ms, restore.FieldManager)
+			if ms := managers(d); !slices.Contains(ms, oprestore.FieldManager+"/Apply") {
+				t.Errorf("Deployment managers = %v, want %s/Apply", ms, oprestore.FieldManager)
 			}
 			settings := f.configMap(t, "settings")
 			want := "debug" // skipped: left as it is
 			if update {
 				want = "info"
-				if ms := managers(settings); !slices.Contains(ms, restore.FieldManager+"/Apply") {
-					t.Errorf("ConfigMap managers = %v, want %s/Apply", ms, restore.FieldManager)
+				if ms := managers(settings); !slices.Contains(ms, oprestore.FieldManager+"/Apply") {
+					t.Errorf("ConfigMap managers = %v, want %s/Apply", ms, oprestore.FieldManager)
 				}
 				if !strings.Contains(notes, "updated ConfigMap "+f.ns+"/settings: data.LOG_LEVEL") {
 					t.Errorf("notes do not say the ConfigMap was updated:\n%s", notes)
@@ -334,9 +334,9 @@ func TestConfigRestoreUndo(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newConfigFixture(t)
-			e := restore.New(f.b)
+			e := oprestore.New(f.b)
 			injected := errors.New("injected failure")
-			restore.SetHook(e, tc.point(f), func() error { return injected })
+			oprestore.SetHook(e, tc.point(f), func() error { return injected })
 			plan := f.prepare(t, e, true)
 			rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 			if !errors.Is(err, injected) {
@@ -346,7 +346,7 @@ func TestConfigRestoreUndo(t *testing.T) {
 				t.Fatalf("not undone: %+v", rep.Steps)
 			}
 			for _, s := range rep.Steps {
-				if s.Name == "config.apply" && (s.State != restore.Failed || s.UndoErr != "") {
+				if s.Name == "config.apply" && (s.State != oprestore.Failed || s.UndoErr != "") {
 					t.Errorf("config.apply result = %+v", s)
 				}
 			}
@@ -379,13 +379,13 @@ func TestConfigRestoreRefusedObjectBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := restore.New(f.b)
-	plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Config, ID: f.set, UpdateExisting: true}, nil)
+	e := oprestore.New(f.b)
+	plan, err := e.Prepare(accesstest.Admin(context.Background()), oprestore.Options{Kind: oprestore.Config, ID: f.set, UpdateExisting: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := object(t, plan, "Deployment", "web")
-	if got.Action != restore.ObjectError || !strings.Contains(got.Err, "immutable") {
+	if got.Action != oprestore.ObjectError || !strings.Contains(got.Err, "immutable") {
 		t.Errorf("deployment with another selector: %+v, want error (immutable)", got)
 	}
 	blocked := plan.Blocked()
@@ -428,7 +428,7 @@ func TestConfigRestoreMissingNamespace(t *testing.T) {
 		t.Fatalf("namespace still there: %v", err)
 	}
 
-	e := restore.New(f.b)
+	e := oprestore.New(f.b)
 	plan := f.prepare(t, e, false)
 	var actions []string
 	for _, o := range plan.Objects {

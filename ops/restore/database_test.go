@@ -25,7 +25,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/ops/runner"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
@@ -227,12 +227,12 @@ func dropAll(prefix string) {
 	}
 }
 
-func (f *dbFixture) engine() *restore.Engine { return restore.New(f.be) }
+func (f *dbFixture) engine() *oprestore.Engine { return oprestore.New(f.be) }
 
-func (f *dbFixture) prepare(e *restore.Engine, opts restore.Options) *restore.Plan {
+func (f *dbFixture) prepare(e *oprestore.Engine, opts oprestore.Options) *oprestore.Plan {
 	f.t.Helper()
 	if opts.Kind == "" {
-		opts.Kind = restore.Database
+		opts.Kind = oprestore.Database
 	}
 	plan, err := e.Prepare(accesstest.Admin(context.Background()), opts, nil)
 	if err != nil {
@@ -249,7 +249,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	// Written after the backup: must be gone after the restore.
 	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE'); DELETE FROM prices WHERE id <= 1000; CREATE TABLE extra (x int)")
 	e := f.engine()
-	plan := f.prepare(e, restore.Options{})
+	plan := f.prepare(e, oprestore.Options{})
 	if plan.Confirm != f.name || plan.Target.Database != f.name {
 		t.Fatalf("confirm %q target %+v", plan.Confirm, plan.Target)
 	}
@@ -300,7 +300,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 		t.Fatal("no safety backup")
 	}
 	s, err := backup.Get(ctx, f.be.Store, rep.SafetyBackup)
-	if err != nil || s.Manifest == nil || s.Manifest.Tags[0] != restore.PreRestoreTag {
+	if err != nil || s.Manifest == nil || s.Manifest.Tags[0] != oprestore.PreRestoreTag {
 		t.Fatalf("safety set %+v %v", s, err)
 	}
 	md, err := os.ReadFile(rep.Path)
@@ -326,7 +326,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	// Events: every step started and finished, in order.
 	var finished []string
 	for _, ev := range events {
-		if ev.Op == restore.OpRestore && ev.Kind == progress.Finish {
+		if ev.Op == oprestore.OpRestore && ev.Kind == progress.Finish {
 			finished = append(finished, ev.Step)
 		}
 	}
@@ -353,14 +353,14 @@ func TestDatabaseFailureAtEachStepIsUndone(t *testing.T) {
 			e := f.engine()
 			calls := 0
 			hook, nth, _ := strings.Cut(point, "#")
-			restore.SetHook(e, hook, func() error {
+			oprestore.SetHook(e, hook, func() error {
 				calls++
 				if nth != "" && fmt.Sprint(calls) != nth {
 					return nil
 				}
 				return apierrors.NewForbidden(schema.GroupResource{Group: "apps", Resource: "deployments/scale"}, "writer", errors.New("injected at "+point))
 			})
-			plan := f.prepare(e, restore.Options{NoSafetyBackup: point != "before:safety-backup" && point != "after:safety-backup"})
+			plan := f.prepare(e, oprestore.Options{NoSafetyBackup: point != "before:safety-backup" && point != "after:safety-backup"})
 			rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 			if err == nil {
 				t.Fatal("the run succeeded")
@@ -398,7 +398,7 @@ func TestDatabaseKilledPgRestoreIsUndone(t *testing.T) {
 	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE')")
 	f.be.Runner = killer{}
 	e := f.engine()
-	plan := f.prepare(e, restore.Options{NoSafetyBackup: true})
+	plan := f.prepare(e, oprestore.Options{NoSafetyBackup: true})
 	rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 	if err == nil || !rep.Undone || !strings.Contains(err.Error(), "pg_restore") {
 		t.Fatalf("err %v undone %v", err, rep.Undone)
@@ -451,7 +451,7 @@ func TestDatabaseDamagedSetRefusedAtPreflight(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := f.engine()
-			plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Database, ID: f.set.ID}, nil)
+			plan, err := e.Prepare(accesstest.Admin(context.Background()), oprestore.Options{Kind: oprestore.Database, ID: f.set.ID}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -474,7 +474,7 @@ func TestDatabaseDamagedSetRefusedAtPreflight(t *testing.T) {
 func TestDatabaseLockedStoreAndDryRunChangeNothing(t *testing.T) {
 	f := newDBFixture(t)
 	e := f.engine()
-	plan := f.prepare(e, restore.Options{}) // a dry run is Prepare alone
+	plan := f.prepare(e, oprestore.Options{}) // a dry run is Prepare alone
 	if dbs := f.databases(); len(dbs) != 1 {
 		t.Fatalf("prepare changed databases: %v", dbs)
 	}
@@ -496,7 +496,7 @@ func TestDatabaseLockedStoreAndDryRunChangeNothing(t *testing.T) {
 		t.Error("a refused run changed something")
 	}
 	// The preflight shows the lock as critical.
-	plan2, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Database}, nil)
+	plan2, err := e.Prepare(accesstest.Admin(context.Background()), oprestore.Options{Kind: oprestore.Database}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,8 +539,8 @@ func TestDatabaseUndoWithClientsReconnecting(t *testing.T) {
 		}()
 	}
 	e := f.engine()
-	restore.SetHook(e, "after:database.swap", func() error { return errors.New("injected after the swap") })
-	plan := f.prepare(e, restore.Options{NoSafetyBackup: true})
+	oprestore.SetHook(e, "after:database.swap", func() error { return errors.New("injected after the swap") })
+	plan := f.prepare(e, oprestore.Options{NoSafetyBackup: true})
 	rep, err := e.Run(accesstest.Admin(context.Background()), plan, nil)
 	stop()
 	for range 3 {

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // TestFullRestore restores the sandbox's database, Redis and namespace in
@@ -75,8 +75,8 @@ func TestFullRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e := restore.New(be)
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Full}, nil)
+	e := oprestore.New(be)
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Full}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // childEnv names the hook point at which the child restore kills itself.
@@ -35,14 +35,14 @@ func childMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	e := restore.New(be)
-	restore.SetHook(e, os.Getenv(childEnv), func() error {
+	e := oprestore.New(be)
+	oprestore.SetHook(e, os.Getenv(childEnv), func() error {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		time.Sleep(time.Minute)
 		return nil
 	})
 	ctx := accesstest.Admin(context.Background())
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Database, NoSafetyBackup: true}, nil)
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Database, NoSafetyBackup: true}, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -93,7 +93,7 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			if tc.writersDown && f.replicas() != 0 {
 				t.Fatalf("the kill left the writer at %d replicas, want 0 (stopped)", f.replicas())
 			}
-			staged, err := restore.StagedDumps(f.cfg)
+			staged, err := oprestore.StagedDumps(f.cfg)
 			if tc.point == "pg_restore" && (err != nil || len(staged) != 1) {
 				t.Fatalf("killed as pg_restore starts, the staged dump should be listed: %v %+v", err, staged)
 			}
@@ -109,7 +109,7 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			}
 
 			e := f.engine()
-			plan, err := e.Prepare(accesstest.Admin(context.Background()), restore.Options{Kind: restore.Database}, nil)
+			plan, err := e.Prepare(accesstest.Admin(context.Background()), oprestore.Options{Kind: oprestore.Database}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,10 +131,10 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 				t.Fatalf("recover: %v\n%+v", err, rep)
 			}
 			f.assertOriginal(t)
-			if left, err := restore.StagedDumps(f.cfg); err != nil || len(left) != 0 {
+			if left, err := oprestore.StagedDumps(f.cfg); err != nil || len(left) != 0 {
 				t.Fatalf("the staged dump outlived the recovery: %v %+v", err, left)
 			}
-			if j, _ := restore.Interrupted(f.cfg); j != nil {
+			if j, _ := oprestore.Interrupted(f.cfg); j != nil {
 				t.Fatalf("the journal is still there: %+v", j)
 			}
 			if _, err := e.Recover(accesstest.Admin(context.Background()), nil); err == nil || !strings.Contains(err.Error(), "no interrupted restore") {

@@ -21,7 +21,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -186,22 +186,22 @@ func (ev *events) fn() progress.Func {
 	}
 }
 
-func checkOf(plan *restore.Plan, name string) (restore.Check, bool) {
+func checkOf(plan *oprestore.Plan, name string) (oprestore.Check, bool) {
 	for _, c := range plan.Checks {
-		if c.Component == restore.Redis && c.Name == name {
+		if c.Component == oprestore.Redis && c.Name == name {
 			return c, true
 		}
 	}
-	return restore.Check{}, false
+	return oprestore.Check{}, false
 }
 
-func stepResult(rep *restore.Report, name string) restore.StepResult {
+func stepResult(rep *oprestore.Report, name string) oprestore.StepResult {
 	for _, s := range rep.Steps {
 		if s.Name == name {
 			return s
 		}
 	}
-	return restore.StepResult{}
+	return oprestore.StepResult{}
 }
 
 func TestRedisRestoreRoundTrip(t *testing.T) {
@@ -214,8 +214,8 @@ func TestRedisRestoreRoundTrip(t *testing.T) {
 	f.change()
 	time.Sleep(1600 * time.Millisecond) // short-lived expires: the restore skips it
 
-	e := restore.New(f.be)
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis}, nil)
+	e := oprestore.New(f.be)
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestRedisRestoreRoundTrip(t *testing.T) {
 	}
 
 	// Small pipelines: many batches, databases changing inside and between them.
-	restore.SetReplayBatch(t, 7, 4<<10)
+	oprestore.SetReplayBatch(t, 7, 4<<10)
 	var ev events
 	rep, err := e.Run(ctx, plan, ev.fn())
 	if err != nil {
@@ -292,9 +292,9 @@ func TestRedisRestoreFailureAfterFlushIsUndone(t *testing.T) {
 	ctx := accesstest.Admin(context.Background())
 	f.change()
 	before := f.keyspace()
-	e := restore.New(f.be)
-	restore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis}, nil)
+	e := oprestore.New(f.be)
+	oprestore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestRedisRestoreFailureAfterFlushIsUndone(t *testing.T) {
 	if !rep.Undone {
 		t.Fatalf("not undone: %+v", rep.Steps)
 	}
-	if s := stepResult(rep, "redis.restore"); s.State != restore.Failed || s.UndoErr != "" {
+	if s := stepResult(rep, "redis.restore"); s.State != oprestore.Failed || s.UndoErr != "" {
 		t.Errorf("step = %+v", s)
 	}
 	sameKeyspace(t, "after the undo", before, f.keyspace())
@@ -316,12 +316,12 @@ func TestRedisRestoreVerificationCatchesWritesAndUndoes(t *testing.T) {
 	ctx := accesstest.Admin(context.Background())
 	f.change()
 	before := f.keyspace()
-	e := restore.New(f.be)
+	e := oprestore.New(f.be)
 	// Something writes between the replay and its verification.
-	restore.SetHook(e, "after:redis.restore", func() error {
+	oprestore.SetHook(e, "after:redis.restore", func() error {
 		return f.client(2).Set(ctx, "written:during-restore", "x", 0).Err()
 	})
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis}, nil)
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,9 +340,9 @@ func TestRedisRestoreFailureBeforeFlushChangesNothing(t *testing.T) {
 	ctx := accesstest.Admin(context.Background())
 	f.change()
 	before := f.keyspace()
-	e := restore.New(f.be)
-	restore.SetHook(e, "before:redis.restore", func() error { return errors.New("injected before the flush") })
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis, NoSafetyBackup: true}, nil)
+	e := oprestore.New(f.be)
+	oprestore.SetHook(e, "before:redis.restore", func() error { return errors.New("injected before the flush") })
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis, NoSafetyBackup: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,9 +357,9 @@ func TestRedisRestoreWithoutSafetyBackupCannotUndo(t *testing.T) {
 	f := newRedisFixture(t)
 	ctx := accesstest.Admin(context.Background())
 	f.change()
-	e := restore.New(f.be)
-	restore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis, NoSafetyBackup: true}, nil)
+	e := oprestore.New(f.be)
+	oprestore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis, NoSafetyBackup: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,8 +393,8 @@ func TestRedisRestoreDamagedSetRefusedAtPreflight(t *testing.T) {
 	}
 	f.change()
 	before := f.keyspace()
-	e := restore.New(f.be)
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis, ID: f.set.ID}, nil)
+	e := oprestore.New(f.be)
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis, ID: f.set.ID}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestRedisRestoreUnreachableAndUnconfigured(t *testing.T) {
 	if err := f.srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := restore.New(f.be).Prepare(ctx, restore.Options{Kind: restore.Redis}, nil)
+	plan, err := oprestore.New(f.be).Prepare(ctx, oprestore.Options{Kind: oprestore.Redis}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestRedisRestoreUnreachableAndUnconfigured(t *testing.T) {
 	}
 
 	f.cfg.Redis.URL = ""
-	if _, err := restore.New(f.be).Prepare(ctx, restore.Options{Kind: restore.Redis}, nil); err == nil || !strings.Contains(err.Error(), "redis.url is not configured") {
+	if _, err := oprestore.New(f.be).Prepare(ctx, oprestore.Options{Kind: oprestore.Redis}, nil); err == nil || !strings.Contains(err.Error(), "redis.url is not configured") {
 		t.Fatalf("err = %v", err)
 	}
 }

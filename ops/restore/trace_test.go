@@ -9,7 +9,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/logging/loggingtest"
-	"github.com/opsdeck/opsdeck/ops/restore"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // TestTraceOfAnUndoneRestore reads the debug trace of a Redis restore
@@ -20,9 +20,9 @@ func TestTraceOfAnUndoneRestore(t *testing.T) {
 	f := newRedisFixture(t)
 	ctx := accesstest.Admin(context.Background())
 	rec := loggingtest.Capture(t) // no secret listed: the code itself must not log one
-	e := restore.New(f.be)
-	restore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
-	plan, err := e.Prepare(ctx, restore.Options{Kind: restore.Redis}, nil)
+	e := oprestore.New(f.be)
+	oprestore.SetHook(e, "after:redis.restore", func() error { return errors.New("injected failure") })
+	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Redis}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

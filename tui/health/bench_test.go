@@ -9,9 +9,9 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/tui/common"
-	"github.com/opsdeck/opsdeck/tui/health"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
 )
 
@@ -26,15 +26,15 @@ const (
 // benchTab returns a Health tab that has connected to a fake cluster of
 // 10,000 extra pods and received its first snapshot, and that snapshot's
 // message, to feed again.
-func benchTab(b *testing.B) (*health.Tab, tea.Msg) {
+func benchTab(b *testing.B) (*healthtab.Tab, tea.Msg) {
 	b.Helper()
 	cl := tuitest.NewCluster(benchPods)
-	tab := health.New(tuitest.Common(), health.Sources{
-		Kube: func(context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+	tab := healthtab.New(tuitest.Common(), healthtab.Sources{
+		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return cl, common.KubeInfoMsg{Context: "bench", Namespaces: []string{"stockapp"}}, nil
 		},
-		Checks: func(context.Context) []ophealth.Result {
-			return []ophealth.Result{{Target: "postgres", Name: "reachable", Status: ophealth.OK, Value: "PostgreSQL 15"}}
+		Checks: func(context.Context) []health.Result {
+			return []health.Result{{Target: "postgres", Name: "reachable", Status: health.OK, Value: "PostgreSQL 15"}}
 		},
 	})
 	tab.SetSize(benchW, benchBodyH)

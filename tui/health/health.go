@@ -12,7 +12,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/table"
@@ -38,7 +38,7 @@ type Tab struct {
 	nodes    []kube.NodeRow
 	synced   bool
 
-	checks    []ophealth.Result
+	checks    []health.Result
 	checksAt  time.Time
 	checking  bool
 	refreshed time.Time

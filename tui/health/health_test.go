@@ -11,27 +11,27 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/tui/common"
-	"github.com/opsdeck/opsdeck/tui/health"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
 )
 
 // checks are the Postgres and Redis results the fake check source returns.
-var checks = []ophealth.Result{
-	{Target: "postgres", Name: "reachable", Status: ophealth.OK, Value: "PostgreSQL 15.18, db stockdb"},
-	{Target: "postgres", Name: "connections", Status: ophealth.OK, Value: "7/97 (7%)"},
-	{Target: "postgres", Name: "cache hit", Status: ophealth.Warn, Value: "84.2%"},
-	{Target: "redis", Name: "reachable", Status: ophealth.OK, Value: "Redis 7.0.15"},
-	{Target: "redis", Name: "memory", Status: ophealth.OK, Value: "2.1MiB/256MiB (1%)"},
+var checks = []health.Result{
+	{Target: "postgres", Name: "reachable", Status: health.OK, Value: "PostgreSQL 15.18, db stockdb"},
+	{Target: "postgres", Name: "connections", Status: health.OK, Value: "7/97 (7%)"},
+	{Target: "postgres", Name: "cache hit", Status: health.Warn, Value: "84.2%"},
+	{Target: "redis", Name: "reachable", Status: health.OK, Value: "Redis 7.0.15"},
+	{Target: "redis", Name: "memory", Status: health.OK, Value: "2.1MiB/256MiB (1%)"},
 }
 
-func sources(cl *tuitest.Cluster) health.Sources {
-	return health.Sources{
-		Kube: func(context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+func sources(cl *tuitest.Cluster) healthtab.Sources {
+	return healthtab.Sources{
+		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return cl, common.KubeInfoMsg{Context: "sandbox", Namespaces: []string{"stockapp"}}, nil
 		},
-		Checks: func(context.Context) []ophealth.Result { return checks },
+		Checks: func(context.Context) []health.Result { return checks },
 	}
 }
 
@@ -46,17 +46,17 @@ func drive(t *testing.T, tab common.Tab, cmd tea.Cmd) common.Tab {
 }
 
 // loaded returns a Health tab that has connected and received its first data.
-func loaded(t *testing.T, w, h int, extra int) (*health.Tab, *tuitest.Cluster) {
+func loaded(t *testing.T, w, h int, extra int) (*healthtab.Tab, *tuitest.Cluster) {
 	t.Helper()
 	cl := tuitest.NewCluster(extra)
-	tab := health.New(tuitest.Common(), sources(cl))
+	tab := healthtab.New(tuitest.Common(), sources(cl))
 	tab.SetSize(w, h)
 	var tb common.Tab = tab
 	tb = drive(t, tb, tab.Init())
-	return tb.(*health.Tab), cl
+	return tb.(*healthtab.Tab), cl
 }
 
-func press(t *testing.T, tab *health.Tab, keys ...string) {
+func press(t *testing.T, tab *healthtab.Tab, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
 		_, cmd := tab.Update(tuitest.Key(k))
@@ -186,7 +186,7 @@ func TestDetail(t *testing.T) {
 func TestSourceErrorsShowInTheirPanel(t *testing.T) {
 	cl := tuitest.NewCluster(0)
 	cl.SetError("nodes", errors.New(`user "viewer" cannot list nodes — ask for RBAC get/list/watch on pods, nodes, events`))
-	tab := health.New(tuitest.Common(), sources(cl))
+	tab := healthtab.New(tuitest.Common(), sources(cl))
 	tab.SetSize(120, 38)
 	var tb common.Tab = tab
 	tb = drive(t, tb, tab.Init())
@@ -197,13 +197,13 @@ func TestSourceErrorsShowInTheirPanel(t *testing.T) {
 }
 
 func TestKubeUnreachable(t *testing.T) {
-	src := health.Sources{
-		Kube: func(context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+	src := healthtab.Sources{
+		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return nil, common.KubeInfoMsg{}, errors.New("cannot reach API server 127.0.0.1:1 — check kubernetes.kubeconfig/context, VPN")
 		},
-		Checks: func(context.Context) []ophealth.Result { return checks },
+		Checks: func(context.Context) []health.Result { return checks },
 	}
-	tab := health.New(tuitest.Common(), src)
+	tab := healthtab.New(tuitest.Common(), src)
 	tab.SetSize(80, 22)
 	var tb common.Tab = tab
 	tb = drive(t, tb, tab.Init())
@@ -219,7 +219,7 @@ func TestNodesTableFollowsNodeCount(t *testing.T) {
 	cl := tuitest.NewCluster(0)
 	src := sources(cl)
 	src.Checks = nil
-	tab := health.New(tuitest.Common(), src)
+	tab := healthtab.New(tuitest.Common(), src)
 	tab.SetSize(120, 38)
 	var tb common.Tab = tab
 	tb = drive(t, tb, tab.Init())
@@ -234,11 +234,11 @@ func TestNodesTableFollowsNodeCount(t *testing.T) {
 func TestUnreachableTargetShowsWhatToDo(t *testing.T) {
 	cl := tuitest.NewCluster(0)
 	src := sources(cl)
-	src.Checks = func(context.Context) []ophealth.Result {
-		return []ophealth.Result{{Target: "postgres", Name: "reachable", Status: ophealth.Crit, Value: "unreachable",
+	src.Checks = func(context.Context) []health.Result {
+		return []health.Result{{Target: "postgres", Name: "reachable", Status: health.Crit, Value: "unreachable",
 			Hint: "connection refused at 127.0.0.1:5432 — is PostgreSQL running?"}}
 	}
-	tab := health.New(tuitest.Common(), src)
+	tab := healthtab.New(tuitest.Common(), src)
 	tab.SetSize(120, 38)
 	var tb common.Tab = tab
 	tb = drive(t, tb, tab.Init())

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/opsdeck/opsdeck/ops/config"
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/table"
@@ -72,7 +72,7 @@ var (
 // the filter searches. Filtering and sorting then move items, not strings.
 type item[R any] struct {
 	data     R
-	status   ophealth.Status
+	status   health.Status
 	row      table.Row
 	haystack string
 }
@@ -99,7 +99,7 @@ func (s *rowSet[R]) show(filter string, problemsOnly bool) []table.Row {
 	words := strings.Fields(filter)
 	shown := make([]item[R], 0, len(from))
 	for _, it := range from {
-		if problemsOnly && it.status == ophealth.OK {
+		if problemsOnly && it.status == health.OK {
 			continue
 		}
 		if matchAll(it.haystack, words) {
@@ -132,8 +132,8 @@ func matchAll(haystack string, words []string) bool {
 func podItems(pods []kube.PodRow, th config.Thresholds, ps sortState) (items []item[kube.PodRow], problems int) {
 	items = make([]item[kube.PodRow], len(pods))
 	for i, p := range pods {
-		st := ophealth.PodStatus(p, th)
-		if st != ophealth.OK {
+		st := health.PodStatus(p, th)
+		if st != health.OK {
 			problems++
 		}
 		cells := []string{p.Namespace, p.Name, p.Ready, p.Status, strconv.Itoa(p.Restarts), kube.HumanAge(p.Age), p.Node, p.Reason}
@@ -169,8 +169,8 @@ func podItems(pods []kube.PodRow, th config.Thresholds, ps sortState) (items []i
 func nodeItems(nodes []kube.NodeRow, ns sortState) (items []item[kube.NodeRow], problems int) {
 	items = make([]item[kube.NodeRow], len(nodes))
 	for i, n := range nodes {
-		st := ophealth.NodeStatus(n)
-		if st != ophealth.OK {
+		st := health.NodeStatus(n)
+		if st != health.OK {
 			problems++
 		}
 		pods := "-"
@@ -231,4 +231,4 @@ func (t *Tab) applyRows() {
 	t.nodeTable.SetRows(t.nodeRows.show(nodeFilter, t.problemsOnly))
 }
 
-func level(s ophealth.Status) styles.Level { return styles.Level(s) }
+func level(s health.Status) styles.Level { return styles.Level(s) }

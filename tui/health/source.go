@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/tui/common"
 )
@@ -30,7 +30,7 @@ type Sources struct {
 	// a Cmd. Nil when Kubernetes is not configured.
 	Kube func(ctx context.Context) (KubeSource, common.KubeInfoMsg, error)
 	// Checks runs the Postgres and Redis checks of the morning check.
-	Checks func(ctx context.Context) []ophealth.Result
+	Checks func(ctx context.Context) []health.Result
 	// CheckEvery is how often Checks runs (default 15s).
 	CheckEvery time.Duration
 	// Timeout bounds connecting and each check run (default 5s).
@@ -60,7 +60,7 @@ type (
 		podSort, nodeSort         sortState
 	}
 	checksMsg struct {
-		results []ophealth.Result
+		results []health.Result
 		at      time.Time
 	}
 	checksTickMsg struct{}

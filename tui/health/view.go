@@ -7,7 +7,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 )
 
@@ -73,18 +73,18 @@ func (t *Tab) checksView() string {
 	}
 	lines := make([]string, 0, 2)
 	for _, target := range t.checkTargets() {
-		var rs []ophealth.Result
+		var rs []health.Result
 		for _, r := range t.checks {
 			if r.Target == target {
 				rs = append(rs, r)
 			}
 		}
-		worst := ophealth.Worst(rs)
+		worst := health.Worst(rs)
 		head := s.Title.Render(fmt.Sprintf("%-9s", target)) + " " +
 			s.ForLevel(level(worst)).Render(fmt.Sprintf("%-7s", strings.ToUpper(worst.String())))
 		items := make([]string, 0, len(rs))
 		// Problems first, so they survive truncation on a narrow terminal.
-		slices.SortStableFunc(rs, func(a, b ophealth.Result) int { return b.Status.Severity() - a.Status.Severity() })
+		slices.SortStableFunc(rs, func(a, b health.Result) int { return b.Status.Severity() - a.Status.Severity() })
 		for _, r := range rs {
 			item := r.Name + " " + r.Value
 			if len(rs) == 1 && r.Hint != "" {
@@ -92,7 +92,7 @@ func (t *Tab) checksView() string {
 				// what to do about it.
 				item += " — " + r.Hint
 			}
-			if r.Status != ophealth.OK {
+			if r.Status != health.OK {
 				item = s.ForLevel(level(r.Status)).Render(item)
 			}
 			items = append(items, item)

@@ -10,14 +10,14 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	ops "github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
 // Model is the progress of one operation.
 type Model struct {
 	styles *styles.Styles
-	meter  *ops.Meter
+	meter  *progress.Meter
 	label  string
 	detail string
 	bytes  bool
@@ -33,18 +33,18 @@ func New(s *styles.Styles, label string, now func() time.Time) Model {
 		now = time.Now
 	}
 	t := now()
-	return Model{styles: s, label: label, meter: ops.NewMeter(t, 0), start: t, now: now}
+	return Model{styles: s, label: label, meter: progress.NewMeter(t, 0), start: t, now: now}
 }
 
 // Apply takes one event into the display.
-func (m *Model) Apply(e ops.Event) {
+func (m *Model) Apply(e progress.Event) {
 	now := m.now()
 	switch e.Kind {
-	case ops.Start:
+	case progress.Start:
 		m.detail = e.Step
 		m.done, m.total, m.bytes = 0, e.Total, e.Bytes
-		m.meter = ops.NewMeter(now, e.Total)
-	case ops.Advance:
+		m.meter = progress.NewMeter(now, e.Total)
+	case progress.Advance:
 		if e.Step != "" {
 			m.detail = e.Step
 		}
@@ -55,11 +55,11 @@ func (m *Model) Apply(e ops.Event) {
 		}
 		m.done = e.Done
 		m.meter.Update(now, e.Done)
-	case ops.Info:
+	case progress.Info:
 		if e.Message != "" {
 			m.detail = strings.TrimSpace(e.Step + " " + e.Message)
 		}
-	case ops.Finish:
+	case progress.Finish:
 		if m.total > 0 {
 			m.done = m.total
 		}
@@ -72,7 +72,7 @@ func (m Model) View(width int) string {
 	_, _, rate, eta := m.meter.Stats(m.now())
 	num := func(n int64) string {
 		if m.bytes {
-			return ops.Bytes(n)
+			return progress.Bytes(n)
 		}
 		return fmt.Sprint(n)
 	}
@@ -81,7 +81,7 @@ func (m Model) View(width int) string {
 		stats += "/" + num(m.total)
 	}
 	if rate > 0 && m.bytes {
-		stats += " · " + ops.Bytes(int64(rate)) + "/s"
+		stats += " · " + progress.Bytes(int64(rate)) + "/s"
 	}
 	if eta >= 0 && m.total > 0 && m.done < m.total {
 		stats += " · ETA " + eta.Round(time.Second).String()

@@ -17,7 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/runbooks"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
-	rbtab "github.com/opsdeck/opsdeck/tui/runbooks"
+	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
 // wait bounds one Cmd: rendering a long runbook takes a few hundred
@@ -49,8 +49,8 @@ func (r *runner) log() []string {
 	return append([]string(nil), r.calls...)
 }
 
-func sources(r *runner) rbtab.Sources {
-	src := rbtab.Sources{
+func sources(r *runner) runbookstab.Sources {
+	src := runbookstab.Sources{
 		Load:     func() (*runbook.Library, error) { return runbook.Load(runbooks.FS, "", runbooks.Order) },
 		Database: "stockdb", Namespace: "stockapp",
 	}
@@ -61,22 +61,22 @@ func sources(r *runner) rbtab.Sources {
 }
 
 // loaded returns the tab at w x h (the tab's own area) with the runbooks loaded.
-func loaded(t *testing.T, c *common.Common, w, h int, r *runner) *rbtab.Tab {
+func loaded(t *testing.T, c *common.Common, w, h int, r *runner) *runbookstab.Tab {
 	t.Helper()
-	tab := rbtab.New(c, sources(r))
+	tab := runbookstab.New(c, sources(r))
 	tab.SetSize(w, h)
 	tuitest.Drive(t, tab, tab.Init(), wait)
 	return tab
 }
 
-func press(t *testing.T, tab *rbtab.Tab, keys ...string) {
+func press(t *testing.T, tab *runbookstab.Tab, keys ...string) {
 	t.Helper()
 	tuitest.Press(t, tab, wait, keys...)
 }
 
-func view(tab *rbtab.Tab) string { return tuitest.Plain(tab.View()) }
+func view(tab *runbookstab.Tab) string { return tuitest.Plain(tab.View()) }
 
-func open(t *testing.T, tab *rbtab.Tab, section string) {
+func open(t *testing.T, tab *runbookstab.Tab, section string) {
 	t.Helper()
 	tuitest.Drive(t, tab, tab.OpenRunbook(section), wait)
 }
@@ -213,7 +213,7 @@ func TestOutlineJumps(t *testing.T) {
 }
 
 func TestOpenRunbookBeforeLoad(t *testing.T) {
-	tab := rbtab.New(tuitest.Common(), sources(nil))
+	tab := runbookstab.New(tuitest.Common(), sources(nil))
 	tab.SetSize(100, 30)
 	init := tab.Init()
 	if cmd := tab.OpenRunbook("node-not-ready"); cmd != nil {
@@ -249,7 +249,7 @@ func TestRunReadOnlyCommandWithoutConfirmation(t *testing.T) {
 }
 
 // pressUntil presses k until the view shows want, at most n times.
-func pressUntil(t *testing.T, tab *rbtab.Tab, k string, n int, want string) {
+func pressUntil(t *testing.T, tab *runbookstab.Tab, k string, n int, want string) {
 	t.Helper()
 	for i := 0; i <= n; i++ {
 		if strings.Contains(view(tab), want) {
@@ -261,7 +261,7 @@ func pressUntil(t *testing.T, tab *rbtab.Tab, k string, n int, want string) {
 }
 
 // selectCommand selects the command line in the open runbook.
-func selectCommand(t *testing.T, tab *rbtab.Tab, line string) {
+func selectCommand(t *testing.T, tab *runbookstab.Tab, line string) {
 	t.Helper()
 	pressUntil(t, tab, "]", 60, "run "+line+" ·")
 }
@@ -356,7 +356,7 @@ func TestRunErrorsShowInThePane(t *testing.T) {
 	src.Run = func(ctx context.Context, c runbook.Command, _ bool, _, _ string) (runbook.RunResult, error) {
 		return runbook.RunResult{Line: c.String(), Output: "opsdeck: no config file\n", ExitCode: 3}, errors.New("opsdeck check exited with status 3: see its output")
 	}
-	tab := rbtab.New(tuitest.Common(), src)
+	tab := runbookstab.New(tuitest.Common(), src)
 	tab.SetSize(100, 30)
 	tuitest.Drive(t, tab, tab.Init(), wait)
 	open(t, tab, "daily-operations#morning-check")
@@ -375,7 +375,7 @@ func TestCancelARunningCommand(t *testing.T) {
 		<-ctx.Done()
 		return runbook.RunResult{Line: c.String()}, errors.New(c.String() + " was cancelled")
 	}
-	tab := rbtab.New(tuitest.Common(), src)
+	tab := runbookstab.New(tuitest.Common(), src)
 	tab.SetSize(100, 30)
 	tuitest.Drive(t, tab, tab.Init(), wait)
 	open(t, tab, "daily-operations#morning-check")
@@ -422,7 +422,7 @@ func TestResizeRendersAgainAtTheSamePlace(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
-	tab := rbtab.New(tuitest.Common(), rbtab.Sources{Load: func() (*runbook.Library, error) {
+	tab := runbookstab.New(tuitest.Common(), runbookstab.Sources{Load: func() (*runbook.Library, error) {
 		return nil, errors.New("cannot read runbooks: permission denied")
 	}})
 	tab.SetSize(80, 22)
@@ -431,7 +431,7 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("load error not shown:\n%s", out)
 	}
 	// A library with a warning (runbooks.dir missing) still lists the built-ins.
-	tab = rbtab.New(tuitest.Common(), rbtab.Sources{Load: func() (*runbook.Library, error) {
+	tab = runbookstab.New(tuitest.Common(), runbookstab.Sources{Load: func() (*runbook.Library, error) {
 		return runbook.Load(runbooks.FS, "/nonexistent/runbooks", runbooks.Order)
 	}})
 	tab.SetSize(100, 22)
@@ -447,7 +447,7 @@ func BenchmarkRenderTroubleshooting(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		tab := rbtab.New(tuitest.Common(), rbtab.Sources{Load: func() (*runbook.Library, error) { return lib, nil }})
+		tab := runbookstab.New(tuitest.Common(), runbookstab.Sources{Load: func() (*runbook.Library, error) { return lib, nil }})
 		tab.SetSize(120, 38)
 		tuitest.Drive(b, tab, tab.Init(), wait)
 		tuitest.Drive(b, tab, tab.OpenRunbook("troubleshooting"), wait)

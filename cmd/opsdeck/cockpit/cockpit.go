@@ -21,31 +21,31 @@ import (
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
-	ophealth "github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/ops/tasks"
 	"github.com/opsdeck/opsdeck/tui"
 	"github.com/opsdeck/opsdeck/tui/audittab"
-	backupstab "github.com/opsdeck/opsdeck/tui/backups"
+	"github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
-	"github.com/opsdeck/opsdeck/tui/health"
-	maintenancetab "github.com/opsdeck/opsdeck/tui/maintenance"
-	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
-	restoretab "github.com/opsdeck/opsdeck/tui/restore"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
+	"github.com/opsdeck/opsdeck/tui/maintenance"
+	"github.com/opsdeck/opsdeck/tui/metrics"
+	"github.com/opsdeck/opsdeck/tui/restore"
 	runbookstab "github.com/opsdeck/opsdeck/tui/runbooks"
 )
 
 // Sources are the live data sources of one cockpit. Close stops them.
 type Sources struct {
-	Health   health.Sources
-	Metrics  metricstab.Sources
+	Health   healthtab.Sources
+	Metrics  metrics.Sources
 	Runbooks runbookstab.Sources
-	Backups  backupstab.Sources
+	Backups  backups.Sources
 	// Maintenance shares one maintenance engine (its connections) between
 	// the sessions.
-	Maintenance maintenancetab.Sources
+	Maintenance maintenance.Sources
 	// Tasks are the operations running in this process; every session of a
 	// server shares them.
 	Tasks *tasks.Registry
@@ -74,24 +74,24 @@ type Sources struct {
 // run) runs the runbooks' commands.
 func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) *Sources {
 	s := &Sources{ctx: ctx, Tasks: tasks.New(), audit: cfg.OpenAudit()}
-	s.Health = health.Sources{
+	s.Health = healthtab.Sources{
 		Timeout: cfg.Timeouts.Check,
-		Checks: func(ctx context.Context) []ophealth.Result {
-			return ophealth.RunCheckers(ctx, cfg.Timeouts.Check, ophealth.Checkers(cfg, "postgres", "redis")).Results
+		Checks: func(ctx context.Context) []health.Result {
+			return health.RunCheckers(ctx, cfg.Timeouts.Check, health.Checkers(cfg, "postgres", "redis")).Results
 		},
-		Kube: func(wait context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+		Kube: func(wait context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return s.connectKube(ctx, wait, cfg)
 		},
 	}
 	s.startMetrics(ctx, cfg)
 	s.Runbooks = runbookSources(cfg, s.audit, commands)
-	s.Maintenance = maintenancetab.Sources{
-		Engine: func() (maintenancetab.Engine, error) {
+	s.Maintenance = maintenance.Sources{
+		Engine: func() (maintenance.Engine, error) {
 			s.maintainOnce.Do(func() { s.maintainEng = opmaintain.New(cfg, cli.Version, s.audit) })
 			return s.maintainEng, nil
 		},
 	}
-	s.Backups = backupstab.Sources{
+	s.Backups = backups.Sources{
 		Engine: func() (*backup.Engine, error) {
 			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, cli.Version, s.audit) })
 			return s.backupEng, s.backupErr
@@ -103,7 +103,7 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 // connectKube starts the informers (they live as long as ctx) and waits for
 // them to sync within wait. Sources that fail keep their error for the tab to
 // show; only a cluster that cannot be reached at all is an error.
-func (s *Sources) connectKube(ctx, wait context.Context, cfg *config.Config) (health.KubeSource, common.KubeInfoMsg, error) {
+func (s *Sources) connectKube(ctx, wait context.Context, cfg *config.Config) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 	cache, client, err := s.kubeCache(ctx, cfg)
 	if err != nil {
 		return nil, common.KubeInfoMsg{}, err
@@ -165,11 +165,11 @@ func NewModel(cfg *config.Config, src *Sources) *tui.Model {
 // src its sources.
 func tabs(c *common.Common, src *Sources) *tui.Model {
 	return tui.New(c,
-		health.New(c, src.Health),
-		metricstab.New(c, src.Metrics),
-		backupstab.New(c, src.Backups),
-		restoretab.New(c, restoretab.Sources{Engine: restoretab.FromBackup(src.Backups.Engine)}),
-		maintenancetab.New(c, src.Maintenance),
+		healthtab.New(c, src.Health),
+		metrics.New(c, src.Metrics),
+		backups.New(c, src.Backups),
+		restore.New(c, restore.Sources{Engine: restore.FromBackup(src.Backups.Engine)}),
+		maintenance.New(c, src.Maintenance),
 		runbookstab.New(c, src.Runbooks),
 		audittab.New(c, audittab.Sources{Path: AuditPath(c.Config)}),
 	)

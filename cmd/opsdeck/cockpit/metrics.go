@@ -9,7 +9,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
-	metricstab "github.com/opsdeck/opsdeck/tui/metrics"
+	"github.com/opsdeck/opsdeck/tui/metrics"
 )
 
 // startMetrics builds the samplers once for every session: the Kubernetes
@@ -22,12 +22,12 @@ func (s *Sources) startMetrics(ctx context.Context, cfg *config.Config) {
 	setup, err := opmetrics.Build(cfg, &ks)
 	if err != nil {
 		slog.Warn("metrics not started", "err", err)
-		s.Metrics = metricstab.Sources{Absent: []string{err.Error()}}
+		s.Metrics = metrics.Sources{Absent: []string{err.Error()}}
 		return
 	}
 	setup.Engine.Start(ctx)
 	s.metrics = setup
-	s.Metrics = metricstab.Sources{Engine: setup.Engine, Absent: setup.Absent, Timeout: cfg.Timeouts.Check}
+	s.Metrics = metrics.Sources{Engine: setup.Engine, Absent: setup.Absent, Timeout: cfg.Timeouts.Check}
 	if cfg.Alertmanager.URL == "" {
 		return
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/tui"
 	"github.com/opsdeck/opsdeck/tui/common"
-	"github.com/opsdeck/opsdeck/tui/health"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
 )
 
 // AuditPath is where the audit log of cfg lives.
@@ -41,7 +41,7 @@ func (s *Sources) forSession(ctx context.Context) *Sources {
 	}
 	connect := s.Health.Kube
 	if connect != nil {
-		out.Health.Kube = func(wait context.Context) (health.KubeSource, common.KubeInfoMsg, error) {
+		out.Health.Kube = func(wait context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			src, info, err := connect(wait)
 			if c, ok := src.(*kube.Cache); ok && err == nil {
 				return sessionView{Cache: c, changes: c.Subscribe(ctx)}, info, nil
@@ -59,5 +59,5 @@ type sessionView struct {
 	changes <-chan struct{}
 }
 
-// Changes implements health.KubeSource.
+// Changes implements healthtab.KubeSource.
 func (v sessionView) Changes() <-chan struct{} { return v.changes }
