@@ -67,7 +67,7 @@ func TestBackupCLI(t *testing.T) {
 	}
 	// Read-only refuses; the audit log says so.
 	r = opsdeck(t, nil, "--config", cfgPath, "--read-only", "backup", "redis")
-	if r.code != 1 || !strings.Contains(r.stderr, "read-only") {
+	if r.code != 2 || !strings.Contains(r.stderr, "read-only") {
 		t.Fatalf("read-only backup: %+v", r)
 	}
 	audit, _ := os.ReadFile(filepath.Join(cfg.StateDir, "audit.log"))
@@ -90,7 +90,7 @@ func TestBackupCLIWrongInput(t *testing.T) {
 		{"bad kind", []string{"backup", "everything"}, 3, `unknown backup kind "everything"`},
 		{"bad id", []string{"backups", "verify", "yesterday"}, 3, "want YYYYMMDD_HHMMSS"},
 		{"ids and all", []string{"backups", "verify", "--all", "20261125_020000"}, 3, "not both"},
-		{"unknown set", []string{"backups", "show", "20200101_000000"}, 1, "no backup set 20200101_000000"},
+		{"unknown set", []string{"backups", "show", "20200101_000000"}, 3, "no backup set 20200101_000000"},
 		{"verify empty store", []string{"backups", "verify"}, 1, "no backup sets"},
 		{"bad output", []string{"backups", "list", "-o", "yaml"}, 3, "unknown output format"},
 	}
@@ -102,7 +102,7 @@ func TestBackupCLIWrongInput(t *testing.T) {
 			}
 		})
 	}
-	// A lock held by another run: refused at once, naming the holder.
+	// A lock held by another run: refused at once (exit 2), naming the holder.
 	st, err := backup.NewLocalStore(cfg.Backup.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestBackupCLIWrongInput(t *testing.T) {
 	}
 	r := opsdeck(t, nil, "--config", cfgPath, "backup", "redis")
 	lock.Release()
-	if r.code != 1 || !strings.Contains(r.stderr, "locked") || !strings.Contains(r.stderr, "carol") {
+	if r.code != 2 || !strings.Contains(r.stderr, "locked") || !strings.Contains(r.stderr, "carol") {
 		t.Fatalf("locked store: %+v", r)
 	}
 }
@@ -130,5 +130,62 @@ func TestBackupCLIWrongPassword(t *testing.T) {
 	}
 	if strings.Contains(r.stdout+r.stderr, "wrong-pw-123456") || strings.Contains(r.stdout+r.stderr, sb.Postgres.Password) {
 		t.Fatalf("password printed: %+v", r)
+	}
+}
+
+// One exit-code rule for every command and output format: 0 done, 2
+// refused or blocked with nothing changed (a damaged set, read-only), 3 a
+// wrong command line (an unknown set, an unknown format).
+func TestExitCodesOneRule(t *testing.T) {
+	cfgPath, cfg := backupConfig(t, nil)
+	take := func() string {
+		t.Helper()
+		r := opsdeck(t, nil, "--config", cfgPath, "backup", "redis", "-o", "json")
+		var m struct {
+			Manifest struct{ ID string } `json:"manifest"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &m) != nil || m.Manifest.ID == "" {
+			t.Fatalf("backup: %+v", r)
+		}
+		return m.Manifest.ID
+	}
+	good, damaged := take(), take()
+	file := filepath.Join(cfg.Backup.Dir, damaged, "redis.rdb.zst")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/3] ^= 0x10
+	os.WriteFile(file, b, 0o600)
+	const unknown = "20200101_000000"
+
+	for _, tc := range []struct {
+		code int
+		args []string
+	}{
+		{0, []string{"backups", "show", good}},
+		{0, []string{"backups", "verify", good}},
+		{0, []string{"restore", "redis", good, "--dry-run"}},
+		{2, []string{"backups", "verify", damaged}},
+		{2, []string{"restore", "redis", damaged, "--dry-run"}},
+		{2, []string{"--read-only", "backup", "redis"}},
+		{3, []string{"backups", "show", unknown}},
+		{3, []string{"backups", "verify", unknown}},
+		{3, []string{"restore", "redis", unknown, "--dry-run"}},
+	} {
+		for _, format := range []string{"text", "json"} {
+			args := append([]string{"--config", cfgPath}, tc.args...)
+			args = append(args, "-o", format)
+			r := opsdeck(t, nil, args...)
+			if r.code != tc.code {
+				t.Errorf("opsdeck %s -o %s: exit %d, want %d\n%s%s", strings.Join(tc.args, " "), format, r.code, tc.code, r.stdout, r.stderr)
+			}
+			if format == "json" && r.stdout != "" && !json.Valid([]byte(r.stdout)) {
+				t.Errorf("opsdeck %s -o json: stdout is not one JSON document:\n%s", strings.Join(tc.args, " "), r.stdout)
+			}
+		}
+	}
+	if r := opsdeck(t, nil, "--config", cfgPath, "backups", "list", "-o", "yaml"); r.code != 3 {
+		t.Errorf("an unknown format: exit %d, want 3", r.code)
 	}
 }

@@ -73,7 +73,7 @@ Exit codes: 0 ok · 1 failed (nothing kept) or partial · 3 bad configuration.`,
 					return perr
 				}
 				if err != nil {
-					return cli.ExitSilently(1)
+					return cli.ExitSilently(cli.CodeOf(err))
 				}
 				return nil
 			}
@@ -81,7 +81,7 @@ Exit codes: 0 ok · 1 failed (nothing kept) or partial · 3 bad configuration.`,
 				p.Manifest(res.Manifest)
 			}
 			if err != nil {
-				return cli.Exit(1, err)
+				return cli.Fail(err)
 			}
 			fmt.Fprintf(p.Out, "ok: %s committed and verified in %s\n", res.Manifest.ID, res.Took.Round(time.Millisecond))
 			return nil

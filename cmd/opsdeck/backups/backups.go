@@ -74,7 +74,7 @@ func listCommand(g *cli.Globals) *cobra.Command {
 			defer done()
 			sets, err := backup.List(ctx, eng.Store)
 			if err != nil {
-				return cli.Exit(1, err)
+				return cli.Fail(err)
 			}
 			now := time.Now()
 			rows := make([]Row, 0, len(sets))
@@ -126,7 +126,7 @@ func showCommand(g *cli.Globals) *cobra.Command {
 			defer done()
 			s, err := backup.Get(ctx, eng.Store, args[0])
 			if err != nil {
-				return cli.Exit(1, err)
+				return cli.Fail(err)
 			}
 			p := g.Printer(cmd, out)
 			return p.Result(s, func() error {
@@ -154,7 +154,8 @@ RDB is parsed to its end with its CRC-64, every YAML is parsed (encrypted sets
 need backup.encryption.identity_file). The result is recorded as the set's
 verify state, which prune relies on.
 
-Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error.`,
+Exit codes: 0 every set is good · 2 a set failed (its file is named) · 3 no
+such set · 1 the store could not be read.`,
 		Example: `  opsdeck backups verify
   opsdeck backups verify 20261125_020000 --deep
   opsdeck backups verify --all`,
@@ -187,12 +188,13 @@ Exit codes: 0 every set is good · 2 a set failed (its file is named) · 1 error
 			}
 			if err != nil {
 				if len(results) > 0 {
+					// A damaged set: refused, as the restore would refuse it.
 					if p.JSON() {
-						return cli.ExitSilently(2)
+						return cli.ExitSilently(cli.CodeRefused)
 					}
-					return cli.Exit(2, err)
+					return cli.Exit(cli.CodeRefused, err)
 				}
-				return cli.Exit(1, err)
+				return cli.Fail(err)
 			}
 			return nil
 		},
@@ -238,7 +240,7 @@ when there is none (pass --yes in cron).`,
 			p := g.Printer(cmd, out)
 			plan, err := eng.Prune(ctx, backup.PruneOptions{DryRun: true})
 			if err != nil {
-				return cli.Exit(1, err)
+				return cli.Fail(err)
 			}
 			if dryRun {
 				return p.Result(plan, func() error { return printPlan(p, plan.Plan) })
@@ -254,12 +256,12 @@ when there is none (pass --yes in cron).`,
 					}
 				}
 				if !g.IsTerminal(os.Stdin) {
-					return cli.Exit(1, fmt.Errorf("prune would delete %d set(s): pass --yes to confirm (no terminal to ask on)", len(dels)))
+					return cli.Exit(cli.CodeRefused, fmt.Errorf("prune would delete %d set(s): pass --yes to confirm (no terminal to ask on)", len(dels)))
 				}
 				fmt.Fprintf(p.Err, "Delete %d set(s) and %d leftover(s)? [y/N] ", len(dels), len(plan.Plan.Leftovers))
 				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-					return cli.Exit(1, fmt.Errorf("nothing deleted"))
+					return cli.Exit(cli.CodeRefused, fmt.Errorf("not confirmed — nothing deleted"))
 				}
 			}
 			res, err := eng.Prune(ctx, backup.PruneOptions{Progress: p.Progress(true)})
@@ -278,7 +280,7 @@ when there is none (pass --yes in cron).`,
 				return perr
 			}
 			if err != nil {
-				return cli.Exit(1, err)
+				return cli.Fail(err)
 			}
 			return nil
 		},

@@ -6,7 +6,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -157,42 +156,6 @@ func UseLogger(log *slog.Logger) {
 	slog.SetDefault(log)
 	kube.RouteLibraryLogs(log)
 	redis.RouteLibraryLogs(log)
-}
-
-// ExitError carries the process exit code for an error.
-type ExitError struct {
-	Code int
-	Err  error
-	// Silent means the command already printed what the user needs.
-	Silent bool
-}
-
-func (e *ExitError) Error() string {
-	if e.Err == nil {
-		return fmt.Sprintf("exit status %d", e.Code)
-	}
-	return e.Err.Error()
-}
-
-func (e *ExitError) Unwrap() error { return e.Err }
-
-// Exit wraps err with an exit code.
-func Exit(code int, err error) error { return &ExitError{Code: code, Err: err} }
-
-// ExitSilently returns an error that sets the exit code without a message.
-func ExitSilently(code int) error { return &ExitError{Code: code, Silent: true} }
-
-// Code returns the exit code for an error returned by a command: its
-// ExitError code, else 1.
-func Code(err error) (code int, silent bool) {
-	if err == nil {
-		return 0, true
-	}
-	var e *ExitError
-	if errors.As(err, &e) {
-		return e.Code, e.Silent
-	}
-	return 1, false
 }
 
 // IsTerminal reports whether f is a terminal, for colour decisions.

@@ -6,7 +6,6 @@ package restore
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,6 +123,9 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	opts := oprestore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
 	if len(args) == 2 {
 		opts.ID = args[1]
+		if opts.ID != "latest" && !backup.ValidID(opts.ID) {
+			return cli.Exit(cli.CodeUsage, fmt.Errorf("%q is not a backup set ID (YYYYMMDD_HHMMSS) or latest — list them with opsdeck backups list", opts.ID))
+		}
 	}
 	eng := oprestore.New(be)
 	events := p.Progress(f.quiet || p.JSON())
@@ -131,24 +133,26 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return f.recover(cmd, p, eng, cfg, events)
 	}
 	plan, err := eng.Prepare(ctx, opts, events)
-	var cerr *oprestore.ConfigError
+	if err != nil {
+		return prepareFailed(err)
+	}
+	blocked := plan.Blocked()
 	switch {
-	case errors.As(err, &cerr):
-		return cli.Exit(3, err)
-	case err != nil:
-		return cli.Exit(2, err)
-	}
-	if p.JSON() && f.dryRun {
-		return p.PrintJSON(plan)
-	}
-	if !p.JSON() {
+	case !p.JSON():
 		printPlan(p.Out, plan)
-	}
-	if err := plan.Blocked(); err != nil {
-		if p.JSON() {
-			_ = p.PrintJSON(plan)
+	case f.dryRun || blocked != nil:
+		// One JSON document: the plan when it is all there is to say,
+		// the report when the restore runs.
+		if err := p.PrintJSON(plan); err != nil {
+			return err
 		}
-		return cli.Exit(2, fmt.Errorf("%w — nothing was changed", err))
+	}
+	if blocked != nil {
+		// The same code for text and JSON: the plan says why.
+		return cli.Exit(cli.CodeRefused, fmt.Errorf("%w — nothing was changed", blocked))
+	}
+	if f.dryRun && p.JSON() {
+		return nil
 	}
 	if f.dryRun {
 		fmt.Fprintln(p.Out, "dry run: nothing was changed")
@@ -177,6 +181,16 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return cli.Exit(4, err)
 	}
 	return cli.Exit(1, err)
+}
+
+// prepareFailed gives a plan that could not be made its exit code: the
+// rule's for a wrong command line or configuration (an unknown set: 3),
+// else refused with nothing changed (2).
+func prepareFailed(err error) error {
+	if code := cli.CodeOf(err); code != cli.CodeFailed {
+		return cli.Exit(code, err)
+	}
+	return cli.Exit(cli.CodeRefused, err)
 }
 
 // confirm asks for the typed name; Ctrl-C (ctx ending) cancels too.

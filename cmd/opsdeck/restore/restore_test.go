@@ -90,8 +90,8 @@ func TestUsageErrors(t *testing.T) {
 		{nil, 3, "say what to restore"},
 		{[]string{"everything"}, 3, `unknown restore kind "everything"`},
 		{[]string{"database", "latest", "extra"}, 3, "say what to restore"},
-		{[]string{"database", "yesterday"}, 2, `"yesterday" is not a backup set ID`},
-		{[]string{"database", "20990101_000000"}, 2, "20990101_000000"},
+		{[]string{"database", "yesterday"}, 3, `"yesterday" is not a backup set ID`},
+		{[]string{"database", "20990101_000000"}, 3, "20990101_000000"},
 		{[]string{"database"}, 2, "no backup set"},
 		{[]string{"database", "-o", "xml"}, 3, `unknown output format "xml"`},
 	} {
