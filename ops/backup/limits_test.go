@@ -1,0 +1,87 @@
+package backup
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/opsdeck/opsdeck/internal/fuzzcheck"
+)
+
+// The readers' answers to the crashers the fuzz targets found (their
+// inputs are under testdata/fuzz as well): a length read from the input
+// never sizes an allocation by itself.
+
+// rdbLen encodes an RDB length.
+func rdbLen(n int) []byte {
+	switch {
+	case n < 1<<6:
+		return []byte{byte(n)}
+	case n < 1<<14:
+		return []byte{0x40 | byte(n>>8), byte(n)}
+	}
+	return binary.BigEndian.AppendUint32([]byte{0x80}, uint32(n))
+}
+
+// rdbOf frames body as an RDB of version 10 with its checksum.
+func rdbOf(body ...[]byte) []byte {
+	b := []byte("REDIS0010")
+	for _, p := range body {
+		b = append(b, p...)
+	}
+	b = append(b, 0xFF)
+	return binary.LittleEndian.AppendUint64(b, crcJones(0, b))
+}
+
+// lzfName is an LZF-compressed key name: one literal byte, then refs back
+// references of 264 bytes each (3 bytes apiece, LZF's best ratio).
+func lzfName(refs int) []byte {
+	c := []byte{0, 'a'}
+	for range refs {
+		c = append(c, 0xE0, 0xFF, 0x00)
+	}
+	out := append([]byte{0xC3}, rdbLen(len(c))...)
+	out = append(out, rdbLen(1+264*refs)...)
+	return append(out, c...)
+}
+
+func TestRDBLengthsAreNotTrusted(t *testing.T) {
+	aux := func(val []byte) []byte { return append([]byte{0xFA, 1, 'k'}, val...) }
+	gib := rdbLen(1 << 30)
+	cases := []struct {
+		name, want string
+		data       []byte
+	}{
+		// An AUX value announcing 1 GiB, with 3 bytes there (found by
+		// FuzzRDB: the string was allocated at its announced length).
+		{"string", "unexpected EOF", rdbOf(aux(append(gib, "abc"...)))},
+		{"LZF packed length", "unexpected EOF", rdbOf(aux(append(append([]byte{0xC3}, gib...), 5, 0, 'a')))},
+		{"LZF unpacked length", "cannot unpack to", rdbOf(aux(append(append([]byte{0xC3, 2}, gib...), 0, 'a')))},
+		// Keys whose names are nothing but back references: 85 times
+		// their size each.
+		{"LZF bomb", "more than opsdeck unpacks", rdbOf(bytes.Repeat(append(append([]byte{0}, lzfName(100)...), 0), 400))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			fuzzcheck.Run(t, len(tc.data), func() {
+				_, err = ReadRDBEntries(bytes.NewReader(tc.data), func(RDBEntry) error { return nil })
+			})
+			if !errors.Is(err, ErrRDB) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+
+	// A long name that packs well is read: the budget is for the file.
+	long := rdbOf(append(append([]byte{0}, lzfName(400)...), 1, 'v'))
+	var keys []string
+	if _, err := ReadRDBEntries(bytes.NewReader(long), func(e RDBEntry) error {
+		keys = append(keys, e.Key)
+		return nil
+	}); err != nil || len(keys) != 1 || keys[0] != strings.Repeat("a", 1+264*400) {
+		t.Fatalf("%d keys, %v", len(keys), err)
+	}
+}
