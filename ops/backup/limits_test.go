@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -83,5 +84,61 @@ func TestRDBLengthsAreNotTrusted(t *testing.T) {
 		return nil
 	}); err != nil || len(keys) != 1 || keys[0] != strings.Repeat("a", 1+264*400) {
 		t.Fatalf("%d keys, %v", len(keys), err)
+	}
+}
+
+// archInt and archStr encode pg_dump's WriteInt and WriteStr (4-byte ints).
+func archInt(v int) []byte {
+	sign := byte(0)
+	if v < 0 {
+		sign, v = 1, -v
+	}
+	return binary.LittleEndian.AppendUint32([]byte{sign}, uint32(v))
+}
+
+func archStr(s string) []byte { return append(archInt(len(s)), s...) }
+
+// archiveOf is a -Z0 archive of format 1.14 with toc entries (given
+// whole) and then body.
+func archiveOf(toc [][]byte, body []byte) []byte {
+	b := append([]byte("PGDMP"), 1, 14, 0, 4, 8, 1)
+	b = append(b, archInt(0)...) // compression level
+	for range 7 {
+		b = append(b, archInt(0)...)
+	}
+	b = append(append(append(b, archStr("db")...), archStr("15.1")...), archStr("15.1")...)
+	b = append(b, archInt(len(toc))...)
+	for _, e := range toc {
+		b = append(b, e...)
+	}
+	return append(b, body...)
+}
+
+func TestArchiveLengthsAreNotTrusted(t *testing.T) {
+	var empty []byte // data blocks without a chunk
+	for id := range 10000 {
+		empty = append(append(append(empty, blkData), archInt(id)...), archInt(0)...)
+	}
+	cases := []struct {
+		name, want string
+		data       []byte
+	}{
+		// A TOC string announcing 1 GiB, with 3 bytes there.
+		{"string", "unexpected EOF", archiveOf([][]byte{append(append(archInt(1), archInt(0)...), append(archInt(1<<30), "abc"...)...)}, nil)},
+		// Each data block, 11 bytes, allocated a 64 KiB buffer.
+		{"blocks", "", archiveOf(nil, empty)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			fuzzcheck.Run(t, len(tc.data), func() { _, err = CountArchive(bytes.NewReader(tc.data)) })
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("count: err = %v, want %q", err, tc.want)
+			}
+			fuzzcheck.Run(t, len(tc.data), func() { _, err = CoalesceArchive(io.Discard, bytes.NewReader(tc.data), 256<<10) })
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("coalesce: err = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
