@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -140,5 +141,36 @@ func TestArchiveLengthsAreNotTrusted(t *testing.T) {
 				t.Fatalf("coalesce: err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestManifestSizeIsNotTrusted(t *testing.T) {
+	head := `{"format":1,"id":"20240501_020304","components":[`
+	for _, in := range []string{
+		// 3 bytes of input for each 176-byte Component: json.Unmarshal
+		// allocated 354 times the document.
+		head + strings.Repeat(`{},`, 100000) + `{}]}`,
+		head + `{"files":[` + strings.Repeat(`{},`, 100000) + `{}]}]}`,
+		head + `{"postgres":{"tables":[` + strings.Repeat(`1,`, 100000) + `1]}}]}`,
+	} {
+		var err error
+		fuzzcheck.Run(t, len(in), func() { _, err = ParseManifest([]byte(in)) })
+		if err == nil || !strings.Contains(err.Error(), "far more memory") {
+			t.Errorf("%.60s…: err = %v", in, err)
+		}
+	}
+	// A set with 100,000 tables is read.
+	m := sampleManifest()
+	c := &m.Components[0]
+	for i := range 100000 {
+		c.Postgres.Tables = append(c.Postgres.Tables, TableCount{"public", fmt.Sprintf("t%d", i), int64(i)})
+	}
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseManifest(b)
+	if err != nil || len(got.Components[0].Postgres.Tables) != 100001 {
+		t.Fatal(err)
 	}
 }
