@@ -4,6 +4,10 @@ GO ?= go
 BIN := bin/opsdeck
 PKGS := ./...
 TEST_TIMEOUT ?= 30m
+# Fuzzing (scripts/fuzz.sh): each target for TEST_FUZZTIME in `make test`
+# (3 minutes in all at most), for FUZZTIME in `make fuzz`.
+TEST_FUZZTIME ?= 10s
+FUZZTIME ?= 2m
 
 .DEFAULT_GOAL := help
 
@@ -27,6 +31,11 @@ demo: deps build ## Open the cockpit on a local sandbox (PostgreSQL, Redis, Kube
 test: deps ## Install what is missing, then run every test with -race against real servers
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	GO=$(GO) FUZZTIME=$(TEST_FUZZTIME) FUZZBUDGET=180 FUZZMINIMIZETIME=200x FUZZCACHE=fresh scripts/fuzz.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (2m) each; FUZZ=regexp picks targets
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 .PHONY: bench
 bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9s, check vs a bash script
