@@ -7,6 +7,10 @@ TEST_TIMEOUT ?= 30m
 # staticcheck at a fixed version, built from the module proxy by go run (the
 # go command caches the binary, so later runs start at once).
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Fuzzing (scripts/fuzz.sh): each target for TEST_FUZZTIME in `make test`
+# (3 minutes in all at most), for FUZZTIME in `make fuzz`.
+TEST_FUZZTIME ?= 10s
+FUZZTIME ?= 2m
 
 .DEFAULT_GOAL := help
 
@@ -30,6 +34,11 @@ demo: deps build ## Open the cockpit on a local sandbox (PostgreSQL, Redis, Kube
 test: deps ## Install what is missing, then run every test with -race against real servers
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	GO=$(GO) FUZZTIME=$(TEST_FUZZTIME) FUZZBUDGET=180 FUZZMINIMIZETIME=200x FUZZCACHE=fresh scripts/fuzz.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (2m) each; FUZZ=regexp picks targets
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 .PHONY: bench
 bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9s, check vs a bash script

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/opsdeck/opsdeck/internal/jsonbound"
 )
 
 // FormatVersion is the manifest format this package writes.
@@ -193,7 +195,9 @@ func ValidID(s string) bool {
 // ParseManifest decodes and checks a manifest.
 func ParseManifest(data []byte) (*Manifest, error) {
 	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
+	// The store is not trusted: a small manifest may not decode to a
+	// large one (jsonbound).
+	if err := jsonbound.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("manifest is not valid JSON: %w", err)
 	}
 	if m.Format != FormatVersion {

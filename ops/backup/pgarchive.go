@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // ArchiveCounts reads a pg_dump custom-format archive written without
@@ -35,6 +36,9 @@ type archReader struct {
 	copy *bufio.Writer
 	// offsetsSet is true when a TOC entry records its data's offset.
 	offsetsSet bool
+	// buf is chunks' read buffer, allocated once per archive: a data
+	// block may take a few bytes.
+	buf []byte
 }
 
 func (a *archReader) byte() (int, error) {
@@ -90,9 +94,16 @@ func (a *archReader) str() (string, bool, error) {
 	if n > 1<<30 {
 		return "", false, fmt.Errorf("string of %d bytes", n)
 	}
-	b := make([]byte, n)
-	if err := a.full(b); err != nil {
-		return "", false, err
+	// The length is not trusted to size the buffer: it grows with the
+	// bytes actually read.
+	var b []byte
+	for left := int(n); left > 0; {
+		m := min(left, 64<<10)
+		b = slices.Grow(b, m)
+		if err := a.full(b[len(b) : len(b)+m]); err != nil {
+			return "", false, err
+		}
+		b, left = b[:len(b)+m], left-m
 	}
 	return string(b), true, nil
 }
@@ -101,9 +112,13 @@ func (a *archReader) atLeast(maj, min int) bool {
 	return a.vmaj > maj || (a.vmaj == maj && a.vmin >= min)
 }
 
+// archBuffer is the size of the archive readers' buffers (and of
+// CoalesceArchive's output buffer).
+const archBuffer = 256 << 10
+
 // CountArchive parses a -Z0 custom-format archive from r to its end.
 func CountArchive(r io.Reader) (ArchiveCounts, error) {
-	a := &archReader{r: bufio.NewReaderSize(r, 1<<20)}
+	a := &archReader{r: bufio.NewReaderSize(r, archBuffer)}
 	out, tables, err := a.header()
 	if err != nil {
 		return out, err
@@ -293,7 +308,10 @@ var copyEnd = []byte("\\.\n\n\n")
 // newlines in them, less the three of the end-of-data marker.
 func (a *archReader) chunks() (int64, error) {
 	var rows int64
-	buf := make([]byte, 64<<10)
+	if a.buf == nil {
+		a.buf = make([]byte, 64<<10)
+	}
+	buf := a.buf
 	var tail []byte
 	for {
 		n, err := a.int()
@@ -341,8 +359,8 @@ var errArchiveUnsupported = errors.New("unsupported archive")
 // offsets, large objects — is copied as it is.
 func CoalesceArchive(dst io.Writer, src io.Reader, size int) (int64, error) {
 	cw := &countWriter{w: dst}
-	w := bufio.NewWriterSize(cw, 1<<20)
-	a := &archReader{r: bufio.NewReaderSize(src, 1<<20), copy: w}
+	w := bufio.NewWriterSize(cw, archBuffer)
+	a := &archReader{r: bufio.NewReaderSize(src, archBuffer), copy: w}
 	verbatim := func() (int64, error) {
 		if _, err := io.Copy(w, a.r); err != nil {
 			return cw.n, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -73,6 +74,10 @@ type rdbParser struct {
 	rec       []byte
 	// chk is the scratch of the value checks (rdb_validate.go).
 	chk valueCheck
+	// offset tells how many bytes of the stream were read so far, and
+	// unpacked how many bytes the LZF strings kept so far unpacked to.
+	offset   func() int64
+	unpacked uint64
 }
 
 // keyFunc is told each key as it is walked: the file's RDB version, the
@@ -97,6 +102,7 @@ func ParseRDB(r io.Reader) (RDBSummary, error) { return readRDB(r, nil) }
 func readRDB(r io.Reader, onKey keyFunc) (RDBSummary, error) {
 	tail := &crcTail{}
 	p := &rdbParser{r: bufio.NewReaderSize(io.TeeReader(r, tail), 256<<10)}
+	p.offset = func() int64 { return tail.n - int64(p.r.Buffered()) }
 	s := RDBSummary{Keys: map[int]int64{}, Expires: map[int]int64{}, Aux: map[string]string{}}
 	err := p.parse(&s, onKey)
 	var cbErr callbackError
@@ -342,9 +348,16 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 			if clen > maxString || ulen > maxString {
 				return nil, fmt.Errorf("compressed string of %d bytes (%d unpacked) is too long", clen, ulen)
 			}
-			c := make([]byte, clen)
-			if err := p.full(c); err != nil {
+			if ulen > lzfMaxRatio*clen {
+				return nil, fmt.Errorf("compressed string of %d bytes cannot unpack to %d", clen, ulen)
+			}
+			c, err := p.readN(clen)
+			if err != nil {
 				return nil, err
+			}
+			p.unpacked += ulen
+			if read := uint64(p.offset()); p.unpacked > lzfBudget(read) {
+				return nil, fmt.Errorf("the compressed names and AUX fields so far unpack to %d bytes, more than opsdeck unpacks for the %d bytes read (%d× + %d): a crafted or damaged file", p.unpacked, read, lzfBudgetFactor, lzfBudgetSlack)
 			}
 			return lzfDecompress(c, int(ulen))
 		}
@@ -356,9 +369,22 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 	if !keep {
 		return nil, p.skip(n)
 	}
-	b := make([]byte, n)
-	if err := p.full(b); err != nil {
-		return nil, err
+	return p.readN(n)
+}
+
+// readN reads n bytes, recording them. The length is not trusted to size
+// the buffer (a damaged one would allocate up to maxString for a few bytes
+// of input): it grows with the bytes actually read.
+func (p *rdbParser) readN(n uint64) ([]byte, error) {
+	b := make([]byte, 0, min(n, 64<<10))
+	for n > 0 {
+		m := int(min(n, 64<<10))
+		b = slices.Grow(b, m)
+		if err := p.full(b[len(b) : len(b)+m]); err != nil {
+			return nil, err
+		}
+		b = b[:len(b)+m]
+		n -= uint64(m)
 	}
 	return b, nil
 }
@@ -407,6 +433,22 @@ func (p *rdbParser) full(b []byte) error {
 	}
 	return nil
 }
+
+// LZF packs at most 88 bytes in 3 (a back reference of 264 bytes), so a
+// string cannot unpack to more than lzfMaxRatio times its packed length.
+const lzfMaxRatio = 88
+
+// The strings the walker keeps (AUX fields, and key names for
+// ReadRDBEntries) may unpack, all together, to lzfBudgetFactor times the
+// bytes read plus lzfBudgetSlack: a file of nothing but back references
+// would otherwise make a reader allocate 88 (and with the copy of the name,
+// 176) times its size. Real names are far from it.
+const (
+	lzfBudgetFactor = 24
+	lzfBudgetSlack  = 128 << 10
+)
+
+func lzfBudget(read uint64) uint64 { return lzfBudgetFactor*read + lzfBudgetSlack }
 
 // lzfDecompress unpacks an LZF-compressed string of n bytes (Redis's
 // lzf_d.c format: literal runs and back references).

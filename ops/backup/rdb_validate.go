@@ -118,6 +118,9 @@ func (p *rdbParser) readString(buf []byte) ([]byte, error) {
 			if clen > maxString || ulen > maxString {
 				return nil, fmt.Errorf("compressed string of %d bytes (%d unpacked) is too long", clen, ulen)
 			}
+			if ulen > lzfMaxRatio*clen {
+				return nil, fmt.Errorf("compressed string of %d bytes cannot unpack to %d", clen, ulen)
+			}
 			c, err := p.chunks(p.chk.lzf[:0], clen)
 			if err != nil {
 				return nil, err

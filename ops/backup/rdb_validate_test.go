@@ -26,17 +26,7 @@ func checkRaw(raw []byte) error {
 
 // rdbString is s as an RDB string: its length, then its bytes.
 func rdbString(s []byte) []byte {
-	return append(rdbLen(uint64(len(s))), s...)
-}
-
-func rdbLen(n uint64) []byte {
-	switch {
-	case n < 1<<6:
-		return []byte{byte(n)}
-	case n < 1<<14:
-		return []byte{0x40 | byte(n>>8), byte(n)}
-	}
-	return binary.BigEndian.AppendUint32([]byte{0x80}, uint32(n))
+	return append(rdbLen(len(s)), s...)
 }
 
 // span is where a blob's bytes are in a raw value.
@@ -63,7 +53,7 @@ func unpacked(t *testing.T, name string, raw []byte) seed {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		out = append(out, rdbLen(uint64(len(b)))...)
+		out = append(out, rdbLen(len(b))...)
 		blobs = append(blobs, span{len(out), len(out) + len(b)})
 		out = append(out, b...)
 	}
@@ -72,7 +62,7 @@ func unpacked(t *testing.T, name string, raw []byte) seed {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		out = append(out, rdbLen(n)...)
+		out = append(out, rdbLen(int(n))...)
 		return n
 	}
 	switch typ {

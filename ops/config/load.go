@@ -57,6 +57,9 @@ func Load(path string) (*Config, error) {
 // Parse decodes configuration data onto Default() without applying the
 // environment. name is used in error messages and becomes Config.Path.
 func Parse(name string, data []byte) (*Config, error) {
+	if err := checkDensity(name, data); err != nil {
+		return nil, err
+	}
 	cfg := Default()
 	cfg.Path = name
 	m := cfg.ensureMeta()
@@ -64,7 +67,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		hint := "fix the YAML syntax (indent with spaces, quote values containing ': ' or '#')"
-		if strings.Contains(err.Error(), "already defined") {
+		// The message, not Error(): go-yaml's Error() prints the source
+		// around the token, which costs as much as the line is long.
+		if strings.Contains(yamlMessage(err), "already defined") {
 			hint = "keep only one of them"
 		}
 		return nil, yamlError(name, err, hint)
@@ -112,6 +117,15 @@ func (c *Config) normalize() {
 	c.Backup.Encryption.IdentityFile = expandHome(c.Backup.Encryption.IdentityFile)
 	c.Runbooks.Dir = expandHome(c.Runbooks.Dir)
 	c.Kubernetes.Kubeconfig = expandHome(c.Kubernetes.Kubeconfig)
+}
+
+// yamlMessage is the message of a go-yaml error, without its source.
+func yamlMessage(err error) string {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		return ye.GetMessage()
+	}
+	return err.Error()
 }
 
 // yamlError turns a go-yaml error into a located FieldError.

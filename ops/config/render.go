@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +48,25 @@ func (c *Config) clone() *Config {
 // YAML renders c as a configuration file that [Load] reads back to the same
 // values. It does not redact: call Redacted first to show it.
 func (c *Config) YAML() ([]byte, error) {
-	b, err := yaml.MarshalWithOptions(c, yaml.Indent(2), yaml.IndentSequence(true), yaml.AutoInt())
+	b, err := c.render()
+	if err != nil {
+		return nil, err
+	}
+	// go-yaml does not read back all it writes (it drops a tab inside a
+	// plain string, writes a lone newline as an empty block): when the
+	// file does not load to the same values, every string is written
+	// double-quoted, with JSON's escapes.
+	if back, err := Parse("", b); err == nil {
+		if again, err := back.render(); err == nil && bytes.Equal(again, b) {
+			return b, nil
+		}
+	}
+	return c.render(yaml.CustomMarshaler[string](func(s string) ([]byte, error) { return json.Marshal(s) }))
+}
+
+func (c *Config) render(opts ...yaml.EncodeOption) ([]byte, error) {
+	opts = append([]yaml.EncodeOption{yaml.Indent(2), yaml.IndentSequence(true), yaml.AutoInt()}, opts...)
+	b, err := yaml.MarshalWithOptions(c, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("render config: %w", err)
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -94,5 +95,29 @@ func TestWriteFails(t *testing.T) {
 	os.WriteFile(file, nil, 0o600)
 	if err := Default().Write(filepath.Join(file, "x.yaml")); err == nil {
 		t.Error("Write under a file succeeded")
+	}
+}
+
+// TestYAMLKeepsTabsAndNewlines: go-yaml wrote "a<TAB>b" plain and read it
+// back as "ab", and a lone newline as an empty block (found by FuzzParse:
+// an S3 access key of tabs). Such strings are written double-quoted.
+func TestYAMLKeepsTabsAndNewlines(t *testing.T) {
+	for _, v := range []string{"a\tb", "\t", "\n", "x\r\ny", " lead and trail "} {
+		c := Default()
+		c.Backup.S3.AccessKey = v
+		c.Kubernetes.Namespaces = []string{v}
+		out, err := c.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse("c.yaml", out)
+		if err != nil || back.Backup.S3.AccessKey != v || len(back.Kubernetes.Namespaces) != 1 || back.Kubernetes.Namespaces[0] != v {
+			t.Errorf("%q: read back %q %q (%v)", v, back.Backup.S3.AccessKey, back.Kubernetes.Namespaces, err)
+		}
+	}
+	// An ordinary configuration keeps go-yaml's plain style.
+	out, err := Default().YAML()
+	if err != nil || bytes.Contains(out, []byte(`read_only: "`)) || !bytes.Contains(out, []byte("read_only: false\n")) {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
