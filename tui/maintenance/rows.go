@@ -36,7 +36,7 @@ var taskText = map[opmaintain.Mode]string{
 	opmaintain.ModeHealth:   "the morning check and the age of the last backups",
 	opmaintain.ModeDB:       "dead tuples and vacuum, long queries, locks, indexes, bloat",
 	opmaintain.ModeRedis:    "memory, hit rate, biggest keys, prefixes, TTLs",
-	opmaintain.ModeCleanup:  "old log archives, backups, pre-restore databases",
+	opmaintain.ModeCleanup:  "old log archives, backups, what restores left",
 	opmaintain.ModeSecurity: "Postgres, Redis, Kubernetes, backup store",
 	opmaintain.ModeCapacity: "growth, days until full, what runs out first",
 }
