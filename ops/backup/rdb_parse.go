@@ -355,9 +355,8 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			p.unpacked += ulen
-			if read := uint64(p.offset()); p.unpacked > lzfBudget(read) {
-				return nil, fmt.Errorf("the compressed names and AUX fields so far unpack to %d bytes, more than opsdeck unpacks for the %d bytes read (%d× + %d): a crafted or damaged file", p.unpacked, read, lzfBudgetFactor, lzfBudgetSlack)
+			if err := p.spendUnpacked(ulen); err != nil {
+				return nil, err
 			}
 			return lzfDecompress(c, int(ulen))
 		}
@@ -452,8 +451,22 @@ func lzfBudget(read uint64) uint64 { return lzfBudgetFactor*read + lzfBudgetSlac
 
 // lzfDecompress unpacks an LZF-compressed string of n bytes (Redis's
 // lzf_d.c format: literal runs and back references).
-func lzfDecompress(in []byte, n int) ([]byte, error) {
-	out := make([]byte, 0, n)
+// spendUnpacked counts n more unpacked bytes of the LZF strings the walk
+// hands on (AUX fields, key names) against the budget for what was read.
+func (p *rdbParser) spendUnpacked(n uint64) error {
+	p.unpacked += n
+	if read := uint64(p.offset()); p.unpacked > lzfBudget(read) {
+		return fmt.Errorf("the compressed names and AUX fields so far unpack to %d bytes, more than opsdeck unpacks for the %d bytes read (%d× + %d): a crafted or damaged file", p.unpacked, read, lzfBudgetFactor, lzfBudgetSlack)
+	}
+	return nil
+}
+
+func lzfDecompress(in []byte, n int) ([]byte, error) { return lzfDecompressTo(nil, in, n) }
+
+// lzfDecompressTo unpacks in into dst's space (grown to n when it is
+// smaller), for a reader that reuses one buffer from value to value.
+func lzfDecompressTo(dst, in []byte, n int) ([]byte, error) {
+	out := slices.Grow(dst[:0], n)
 	for i := 0; i < len(in); {
 		ctrl := int(in[i])
 		i++

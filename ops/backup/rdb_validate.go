@@ -65,7 +65,7 @@ func keyError(key []byte, t byte, err error) error {
 
 // key reads a key into a reused buffer (valid until the next key).
 func (p *rdbParser) key() ([]byte, error) {
-	b, err := p.readString(p.chk.key[:0])
+	b, err := p.readString(p.chk.key[:0], true)
 	if cap(b) <= 1<<20 {
 		p.chk.key = b[:0]
 	}
@@ -74,17 +74,19 @@ func (p *rdbParser) key() ([]byte, error) {
 
 // blob reads a string into a reused buffer (valid until the next blob).
 func (p *rdbParser) blob() ([]byte, error) {
-	b, err := p.readString(p.chk.blob[:0])
+	b, err := p.readString(p.chk.blob[:0], false)
 	if cap(b) <= 1<<20 { // keep a small buffer for the next value
 		p.chk.blob = b[:0]
 	}
 	return b, err
 }
 
-// readString reads a string into buf (or, compressed, a new slice). A
+// readString reads a string into buf's space. kept says the caller hands
+// it on to be kept (a key): its unpacking then counts against the LZF
+// budget, as the AUX fields' do. A
 // long one is read in chunks, so that a damaged length fails at the end of
 // the stream rather than allocating its size first.
-func (p *rdbParser) readString(buf []byte) ([]byte, error) {
+func (p *rdbParser) readString(buf []byte, kept bool) ([]byte, error) {
 	n, special, err := p.lengthOrSpecial()
 	if err != nil {
 		return nil, err
@@ -128,7 +130,14 @@ func (p *rdbParser) readString(buf []byte) ([]byte, error) {
 			if cap(c) <= 1<<20 {
 				p.chk.lzf = c[:0]
 			}
-			return lzfDecompress(c, int(ulen))
+			if kept {
+				if err := p.spendUnpacked(ulen); err != nil {
+					return nil, err
+				}
+			}
+			// Into buf, which the reader reuses from value to value: a
+			// long run of highly packed values costs the largest once.
+			return lzfDecompressTo(buf, c, int(ulen))
 		}
 		return nil, fmt.Errorf("unknown string encoding %d", n)
 	}
