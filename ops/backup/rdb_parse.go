@@ -323,16 +323,7 @@ func (p *rdbParser) str(keep bool) ([]byte, error) {
 			if err := p.full(b); err != nil {
 				return nil, err
 			}
-			var v int64
-			switch size {
-			case 1:
-				v = int64(int8(b[0]))
-			case 2:
-				v = int64(int16(binary.LittleEndian.Uint16(b)))
-			case 4:
-				v = int64(int32(binary.LittleEndian.Uint32(b)))
-			}
-			return []byte(strconv.FormatInt(v, 10)), nil
+			return []byte(strconv.FormatInt(intEncoded(b), 10)), nil
 		case 3: // LZF: compressed length, original length, data
 			clen, err := p.length()
 			if err != nil {
@@ -451,6 +442,20 @@ func lzfBudget(read uint64) uint64 { return lzfBudgetFactor*read + lzfBudgetSlac
 
 // lzfDecompress unpacks an LZF-compressed string of n bytes (Redis's
 // lzf_d.c format: literal runs and back references).
+// intEncoded is the value of an integer-encoded string: 1, 2 or 4 bytes,
+// little-endian, signed.
+func intEncoded(b []byte) int64 {
+	switch len(b) {
+	case 1:
+		return int64(int8(b[0]))
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(b)))
+	case 4:
+		return int64(int32(binary.LittleEndian.Uint32(b)))
+	}
+	return 0
+}
+
 // spendUnpacked counts n more unpacked bytes of the LZF strings the walk
 // hands on (AUX fields, key names) against the budget for what was read.
 func (p *rdbParser) spendUnpacked(n uint64) error {

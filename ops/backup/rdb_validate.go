@@ -98,16 +98,7 @@ func (p *rdbParser) readString(buf []byte, kept bool) ([]byte, error) {
 			if err := p.full(x); err != nil {
 				return nil, err
 			}
-			var v int64
-			switch len(x) {
-			case 1:
-				v = int64(int8(x[0]))
-			case 2:
-				v = int64(int16(binary.LittleEndian.Uint16(x)))
-			case 4:
-				v = int64(int32(binary.LittleEndian.Uint32(x)))
-			}
-			return strconv.AppendInt(buf, v, 10), nil
+			return strconv.AppendInt(buf, intEncoded(x), 10), nil
 		case 3:
 			clen, err := p.length()
 			if err != nil {
