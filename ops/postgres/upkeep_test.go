@@ -149,7 +149,13 @@ func deadTuples(t *testing.T, table string, n int) {
 func TestVacuumRemovesDeadTuplesWithProgress(t *testing.T) {
 	requireServer(t)
 	deadTuples(t, "vacuum_me", 200000)
-	pool := connect(t, server.DSN())
+	// A cost delay keeps the vacuum running for about a second, so that
+	// the progress view is sampled however loaded the machine is.
+	sep := "?"
+	if strings.Contains(server.DSN(), "?") {
+		sep = "&"
+	}
+	pool := connect(t, server.DSN()+sep+"vacuum_cost_delay=1&vacuum_cost_limit=10")
 	var mu sync.Mutex
 	var seen []postgres.VacuumProgress
 	res, err := postgres.Vacuum(t.Context(), pool, "public", "vacuum_me", postgres.VacuumOptions{
