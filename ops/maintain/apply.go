@@ -210,58 +210,53 @@ func (e *Engine) apply(ctx context.Context, a Action, p progress.Func) (string, 
 // others are kept and named in the error.
 func (e *Engine) deleteFiles(ctx context.Context, a Action, p progress.Func) (string, error) {
 	now := e.now()
-	var deleted int
-	var freed int64
-	var problems []string
-	p.Emit(progress.Event{Kind: progress.Start, Op: "cleanup", Step: a.Pattern, Total: int64(len(a.Files))})
-	for i, f := range a.Files {
-		if ctx.Err() != nil {
-			problems = append(problems, "cancelled")
-			break
-		}
+	return deleteEach(ctx, a.Files, a.Pattern, "archives", p, func(f FileRef) (bool, error) {
 		if err := stillOld(f, a.Pattern, e.Config.Maintenance.LogRetention, now); err != nil {
-			problems = append(problems, "kept "+err.Error())
-			continue
+			return false, fmt.Errorf("kept %w", err)
 		}
-		if err := os.Remove(f.Path); err != nil {
-			problems = append(problems, err.Error())
-			continue
-		}
-		deleted++
-		freed += f.Size
-		p.Emit(progress.Event{Kind: progress.Advance, Op: "cleanup", Step: a.Pattern, Done: int64(i + 1), Total: int64(len(a.Files))})
-	}
-	detail := fmt.Sprintf("deleted %d of %d archives, freed %s", deleted, len(a.Files), progress.Bytes(freed))
-	if len(problems) > 0 {
-		return detail, fmt.Errorf("%s; %s", detail, strings.Join(clip(problems, maxListed), "; "))
-	}
-	return detail, nil
+		return false, os.Remove(f.Path)
+	})
 }
 
 // deleteStagedDumps deletes the listed dumps restores left; a restore
 // running meanwhile keeps them all.
 func (e *Engine) deleteStagedDumps(ctx context.Context, a Action, p progress.Func) (string, error) {
+	return deleteEach(ctx, a.Files, "staged dumps", "staged dumps", p, func(f FileRef) (bool, error) {
+		err := oprestore.RemoveStagedDump(e.Config, f.Path)
+		if err != nil {
+			return errors.Is(err, oprestore.ErrRestoreRunning), fmt.Errorf("kept %s: %w", f.Path, err)
+		}
+		return false, nil
+	})
+}
+
+// deleteEach removes files one by one with remove, which re-checks each
+// first and says whether the rest must be kept too; its errors, which
+// name what was kept, are listed in the error. step labels the progress,
+// noun the summary.
+func deleteEach(ctx context.Context, files []FileRef, step, noun string, p progress.Func, remove func(FileRef) (stop bool, err error)) (string, error) {
 	var deleted int
 	var freed int64
 	var problems []string
-	p.Emit(progress.Event{Kind: progress.Start, Op: "cleanup", Step: "staged dumps", Total: int64(len(a.Files))})
-	for i, f := range a.Files {
+	p.Emit(progress.Event{Kind: progress.Start, Op: "cleanup", Step: step, Total: int64(len(files))})
+	for i, f := range files {
 		if ctx.Err() != nil {
 			problems = append(problems, "cancelled")
 			break
 		}
-		if err := oprestore.RemoveStagedDump(e.Config, f.Path); err != nil {
-			problems = append(problems, "kept "+f.Path+": "+err.Error())
-			if errors.Is(err, oprestore.ErrRestoreRunning) {
+		stop, err := remove(f)
+		if err != nil {
+			problems = append(problems, err.Error())
+			if stop {
 				break
 			}
 			continue
 		}
 		deleted++
 		freed += f.Size
-		p.Emit(progress.Event{Kind: progress.Advance, Op: "cleanup", Step: "staged dumps", Done: int64(i + 1), Total: int64(len(a.Files))})
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "cleanup", Step: step, Done: int64(i + 1), Total: int64(len(files))})
 	}
-	detail := fmt.Sprintf("deleted %d of %d staged dumps, freed %s", deleted, len(a.Files), progress.Bytes(freed))
+	detail := fmt.Sprintf("deleted %d of %d %s, freed %s", deleted, len(files), noun, progress.Bytes(freed))
 	if len(problems) > 0 {
 		return detail, fmt.Errorf("%s; %s", detail, strings.Join(clip(problems, maxListed), "; "))
 	}
