@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine:
-# PostgreSQL server and client, redis-server (apt, as root or via sudo), and the
+# PostgreSQL server and client (with pgbench), redis-server, the zstd command
+# line (apt, as root or via sudo), and the
 # kube-apiserver/etcd test binaries (built once from the Go module proxy and
 # cached outside the repository). Safe to run again: it skips what is there.
 set -euo pipefail
@@ -12,6 +13,11 @@ command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# make bench: pgbench fills its second database (it ships with the server,
+# postgresql-NN; postgresql-contrib pulls it in), and the zstd command line
+# is its anchor (pg_dump -Fc -Z0 | zstd -T2 -3).
+ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 || need+=(postgresql-contrib)
+command -v zstd >/dev/null 2>&1 || need+=(zstd)
 # promtool and amtool check the configuration `opsdeck monitoring render` writes.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
