@@ -160,10 +160,15 @@ func (x Exec) run(ctx context.Context, c Cmd, out *int64) error {
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		}
 	}}
-	cmd.Stdout = gw
 	// Run returns only after the process exited and stdout and stderr were
 	// copied to the end: the exit status is judged on a drained stream.
-	waitErr := proc.Run(cmd)
+	var waitErr, pollErr error
+	if pp := newStdoutPipe(); pp != nil {
+		waitErr, pollErr = runPolled(cmd, pp, gw, grace)
+	} else {
+		cmd.Stdout = gw
+		waitErr = proc.Run(cmd)
+	}
 	lw.flush()
 	if waitErr != nil && cmd.ProcessState == nil && ctx.Err() == nil && gw.failed() == nil {
 		hint := waitErr
@@ -173,6 +178,9 @@ func (x Exec) run(ctx context.Context, c Cmd, out *int64) error {
 		return &Error{Command: name, ExitCode: -1, Err: hint}
 	}
 	copyErr := gw.failed()
+	if copyErr == nil {
+		copyErr = pollErr
+	}
 
 	lines := redactLines(tail.lines(), c.Secrets)
 	switch {
@@ -184,6 +192,43 @@ func (x Exec) run(ctx context.Context, c Cmd, out *int64) error {
 		return &Error{Command: name, ExitCode: exitCode(waitErr), Stderr: lines, Err: waitErr}
 	}
 	return nil
+}
+
+// pollStdout is false in tests of the netpoller path.
+var pollStdout = true
+
+// newStdoutPipe is a polled pipe for the program's stdout, nil when the
+// runner lets os/exec make and copy its pipe.
+func newStdoutPipe() *polledPipe {
+	if !pollStdout {
+		return nil
+	}
+	return newPolledPipe()
+}
+
+// runPolled runs cmd with its stdout on pp, copied to gw by the runner
+// (pipe_linux.go says why). Like os/exec's own copy it waits for the copy
+// to end after the program exits, and abandons it when the pipe is still
+// open grace later.
+func runPolled(cmd *exec.Cmd, pp *polledPipe, gw io.Writer, grace time.Duration) (waitErr, copyErr error) {
+	cmd.Stdout = pp.w
+	child, err := proc.Start(cmd)
+	pp.w.Close() // the child holds its own copy
+	if err != nil {
+		pp.Stop()
+		pp.copyTo(io.Discard) // closes the read end
+		return err, nil
+	}
+	copied := make(chan error, 1)
+	go func() { copied <- pp.copyTo(gw) }()
+	waitErr = child.Wait()
+	select {
+	case copyErr = <-copied:
+	case <-time.After(grace):
+		pp.Stop()
+		copyErr = <-copied
+	}
+	return waitErr, copyErr
 }
 
 // guardWriter passes writes through until the first error, then stops

@@ -3,7 +3,11 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"io"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +23,29 @@ func (w *failWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestExec(t *testing.T) {
+// bothPaths runs f with stdout polled (Linux) and through os/exec's pipe.
+func bothPaths(t *testing.T, f func(t *testing.T)) {
+	for _, poll := range []bool{true, false} {
+		t.Run(map[bool]string{true: "polled", false: "netpoller"}[poll], func(t *testing.T) {
+			defer func(old bool) { pollStdout = old }(pollStdout)
+			pollStdout = poll
+			if poll && runtime.GOOS == "linux" {
+				pp := newStdoutPipe()
+				if pp == nil {
+					t.Skip("the kernel refuses a large pipe here")
+				}
+				pp.w.Close()
+				pp.Stop()
+				pp.copyTo(io.Discard)
+			}
+			f(t)
+		})
+	}
+}
+
+func TestExec(t *testing.T) { bothPaths(t, testExec) }
+
+func testExec(t *testing.T) {
 	tests := []struct {
 		name       string
 		script     string
@@ -88,6 +114,10 @@ func TestExec(t *testing.T) {
 }
 
 func TestExecConsumerFailureStopsProgram(t *testing.T) {
+	bothPaths(t, testExecConsumerFailureStopsProgram)
+}
+
+func testExecConsumerFailureStopsProgram(t *testing.T) {
 	start := time.Now()
 	err := Exec{KillGrace: time.Second}.Run(context.Background(), Cmd{
 		Path: "sh", Args: []string{"-c", "yes dump-data"}, Stdout: &failWriter{},
@@ -124,3 +154,50 @@ func TestFake(t *testing.T) {
 		t.Fatalf("calls = %v", f.Calls)
 	}
 }
+
+// A large output arrives whole and in order, however the runner reads it.
+func TestExecLargeOutput(t *testing.T) { bothPaths(t, testExecLargeOutput) }
+
+func testExecLargeOutput(t *testing.T) {
+	h := sha256.New()
+	var n int64
+	err := Exec{}.Run(context.Background(), Cmd{
+		Path: "sh", Args: []string{"-c", "seq 1 3000000"},
+		Stdout: writerFunc(func(p []byte) (int, error) { n += int64(len(p)); return h.Write(p) }),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.New()
+	for i := 1; i <= 3000000; i++ {
+		want.Write(strconv.AppendInt(nil, int64(i), 10))
+		want.Write([]byte{'\n'})
+	}
+	if !bytes.Equal(h.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("stdout differs from seq's output (%d bytes)", n)
+	}
+}
+
+// A grandchild that keeps stdout open does not hold Run past the grace.
+func TestExecGrandchildHoldsStdout(t *testing.T) { bothPaths(t, testExecGrandchildHoldsStdout) }
+
+func testExecGrandchildHoldsStdout(t *testing.T) {
+	start := time.Now()
+	var out bytes.Buffer
+	err := Exec{KillGrace: 300 * time.Millisecond}.Run(context.Background(), Cmd{
+		Path: "sh", Args: []string{"-c", "echo started; sleep 3 &"}, Stdout: &out,
+	})
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Run waited %v for the grandchild", took)
+	}
+	if err == nil {
+		t.Fatal("want an error: stdout was not read to its end")
+	}
+	if out.String() != "started\n" {
+		t.Errorf("stdout = %q", out.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
