@@ -10,7 +10,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,17 +103,34 @@ func (c *counter) Write(p []byte) (int, error) {
 // Writer is a file being written through the codec: Write takes the
 // content; Close finishes compression, encryption and the upload and
 // returns the File for the manifest.
+//
+// The content is compressed in a goroutine of its own, fed through a
+// handoff of 1 MiB buffers: the caller (pg_dump's output, the RDB stream)
+// goes on while the previous megabyte is compressed, as in `producer |
+// zstd`. The encoder itself is synchronous (concurrency 1): its
+// asynchronous mode starts two goroutines per 128 KiB block, which cost
+// as much CPU as the compression on very compressible data.
 type Writer struct {
 	name, format string
 	fw           FileWriter
 	stored       *counter
-	raw          *counter
+	out          *bufio.Writer  // batches compressed blocks into the store
 	enc          io.WriteCloser // age, or nil
 	zw           *zstd.Encoder
-	bw           *bufio.Writer
+	in           *handoff
+	done         chan error // the compressor's end
+	raw          int64
+	tick         func(int64)
 	codec        Codec
 	closed       bool
 }
+
+// Compressor buffers: writeBufSize bytes each, at most writeBufs of them
+// per file being written.
+const (
+	writeBufSize = 1 << 20
+	writeBufs    = 4
+)
 
 // NewWriter starts file name of set id in store. rawTick, when set, is
 // called with the content bytes written so far (for progress).
@@ -123,8 +139,9 @@ func (c Codec) NewWriter(ctx context.Context, store Store, id, name, format stri
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{name: name, format: format, fw: fw, codec: c}
-	w.stored = &counter{w: fw, h: sha256.New()}
+	w := &Writer{name: name, format: format, fw: fw, codec: c, tick: rawTick}
+	w.out = bufio.NewWriterSize(fw, 256<<10)
+	w.stored = &counter{w: w.out, h: sha256.New()}
 	var dst io.Writer = w.stored
 	if c.Encrypted() {
 		enc, err := age.Encrypt(w.stored, c.Recipients...)
@@ -137,19 +154,60 @@ func (c Codec) NewWriter(ctx context.Context, store Store, id, name, format stri
 	}
 	zw, err := zstd.NewWriter(dst,
 		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(c.Level)),
-		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
+		zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		fw.Abort(err)
 		return nil, fmt.Errorf("start compression: %w", err)
 	}
 	w.zw = zw
-	w.raw = &counter{w: zw, h: nopHash{}, tick: rawTick}
-	w.bw = bufio.NewWriterSize(w.raw, 1<<20)
+	w.in = newHandoff(writeBufSize, writeBufs)
+	w.done = make(chan error, 1)
+	go w.compress()
 	return w, nil
 }
 
+// compress runs in its own goroutine: it compresses every buffer handed
+// over, then finishes the stream (zstd's last block, age's last chunk,
+// the buffered output) unless the writer aborted.
+func (w *Writer) compress() {
+	var err error
+	for {
+		b, ok, werr := w.in.Next()
+		if !ok {
+			if werr != nil {
+				w.done <- werr
+				return
+			}
+			break
+		}
+		if err == nil {
+			if _, err = w.zw.Write(b); err != nil {
+				w.in.Fail(err)
+			}
+		}
+		w.in.Release(b)
+	}
+	if err == nil {
+		err = w.zw.Close()
+	}
+	if w.enc != nil && err == nil {
+		err = w.enc.Close()
+	}
+	if err == nil {
+		err = w.out.Flush()
+	}
+	w.done <- err
+}
+
 // Write implements io.Writer.
-func (w *Writer) Write(p []byte) (int, error) { return w.bw.Write(p) }
+func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.in.Write(p)
+	w.raw += int64(n)
+	if w.tick != nil {
+		w.tick(w.raw)
+	}
+	return n, err
+}
 
 // Close finishes the file and returns its manifest entry.
 func (w *Writer) Close() (File, error) {
@@ -157,16 +215,8 @@ func (w *Writer) Close() (File, error) {
 		return File{}, errors.New("backup file closed twice")
 	}
 	w.closed = true
-	err := w.bw.Flush()
-	if cerr := w.zw.Close(); err == nil {
-		err = cerr
-	}
-	if w.enc != nil {
-		if cerr := w.enc.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	w.in.CloseWrite(nil)
+	if err := <-w.done; err != nil {
 		w.fw.Abort(err)
 		return File{}, fmt.Errorf("write %s: %w", w.name, err)
 	}
@@ -176,7 +226,7 @@ func (w *Writer) Close() (File, error) {
 	f := File{
 		Name: w.name, Format: w.format,
 		Size: w.stored.n.Load(), SHA256: hex.EncodeToString(w.stored.h.Sum(nil)),
-		RawSize: w.raw.n.Load(), Compression: "zstd",
+		RawSize: w.raw, Compression: "zstd",
 	}
 	if w.codec.Encrypted() {
 		f.Encryption = "age"
@@ -190,13 +240,13 @@ func (w *Writer) Abort(err error) {
 		return
 	}
 	w.closed = true
-	w.zw.Close()
+	if err == nil {
+		err = errors.New("aborted")
+	}
+	w.in.CloseWrite(err)
+	<-w.done
 	w.fw.Abort(err)
 }
-
-type nopHash struct{ hash.Hash }
-
-func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
 
 // hashReader hashes and counts what is read through it. The zstd decoder
 // reads from its own goroutine while progress asks for the count.
