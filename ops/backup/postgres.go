@@ -203,20 +203,22 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 	}
 
 	// The rows are counted in the dump stream itself (CountArchive): what
-	// the dump holds, without scanning the tables a second time.
-	pr, pw := io.Pipe()
+	// the dump holds, without scanning the tables a second time. The
+	// counter reads its own copy of the stream, handed over a megabyte at
+	// a time, so it counts while the codec compresses.
+	tee := newHandoff(1<<20, 4)
 	type counted struct {
 		c   ArchiveCounts
 		err error
 	}
 	countDone := make(chan counted, 1)
 	go func() {
-		c, err := CountArchive(pr)
-		_, _ = io.Copy(io.Discard, pr)
+		c, err := CountArchive(tee)
+		tee.Discard()
 		countDone <- counted{c, err}
 	}()
 	dumpErr := p.run.Run(ctx, runner.Cmd{
-		Path: bin, Args: PgDumpArgs(dsn, snapshot), Env: PgEnv(password), Stdout: io.MultiWriter(w, pw),
+		Path: bin, Args: PgDumpArgs(dsn, snapshot), Env: PgEnv(password), Stdout: teeWriter{w, tee},
 		Secrets: secrets, StderrLines: 12,
 		OnStderr: func(line string) {
 			if m := tableRE.FindStringSubmatch(line); m != nil && p.onTable != nil {
@@ -224,7 +226,7 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 			}
 		},
 	})
-	pw.CloseWithError(dumpErr)
+	tee.CloseWrite(dumpErr)
 	cnt := <-countDone
 	if dumpErr != nil {
 		return nil, nil, fmt.Errorf("pg_dump failed, no backup was made: %w", dumpErr)
@@ -252,4 +254,20 @@ func redactErr(err error, secrets []string) string {
 		}
 	}
 	return s
+}
+
+// teeWriter writes to w, then hands the same bytes to the row counter. A
+// counter that stopped (the archive did not parse) never fails the dump:
+// its reader takes the rest and drops it.
+type teeWriter struct {
+	w     io.Writer
+	count *handoff
+}
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	return t.count.Write(p)
 }
