@@ -38,6 +38,15 @@ type Store interface {
 	LockPath() string
 }
 
+// Prover is a store that reads every file back while it is written
+// (LocalStore). Proved reports whether file f of the committed set id is
+// the very file that was read back whole after its last write, with f's
+// size and SHA-256. A backup takes that for its read-back; false means
+// the file is re-read from the store as any other.
+type Prover interface {
+	Proved(id string, f File) bool
+}
+
 // FileWriter is a file being written. Close completes it; Abort discards it.
 type FileWriter interface {
 	io.WriteCloser

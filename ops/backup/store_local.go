@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/opsdeck/opsdeck/ops/safefile"
 )
@@ -21,6 +22,9 @@ const stagingPrefix = ".staging-"
 // DIR/.staging-<id>/ while written. Directories are 0700, files 0600.
 type LocalStore struct {
 	dir string
+
+	mu     sync.Mutex
+	proofs map[string]localProof // "id/name" → its read-back, until Proved
 }
 
 // NewLocalStore returns the store in dir, creating it (0700) if needed.
@@ -64,24 +68,43 @@ func (s *LocalStore) Create(_ context.Context, id, name string) (FileWriter, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create backup file: %w — check free space and permissions of %s", err, s.dir)
 	}
-	return &localFile{f: f}, nil
+	return &localFile{f: f, rb: startReadBack(path), store: s, key: id + "/" + name}, nil
 }
 
+// localFile is a file being written into a staged set. It is read back
+// while it is written (readBack), and its writeback to disk is started
+// every writebackStep bytes so that the fsync in Close has little left.
 type localFile struct {
-	f    *os.File
-	done bool
+	f       *os.File
+	done    bool
+	written int64
+	synced  int64 // writeback started up to here
+	rb      *readBack
+	store   *LocalStore
+	key     string
 }
+
+const writebackStep = 8 << 20
 
 func (l *localFile) Write(p []byte) (int, error) {
 	n, err := l.f.Write(p)
+	l.written += int64(n)
 	if err != nil {
-		err = fmt.Errorf("write %s: %w", l.f.Name(), err)
+		return n, fmt.Errorf("write %s: %w", l.f.Name(), err)
 	}
-	return n, err
+	if l.written-l.synced >= writebackStep {
+		startWriteback(l.f, l.synced, l.written-l.synced)
+		l.synced = l.written
+	}
+	if l.rb != nil {
+		l.rb.wrote(l.written)
+	}
+	return n, nil
 }
 
 func (l *localFile) Close() error {
@@ -91,9 +114,31 @@ func (l *localFile) Close() error {
 	l.done = true
 	if err := l.f.Sync(); err != nil {
 		l.f.Close()
+		l.abortReadBack()
 		return fmt.Errorf("sync %s: %w", l.f.Name(), err)
 	}
-	return l.f.Close()
+	if err := l.f.Close(); err != nil {
+		l.abortReadBack()
+		return err
+	}
+	if l.rb != nil {
+		if p := l.rb.finish(l.written); p.err == nil {
+			l.store.mu.Lock()
+			if l.store.proofs == nil {
+				l.store.proofs = map[string]localProof{}
+			}
+			l.store.proofs[l.key] = p
+			l.store.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+func (l *localFile) abortReadBack() {
+	if l.rb != nil {
+		l.rb.abort()
+		l.rb = nil
+	}
 }
 
 func (l *localFile) Abort(error) {
@@ -101,8 +146,41 @@ func (l *localFile) Abort(error) {
 		return
 	}
 	l.done = true
+	l.abortReadBack()
 	l.f.Close()
 	os.Remove(l.f.Name())
+}
+
+// Proved implements Prover: file f of the committed set id is the file
+// that was read back whole after its last write, and what was read has
+// f's size and SHA-256. It answers once per file; false means "re-read
+// it" (no read-back, another file, or a file changed since).
+func (s *LocalStore) Proved(id string, f File) bool {
+	key := id + "/" + f.Name
+	s.mu.Lock()
+	p, ok := s.proofs[key]
+	delete(s.proofs, key)
+	s.mu.Unlock()
+	if !ok || p.size != f.Size || p.sha256 != f.SHA256 {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(s.final(id), f.Name))
+	if err != nil {
+		return false
+	}
+	now, ok := identityOf(fi)
+	return ok && now == p.id
+}
+
+// forget drops the read-backs of set id.
+func (s *LocalStore) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.proofs {
+		if strings.HasPrefix(k, id+"/") {
+			delete(s.proofs, k)
+		}
+	}
 }
 
 // Commit implements Store: the manifest is written to a temporary name,
@@ -131,6 +209,7 @@ func (s *LocalStore) Abandon(_ context.Context, id string) error {
 	if err := checkName(id, ""); err != nil {
 		return err
 	}
+	s.forget(id)
 	return os.RemoveAll(s.staging(id))
 }
 
@@ -181,6 +260,7 @@ func (s *LocalStore) Delete(_ context.Context, id string) error {
 	if err := checkName(id, ""); err != nil {
 		return err
 	}
+	s.forget(id)
 	if err := os.Remove(filepath.Join(s.final(id), ManifestName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete backup %s: %w", id, err)
 	}

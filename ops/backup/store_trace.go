@@ -28,6 +28,12 @@ type tracedStore struct{ Store }
 // Unwrap returns the traced store.
 func (t tracedStore) Unwrap() Store { return t.Store }
 
+// Proved implements Prover for the store beneath (false when it is not one).
+func (t tracedStore) Proved(id string, f File) bool {
+	pr, ok := t.Store.(Prover)
+	return ok && pr.Proved(id, f)
+}
+
 // call logs one store operation op that began at start.
 func (t tracedStore) call(ctx context.Context, op string, start time.Time, err error, attrs ...any) {
 	logging.Call(ctx, logging.ClassStore, "store "+op, start, err, append([]any{logging.KeyTarget, t.Store.String()}, attrs...)...)
