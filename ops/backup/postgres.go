@@ -145,6 +145,28 @@ var tableRE = regexp.MustCompile(`dumping contents of table "?([^"]+)"?`)
 func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []string, error) {
 	dsn, password := SplitPassword(p.dsn)
 	secrets := []string{password}
+	// pg_dump --version runs while the connection is made: Debian's
+	// pg_dump is a Perl wrapper that takes about a tenth of a second to
+	// start.
+	bin := PgBin(p.binDir, "pg_dump")
+	type versionOut struct {
+		out string
+		err error
+	}
+	versionCh := make(chan versionOut, 1)
+	go func() {
+		out, err := runner.Output(ctx, p.run, runner.Cmd{Path: bin, Args: []string{"--version"}})
+		versionCh <- versionOut{out, err}
+	}()
+	var version *versionOut
+	pgDumpVersion := func() versionOut {
+		if version == nil {
+			v := <-versionCh
+			version = &v
+		}
+		return *version
+	}
+	defer pgDumpVersion() // it never outlives the dump
 	cfg, err := pgx.ParseConfig(p.dsn)
 	if err != nil {
 		return nil, nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
@@ -166,16 +188,15 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 		return nil, nil, fmt.Errorf("read the server version: %w", err)
 	}
 	facts := &PostgresFacts{ServerVersion: server.Version, ServerVersionNum: server.VersionNum, Database: server.Database}
-	bin := PgBin(p.binDir, "pg_dump")
-	out, err := runner.Output(ctx, p.run, runner.Cmd{Path: bin, Args: []string{"--version"}})
-	if err != nil {
-		return nil, nil, fmt.Errorf("run %s --version: %w", bin, err)
+	v := pgDumpVersion()
+	if v.err != nil {
+		return nil, nil, fmt.Errorf("run %s --version: %w", bin, v.err)
 	}
-	major, version, err := PgDumpMajor(out)
+	major, dumpVersion, err := PgDumpMajor(v.out)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", bin, err)
 	}
-	facts.PgDumpVersion = version
+	facts.PgDumpVersion = dumpVersion
 	if err := CheckPgDumpVersion(major, facts.ServerVersionNum, facts.ServerVersion, bin); err != nil {
 		return nil, nil, err
 	}
