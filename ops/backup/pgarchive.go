@@ -36,9 +36,9 @@ type archReader struct {
 	copy *bufio.Writer
 	// offsetsSet is true when a TOC entry records its data's offset.
 	offsetsSet bool
-	// buf is chunks' read buffer, allocated once per archive: a data
-	// block may take a few bytes.
-	buf []byte
+	// tail holds the last bytes of chunks' data, allocated once per
+	// archive: a data block may take a few bytes.
+	tail []byte
 }
 
 func (a *archReader) byte() (int, error) {
@@ -62,6 +62,21 @@ func (a *archReader) full(b []byte) error {
 
 // int reads pg_dump's ReadInt: a sign byte, then intSize little-endian bytes.
 func (a *archReader) int() (int64, error) {
+	if a.copy == nil {
+		// In the reader's buffer, without a call per byte (the counter
+		// reads two of these per row).
+		if p, err := a.r.Peek(1 + a.intSize); err == nil {
+			var v int64
+			for i, b := range p[1:min(len(p), 9)] {
+				v |= int64(b) << (8 * i)
+			}
+			if p[0] != 0 {
+				v = -v
+			}
+			a.r.Discard(len(p))
+			return v, nil
+		}
+	}
 	sign, err := a.byte()
 	if err != nil {
 		return 0, err
@@ -305,21 +320,25 @@ const offsetPosSet = 2
 var copyEnd = []byte("\\.\n\n\n")
 
 // chunks reads length-prefixed chunks up to a zero length and counts the
-// newlines in them, less the three of the end-of-data marker.
+// newlines in them, less the three of the end-of-data marker. pg_dump
+// writes one chunk per row, so this runs millions of times a dump: the
+// chunks are counted in the reader's buffer (Peek, Discard) rather than
+// copied out of it, and the last bytes are kept in a small buffer of
+// their own.
 func (a *archReader) chunks() (int64, error) {
 	var rows int64
-	if a.buf == nil {
-		a.buf = make([]byte, 64<<10)
+	if a.tail == nil {
+		a.tail = make([]byte, len(copyEnd))
 	}
-	buf := a.buf
-	var tail []byte
+	tail := a.tail // the data's last bytes, right-aligned
+	tailLen := 0
 	for {
 		n, err := a.int()
 		if err != nil {
 			return rows, err
 		}
 		if n == 0 {
-			if bytes.HasSuffix(tail, copyEnd) {
+			if tailLen == len(tail) && bytes.Equal(tail, copyEnd) {
 				rows -= int64(bytes.Count(copyEnd, []byte{'\n'}))
 			}
 			return rows, nil
@@ -328,20 +347,22 @@ func (a *archReader) chunks() (int64, error) {
 			return rows, fmt.Errorf("bad chunk length %d", n)
 		}
 		for n > 0 {
-			m := min(n, int64(len(buf)))
-			if _, err := io.ReadFull(a.r, buf[:m]); err != nil {
+			want := int(min(n, int64(a.r.Size())))
+			p, err := a.r.Peek(want)
+			if len(p) < want {
 				return rows, noEOF(err)
 			}
-			rows += int64(bytes.Count(buf[:m], []byte{'\n'}))
-			last := buf[:m]
-			if len(last) > len(copyEnd) {
-				last = last[len(last)-len(copyEnd):]
+			rows += int64(bytes.Count(p, []byte{'\n'}))
+			if len(p) >= len(tail) {
+				copy(tail, p[len(p)-len(tail):])
+				tailLen = len(tail)
+			} else {
+				copy(tail, tail[len(p):])
+				copy(tail[len(tail)-len(p):], p)
+				tailLen = min(tailLen+len(p), len(tail))
 			}
-			tail = append(tail, last...)
-			if len(tail) > len(copyEnd) {
-				tail = tail[len(tail)-len(copyEnd):]
-			}
-			n -= m
+			a.r.Discard(len(p))
+			n -= int64(len(p))
 		}
 	}
 }
