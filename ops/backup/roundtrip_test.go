@@ -436,36 +436,65 @@ func TestVerifyCatchesDamage(t *testing.T) {
 	}
 }
 
-// stopMidDump kills PostgreSQL once pg_dump's output starts flowing.
+// stopMidDump kills PostgreSQL while pg_dump is part way through: a
+// session holds a lock on daily_prices that pg_dump's own lock waits
+// behind, and the server is killed once pg_dump is seen waiting. Killing
+// at pg_dump's first output raced with the runner's polled pipe: a dump
+// this small could be finished before the first read.
 type stopMidDump struct {
 	runner.Exec
-	once bool
+	t *testing.T
 }
 
 func (s *stopMidDump) Run(ctx context.Context, c runner.Cmd) error {
-	if slices.Contains(c.Args, "--format=custom") && c.Stdout != nil {
-		inner := c.Stdout
-		c.Stdout = writerFunc(func(p []byte) (int, error) {
-			if !s.once {
-				s.once = true
-				_ = sb.Postgres.Kill()
-				time.Sleep(200 * time.Millisecond)
-			}
-			return inner.Write(p)
-		})
+	if !slices.Contains(c.Args, "--format=custom") {
+		return s.Exec.Run(ctx, c)
 	}
-	return s.Exec.Run(ctx, c)
+	holder, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		s.t.Fatalf("lock holder: %v", err)
+	}
+	defer holder.Close(context.Background())
+	if _, err := holder.Exec(ctx, "BEGIN; LOCK TABLE daily_prices IN ACCESS EXCLUSIVE MODE"); err != nil {
+		s.t.Fatalf("lock daily_prices: %v", err)
+	}
+	killed := make(chan error, 1)
+	go func() {
+		watch, err := pgx.Connect(ctx, sb.Postgres.DSN())
+		if err != nil {
+			killed <- err
+			return
+		}
+		defer watch.Close(context.Background())
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			var waiting bool
+			err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				WHERE wait_event_type = 'Lock' AND query ILIKE '%LOCK TABLE%')`).Scan(&waiting)
+			if err != nil {
+				killed <- err
+				return
+			}
+			if waiting {
+				killed <- sb.Postgres.Kill()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		killed <- errors.New("pg_dump never waited for the lock")
+	}()
+	runErr := s.Exec.Run(ctx, c)
+	if err := <-killed; err != nil {
+		s.t.Errorf("kill PostgreSQL mid-dump: %v", err)
+	}
+	return runErr
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestPostgresStoppedMidDumpFails(t *testing.T) {
 	needSandbox(t)
 	ctx := accesstest.Admin(context.Background())
 	e := newEngine(t, testConfig(t))
-	e.Runner = &stopMidDump{}
+	e.Runner = &stopMidDump{t: t}
 	res, err := e.Backup(ctx, Options{Kind: Database})
 	if rerr := sb.Postgres.Restart(ctx); rerr != nil {
 		t.Fatalf("restart PostgreSQL: %v", rerr)
