@@ -36,6 +36,15 @@ type Store interface {
 	GetMeta(ctx context.Context, id, name string) ([]byte, error)
 	// LockPath is the local file flock'ed by one backup or restore at a time.
 	LockPath() string
+
+	// Objects are files kept outside the sets, by key (store_objects.go):
+	// the WAL archive. PutObject makes one complete and durable, or
+	// nothing; ListObjects returns those under a prefix, sorted by key;
+	// deleting a missing one is not an error.
+	PutObject(ctx context.Context, key string, data []byte) error
+	OpenObject(ctx context.Context, key string) (io.ReadCloser, error)
+	ListObjects(ctx context.Context, prefix string) ([]Object, error)
+	DeleteObject(ctx context.Context, key string) error
 }
 
 // Prover is a store that reads every file back while it is written

@@ -42,6 +42,8 @@ type Config struct {
 // DATABASE_URL, then to libpq's PG* environment variables.
 type PostgresConfig struct {
 	DSN string `yaml:"dsn" json:"dsn"`
+	// WAL is the continuous archive of the cluster's WAL (ops/wal).
+	WAL WALConfig `yaml:"wal" json:"wal"`
 }
 
 // RedisConfig names the Redis server to watch. An empty URL falls back to REDIS_URL.
@@ -74,6 +76,9 @@ type BackupConfig struct {
 	Encryption BackupEncryption `yaml:"encryption" json:"encryption"`
 	// Retention is the days each component's sets are kept (30/30/90/7).
 	Retention BackupRetention `yaml:"retention_days" json:"retention_days"`
+	// RetentionBy keeps sets by count and age: the base backups
+	// (backup.retention.base), and with them the WAL they need.
+	RetentionBy RetentionPolicy `yaml:"retention" json:"retention"`
 	// LogsWindow is how far back the logs component reaches (default 24h).
 	LogsWindow time.Duration `yaml:"logs_window" json:"logs_window"`
 	// WebhookURL, when set, gets a Slack-compatible message after each run.
@@ -125,6 +130,12 @@ type Thresholds struct {
 	LongestTransaction   DurationLimit `yaml:"longest_transaction" json:"longest_transaction"`         // warn 5m, crit 30m
 	ReplicationLag       DurationLimit `yaml:"replication_lag" json:"replication_lag"`                 // warn 30s, crit 5m
 	PodRestarts          Limit         `yaml:"pod_restarts" json:"pod_restarts"`                       // warn 3, crit 10 (per container)
+	// WALArchiveLag is how far the WAL archive is behind the server's
+	// current position, in time (warn 1m, crit 5m).
+	WALArchiveLag DurationLimit `yaml:"wal_archive_lag" json:"wal_archive_lag"`
+	// SlotRetainedBytes is the WAL a replication slot keeps on the
+	// server, in bytes (warn 1 GiB, crit 4 GiB).
+	SlotRetainedBytes Limit `yaml:"slot_retained_bytes" json:"slot_retained_bytes"`
 
 	// Levels of the live metrics (ops/metrics); see DefaultThresholds.
 	DBTransactionsPerSec   Limit `yaml:"db_transactions_per_sec" json:"db_transactions_per_sec"`

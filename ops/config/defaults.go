@@ -13,8 +13,10 @@ func Default() *Config {
 			Dir:              DefaultBackupDir(),
 			CompressionLevel: DefaultCompressionLevel,
 			Retention:        DefaultBackupRetention(),
+			RetentionBy:      RetentionPolicy{Base: BaseRetention{Count: 2, Days: 14}},
 			LogsWindow:       DefaultLogsWindow,
 		},
+		Postgres:   PostgresConfig{WAL: DefaultWAL()},
 		Thresholds: DefaultThresholds(),
 		Timeouts: Timeouts{
 			Check:   5 * time.Second,
@@ -42,6 +44,8 @@ func DefaultThresholds() Thresholds {
 		LongestTransaction:   DurationLimit{Warn: 5 * time.Minute, Crit: 30 * time.Minute},
 		ReplicationLag:       DurationLimit{Warn: 30 * time.Second, Crit: 5 * time.Minute},
 		PodRestarts:          Limit{Warn: 3, Crit: 10},
+		WALArchiveLag:        DurationLimit{Warn: time.Minute, Crit: 5 * time.Minute},
+		SlotRetainedBytes:    Limit{Warn: 1 << 30, Crit: 4 << 30},
 
 		DBTransactionsPerSec:   Limit{Warn: 5000, Crit: 10000},
 		DBTuplesPerSec:         Limit{Warn: 500000, Crit: 2000000},

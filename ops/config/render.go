@@ -19,6 +19,7 @@ import (
 func (c *Config) Redacted() *Config {
 	r := c.clone()
 	r.Postgres.DSN = redact.DSN(r.Postgres.DSN)
+	r.Postgres.WAL.DSN = redact.DSN(r.Postgres.WAL.DSN)
 	r.Redis.URL = redact.URL(r.Redis.URL)
 	r.Prometheus.URL = redact.URL(r.Prometheus.URL)
 	r.Alertmanager.URL = redact.URL(r.Alertmanager.URL)

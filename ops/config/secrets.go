@@ -30,6 +30,7 @@ func (c *Config) Secrets() []string {
 		}
 	}
 	add(redact.Passwords(c.Postgres.DSN)...)
+	add(redact.Passwords(c.Postgres.WAL.DSN)...)
 	for _, u := range []string{c.Redis.URL, c.Prometheus.URL, c.Alertmanager.URL} {
 		add(redact.Passwords(u)...)
 	}

@@ -47,6 +47,7 @@ func (c *Config) Validate() error {
 	c.validateRestore(one)
 	c.validateBackup(one)
 	c.validateBackupPolicy(one)
+	c.validateWAL(one)
 	errs = append(errs, c.validateThresholds()...)
 	errs = append(errs, c.validateMetrics()...)
 	errs = append(errs, c.validateMonitoring()...)
@@ -197,6 +198,7 @@ func (c *Config) validateThresholds() []error {
 		{name: "redis_memory_percent", limit: t.RedisMemoryPercent, percent: true},
 		{name: "redis_hit_rate_percent", limit: t.RedisHitRatePercent, percent: true, lower: true},
 		{name: "pod_restarts", limit: t.PodRestarts, whole: true},
+		{name: "slot_retained_bytes", limit: t.SlotRetainedBytes, whole: true},
 	}
 	rules = append(rules, metricLimitRules(t)...)
 	var errs []error
@@ -241,6 +243,7 @@ func (c *Config) validateThresholds() []error {
 		{"api_p95", t.APIP95},
 		{"longest_transaction", t.LongestTransaction},
 		{"replication_lag", t.ReplicationLag},
+		{"wal_archive_lag", t.WALArchiveLag},
 	} {
 		base := "thresholds." + d.name
 		warn, crit := base+".warn", base+".crit"
