@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/progress"
@@ -31,11 +32,11 @@ func (databaseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	if cfg.Postgres.DSN == "" {
 		return errors.New("no PostgreSQL configured — set postgres.dsn (or DATABASE_URL / PGHOST…)")
 	}
-	var total int64
+	var total atomic.Int64
 	dump := postgresDump{
 		dsn: cfg.Postgres.DSN, binDir: cfg.Backup.PgBinDir, run: run.Runner(), connect: cfg.Timeouts.Connect,
 		onTable:    func(t string) { run.Emit(progress.Info, "dumping "+t, 0, 0) },
-		onEstimate: func(n int64) { total = n },
+		onEstimate: func(n int64) { total.Store(n) },
 	}
 	var facts *PostgresFacts
 	err := run.WriteFile(ctx, "database.dump", "pg_dump-custom", run.Advance(&total), func(w io.Writer) error {

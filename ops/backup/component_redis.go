@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/opsdeck/opsdeck/ops/config"
 )
@@ -31,14 +32,14 @@ func (redisComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	if cfg.Redis.URL == "" {
 		return errors.New("no Redis configured — set redis.url")
 	}
-	var total int64
+	var total atomic.Int64
 	tick := run.Advance(&total)
 	var sum RDBSummary
 	err := run.WriteFile(ctx, "redis.rdb", "rdb", nil, func(w io.Writer) error {
 		var err error
 		sum, err = SnapshotRDB(ctx, cfg.Redis.URL, w, RDBOptions{
 			DialTimeout: cfg.Timeouts.Connect,
-			Tick:        func(done, t int64) { total = t; tick(done) },
+			Tick:        func(done, t int64) { total.Store(t); tick(done) },
 		})
 		return err
 	})

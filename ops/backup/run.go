@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/access"
@@ -246,12 +247,12 @@ func (e *Engine) writeFile(ctx context.Context, codec Codec, id, name, format st
 	return w.Close()
 }
 
-func advance(p progress.Func, step string, total *int64) func(int64) {
+func advance(p progress.Func, step string, total *atomic.Int64) func(int64) {
 	var last time.Time
 	return func(n int64) {
 		if now := time.Now(); now.Sub(last) >= 100*time.Millisecond {
 			last = now
-			p.Emit(progress.Event{Kind: progress.Advance, Op: "backup", Step: step, Done: n, Total: *total, Bytes: true})
+			p.Emit(progress.Event{Kind: progress.Advance, Op: "backup", Step: step, Done: n, Total: total.Load(), Bytes: true})
 		}
 	}
 }
