@@ -63,6 +63,7 @@ const (
 	SilenceCreate  Action = "alertmanager.silence.create"
 	SilenceExpire  Action = "alertmanager.silence.expire"
 	RunbookCommand Action = "runbook.run"
+	WALStream      Action = "wal.stream"
 )
 
 // needs maps actions to the least role that may run them. An action not
@@ -75,6 +76,7 @@ var needs = map[Action]Role{
 	SilenceCreate:  Operator,
 	SilenceExpire:  Operator,
 	RunbookCommand: Operator,
+	WALStream:      Operator,
 	BackupPrune:    Admin,
 	MaintainClean:  Admin,
 	RestoreRun:     Admin,

@@ -61,6 +61,7 @@ var registered = []ComponentType{
 	redisComponent{},
 	configComponent{},
 	logsComponent{},
+	walComponent{},
 }
 
 // Components returns every registered component type, in order.
