@@ -9,6 +9,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
+	opwal "github.com/opsdeck/opsdeck/ops/wal"
 )
 
 // Exit codes: one rule for every command and every output format, so that
@@ -86,7 +87,8 @@ func CodeOf(err error) int {
 	case errors.Is(err, backup.ErrNotFound), errors.As(err, &fe), errors.As(err, &ce):
 		return CodeUsage
 	case errors.Is(err, access.ErrReadOnly), errors.Is(err, access.ErrForbidden), errors.Is(err, access.ErrNoIdentity),
-		errors.Is(err, backup.ErrLocked), errors.Is(err, oprestore.ErrRestoreRunning):
+		errors.Is(err, backup.ErrLocked), errors.Is(err, oprestore.ErrRestoreRunning),
+		errors.Is(err, opwal.ErrRefused), errors.Is(err, opwal.ErrStreaming):
 		return CodeRefused
 	}
 	return CodeFailed

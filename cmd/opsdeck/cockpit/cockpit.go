@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/logging"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -66,6 +67,9 @@ type Sources struct {
 	backupOnce sync.Once
 	backupEng  *backup.Engine
 	backupErr  error
+
+	// wal is the WAL streamer this process runs, nil when none.
+	wal *walStreamer
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
@@ -96,6 +100,13 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, cli.Version, s.audit) })
 			return s.backupEng, s.backupErr
 		},
+	}
+	if cfg.Postgres.WAL.Stream && !cfg.ReadOnly {
+		if eng, err := s.Backups.Engine(); err == nil {
+			s.startWAL(ctx, eng)
+		} else {
+			slog.Warn("wal stream not started", logging.Err(err))
+		}
 	}
 	return s
 }
@@ -140,6 +151,7 @@ func allUnreachable(c *kube.Cache) bool {
 // Close stops the samplers and the informers and waits for them.
 func (s *Sources) Close() {
 	s.stopMetrics()
+	s.stopWAL()
 	s.maintainOnce.Do(func() {}) // waits for an engine being built
 	if s.maintainEng != nil {
 		s.maintainEng.Close()
