@@ -344,3 +344,24 @@ func runOut(cmd interface{ CombinedOutput() ([]byte, error) }) (string, error) {
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
+
+func TestOptionsRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		opts pgtemp.Options
+		want string
+	}{
+		"two targets": {pgtemp.Options{DataDir: "/x", Recovery: &pgtemp.Recovery{TargetTime: "2026-01-01", TargetLSN: "0/1"}}, "at most one"},
+		"bad action":  {pgtemp.Options{DataDir: "/x", Recovery: &pgtemp.Recovery{TargetAction: "resume"}}, "promote, pause or shutdown"},
+		"standby with a target": {pgtemp.Options{DataDir: "/x", Recovery: &pgtemp.Recovery{Standby: true, TargetXID: "7"}},
+			"no recovery target"},
+		"recovery of a new cluster":  {pgtemp.Options{Recovery: &pgtemp.Recovery{}}, "existing data directory"},
+		"segment size of an old one": {pgtemp.Options{DataDir: "/x", WALSegmentMB: 1}, "initdb"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := pgtemp.Start(t.Context(), tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Start = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
