@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,13 +72,21 @@ func query(t *testing.T, ctx context.Context, conn *pgx.Conn, sql string, args .
 func TestNewCluster(t *testing.T) {
 	requireServer(t)
 	ctx := t.Context()
-	var started, exited []int
+	var (
+		mu              sync.Mutex // the hooks run on the goroutine that waits for the server
+		started, exited []int
+	)
+	hooked := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(started), len(exited)
+	}
 	inst := start(t, pgtemp.Options{
 		WALSegmentMB: 1,
 		Settings:     map[string]string{"fsync": "off", "application_name": "pgtemp test"},
 		Hooks: pgtemp.Hooks{
-			Started: func(pid int) { started = append(started, pid) },
-			Exited:  func(pid int) { exited = append(exited, pid) },
+			Started: func(pid int) { mu.Lock(); started = append(started, pid); mu.Unlock() },
+			Exited:  func(pid int) { mu.Lock(); exited = append(exited, pid); mu.Unlock() },
 		},
 	})
 	conn, err := inst.Connect(ctx, "postgres")
@@ -94,9 +103,11 @@ func TestNewCluster(t *testing.T) {
 	if got := query(t, ctx, conn, "SHOW fsync"); got != "off" {
 		t.Errorf("fsync = %s: Settings not applied", got)
 	}
+	mu.Lock()
 	if len(started) != 1 || started[0] != inst.PID() {
 		t.Errorf("Started hook saw %v, the server is %d", started, inst.PID())
 	}
+	mu.Unlock()
 
 	// Over TCP the password is required.
 	tcp, err := pgx.Connect(ctx, inst.DSN("postgres"))
@@ -143,8 +154,8 @@ func TestNewCluster(t *testing.T) {
 		t.Fatalf("connect after Restart: %v", err)
 	}
 	c2.Close(ctx)
-	if len(started) != 2 || len(exited) != 1 {
-		t.Errorf("hooks saw starts %v and exits %v, want 2 and 1", started, exited)
+	if s, e := hooked(); s != 2 || e != 1 {
+		t.Errorf("hooks saw %d starts and %d exits, want 2 and 1", s, e)
 	}
 }
 
