@@ -2,20 +2,20 @@ package sandbox
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/opsdeck/opsdeck/ops/pgtemp"
 	"github.com/opsdeck/opsdeck/ops/proc"
 )
 
@@ -37,6 +37,9 @@ type PostgresOptions struct {
 	Port int
 	// Settings are extra server settings, passed as -c name=value.
 	Settings map[string]string
+	// WALSegmentMB is the cluster's WAL segment size in MiB (initdb
+	// --wal-segsize; default 16). Tests of the WAL archive use 1.
+	WALSegmentMB int
 	// StartTimeout bounds initdb plus startup (default 60s).
 	StartTimeout time.Duration
 }
@@ -44,7 +47,8 @@ type PostgresOptions struct {
 // PostgresServer is a throwaway PostgreSQL server on 127.0.0.1 with a
 // superuser (PostgresSuperuser), an ordinary application role
 // (PostgresAppUser) that may read and write the tables the superuser creates
-// in public, and an empty database (PostgresDatabase).
+// in public, and an empty database (PostgresDatabase). It runs on an
+// ops/pgtemp instance.
 type PostgresServer struct {
 	Port int
 	// Dir is the temporary directory: data/, the socket and postgres.log.
@@ -52,14 +56,37 @@ type PostgresServer struct {
 	// DataDir is the cluster's data directory, inside Dir.
 	DataDir string
 	BinDir  string
-	// Password and AppPassword are generated for each server.
+	// Password and AppPassword are generated for each server (a standby
+	// has its primary's).
 	Password    string
 	AppPassword string
 
-	user     serviceUser
-	settings map[string]string
+	baseDir string
+	inst    *pgtemp.Instance
 
-	server
+	// A standby's primary and the slot it created there, which Stop drops.
+	primary     *PostgresServer
+	createdSlot string
+
+	mu      sync.Mutex
+	removed bool
+}
+
+// postgresSettings are the sandbox's server settings: quick and unsafe
+// (nothing here must survive a crash of the machine), and room for
+// physical replication: WAL streaming and standbys through slots, whose
+// retained WAL is capped.
+var postgresSettings = map[string]string{
+	"fsync":                  "off",
+	"synchronous_commit":     "off",
+	"full_page_writes":       "off",
+	"max_wal_size":           "2GB",
+	"log_min_messages":       "warning",
+	"wal_level":              "replica",
+	"max_wal_senders":        "10",
+	"max_replication_slots":  "10",
+	"max_slot_wal_keep_size": "1GB",
+	"wal_keep_size":          "0",
 }
 
 // StartPostgres creates a cluster in a new temporary directory (0700, owned
@@ -81,33 +108,11 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (srv *PostgresServ
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 60 * time.Second
 	}
-	if opts.Port == 0 {
-		if opts.Port, err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	su, err := lookupServiceUser("postgres")
+	dir, err := makePostgresDir(opts.BaseDir)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReachable(opts.BaseDir, su); err != nil {
-		return nil, err
-	}
-	dir, err := mkTempDir(opts.BaseDir, "opsdeck-pg-")
-	if err != nil {
-		return nil, fmt.Errorf("create PostgreSQL temp dir: %w", err)
-	}
-	s := &PostgresServer{
-		server:      server{name: "PostgreSQL"},
-		Port:        opts.Port,
-		Dir:         dir,
-		DataDir:     filepath.Join(dir, "data"),
-		BinDir:      opts.BinDir,
-		Password:    randomSecret(),
-		AppPassword: randomSecret(),
-		user:        su,
-		settings:    opts.Settings,
-	}
+	s := &PostgresServer{Dir: dir, BinDir: opts.BinDir, baseDir: opts.BaseDir, AppPassword: pgtemp.NewPassword()}
 	defer func() {
 		if err != nil {
 			_ = s.Stop()
@@ -115,105 +120,69 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (srv *PostgresServ
 	}()
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
-
-	if err := os.Chown(dir, su.uid, su.gid); err != nil {
-		return nil, fmt.Errorf("give %s to the postgres user: %w", dir, err)
-	}
-	if err := s.initdb(ctx); err != nil {
+	settings := maps.Clone(postgresSettings)
+	maps.Copy(settings, opts.Settings)
+	inst, err := pgtemp.Start(ctx, pgtemp.Options{
+		BinDir:       opts.BinDir,
+		Dir:          dir,
+		Port:         opts.Port,
+		Superuser:    PostgresSuperuser,
+		WALSegmentMB: opts.WALSegmentMB,
+		Settings:     settings,
+		StartTimeout: opts.StartTimeout,
+		Hooks:        postgresHooks(),
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.start(ctx); err != nil {
-		return nil, err
-	}
+	s.setInstance(inst)
 	if err := s.createDatabaseAndRoles(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// initdb creates the cluster with the superuser's password.
-func (s *PostgresServer) initdb(ctx context.Context) error {
-	pwfile := filepath.Join(s.Dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(s.Password+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write initdb password file: %w", err)
-	}
-	defer os.Remove(pwfile)
-	if err := os.Chown(pwfile, s.user.uid, s.user.gid); err != nil {
-		return fmt.Errorf("give the password file to the postgres user: %w", err)
-	}
-	logPath := filepath.Join(s.Dir, "initdb.log")
-	logFile, err := os.Create(logPath)
+// makePostgresDir makes a server's temporary directory under base, after
+// checking that the postgres user (when running as root) can reach it, and
+// records it among this process's leftovers.
+func makePostgresDir(base string) (string, error) {
+	acct, err := proc.ServiceAccount("postgres")
 	if err != nil {
-		return fmt.Errorf("create initdb log: %w", err)
+		return "", err
 	}
-	defer logFile.Close()
-	cmd := exec.CommandContext(ctx, filepath.Join(s.BinDir, "initdb"),
-		"--pgdata="+s.DataDir,
-		"--username="+PostgresSuperuser,
-		"--pwfile="+pwfile,
-		"--auth=scram-sha-256",
-		"--encoding=UTF8",
-		"--locale=C",
-		"--no-sync",
-		"--no-instructions",
-	)
-	cmd.Dir = s.Dir
-	cmd.Env = childEnv("PG")
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.user.cred}
-	if err := proc.Run(cmd); err != nil {
-		return fmt.Errorf("initdb failed (%w); its log ends:\n%s", err, tailFile(logPath, 15))
+	reach := base
+	if reach == "" {
+		reach = os.TempDir()
 	}
-	return nil
+	if err := acct.CheckReachable(reach); err != nil {
+		return "", err
+	}
+	dir, err := mkTempDir(base, "opsdeck-pg-")
+	if err != nil {
+		return "", fmt.Errorf("create PostgreSQL temp dir: %w", err)
+	}
+	return dir, nil
 }
 
-// start runs postgres on the data directory and waits until it accepts the
-// superuser.
-func (s *PostgresServer) start(ctx context.Context) error {
-	args := []string{
-		"-D", s.DataDir,
-		"-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories=" + s.Dir,
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "max_wal_size=2GB",
-		"-c", "logging_collector=off",
-		"-c", "log_min_messages=warning",
-	}
-	for k, v := range s.settings {
-		args = append(args, "-c", k+"="+v)
-	}
-	proc, err := StartProcess(ProcessSpec{
-		Name:       "postgres",
-		Path:       filepath.Join(s.BinDir, "postgres"),
-		Args:       args,
-		Dir:        s.Dir,
-		Env:        childEnv("PG"),
-		Credential: s.user.cred,
-		StopSignal: syscall.SIGINT, // fast shutdown: disconnect clients, checkpoint, exit
-		// Should we die first: immediate shutdown, which ends the backends
-		// at once and removes the shared memory segment and lock files
-		// (SIGKILL would leave the System V segment behind, and backends
-		// until they notice).
-		DeathSignal: syscall.SIGQUIT,
-	})
-	if err != nil {
-		return err
-	}
+// postgresHooks keep the server in this process's leftover record.
+func postgresHooks() pgtemp.Hooks {
+	started, exited := trackHooks("postgres", nil, nil)
+	return pgtemp.Hooks{Started: started, Exited: exited}
+}
+
+func (s *PostgresServer) setInstance(inst *pgtemp.Instance) {
 	s.mu.Lock()
-	s.proc = proc
-	s.mu.Unlock()
-	dsn := s.dsn(PostgresSuperuser, s.Password, "postgres")
-	return proc.WaitReady(ctx, time.Until(deadlineOr(ctx, time.Minute)), func(ctx context.Context) error {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		return conn.Close(ctx)
-	})
+	defer s.mu.Unlock()
+	s.inst = inst
+	s.Port = inst.Port
+	s.DataDir = inst.DataDir
+	s.Password = inst.Password
+}
+
+func (s *PostgresServer) instance() *pgtemp.Instance {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inst
 }
 
 // createDatabaseAndRoles makes the database and the application role.
@@ -279,60 +248,58 @@ func (s *PostgresServer) dsn(user, password, database string) string {
 // LogPath is the server log.
 func (s *PostgresServer) LogPath() string { return filepath.Join(s.Dir, "postgres.log") }
 
+// PID is the server's process id, 0 when not running.
+func (s *PostgresServer) PID() int {
+	if inst := s.instance(); inst != nil {
+		return inst.PID()
+	}
+	return 0
+}
+
+// Kill stops the server with SIGKILL, like a crash, and keeps its files so
+// that Restart can bring it back.
+func (s *PostgresServer) Kill() error {
+	if inst := s.instance(); inst != nil {
+		return inst.Kill()
+	}
+	return nil
+}
+
 // Restart starts the server again on the same port and data directory
 // after Kill (or stops it first if it is running).
 func (s *PostgresServer) Restart(ctx context.Context) error {
-	return s.restart(ctx, s.start)
+	s.mu.Lock()
+	inst, removed := s.inst, s.removed
+	s.mu.Unlock()
+	if removed || inst == nil {
+		return errors.New("restart PostgreSQL: the server was stopped and its files removed — start a new one")
+	}
+	return inst.Restart(ctx)
 }
 
 // Stop shuts the server down (fast shutdown, SIGKILL after 5s) and removes
-// its temporary directory. It is safe to call more than once.
+// its temporary directory; a standby's Stop also drops the slot it created
+// on its primary. It is safe to call more than once.
 func (s *PostgresServer) Stop() error {
-	return s.stop(s.Dir)
-}
-
-// randomSecret returns 24 random hex characters, safe in URLs and SQL.
-func randomSecret() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b) // never fails on Linux
-	return hex.EncodeToString(b)
-}
-
-// deadlineOr returns ctx's deadline, or now + d without one.
-func deadlineOr(ctx context.Context, d time.Duration) time.Time {
-	if t, ok := ctx.Deadline(); ok {
-		return t
+	var errs []error
+	if inst := s.instance(); inst != nil {
+		errs = append(errs, inst.Stop())
 	}
-	return time.Now().Add(d)
-}
-
-// checkReachable fails when the service user could not reach into base
-// (a directory on the way is closed to others), which initdb would report
-// only as "permission denied".
-func checkReachable(base string, su serviceUser) error {
-	if su.cred == nil {
-		return nil
-	}
-	if base == "" {
-		base = os.TempDir()
-	}
-	abs, err := filepath.Abs(base)
-	if err != nil {
-		return fmt.Errorf("resolve %s: %w", base, err)
-	}
-	for dir := abs; ; dir = filepath.Dir(dir) {
-		info, err := os.Stat(dir)
-		if err != nil {
-			return fmt.Errorf("check %s: %w", dir, err)
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if ok && int(st.Uid) != su.uid && info.Mode().Perm()&0o001 == 0 &&
-			(int(st.Gid) != su.gid || info.Mode().Perm()&0o010 == 0) {
-			return fmt.Errorf("the postgres user cannot reach %s (%s is mode %o): "+
-				"choose a base directory every user can traverse, such as /tmp", abs, dir, info.Mode().Perm())
-		}
-		if dir == filepath.Dir(dir) {
-			return nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.removed {
+		if err := removeDir(s.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.Dir, err))
+		} else {
+			s.removed = true
 		}
 	}
+	if s.createdSlot != "" && s.primary != nil {
+		if err := s.primary.dropSlot(s.createdSlot); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.createdSlot = ""
+		}
+	}
+	return errors.Join(errs...)
 }
