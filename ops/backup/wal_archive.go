@@ -194,7 +194,7 @@ func parseWALKey(o Object, p string, segSize uint64) (WALObject, bool) {
 	dir, file, nested := strings.Cut(rest, "/")
 	if !nested {
 		// <TLI>.history-<sha>
-		name, sum, ok := strings.Cut(file, "-")
+		name, sum, ok := strings.Cut(dir, "-")
 		if !ok || !validSHA(sum) {
 			return w, false
 		}

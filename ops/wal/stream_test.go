@@ -31,7 +31,7 @@ func startCluster(t *testing.T, settings map[string]string) *cluster {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: settings})
+	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: settings, WALSegmentMB: 1})
 	if err != nil {
 		t.Fatalf("start PostgreSQL: %v", err)
 	}
