@@ -93,6 +93,15 @@ type Streamer struct {
 
 	mu    sync.Mutex
 	state State
+	// removed is where the server said the WAL the archive needs next is
+	// gone (the session's goroutine only).
+	removed *position
+}
+
+// position is a place in the WAL of a timeline.
+type position struct {
+	tli uint32
+	lsn pgwal.LSN
 }
 
 // New returns a streamer configured from the engine's configuration.
@@ -393,7 +402,33 @@ func (st *stream) resume(ctx context.Context, slot postgres.ReplicationSlot) err
 		return err
 	}
 	st.durable = st.rx.next
+	if r := st.s.removed; r != nil && *r == (position{head, st.rx.next}) {
+		return st.jumpGap(slot)
+	}
 	st.s.event("resuming at %s on timeline %d", st.rx.next, head)
+	return nil
+}
+
+// jumpGap goes on where the slot keeps WAL, after the server said the WAL
+// the archive needs next is gone: the hole is named, and stays in the
+// archive for verify and the coverage to show.
+func (st *stream) jumpGap(slot postgres.ReplicationSlot) error {
+	st.s.removed = nil
+	lsn, err := pgwal.ParseLSN(slot.RestartLSN)
+	if err != nil {
+		return fmt.Errorf("the server no longer has the WAL from %s and slot %s keeps none to go on from", st.rx.next, st.s.Slot)
+	}
+	tli := slot.RestartTimeline
+	if tli == 0 {
+		tli = st.sys.Timeline
+	}
+	start := pgwal.SegmentOf(tli, lsn, st.size).Start(st.size)
+	if tli == st.rx.tli && start <= st.rx.next {
+		return fmt.Errorf("the server no longer has the WAL from %s on timeline %d, yet slot %s says it keeps it from %s", st.rx.next, tli, st.s.Slot, lsn)
+	}
+	st.s.event("GAP: the server no longer has the WAL from %s on timeline %d; going on at %s on timeline %d — the archive has a hole there: take a base backup (opsdeck backup base)", st.rx.next, st.rx.tli, start, tli)
+	st.rx = receiver{tli: tli, size: st.size, next: start}
+	st.durable = start
 	return nil
 }
 
@@ -411,13 +446,25 @@ func (st *stream) run(ctx context.Context, streamed *bool) error {
 			continue
 		}
 		if err != nil {
-			return st.startFailed(ctx, err)
+			if strings.Contains(err.Error(), "has already been removed") {
+				st.s.removed = &position{tli: st.rx.tli, lsn: st.rx.next}
+				return err
+			}
+			if err := st.startFailed(ctx, err); err != nil {
+				return err
+			}
+			continue // moved to where the server can go on from
 		}
 		st.s.update(func(s *State) {
 			s.Phase, s.Timeline, s.Received, s.Durable, s.Err = Streaming, st.rx.tli, st.rx.next, st.durable, ""
 		})
 		ended, err := st.receive(ctx, streamed)
 		if err != nil {
+			if strings.Contains(err.Error(), "has already been removed") {
+				// The server lost the WAL the archive needs next: the next
+				// session jumps the hole (resume), naming it.
+				st.s.removed = &position{tli: st.rx.tli, lsn: st.rx.next}
+			}
 			return err
 		}
 		if !ended {
@@ -436,27 +483,13 @@ func (st *stream) run(ctx context.Context, streamed *bool) error {
 	}
 }
 
-// startFailed explains a refused START_REPLICATION. When the WAL the
-// archive needs next is gone from the server, the gap is named and the
-// stream restarts where the server still has WAL; when the archive has
-// WAL of a timeline past the point the server's history forked from it,
-// the stream follows the server's timeline from the fork.
+// startFailed explains a refused START_REPLICATION, or moves the start
+// and returns nil: when the archive has WAL of a timeline past the point
+// the server's history forked from it, the stream follows the server's
+// timeline from the fork.
 func (st *stream) startFailed(ctx context.Context, err error) error {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "has already been removed"):
-		cctx, cancel := context.WithTimeout(ctx, st.s.StoreTimeout)
-		defer cancel()
-		slot, serr := postgres.ReadReplicationSlot(cctx, st.conn, st.s.Slot)
-		if serr != nil || slot.RestartLSN == "" {
-			return fmt.Errorf("start streaming at %s: %w", st.rx.next, err)
-		}
-		lsn, _ := pgwal.ParseLSN(slot.RestartLSN)
-		start := pgwal.SegmentOf(st.rx.tli, lsn, st.size).Start(st.size)
-		st.s.event("GAP: the server no longer has the WAL from %s to %s (it was removed before the slot kept it): the archive has a hole there; take a base backup", st.rx.next, start)
-		st.rx = receiver{tli: st.rx.tli, size: st.size, next: start}
-		st.durable = start
-		return fmt.Errorf("WAL from %s is gone from the server; restarting at %s", st.rx.next, start)
 	case strings.Contains(msg, "not in this server's history"):
 		cctx, cancel := context.WithTimeout(ctx, st.s.StoreTimeout)
 		defer cancel()

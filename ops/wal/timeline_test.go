@@ -97,3 +97,69 @@ func TestPromotedStandbyFollowsTheNewTimeline(t *testing.T) {
 		t.Fatalf("coverage %+v, want timeline 2 up to %s", cov, head)
 	}
 }
+
+// The DSN moves to a promoted standby that has no slot and no longer has
+// the WAL the archive needs next: the streamer creates the slot, names
+// the gap, goes on where the server can, and verify says which base
+// backup the hole cuts off.
+func TestMovedToAPrimaryWithoutTheSlotNamesTheGap(t *testing.T) {
+	c := startCluster(t, nil)
+	c.exec(t, "CREATE TABLE t (id int, pad text)")
+	ctx := context.Background()
+	start := c.currentLSN(t)
+	r := startStreamer(t, c)
+	c.exec(t, "INSERT INTO t VALUES (1, 'archived')")
+	r.waitDurable(t, c.currentLSN(t))
+	r.stop(t)
+
+	standby, err := c.pg.StartStandby(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { standby.Stop() })
+	// WAL the archive never got, then the old primary is lost.
+	c.exec(t, "INSERT INTO t SELECT g, repeat('l', 100) FROM generate_series(1, 20000) g")
+	lost := c.currentLSN(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for lsnOf(t, standby.DSN(), "SELECT pg_last_wal_replay_lsn()::text") < lost && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.pg.Stop()
+	if err := standby.Promote(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, standby.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for i := 0; i < 3; i++ { // the new primary recycles what the archive lacks
+		for _, q := range []string{"INSERT INTO t SELECT g, 'x' FROM generate_series(1, 5000) g", "SELECT pg_switch_wal()", "CHECKPOINT"} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	c.cfg.Postgres.DSN = standby.DSN()
+	r2 := startStreamer(t, c)
+	if _, err := conn.Exec(ctx, "INSERT INTO t VALUES (2, 'after the move')"); err != nil {
+		t.Fatal(err)
+	}
+	head := lsnOf(t, standby.DSN(), "SELECT pg_current_wal_flush_lsn()::text")
+	r2.waitDurable(t, head)
+	ev := strings.Join(r2.s.State().Events, "\n")
+	if !strings.Contains(ev, "created replication slot") || !strings.Contains(ev, "GAP: the server no longer has the WAL") {
+		t.Errorf("events:\n%s", ev)
+	}
+	r2.stop(t)
+	a := c.archive(t)
+	base := backup.WALStart{ID: "old", SystemID: a.SystemID, Timeline: 1, Start: start, Stop: lost}
+	res, err := a.VerifyWAL(ctx, []backup.WALStart{base}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK() || !strings.Contains(strings.Join(res.Problems, "\n"), "base backup old cannot be recovered") {
+		t.Fatalf("verify: %q", res.Problems)
+	}
+}
