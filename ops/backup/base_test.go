@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -296,5 +297,184 @@ func TestBaseBackupConfig(t *testing.T) {
 	}
 	if d := config.Default().Backup.RetentionBy.Base; d.Count != 2 || d.Days != 14 {
 		t.Errorf("default base retention %+v", d)
+	}
+}
+
+// storedBase is the base component with a backup that stores the given
+// tar and backup_manifest as the set's files, with their true sha256s,
+// and the given facts: only the content checks can tell them apart.
+type storedBase struct {
+	baseComponent
+	tar, manifest []byte
+	facts         *BaseFacts
+}
+
+func (s storedBase) Backup(ctx context.Context, run *ComponentRun) error {
+	run.Record.Base = s.facts
+	for _, f := range []struct {
+		name, format string
+		data         []byte
+	}{{baseTarFile, FormatBaseTar, s.tar}, {baseManifestFile, FormatBackupManifest, s.manifest}} {
+		if err := run.WriteFile(ctx, f.name, f.format, nil, func(w io.Writer) error {
+			_, err := w.Write(f.data)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storeBase stores a base backup of tarBytes and manifest with facts into
+// e's store and returns the set's id.
+func storeBase(t *testing.T, e *Engine, tarBytes, manifest []byte, facts *BaseFacts) string {
+	t.Helper()
+	i := slices.IndexFunc(registered, func(c ComponentType) bool { return c.Name() == Base })
+	saved := registered[i]
+	registered[i] = storedBase{tar: tarBytes, manifest: manifest, facts: facts}
+	defer func() { registered[i] = saved }()
+	res, err := e.Backup(accesstest.Admin(t.Context()), Options{Kind: Base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Manifest.ID
+}
+
+// rewriteTar copies a tar, letting edit change (or drop, returning false)
+// each regular member, and appends extra members at the end.
+func rewriteTar(t *testing.T, src []byte, edit func(h *tar.Header, data []byte) ([]byte, bool), extra ...member) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	tr := tar.NewReader(bytes.NewReader(src))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg && edit != nil {
+			var keep bool
+			if data, keep = edit(h, data); !keep {
+				continue
+			}
+			h.Size = int64(len(data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	for _, m := range extra {
+		tw.WriteHeader(&tar.Header{Name: m.name, Typeflag: tar.TypeReg, Mode: 0o600, Size: int64(len(m.data))})
+		tw.Write(m.data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// A deep verify refuses a base backup whose stored files have their true
+// sha256 but a damaged content, naming the file: a flipped byte in a data
+// file, a file missing, a file the manifest lacks, an edited manifest,
+// and a manifest inside the tar that is not the stored one. The same
+// bytes pass a plain verify.
+func TestDeepVerifyBaseDamage(t *testing.T) {
+	needSandbox(t)
+	ctx := accesstest.Admin(t.Context())
+	e, m := takeBase(t)
+	c, _ := m.Component(Base)
+	good := readContent(t, e, m.ID, c.Files[0])
+	manifest := readContent(t, e, m.ID, c.Files[1])
+	facts := *c.Base
+	// The victim: the largest file under base/ (a table's data).
+	var victim string
+	var size int64
+	tr := tar.NewReader(bytes.NewReader(good))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(h.Name, "base/") && h.Size > size {
+			victim, size = h.Name, h.Size
+		}
+	}
+	if victim == "" {
+		t.Fatal("no data file in the tar")
+	}
+	editedManifest := bytes.Replace(manifest, []byte(fmt.Sprintf(`"Path": "%s", "Size": %d`, victim, size)), []byte(fmt.Sprintf(`"Path": "%s", "Size": %d`, victim, size+1)), 1)
+	if bytes.Equal(editedManifest, manifest) {
+		t.Fatalf("%s not found in the manifest", victim)
+	}
+	withManifest := func(mf []byte) func(h *tar.Header, data []byte) ([]byte, bool) {
+		return func(h *tar.Header, data []byte) ([]byte, bool) {
+			if h.Name == BackupManifestName {
+				return mf, true
+			}
+			return data, true
+		}
+	}
+	for _, tc := range []struct {
+		name          string
+		tar, manifest []byte
+		want          []string
+	}{
+		{"good", good, manifest, nil},
+		{"flipped byte", rewriteTar(t, good, func(h *tar.Header, data []byte) ([]byte, bool) {
+			if h.Name == victim {
+				data[len(data)/2] ^= 0x10
+			}
+			return data, true
+		}), manifest, []string{"base.tar.zst", victim + " has CRC32C checksum"}},
+		{"missing file", rewriteTar(t, good, func(h *tar.Header, data []byte) ([]byte, bool) {
+			return data, h.Name != victim
+		}), manifest, []string{"base.tar.zst", victim + " is in the backup_manifest but not in the tar"}},
+		{"extra file", rewriteTar(t, good, nil, member{"base/1/424242", []byte("not the server's")}),
+			manifest, []string{"base.tar.zst", "base/1/424242 is in the tar but not in the backup_manifest"}},
+		{"edited manifest", rewriteTar(t, good, withManifest(editedManifest)), editedManifest,
+			[]string{"backup_manifest.zst", "base.tar.zst", "Manifest-Checksum"}},
+		{"other manifest in the tar", rewriteTar(t, good, withManifest(editedManifest)), manifest,
+			[]string{"base.tar.zst", "the backup_manifest inside the tar"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, testConfig(t))
+			id := storeBase(t, e, tc.tar, tc.manifest, &facts)
+			if _, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}}); err != nil {
+				t.Fatalf("plain verify: %v", err)
+			}
+			res, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}, Deep: true})
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("deep verify of the good copy: %v", err)
+				}
+				return
+			}
+			if err == nil || len(res) != 1 || res[0].OK {
+				t.Fatalf("deep verify passed: %+v", res)
+			}
+			msg := strings.Join(res[0].Problems, "; ")
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q does not say %q", msg, w)
+				}
+			}
+			t.Logf("refused: %.400s", msg)
+		})
+	}
+	// The facts must match too: a set that says it starts elsewhere.
+	other := facts
+	other.StartLSN++
+	e2 := newEngine(t, testConfig(t))
+	id := storeBase(t, e2, good, manifest, &other)
+	if _, err := e2.Verify(ctx, VerifyOptions{IDs: []string{id}, Deep: true}); err == nil || !strings.Contains(err.Error(), "WAL-Ranges") {
+		t.Errorf("deep verify with other facts: %v", err)
 	}
 }
