@@ -61,7 +61,20 @@ var registered = []ComponentType{
 	redisComponent{},
 	configComponent{},
 	logsComponent{},
+	baseComponent{},
 	walComponent{},
+}
+
+// onItsOwn is implemented by a set component that `backup full` leaves
+// out: it is taken by its own kind only (opsdeck backup base).
+type onItsOwn interface {
+	OnItsOwn() bool
+}
+
+// inFull reports whether `backup full` takes t.
+func inFull(t SetComponent) bool {
+	o, ok := t.(onItsOwn)
+	return !ok || !o.OnItsOwn()
 }
 
 // Components returns every registered component type, in order.
@@ -86,6 +99,17 @@ func LookupSetComponent(name string) (SetComponent, bool) {
 		}
 	}
 	return nil, false
+}
+
+// fullComponentNames lists the components `backup full` takes.
+func fullComponentNames() []string {
+	var out []string
+	for _, s := range SetComponents() {
+		if inFull(s) {
+			out = append(out, s.Name())
+		}
+	}
+	return out
 }
 
 func setComponentNames() []string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/internal/jsonbound"
+	"github.com/opsdeck/opsdeck/ops/pgwal"
 )
 
 // FormatVersion is the manifest format this package writes.
@@ -23,21 +24,25 @@ const (
 	Redis    = "redis"
 	Config   = "config"
 	Logs     = "logs"
+	// Base is the physical base backup of the whole cluster; `backup
+	// full` leaves it out.
+	Base = "base"
 )
 
 // AllComponents lists the components of a full backup: every set
-// component, in the order registered.
-var AllComponents = setComponentNames()
+// component but those taken only on their own (base), in the order
+// registered.
+var AllComponents = fullComponentNames()
 
 // Kinds are the arguments of `opsdeck backup`: "full" or one component.
-var Kinds = append([]string{"full"}, AllComponents...)
+var Kinds = append([]string{"full"}, setComponentNames()...)
 
 // ComponentsOf returns the components a kind of backup takes.
 func ComponentsOf(kind string) ([]string, error) {
 	if kind == "full" {
 		return slices.Clone(AllComponents), nil
 	}
-	if slices.Contains(AllComponents, kind) {
+	if slices.Contains(setComponentNames(), kind) {
 		return []string{kind}, nil
 	}
 	return nil, fmt.Errorf("unknown backup kind %q: choose %s", kind, strings.Join(Kinds, ", "))
@@ -79,6 +84,7 @@ type Component struct {
 	Redis    *RedisFacts    `json:"redis,omitempty"`
 	Kube     *KubeFacts     `json:"kube,omitempty"`
 	Logs     *LogsFacts     `json:"logs,omitempty"`
+	Base     *BaseFacts     `json:"base,omitempty"`
 }
 
 // File is one stored file.
@@ -138,6 +144,42 @@ type LogsFacts struct {
 	Window     time.Duration `json:"window_ns"`
 	Containers int           `json:"containers"`
 	Failed     int           `json:"failed"`
+}
+
+// BaseFacts describe a physical base backup of the cluster: where in the
+// WAL it starts and stops (a restore needs the WAL between the two, and
+// every segment after to go further), on which cluster and timeline, and
+// the server's backup_manifest it was checked against.
+type BaseFacts struct {
+	ServerVersion    string `json:"server_version"`
+	ServerVersionNum int    `json:"server_version_num"`
+	// PgBaseBackupVersion is the client's version ("15.18").
+	PgBaseBackupVersion string `json:"pg_basebackup_version"`
+	// SystemID is the cluster's system identifier (a string in JSON: it
+	// does not fit a double).
+	SystemID uint64 `json:"system_identifier,string"`
+	// Timeline is the backup's start timeline (backup_label).
+	Timeline uint32 `json:"timeline"`
+	// StartLSN and StopLSN bound the WAL the backup needs (the server's
+	// backup_manifest WAL-Ranges); CheckpointLSN is its checkpoint.
+	StartLSN      pgwal.LSN `json:"start_lsn"`
+	StopLSN       pgwal.LSN `json:"stop_lsn"`
+	CheckpointLSN pgwal.LSN `json:"checkpoint_lsn"`
+	// StartWALFile is the first segment's name (backup_label).
+	StartWALFile string `json:"start_wal_file,omitempty"`
+	// WALSegmentSize is the server's wal_segment_size in bytes.
+	WALSegmentSize int64 `json:"wal_segment_size"`
+	// From is "primary" or "standby" (backup_label's BACKUP FROM).
+	From string `json:"from,omitempty"`
+	// Files and DataBytes count the files of the server's manifest and
+	// their bytes; TotalBytes is the tar stream's length.
+	Files      int   `json:"files"`
+	DataBytes  int64 `json:"data_bytes"`
+	TotalBytes int64 `json:"total_bytes"`
+	// ChecksumAlgorithm is the manifest's file checksum (CRC32C) and
+	// ManifestChecksum its own Manifest-Checksum.
+	ChecksumAlgorithm string `json:"checksum_algorithm"`
+	ManifestChecksum  string `json:"manifest_checksum"`
 }
 
 // Component returns the named component, if the set has it.

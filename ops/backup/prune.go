@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/logging"
+	"github.com/opsdeck/opsdeck/ops/pgwal"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
@@ -31,7 +33,25 @@ type PrunePlan struct {
 	Leftovers []string        `json:"leftovers,omitempty"`
 	// Warnings name components with no verified set to anchor retention.
 	Warnings []string `json:"warnings,omitempty"`
+	// Bases are the base backups the plan keeps (KeptBases).
+	Bases []BaseStart `json:"kept_bases,omitempty"`
 }
+
+// BaseStart is where a kept base backup starts in the WAL: a restore from
+// it needs every segment of its cluster from StartLSN on Timeline on.
+type BaseStart struct {
+	ID       string    `json:"id"`
+	SystemID uint64    `json:"system_identifier,string"`
+	Timeline uint32    `json:"timeline"`
+	StartLSN pgwal.LSN `json:"start_lsn"`
+}
+
+// KeptBases returns the base backups the plan keeps, newest first: what
+// the WAL archive's prune must keep WAL for (per system identifier and
+// timeline, from the oldest start on). Sets whose manifest cannot be read
+// are not in it; the plan keeps them until the longest retention passes,
+// and a WAL prune should wait while Decisions holds such a set (Kind "?").
+func (p PrunePlan) KeptBases() []BaseStart { return slices.Clone(p.Bases) }
 
 // Deletes returns the decisions that delete a set.
 func (p PrunePlan) Deletes() []PruneDecision {
@@ -47,21 +67,39 @@ func (p PrunePlan) Deletes() []PruneDecision {
 // PlanPrune decides, without changing anything, which sets retention
 // removes. A set is deleted when every component it holds is past that
 // component's retention, except that the newest verified set holding each
-// component successfully is always kept. Failed and unverified sets never
+// component successfully is always kept. Base backups are kept by count
+// and age (base): the newest base.Count good ones and every one younger
+// than base.Days. Failed and unverified sets never
 // count as the ones kept; when a component has no verified set at all,
 // none of its sets is deleted (verify them first). Sets whose manifest
 // cannot be read are deleted once older than the longest retention.
-func PlanPrune(sets []Set, leftovers []string, r config.BackupRetention, now time.Time) PrunePlan {
+func PlanPrune(sets []Set, leftovers []string, r config.BackupRetention, base config.BaseRetention, now time.Time) PrunePlan {
 	plan := PrunePlan{Leftovers: leftovers}
 	anchors := map[string]string{} // component → id of its newest verified set
-	for _, c := range AllComponents {
+	for _, c := range setComponentNames() {
 		if s, ok := Latest(sets, c, true); ok {
 			anchors[c] = s.ID
 		} else if _, any := Latest(sets, c, false); any {
 			plan.Warnings = append(plan.Warnings, fmt.Sprintf("no verified %s backup: keeping every %s set — run opsdeck backups verify --all", c, c))
 		}
 	}
-	longest := max(r.Database, r.Redis, r.Config, r.Logs)
+	longest := max(r.Database, r.Redis, r.Config, r.Logs, base.Days)
+	// baseRank is each good base backup's place, newest first.
+	baseRank := map[string]int{}
+	for _, s := range sets {
+		if s.Manifest == nil {
+			continue
+		}
+		if c, ok := s.Manifest.Component(Base); ok && c.Status == StatusOK {
+			baseRank[s.ID] = len(baseRank)
+		}
+	}
+	retention := func(name string) int {
+		if name == Base {
+			return base.Days
+		}
+		return r.Days(name)
+	}
 	for _, s := range sets {
 		d := PruneDecision{ID: s.ID}
 		if s.Manifest == nil {
@@ -80,36 +118,47 @@ func PlanPrune(sets []Set, leftovers []string, r config.BackupRetention, now tim
 		d.Kind, d.Age, d.Size = m.Kind, now.Sub(m.Start), m.Size()
 		var keep []string
 		for _, c := range m.Components {
-			limit := days(r.Days(c.Name))
+			limit := days(retention(c.Name))
+			rank, good := baseRank[s.ID]
 			switch {
 			case anchors[c.Name] == s.ID:
 				keep = append(keep, "newest verified "+c.Name)
 			case c.Status == StatusOK && anchors[c.Name] == "":
 				keep = append(keep, "no verified "+c.Name+" set yet")
+			case c.Name == Base && good && rank < base.Count:
+				keep = append(keep, fmt.Sprintf("base among the newest %d", base.Count))
 			case d.Age <= limit:
-				keep = append(keep, fmt.Sprintf("%s within %dd", c.Name, r.Days(c.Name)))
+				keep = append(keep, fmt.Sprintf("%s within %dd", c.Name, retention(c.Name)))
 			}
 		}
 		if len(keep) > 0 {
 			d.Reason = "keep: " + strings.Join(keep, ", ")
 		} else {
 			d.Delete = true
-			d.Reason = fmt.Sprintf("past retention (%s)", retentionOf(m, r))
+			d.Reason = fmt.Sprintf("past retention (%s)", retentionOf(m, r, base))
 			if !s.Verified() {
 				d.Reason += ", " + s.VerifyState()
 			}
 		}
 		plan.Decisions = append(plan.Decisions, d)
+		if c, ok := m.Component(Base); ok && !d.Delete && c.Status == StatusOK && c.Base != nil {
+			plan.Bases = append(plan.Bases, BaseStart{ID: s.ID, SystemID: c.Base.SystemID, Timeline: c.Base.Timeline, StartLSN: c.Base.StartLSN})
+		}
 	}
 	sort.SliceStable(plan.Decisions, func(i, j int) bool { return plan.Decisions[i].ID > plan.Decisions[j].ID })
+	sort.SliceStable(plan.Bases, func(i, j int) bool { return plan.Bases[i].ID > plan.Bases[j].ID })
 	return plan
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
-func retentionOf(m *Manifest, r config.BackupRetention) string {
+func retentionOf(m *Manifest, r config.BackupRetention, base config.BaseRetention) string {
 	var parts []string
 	for _, c := range m.Components {
+		if c.Name == Base {
+			parts = append(parts, fmt.Sprintf("base: newest %d or %dd", base.Count, base.Days))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s %dd", c.Name, r.Days(c.Name)))
 	}
 	return strings.Join(parts, ", ")
@@ -198,18 +247,19 @@ func (e *Engine) plan(ctx context.Context) (PrunePlan, error) {
 	if err != nil {
 		return PrunePlan{}, err
 	}
-	plan := PlanPrune(sets, leftovers, e.Config.Backup.Retention, e.now())
+	plan := PlanPrune(sets, leftovers, e.Config.Backup.Retention, e.Config.Backup.RetentionBy.Base, e.now())
 	if logging.Enabled(ctx) {
-		plan.trace(ctx, e.Config.Backup.Retention)
+		plan.trace(ctx, e.Config.Backup.Retention, e.Config.Backup.RetentionBy.Base)
 	}
 	return plan, nil
 }
 
 // trace writes the plan to the debug trace: the retention, each set's
 // decision and why, the leftovers and the warnings.
-func (p PrunePlan) trace(ctx context.Context, r config.BackupRetention) {
+func (p PrunePlan) trace(ctx context.Context, r config.BackupRetention, base config.BaseRetention) {
 	slog.DebugContext(ctx, "backup.prune plan", logging.KeyCount, len(p.Decisions), logging.KeyLeftovers, p.Leftovers,
-		slog.Group("retention_days", "database", r.Database, "redis", r.Redis, "config", r.Config, "logs", r.Logs))
+		slog.Group("retention_days", "database", r.Database, "redis", r.Redis, "config", r.Config, "logs", r.Logs, "base", base.Days),
+		slog.Group("retention_count", "base", base.Count))
 	for _, d := range p.Decisions {
 		decision := "keep"
 		if d.Delete {

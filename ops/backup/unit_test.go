@@ -258,7 +258,7 @@ func TestPlanPrune(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := PlanPrune(tt.sets, []string{"20260101_000000"}, r, now)
+			plan := PlanPrune(tt.sets, []string{"20260101_000000"}, r, config.BaseRetention{Count: 2, Days: 14}, now)
 			var got []string
 			for _, d := range plan.Deletes() {
 				got = append(got, d.ID)

@@ -1,4 +1,4 @@
-// Package backup is `opsdeck backup full|database|redis|config|logs`:
+// Package backup is `opsdeck backup full|database|redis|config|logs|base`:
 // one backup set, its progress on stderr, its manifest summary on stdout.
 package backup
 
@@ -23,7 +23,7 @@ func Command(g *cli.Globals) *cobra.Command {
 		quiet bool
 	)
 	cmd := &cobra.Command{
-		Use:       "backup full|database|redis|config|logs",
+		Use:       "backup full|database|redis|config|logs|base",
 		Short:     "Take a backup set of PostgreSQL, Redis, Kubernetes config and pod logs",
 		ValidArgs: backup.Kinds,
 		Long: `Takes one backup set into the configured store (backup.dir, or backup.s3):
@@ -33,6 +33,11 @@ func Command(g *cli.Globals) *cobra.Command {
   config    every namespaced object of kubernetes.namespaces, one YAML each
   logs      the last backup.logs_window of every container in those namespaces
   full      all four
+  base      a physical base backup of the whole cluster (pg_basebackup's tar,
+            checked against the server's backup_manifest); not part of full.
+            Needs wal_level replica, a free WAL sender, a role with
+            REPLICATION, a pg_hba replication line and no user tablespaces;
+            a restore needs the WAL from its start on (opsdeck wal stream)
 
 The set's manifest is committed last and the files are read back before the
 set counts as verified. Only one backup or restore runs at a time per store.
@@ -41,7 +46,8 @@ Progress goes to stderr; the result to stdout (-o json for scripts).
 Exit codes: 0 ok · 1 failed (nothing kept) or partial · 3 bad configuration.`,
 		Example: `  opsdeck backup database
   opsdeck backup full -o json
-  opsdeck backup database --tag before-migration`,
+  opsdeck backup database --tag before-migration
+  opsdeck backup base -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return cli.Exit(3, fmt.Errorf("say what to back up: %s", strings.Join(backup.Kinds, ", ")))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +59,26 @@ type Row struct {
 	VerifyState string   `json:"verify_state"`
 	Tags        []string `json:"tags,omitempty"`
 	Error       string   `json:"error,omitempty"`
+	// Base is where a base backup starts in the WAL, for sets holding one.
+	Base *BaseRow `json:"base,omitempty"`
+}
+
+// BaseRow is a base backup's start in `backups list`.
+type BaseRow struct {
+	StartLSN string `json:"start_lsn"`
+	StopLSN  string `json:"stop_lsn"`
+	Timeline uint32 `json:"timeline"`
+	SystemID string `json:"system_identifier"`
+}
+
+// componentsCell is the COMPONENTS column: the names, a base backup with
+// its start LSN and timeline.
+func componentsCell(r Row) string {
+	s := strings.Join(r.Components, ",")
+	if r.Base != nil {
+		s += fmt.Sprintf(" (start %s tl %d)", r.Base.StartLSN, r.Base.Timeline)
+	}
+	return s
 }
 
 func listCommand(g *cli.Globals) *cobra.Command {
@@ -82,6 +103,10 @@ func listCommand(g *cli.Globals) *cobra.Command {
 				r := Row{ID: s.ID, VerifyState: s.VerifyState(), Error: s.Err, AgeSeconds: int64(s.Age(now).Seconds())}
 				if m := s.Manifest; m != nil {
 					r.Kind, r.Status, r.Components, r.Size, r.Tags = m.Kind, m.Status, m.ComponentNames(), m.Size(), m.Tags
+					if c, ok := m.Component(backup.Base); ok && c.Base != nil {
+						r.Base = &BaseRow{StartLSN: c.Base.StartLSN.String(), StopLSN: c.Base.StopLSN.String(), Timeline: c.Base.Timeline,
+							SystemID: strconv.FormatUint(c.Base.SystemID, 10)}
+					}
 				}
 				rows = append(rows, r)
 			}
@@ -97,7 +122,7 @@ func listCommand(g *cli.Globals) *cobra.Command {
 					if r.Error != "" {
 						st = "unreadable"
 					}
-					t.Row(r.ID, r.Kind, st, strings.Join(r.Components, ","),
+					t.Row(r.ID, r.Kind, st, componentsCell(r),
 						progress.Bytes(r.Size), Age(time.Duration(r.AgeSeconds)*time.Second), r.VerifyState)
 				}
 				if err := t.Flush(); err != nil {

@@ -199,6 +199,10 @@ func facts(c backup.Component) string {
 		return fmt.Sprintf("%d objects in %s (context %s)", n, strings.Join(c.Kube.Namespaces, ","), c.Kube.Context)
 	case c.Logs != nil:
 		return fmt.Sprintf("%d containers' logs (last %s), %d failed", c.Logs.Containers, c.Logs.Window, c.Logs.Failed)
+	case c.Base != nil:
+		b := c.Base
+		return fmt.Sprintf("PostgreSQL %s, system %d, timeline %d, WAL %s → %s, %d files, %s (pg_basebackup %s)",
+			b.ServerVersion, b.SystemID, b.Timeline, b.StartLSN, b.StopLSN, b.Files, progress.Bytes(b.DataBytes), b.PgBaseBackupVersion)
 	}
 	return ""
 }
