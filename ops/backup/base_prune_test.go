@@ -64,7 +64,7 @@ func TestPlanPruneBase(t *testing.T) {
 			var kept []string
 			for _, b := range plan.KeptBases() {
 				kept = append(kept, b.ID)
-				if b.Timeline != 1 || b.SystemID != 7716520006782380785 || b.StartLSN == 0 {
+				if b.Timeline != 1 || b.SystemID != 7716520006782380785 || b.Start == 0 {
 					t.Errorf("kept base %+v", b)
 				}
 			}

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"github.com/opsdeck/opsdeck/ops/pgwal"
 	"log/slog"
 	"slices"
 	"sort"
@@ -12,7 +13,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/logging"
-	"github.com/opsdeck/opsdeck/ops/pgwal"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
@@ -34,16 +34,22 @@ type PrunePlan struct {
 	// Warnings name components with no verified set to anchor retention.
 	Warnings []string `json:"warnings,omitempty"`
 	// Bases are the base backups the plan keeps (KeptBases).
-	Bases []BaseStart `json:"kept_bases,omitempty"`
+	Bases []WALStart `json:"kept_bases,omitempty"`
+	// WAL is what the plan deletes of each cluster's WAL archive: what no
+	// kept base backup needs.
+	WAL []WALPrune `json:"wal,omitempty"`
 }
 
-// BaseStart is where a kept base backup starts in the WAL: a restore from
-// it needs every segment of its cluster from StartLSN on Timeline on.
-type BaseStart struct {
-	ID       string    `json:"id"`
-	SystemID uint64    `json:"system_identifier,string"`
-	Timeline uint32    `json:"timeline"`
-	StartLSN pgwal.LSN `json:"start_lsn"`
+// WALPrune is the part of one cluster's WAL archive a prune deletes.
+type WALPrune struct {
+	SystemID uint64 `json:"system_identifier,string"`
+	// Before is the first segment kept: the oldest kept base backup's.
+	Before  string      `json:"before,omitempty"`
+	Objects []WALObject `json:"-"`
+	Count   int         `json:"objects"`
+	Bytes   int64       `json:"bytes"`
+	// Held says why nothing is deleted, when nothing is.
+	Held string `json:"held,omitempty"`
 }
 
 // KeptBases returns the base backups the plan keeps, newest first: what
@@ -51,7 +57,7 @@ type BaseStart struct {
 // timeline, from the oldest start on). Sets whose manifest cannot be read
 // are not in it; the plan keeps them until the longest retention passes,
 // and a WAL prune should wait while Decisions holds such a set (Kind "?").
-func (p PrunePlan) KeptBases() []BaseStart { return slices.Clone(p.Bases) }
+func (p PrunePlan) KeptBases() []WALStart { return slices.Clone(p.Bases) }
 
 // Deletes returns the decisions that delete a set.
 func (p PrunePlan) Deletes() []PruneDecision {
@@ -141,8 +147,8 @@ func PlanPrune(sets []Set, leftovers []string, r config.BackupRetention, base co
 			}
 		}
 		plan.Decisions = append(plan.Decisions, d)
-		if c, ok := m.Component(Base); ok && !d.Delete && c.Status == StatusOK && c.Base != nil {
-			plan.Bases = append(plan.Bases, BaseStart{ID: s.ID, SystemID: c.Base.SystemID, Timeline: c.Base.Timeline, StartLSN: c.Base.StartLSN})
+		if b, ok := walStartOf(s); ok && !d.Delete {
+			plan.Bases = append(plan.Bases, b)
 		}
 	}
 	sort.SliceStable(plan.Decisions, func(i, j int) bool { return plan.Decisions[i].ID > plan.Decisions[j].ID })
@@ -175,8 +181,10 @@ type PruneOptions struct {
 type PruneResult struct {
 	Plan    PrunePlan `json:"plan"`
 	Deleted []string  `json:"deleted"`
-	Freed   int64     `json:"freed"`
-	DryRun  bool      `json:"dry_run"`
+	// WALDeleted counts the WAL archive's objects deleted.
+	WALDeleted int   `json:"wal_deleted"`
+	Freed      int64 `json:"freed"`
+	DryRun     bool  `json:"dry_run"`
 }
 
 // Prune applies retention (see PlanPrune). A dry run only reads. A real
@@ -230,11 +238,21 @@ func (e *Engine) Prune(ctx context.Context, opts PruneOptions) (res PruneResult,
 		res.Freed += d.Size
 		p.Emit(progress.Event{Kind: progress.Advance, Op: "prune", Step: d.ID, Done: int64(i + 1), Total: int64(len(dels))})
 	}
+	for _, w := range res.Plan.WAL {
+		for _, o := range w.Objects {
+			if derr := e.Store.DeleteObject(ctx, o.Key); derr != nil {
+				failed = append(failed, o.Key+": "+derr.Error())
+				continue
+			}
+			res.WALDeleted++
+			res.Freed += o.Size
+		}
+	}
 	if len(failed) > 0 {
-		err = fmt.Errorf("prune could not delete %d set(s): %s", len(failed), strings.Join(failed, "; "))
+		err = fmt.Errorf("prune could not delete %d set(s) or WAL object(s): %s", len(failed), strings.Join(failed, "; "))
 		return res, err
 	}
-	p.Emit(progress.Event{Kind: progress.Finish, Op: "prune", Message: fmt.Sprintf("deleted %d set(s), freed %s", len(res.Deleted), progress.Bytes(res.Freed))})
+	p.Emit(progress.Event{Kind: progress.Finish, Op: "prune", Message: fmt.Sprintf("deleted %d set(s) and %d WAL object(s), freed %s", len(res.Deleted), res.WALDeleted, progress.Bytes(res.Freed))})
 	return res, nil
 }
 
@@ -248,6 +266,9 @@ func (e *Engine) plan(ctx context.Context) (PrunePlan, error) {
 		return PrunePlan{}, err
 	}
 	plan := PlanPrune(sets, leftovers, e.Config.Backup.Retention, e.Config.Backup.RetentionBy.Base, e.now())
+	if plan.WAL, err = e.planWAL(ctx, plan); err != nil {
+		return plan, err
+	}
 	if logging.Enabled(ctx) {
 		plan.trace(ctx, e.Config.Backup.Retention, e.Config.Backup.RetentionBy.Base)
 	}
@@ -271,4 +292,56 @@ func (p PrunePlan) trace(ctx context.Context, r config.BackupRetention, base con
 	for _, w := range p.Warnings {
 		slog.DebugContext(ctx, "backup.prune warning", logging.KeyWarnings, w)
 	}
+}
+
+// planWAL plans the prune of every cluster's WAL archive: what precedes
+// the oldest kept base backup of that cluster, and chunks of segments
+// stored whole since. While a set's manifest cannot be read, the WAL is
+// held: that set may be a base backup that needs it.
+func (e *Engine) planWAL(ctx context.Context, plan PrunePlan) ([]WALPrune, error) {
+	systems, err := WALSystems(ctx, e.Store)
+	if err != nil || len(systems) == 0 {
+		return nil, err
+	}
+	unreadable := false
+	for _, d := range plan.Decisions {
+		if d.Kind == "?" && !d.Delete {
+			unreadable = true
+		}
+	}
+	var out []WALPrune
+	for _, sys := range systems {
+		a, err := e.WALArchive(sys)
+		if err != nil {
+			return nil, err
+		}
+		cat, err := a.Catalog(ctx)
+		if err != nil {
+			return nil, err
+		}
+		w := WALPrune{SystemID: sys}
+		var keep []WALStart
+		for _, b := range plan.Bases {
+			if b.SystemID == sys && (len(keep) == 0 || b.Start < keep[0].Start) {
+				keep = []WALStart{b}
+			}
+		}
+		switch {
+		case unreadable:
+			w.Held = "a set's manifest cannot be read: it may be a base backup that needs the WAL"
+			w.Objects = cat.Stale
+		case len(keep) == 0:
+			w.Held = "no base backup of this cluster is kept: the WAL stays"
+			w.Objects = cat.Stale
+		default:
+			w.Objects = PlanWALPrune(cat, keep)
+			w.Before = pgwal.SegmentOf(keep[0].Timeline, keep[0].Start, cat.Info.SegmentSize).Name(cat.Info.SegmentSize)
+		}
+		w.Count = len(w.Objects)
+		for _, o := range w.Objects {
+			w.Bytes += o.Size
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }

@@ -12,12 +12,12 @@ import (
 // WALStart is where recovery from a base backup begins and becomes
 // consistent: the WAL archive must hold everything from Start on.
 type WALStart struct {
-	ID       string // the base backup's set
-	SystemID uint64
-	Timeline uint32
-	Start    pgwal.LSN // the backup's start (its checkpoint's redo point)
-	Stop     pgwal.LSN // where a recovery from it becomes consistent
-	At       time.Time // when the backup ended
+	ID       string    `json:"id"` // the base backup's set
+	SystemID uint64    `json:"system_identifier,string"`
+	Timeline uint32    `json:"timeline"`
+	Start    pgwal.LSN `json:"start_lsn"` // the backup's start (its checkpoint's redo point)
+	Stop     pgwal.LSN `json:"stop_lsn"`  // where a recovery from it becomes consistent
+	At       time.Time `json:"end"`       // when the backup ended
 }
 
 // Coverage is how far the archive carries one base backup.

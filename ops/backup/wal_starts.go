@@ -1,0 +1,29 @@
+package backup
+
+// WALStarts returns where each base backup of sets needs the WAL from,
+// oldest first: the sets whose base component succeeded.
+func WALStarts(sets []Set) []WALStart {
+	var out []WALStart
+	for i := len(sets) - 1; i >= 0; i-- {
+		if b, ok := walStartOf(sets[i]); ok {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// walStartOf is the WAL start of a set's base backup, when it has one
+// that succeeded.
+func walStartOf(s Set) (WALStart, bool) {
+	if s.Manifest == nil {
+		return WALStart{}, false
+	}
+	c, ok := s.Manifest.Component(Base)
+	if !ok || c.Base == nil || c.Status != StatusOK {
+		return WALStart{}, false
+	}
+	return WALStart{
+		ID: s.ID, SystemID: c.Base.SystemID, Timeline: c.Base.Timeline,
+		Start: c.Base.StartLSN, Stop: c.Base.StopLSN, At: c.End,
+	}, true
+}
