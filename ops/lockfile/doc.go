@@ -24,11 +24,12 @@
 //
 // Users: the backup store's lock model (ops/backup: readers Shared, a
 // backup Shared plus its own Exclusive lock, prune and restore Exclusive),
-// and the WAL streamer's own lock. The streamer never takes the store lock
-// (a backup, a verify or a prune run beside it); it takes
-// Acquire(<state_dir>/locks/wal-stream-<slot>.lock, Exclusive, ...) so that
-// opsdeck serve, a systemd unit and the CLI never run two streamers for
-// one replication slot.
+// and the WAL streamer's own lock (ops/wal). The streamer never takes the
+// store lock (a backup, a verify or a prune run beside it); it takes
+// Acquire(wal.LockPath(stateDir, slot), Exclusive, Self("wal stream <slot>",
+// user)) — <state_dir>/locks/wal-stream-<slot>.lock, one per replication
+// slot — so that opsdeck serve, a systemd unit and the CLI never run two
+// streamers for one slot.
 //
 // Locks are per open file, not per process: two Acquire calls in one
 // process exclude each other as two processes would. The lock is local to
