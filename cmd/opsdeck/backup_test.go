@@ -112,9 +112,28 @@ func TestBackupCLIWrongInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := opsdeck(t, nil, "--config", cfgPath, "backup", "redis")
+	rv := opsdeck(t, nil, "--config", cfgPath, "backups", "verify")
 	lock.Release()
 	if r.code != 2 || !strings.Contains(r.stderr, "locked") || !strings.Contains(r.stderr, "carol") {
 		t.Fatalf("locked store: %+v", r)
+	}
+	// A verify is a reader: refused beside a restore, naming it.
+	if rv.code != 2 || !strings.Contains(rv.stderr, "restore database is running") || !strings.Contains(rv.stderr, "carol") {
+		t.Fatalf("verify on a locked store: %+v", rv)
+	}
+	// Beside a reader a backup runs, and a prune is refused naming it.
+	reader, err := backup.AcquireLockFor(st, backup.LockReader, "deep verify", "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb := opsdeck(t, nil, "--config", cfgPath, "backup", "redis")
+	rp := opsdeck(t, nil, "--config", cfgPath, "backups", "prune", "--yes")
+	reader.Release()
+	if rb.code != 0 {
+		t.Fatalf("backup beside a reader: %+v", rb)
+	}
+	if rp.code != 2 || !strings.Contains(rp.stderr, "deep verify is running") || !strings.Contains(rp.stderr, "dave") {
+		t.Fatalf("prune beside a reader: %+v", rp)
 	}
 }
 

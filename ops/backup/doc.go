@@ -13,7 +13,7 @@
 // Reading back, for verify and for restores:
 //
 //	eng, _ := backup.New(cfg, version)
-//	lock, _ := backup.AcquireLock(eng.Store, "restore database", user)
+//	lock, _ := backup.AcquireLockFor(eng.Store, backup.LockReader, "drill", user)
 //	set, _ := backup.Get(ctx, eng.Store, id)     // manifest + verify state
 //	ids, _ := eng.Identities()                   // nil unless encrypted
 //	r := eng.CheckSet(ctx, set.Manifest, false, ids, progress)
@@ -22,6 +22,9 @@
 //	_, err := io.Copy(dst, rc)                   // decrypted, decompressed;
 //	                                             // ErrChecksum at EOF if damaged
 //
-// One backup or restore runs at a time per store ([AcquireLock]). Nothing
-// here prints; long operations report through progress.Func.
+// The store lock ([AcquireLockFor], lock.go) has three uses: readers
+// (verify, drills) hold it shared, a backup holds it shared plus its own
+// exclusive backup lock (one backup at a time, readers beside it), prune
+// and restores hold it exclusive. Nothing here prints; long operations
+// report through progress.Func.
 package backup

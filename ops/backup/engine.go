@@ -124,14 +124,20 @@ func (e *Engine) Refuse(ctx context.Context, action access.Action, target string
 // identity when served, the local user otherwise.
 func (e *Engine) AuditLog(ctx context.Context) *audit.Log { return access.Audit(ctx, e.Audit) }
 
-// LockStore takes the store lock for action in the name of ctx's session
-// (a restore holds it for its whole run).
+// LockStore takes the store to itself (LockExclusive) for action in the
+// name of ctx's session: prune, and a restore for its whole run.
 func (e *Engine) LockStore(ctx context.Context, action string) (*Lock, error) {
+	return e.LockStoreFor(ctx, LockExclusive, action)
+}
+
+// LockStoreFor takes the store lock in use (see LockUse) for action in the
+// name of ctx's session.
+func (e *Engine) LockStoreFor(ctx context.Context, use LockUse, action string) (*Lock, error) {
 	who := audit.CurrentUser()
 	if id, ok := access.FromContext(ctx); ok {
 		who = id.String()
 	}
-	return AcquireLock(e.Store, action, who)
+	return AcquireLockFor(e.Store, use, action, who)
 }
 
 // endAudit ends an audit entry, logging an audit failure.
@@ -142,7 +148,9 @@ func endAudit(entry *audit.Entry, err error) {
 }
 
 // CleanLeftovers removes the files of runs that never committed (killed,
-// crashed). The caller must hold the store lock.
+// crashed). The caller must hold the store lock in LockBackup or
+// LockExclusive use (see the lock model in lock.go): no other backup is
+// staging a set, and readers only read committed ones.
 func (e *Engine) CleanLeftovers(ctx context.Context) ([]string, error) {
 	_, leftovers, err := e.Store.List(ctx)
 	if err != nil {

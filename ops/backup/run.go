@@ -27,8 +27,9 @@ type Options struct {
 	Tags []string
 	// Progress receives the run's events.
 	Progress progress.Func
-	// HeldLock, when set, is the store lock the caller already holds (a
-	// restore taking its safety backup); the run neither takes nor frees it.
+	// HeldLock, when set, is the store lock the caller already holds in
+	// LockExclusive use (a restore taking its safety backup) or LockBackup
+	// use; the run neither takes nor frees it.
 	HeldLock *Lock
 }
 
@@ -95,12 +96,15 @@ func (e *Engine) Backup(ctx context.Context, opts Options) (res Result, err erro
 
 	switch {
 	case opts.HeldLock != nil:
-		if opts.HeldLock.f == nil {
+		if !opts.HeldLock.Held() {
 			return res, errors.New("backup: the store lock passed in was already released")
+		}
+		if u := opts.HeldLock.Use(); u != LockExclusive && u != LockBackup {
+			return res, fmt.Errorf("backup: the store lock passed in is a %s's; a backup needs the backup lock or the store to itself", u)
 		}
 		slog.DebugContext(ctx, "backup lock held by the caller", logging.KeyPath, e.Store.LockPath())
 	default:
-		if lock, err = e.LockStore(ctx, "backup "+opts.Kind); err != nil {
+		if lock, err = e.LockStoreFor(ctx, LockBackup, "backup "+opts.Kind); err != nil {
 			slog.DebugContext(ctx, "backup lock refused", logging.KeyPath, e.Store.LockPath(), logging.Err(err))
 			return res, err
 		}

@@ -34,7 +34,10 @@ type Store interface {
 	// verify state) that are not part of the manifest.
 	PutMeta(ctx context.Context, id, name string, data []byte) error
 	GetMeta(ctx context.Context, id, name string) ([]byte, error)
-	// LockPath is the local file flock'ed by one backup or restore at a time.
+	// LockPath is the local file of the store lock (lock.go: readers and
+	// backups hold it shared, prune and restores exclusive); the backup
+	// lock is beside it (BackupLockPath), the holders' records in
+	// LockPath()+".d".
 	LockPath() string
 
 	// Objects are files kept outside the sets, by key (store_objects.go):

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"filippo.io/age"
@@ -38,7 +39,16 @@ func (e *Engine) Verify(ctx context.Context, opts VerifyOptions) ([]VerifyResult
 	}
 	entry := e.AuditLog(ctx).Begin("backup.verify", target, map[string]any{"ids": opts.IDs, "all": opts.All, "deep": opts.Deep})
 	end := logging.Span(ctx, "backup.verify", logging.KeyTarget, target, logging.KeyMode, verifyMode(opts.Deep), logging.KeySet, opts.which())
-	results, err := e.verify(ctx, opts)
+	// A reader: beside backups and other readers, never beside a prune or
+	// a restore, which could delete a set under it (and a verify result
+	// written into a set being deleted would leave a leftover behind).
+	lock, err := e.LockStoreFor(ctx, LockReader, verifyMode(opts.Deep)+" verify")
+	slog.DebugContext(ctx, "backup.verify lock", logging.KeyPath, e.Store.LockPath(), logging.KeyOutcome, logging.Outcome(err), logging.Err(err))
+	var results []VerifyResult
+	if err == nil {
+		results, err = e.verify(ctx, opts)
+		lock.Release()
+	}
 	end(err, logging.KeyCount, len(results))
 	endAudit(entry, err)
 	return results, err

@@ -54,15 +54,16 @@ func (en *env) checkSums(ctx context.Context) {
 	en.check("set", "checksums", health.OK, fmt.Sprintf("%s of %s re-read, SHA-256 as in the manifest", progress.Bytes(size), strings.Join(en.plan.Components, ", ")))
 }
 
-// checkLock reports a backup or restore holding the store (the run would
-// be refused).
+// checkLock reports anything holding the store lock — a backup, a verify,
+// a prune, another restore — since a restore needs the store to itself
+// (backup.LockExclusive) and the run would be refused.
 func (en *env) checkLock() {
 	if en.lock != nil {
 		return // this run holds it
 	}
 	l, err := backup.AcquireLock(en.eng.Backup.Store, "restore preflight", "opsdeck")
 	if err != nil {
-		en.check("set", "store lock", health.Crit, err.Error()+" — wait for it to finish")
+		en.check("set", "store lock", health.Crit, "a restore needs the store to itself: "+err.Error())
 		return
 	}
 	l.Release()

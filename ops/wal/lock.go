@@ -2,78 +2,56 @@ package wal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"syscall"
-	"time"
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
+	"github.com/opsdeck/opsdeck/ops/lockfile"
 )
 
 // ErrStreaming is returned when another streamer holds the slot.
+// errors.Is(err, lockfile.ErrLocked) is true as well.
 var ErrStreaming = errors.New("another WAL streamer runs for this slot")
 
-// streamerLock is the per-slot lock that keeps two streamers apart
-// (serve, a systemd unit, the CLI). The kernel frees it when the process
-// dies, however it dies.
-type streamerLock struct{ f *os.File }
-
-// LockPath is the streamer lock of slot under stateDir.
+// LockPath is the streamer lock of slot under stateDir: the per-slot lock
+// that keeps two streamers apart (serve, a systemd unit, the CLI). It is
+// not the store lock, which the streamer never takes: backups, verifies
+// and prunes run beside it.
 func LockPath(stateDir, slot string) string {
 	return filepath.Join(stateDir, "locks", "wal-stream-"+slot+".lock")
 }
 
-type holder struct {
-	PID   int       `json:"pid"`
-	User  string    `json:"user"`
-	Host  string    `json:"host"`
-	Since time.Time `json:"since"`
-}
-
-func acquireStreamerLock(stateDir, slot string, ctx context.Context) (*streamerLock, error) {
-	path := LockPath(stateDir, slot)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("streamer lock %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("streamer lock %s: %w — check permissions of the state dir", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		defer f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			var h holder
-			if b, rerr := io.ReadAll(io.LimitReader(f, 4096)); rerr == nil {
-				_ = json.Unmarshal(b, &h)
-			}
-			return nil, fmt.Errorf("%w %q: %s on %s (pid %d) since %s — stop it first (opsdeck serve with postgres.wal.stream, a systemd unit, or another `opsdeck wal stream`): %w",
-				ErrStreaming, slot, h.User, h.Host, h.PID, h.Since.Local().Format("2006-01-02 15:04:05"), err)
-		}
-		return nil, fmt.Errorf("streamer lock %s: %w", path, err)
-	}
+// acquireStreamerLock takes slot's streamer lock, exclusive, without
+// waiting, in the name of ctx's session. The kernel frees it when the
+// process dies, however it dies; a refusal names the streamer holding it.
+func acquireStreamerLock(stateDir, slot string, ctx context.Context) (*lockfile.Lock, error) {
 	who := audit.CurrentUser()
 	if id, ok := access.FromContext(ctx); ok {
 		who = id.String()
 	}
-	host, _ := os.Hostname()
-	b, _ := json.Marshal(holder{PID: os.Getpid(), User: who, Host: host, Since: time.Now().UTC()})
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt(append(b, '\n'), 0)
+	path := LockPath(stateDir, slot)
+	l, err := lockfile.Acquire(path, lockfile.Exclusive, lockfile.Self("wal stream "+slot, who))
+	var le *lockfile.LockedError
+	switch {
+	case errors.As(err, &le) && len(le.Holders) > 0:
+		return nil, &streamingError{cause: err, msg: fmt.Sprintf("%v %q: %s — stop it first (opsdeck serve with postgres.wal.stream, a systemd unit, or another `opsdeck wal stream`), or check that pid %d is alive",
+			ErrStreaming, slot, le.Held(), le.Holders[0].PID)}
+	case errors.As(err, &le):
+		return nil, &streamingError{cause: err, msg: fmt.Sprintf("%v %q: a process that did not say who it is holds %s — stop it first", ErrStreaming, slot, path)}
+	case err != nil:
+		return nil, fmt.Errorf("streamer lock: %w — check permissions of the state dir", err)
 	}
-	return &streamerLock{f: f}, nil
+	return l, nil
 }
 
-// Release frees the lock; safe twice.
-func (l *streamerLock) Release() {
-	if l == nil || l.f == nil {
-		return
-	}
-	_ = l.f.Truncate(0)
-	l.f.Close()
-	l.f = nil
+// streamingError is a refused streamer lock: ErrStreaming and the lock's
+// refusal.
+type streamingError struct {
+	msg   string
+	cause error
 }
+
+func (e *streamingError) Error() string   { return e.msg }
+func (e *streamingError) Unwrap() []error { return []error{ErrStreaming, e.cause} }

@@ -40,10 +40,12 @@ func Command(g *cli.Globals) *cobra.Command {
             a restore needs the WAL from its start on (opsdeck wal stream)
 
 The set's manifest is committed last and the files are read back before the
-set counts as verified. Only one backup or restore runs at a time per store.
+set counts as verified. One backup runs at a time per store; a verify may run
+beside it, a prune or a restore may not (the store lock: see docs/backups.md).
 Progress goes to stderr; the result to stdout (-o json for scripts).
 
-Exit codes: 0 ok · 1 failed (nothing kept) or partial · 3 bad configuration.`,
+Exit codes: 0 ok · 1 failed (nothing kept) or partial · 2 refused (the store
+lock, the role, read-only) · 3 bad configuration.`,
 		Example: `  opsdeck backup database
   opsdeck backup full -o json
   opsdeck backup database --tag before-migration

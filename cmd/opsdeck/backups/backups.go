@@ -177,10 +177,12 @@ func verifyCommand(g *cli.Globals) *cobra.Command {
 manifest; --deep also reads the content: pg_restore --list reads the dump, the
 RDB is parsed to its end with its CRC-64, every YAML is parsed (encrypted sets
 need backup.encryption.identity_file). The result is recorded as the set's
-verify state, which prune relies on.
+verify state, which prune relies on. It runs beside a backup and other
+verifies, not beside a prune or a restore (the store lock, shared).
 
-Exit codes: 0 every set is good · 2 a set failed (its file is named) · 3 no
-such set · 1 the store could not be read.`,
+Exit codes: 0 every set is good · 2 a set failed (its file is named), or
+refused (the store lock, the role, read-only) · 3 no such set · 1 the store
+could not be read.`,
 		Example: `  opsdeck backups verify
   opsdeck backups verify 20261125_020000 --deep
   opsdeck backups verify --all`,
@@ -254,7 +256,8 @@ database 30, redis 30, config 90, logs 7 by default), and the leftovers of
 interrupted runs. The newest verified set of each component is always kept;
 failed and unverified sets never count as the ones kept. --dry-run shows the
 plan and changes nothing. Without --yes it asks on a terminal, and refuses
-when there is none (pass --yes in cron).`,
+when there is none (pass --yes in cron). It needs the store to itself: a
+backup, a verify or a restore running refuses it (exit 2), naming each.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			eng, ctx, done, err := start(cmd, g, out)
