@@ -255,6 +255,13 @@ func (t *Tab) detailText(set backup.Set) string {
 		case c.Logs != nil:
 			fmt.Fprintf(&b, "  %d containers' logs over %s, %d failed\n", c.Logs.Containers, c.Logs.Window, c.Logs.Failed)
 		}
+		if c.Name == baseComponent {
+			if start, ok := baseOf(m); ok {
+				for _, l := range baseLines(s, start, t.wal.ovs) {
+					b.WriteString("  " + l + "\n")
+				}
+			}
+		}
 		for _, w := range c.Warnings {
 			b.WriteString("  " + s.Warn.Render("warning: "+w) + "\n")
 		}

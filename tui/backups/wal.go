@@ -2,12 +2,14 @@ package backups
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/wal"
+	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
 // baseComponent is the physical base backup's component.
@@ -101,4 +103,35 @@ type walData struct {
 	// state is the streamer's, when running says this process runs one.
 	state   wal.State
 	running bool
+}
+
+// baseLines are a base backup's facts for its set's details: where its
+// WAL starts and where a recovery from it becomes consistent, and how far
+// the archive (ovs) carries it.
+func baseLines(s styles.Styles, b backup.WALStart, ovs []backup.WALOverview) []string {
+	out := []string{
+		fmt.Sprintf("PostgreSQL base backup · system %d · timeline %d", b.SystemID, b.Timeline),
+		fmt.Sprintf("WAL from %s, consistent at %s", b.Start, b.Stop),
+	}
+	for _, o := range ovs {
+		for _, c := range o.Coverage {
+			if c.Base.ID != b.ID || c.Base.SystemID != b.SystemID {
+				continue
+			}
+			switch {
+			case c.OK():
+				line := fmt.Sprintf("recoverable: the archive carries it to %s on timeline %d", c.To, c.ToTimeline)
+				if !c.ToTime.IsZero() {
+					line += ", stored " + c.ToTime.Format(time.RFC3339)
+				}
+				out = append(out, s.OK.Render(line))
+			case c.Missing != "":
+				out = append(out, s.Crit.Render("not recoverable: segment "+c.Missing+" is missing from the archive"))
+			default:
+				out = append(out, s.Crit.Render(fmt.Sprintf("not recoverable yet: the archive reaches %s, short of %s", c.To, b.Stop)))
+			}
+			return out
+		}
+	}
+	return append(out, s.Muted.Render("the WAL archive has not been read, or holds no WAL of this cluster"))
 }
