@@ -181,6 +181,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		if t.eng != nil {
 			t.setComponents(t.eng.SetComponents())
 		}
+		t.layout() // the WAL panel takes its lines from the table
 		if msg.err != nil {
 			t.loading = false
 			return t, nil

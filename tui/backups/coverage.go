@@ -460,7 +460,7 @@ func (p walPanel) streamer(o *backup.WALOverview) string {
 			behind = ""
 		}
 		return s.ForLevel(lvl).Render("streaming") + s.Muted.Render(slot) + durable + s.ForLevel(lvl).Render(behind)
-	case wal.Connecting:
+	case wal.Connecting, "": // "": before its first state
 		return s.Unknown.Render("connecting…") + s.Muted.Render(slot) + durable
 	case wal.Waiting:
 		out := s.Crit.Render("waiting to retry")

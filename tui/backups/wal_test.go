@@ -3,9 +3,11 @@ package backups_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
@@ -123,7 +125,17 @@ func TestGoldenWAL(t *testing.T) {
 		{"read_error_80x24", 80, 24, nil, errors.New("list wal/: access denied"), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			golden.RequireEqual(t, walTab(t, tt.w, tt.h, tt.ovs, tt.err, tt.state))
+			out := walTab(t, tt.w, tt.h, tt.ovs, tt.err, tt.state)
+			lines := strings.Split(out, "\n")
+			if len(lines) != tt.h {
+				t.Errorf("%d lines, want %d", len(lines), tt.h)
+			}
+			for i, l := range lines {
+				if w := ansi.StringWidth(l); w > tt.w {
+					t.Errorf("line %d is %d wide: %q", i+1, w, l)
+				}
+			}
+			golden.RequireEqual(t, out)
 		})
 	}
 }
