@@ -52,6 +52,9 @@ type Tab struct {
 	ticking   bool
 	refreshed time.Time
 
+	// wal is the WAL archive's overview and the streamer's state.
+	wal walData
+
 	tbl       table.Model
 	sort      sortState
 	filter    textinput.Model
@@ -88,6 +91,9 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.RefreshEvery <= 0 {
 		src.RefreshEvery = time.Minute
 	}
+	if src.StateEvery <= 0 {
+		src.StateEvery = 2 * time.Second
+	}
 	fi := textinput.New()
 	fi.Prompt = "/"
 	fi.Placeholder = "filter: words match id, kind, status, components, verify state"
@@ -105,7 +111,8 @@ func New(c *common.Common, src Sources) *Tab {
 // Title implements common.Tab.
 func (t *Tab) Title() string { return "Backups" }
 
-// Init builds the engine and reads the catalog.
+// Init builds the engine and reads the catalog (the WAL archive after
+// it), and the streamer's state when this process runs one.
 func (t *Tab) Init() tea.Cmd {
 	if t.src.Engine == nil {
 		t.loading = false
@@ -113,10 +120,10 @@ func (t *Tab) Init() tea.Cmd {
 		return nil
 	}
 	get := t.src.Engine
-	return func() tea.Msg {
+	return tea.Batch(func() tea.Msg {
 		eng, err := get()
 		return engineMsg{eng, err}
-	}
+	}, t.readState(0))
 }
 
 // LastRefresh implements common.Refreshed.
@@ -137,8 +144,8 @@ func (t *Tab) SetSize(w, h int) {
 }
 
 func (t *Tab) layout() {
-	// Title line, table, status/progress lines.
-	t.tbl.SetSize(t.width, max(t.height-3, 2))
+	// Title line, table, the WAL panel, status/progress lines.
+	t.tbl.SetSize(t.width, max(t.height-3-len(t.walLines()), 2))
 	t.detail.SetWidth(t.width)
 	t.detail.SetHeight(max(t.height-1, 1))
 }
@@ -174,6 +181,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		if t.eng != nil {
 			t.setComponents(t.eng.SetComponents())
 		}
+		t.layout() // the WAL panel takes its lines from the table
 		if msg.err != nil {
 			t.loading = false
 			return t, nil
@@ -186,7 +194,18 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 			t.refreshed = msg.at
 		}
 		t.applyRows()
-		return t, t.tick()
+		if msg.err != nil {
+			return t, t.tick()
+		}
+		return t, tea.Batch(t.tick(), t.readWAL())
+	case walMsg:
+		t.wal.loaded, t.wal.ovs, t.wal.err = true, msg.ovs, msg.err
+		t.layout()
+		return t, nil
+	case walStateMsg:
+		t.wal.state, t.wal.running = msg.st, msg.running
+		t.layout()
+		return t, t.readState(t.src.StateEvery)
 	case refreshTickMsg:
 		t.ticking = false
 		if t.loading || t.running != "" {

@@ -1,9 +1,11 @@
 package backups
 
 import (
+	"context"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/wal"
 )
 
 // Sources are the tab's data sources, built outside the TUI so that several
@@ -19,6 +21,16 @@ type Sources struct {
 	// RefreshEvery re-reads the catalog (default 1m), so ages and sets
 	// written by cron or another session show up.
 	RefreshEvery time.Duration
+	// WALState is the state of the WAL streamer when this process runs
+	// one (opsdeck serve with postgres.wal.stream), false or nil when it
+	// does not: the tab then says so and when the archive was last
+	// written. It is called in a Cmd and must not block.
+	WALState func() (wal.State, bool)
+	// StateEvery re-reads WALState (default 2s).
+	StateEvery time.Duration
+
+	// readWAL reads the archive's overviews; tests replace it.
+	readWAL func(ctx context.Context, eng *backup.Engine, bases []backup.WALStart) ([]backup.WALOverview, error)
 }
 
 // Messages of the Backups tab; other tabs ignore them.
@@ -39,6 +51,16 @@ type (
 		err    error
 	}
 	refreshTickMsg struct{}
+	// walMsg is the WAL archive's overview, read after the catalog.
+	walMsg struct {
+		ovs []backup.WALOverview
+		err error
+	}
+	// walStateMsg is the streamer's state, read every StateEvery.
+	walStateMsg struct {
+		st      wal.State
+		running bool
+	}
 	// planMsg is the dry-run prune plan to confirm.
 	planMsg struct {
 		plan backup.PrunePlan

@@ -43,11 +43,32 @@ func (t *Tab) View() string {
 		b.WriteString(t.tbl.View())
 	}
 	out := b.String()
+	panel := t.walLines()
 	lines := strings.Count(out, "\n") + 1
-	if pad := t.height - 1 - lines; pad > 0 {
+	if pad := t.height - 1 - len(panel) - lines; pad > 0 {
 		out += strings.Repeat("\n", pad)
 	}
+	for _, l := range panel {
+		out += "\n" + l
+	}
 	return out + "\n" + t.statusLine()
+}
+
+// walLines is the WAL panel for the tab's size: in full when the table
+// keeps four rows beside it, else its answer and the streamer, else
+// nothing; nothing without a store.
+func (t *Tab) walLines() []string {
+	if t.width == 0 || t.eng == nil {
+		return nil
+	}
+	p := walPanel{s: t.c.Styles, d: t.wal, cfg: t.eng.Config, width: t.width, now: t.c.Now()}
+	if full := p.lines(false); t.height-3-len(full) >= 5 {
+		return full
+	}
+	if compact := p.lines(true); t.height-3-len(compact) >= 3 {
+		return compact
+	}
+	return nil
 }
 
 func (t *Tab) titleLine() string {
@@ -233,6 +254,13 @@ func (t *Tab) detailText(set backup.Set) string {
 			}
 		case c.Logs != nil:
 			fmt.Fprintf(&b, "  %d containers' logs over %s, %d failed\n", c.Logs.Containers, c.Logs.Window, c.Logs.Failed)
+		}
+		if c.Name == baseComponent {
+			if start, ok := baseOf(m); ok {
+				for _, l := range baseLines(s, start, t.wal.ovs) {
+					b.WriteString("  " + l + "\n")
+				}
+			}
 		}
 		for _, w := range c.Warnings {
 			b.WriteString("  " + s.Warn.Render("warning: "+w) + "\n")

@@ -1,0 +1,81 @@
+package backups
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/pgwal"
+	"github.com/opsdeck/opsdeck/tui/styles"
+)
+
+func TestStripCells(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	h := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Hour))) }
+	for _, tt := range []struct {
+		name  string
+		start time.Time
+		spans []backup.TimeSpan
+		want  string
+	}{
+		{"all covered", h(0), []backup.TimeSpan{{From: h(0), To: h(10)}}, "##########"},
+		{"nothing recoverable", h(0), nil, ".........."},
+		{"before the data", h(4), []backup.TimeSpan{{From: h(4), To: h(10)}}, "    ######"},
+		// A hole of a minute inside one cell is still shown.
+		{"narrow gap shown", h(0), []backup.TimeSpan{{From: h(0), To: h(5.5)}, {From: h(5.52), To: h(10)}}, "#####x####"},
+		// The tail not yet archived: covered while most of a cell is.
+		{"tail", h(0), []backup.TimeSpan{{From: h(0), To: h(9.6)}}, "##########"},
+		{"stale tail", h(0), []backup.TimeSpan{{From: h(0), To: h(7.2)}}, "#######..."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cells := stripCells(10, h(0), h(10), tt.start, tt.spans)
+			got := ""
+			for _, c := range cells {
+				got += map[cell]string{cellBefore: " ", cellCovered: "#", cellUncovered: ".", cellGap: "x"}[c]
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Until the base-backup branch lands, no set yields a base backup, and
+// a manifest without the component never does.
+func TestWALStartsWithoutBases(t *testing.T) {
+	sets := []backup.Set{{ID: "x", Manifest: &backup.Manifest{ID: "x", Components: []backup.Component{{Name: backup.Database, Status: backup.StatusOK}}}}, {ID: "broken"}}
+	if got := walStarts(sets); len(got) != 0 {
+		t.Errorf("walStarts: %v", got)
+	}
+}
+
+// A base backup's details say where its WAL starts and how far the
+// archive carries it.
+func TestBaseLines(t *testing.T) {
+	b := backup.WALStart{ID: "20261124_020000", SystemID: 7, Timeline: 2, Start: pgwal.LSN(0x3_70000028), Stop: pgwal.LSN(0x3_70100000)}
+	at := time.Date(2026, 11, 25, 8, 29, 58, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		cov  *backup.Coverage
+		want string
+	}{
+		{"carried", &backup.Coverage{Base: b, To: pgwal.LSN(0x3_9A0001C8), ToTimeline: 2, ToTime: at}, "recoverable: the archive carries it to 3/9A0001C8 on timeline 2, stored 2026-11-25T08:29:58Z"},
+		{"missing", &backup.Coverage{Base: b, To: b.Start, ToTimeline: 2, Missing: "000000020000000300000070"}, "not recoverable: segment 000000020000000300000070 is missing"},
+		{"short", &backup.Coverage{Base: b, To: pgwal.LSN(0x3_70080000), ToTimeline: 2}, "not recoverable yet: the archive reaches 3/70080000, short of 3/70100000"},
+		{"no archive read", nil, "has not been read"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var ovs []backup.WALOverview
+			if tt.cov != nil {
+				ovs = []backup.WALOverview{{SystemID: 7, Coverage: []backup.Coverage{*tt.cov}}}
+			}
+			got := ansi.Strip(strings.Join(baseLines(styles.Default(), b, ovs), "\n"))
+			if !strings.Contains(got, "timeline 2") || !strings.Contains(got, "WAL from 3/70000028, consistent at 3/70100000") || !strings.Contains(got, tt.want) {
+				t.Errorf("got\n%s\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
