@@ -46,3 +46,24 @@ func TestParseHistory(t *testing.T) {
 		t.Error("bad history parsed")
 	}
 }
+
+// Only a base component that succeeded and carries its facts is a start
+// for the WAL; the list is oldest first.
+func TestWALStarts(t *testing.T) {
+	base := func(id string, status string, facts *BaseFacts) Set {
+		return Set{ID: id, Manifest: &Manifest{ID: id, Components: []Component{{Name: Base, Status: status, Base: facts}}}}
+	}
+	facts := &BaseFacts{SystemID: 7, Timeline: 2, StartLSN: 0x3000028, StopLSN: 0x3000100}
+	sets := []Set{ // newest first, as List returns them
+		base("20261203_020000", StatusOK, facts),
+		base("20261202_020000", "failed", facts),
+		base("20261201_020000", StatusOK, nil),
+		{ID: "20261130_020000", Manifest: &Manifest{ID: "20261130_020000", Components: []Component{{Name: Database, Status: StatusOK}}}},
+		{ID: "broken"},
+		base("20261129_020000", StatusOK, facts),
+	}
+	got := WALStarts(sets)
+	if len(got) != 2 || got[0].ID != "20261129_020000" || got[1].ID != "20261203_020000" || got[1].Start != 0x3000028 || got[1].Timeline != 2 {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -14,16 +14,20 @@ func WALStarts(sets []Set) []WALStart {
 
 // walStartOf is the WAL start of a set's base backup, when it has one
 // that succeeded.
-func walStartOf(s Set) (WALStart, bool) {
-	if s.Manifest == nil {
+func walStartOf(s Set) (WALStart, bool) { return BaseStartOf(s.Manifest) }
+
+// BaseStartOf returns where a recovery from the set's base backup starts
+// and becomes consistent, false when the set holds no good base backup.
+func BaseStartOf(m *Manifest) (WALStart, bool) {
+	if m == nil {
 		return WALStart{}, false
 	}
-	c, ok := s.Manifest.Component(Base)
+	c, ok := m.Component(Base)
 	if !ok || c.Base == nil || c.Status != StatusOK {
 		return WALStart{}, false
 	}
 	return WALStart{
-		ID: s.ID, SystemID: c.Base.SystemID, Timeline: c.Base.Timeline,
+		ID: m.ID, SystemID: c.Base.SystemID, Timeline: c.Base.Timeline,
 		Start: c.Base.StartLSN, Stop: c.Base.StopLSN, At: c.End,
 	}, true
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/progress"
-	"github.com/opsdeck/opsdeck/ops/wal"
+	opwal "github.com/opsdeck/opsdeck/ops/wal"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
@@ -171,7 +171,7 @@ func (p walPanel) fits(first string, parts ...string) string {
 func (p walPanel) spans(o *backup.WALOverview) []backup.TimeSpan {
 	spans := append([]backup.TimeSpan(nil), o.Spans...)
 	st := p.d.state
-	if len(spans) == 0 || !p.d.running || st.Phase != wal.Streaming || st.SystemID != o.SystemID {
+	if len(spans) == 0 || !p.d.running || st.Phase != opwal.Streaming || st.SystemID != o.SystemID {
 		return spans
 	}
 	reaches := false
@@ -448,7 +448,7 @@ func (p walPanel) streamer(o *backup.WALOverview) string {
 		slot = " · slot " + st.Slot
 	}
 	switch st.Phase {
-	case wal.Streaming:
+	case opwal.Streaming:
 		lvl := styles.LevelOK
 		behind := " · caught up"
 		if st.ServerEnd > st.Durable {
@@ -460,9 +460,9 @@ func (p walPanel) streamer(o *backup.WALOverview) string {
 			behind = ""
 		}
 		return s.ForLevel(lvl).Render("streaming") + s.Muted.Render(slot) + durable + s.ForLevel(lvl).Render(behind)
-	case wal.Connecting, "": // "": before its first state
+	case opwal.Connecting, "": // "": before its first state
 		return s.Unknown.Render("connecting…") + s.Muted.Render(slot) + durable
-	case wal.Waiting:
+	case opwal.Waiting:
 		out := s.Crit.Render("waiting to retry")
 		if !st.RetryAt.IsZero() {
 			out += s.Crit.Render(" in " + health.ShortDuration(max(st.RetryAt.Sub(p.now), 0).Round(time.Second)))

@@ -43,15 +43,6 @@ func TestStripCells(t *testing.T) {
 	}
 }
 
-// Until the base-backup branch lands, no set yields a base backup, and
-// a manifest without the component never does.
-func TestWALStartsWithoutBases(t *testing.T) {
-	sets := []backup.Set{{ID: "x", Manifest: &backup.Manifest{ID: "x", Components: []backup.Component{{Name: backup.Database, Status: backup.StatusOK}}}}, {ID: "broken"}}
-	if got := walStarts(sets); len(got) != 0 {
-		t.Errorf("walStarts: %v", got)
-	}
-}
-
 // A base backup's details say where its WAL starts and how far the
 // archive carries it.
 func TestBaseLines(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
-	"github.com/opsdeck/opsdeck/ops/wal"
+	opwal "github.com/opsdeck/opsdeck/ops/wal"
 )
 
 // Sources are the tab's data sources, built outside the TUI so that several
@@ -25,7 +25,7 @@ type Sources struct {
 	// one (opsdeck serve with postgres.wal.stream), false or nil when it
 	// does not: the tab then says so and when the archive was last
 	// written. It is called in a Cmd and must not block.
-	WALState func() (wal.State, bool)
+	WALState func() (opwal.State, bool)
 	// StateEvery re-reads WALState (default 2s).
 	StateEvery time.Duration
 
@@ -58,7 +58,7 @@ type (
 	}
 	// walStateMsg is the streamer's state, read every StateEvery.
 	walStateMsg struct {
-		st      wal.State
+		st      opwal.State
 		running bool
 	}
 	// planMsg is the dry-run prune plan to confirm.

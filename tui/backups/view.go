@@ -255,8 +255,8 @@ func (t *Tab) detailText(set backup.Set) string {
 		case c.Logs != nil:
 			fmt.Fprintf(&b, "  %d containers' logs over %s, %d failed\n", c.Logs.Containers, c.Logs.Window, c.Logs.Failed)
 		}
-		if c.Name == baseComponent {
-			if start, ok := baseOf(m); ok {
+		if c.Name == backup.Base {
+			if start, ok := backup.BaseStartOf(m); ok {
 				for _, l := range baseLines(s, start, t.wal.ovs) {
 					b.WriteString("  " + l + "\n")
 				}

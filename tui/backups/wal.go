@@ -8,53 +8,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
-	"github.com/opsdeck/opsdeck/ops/wal"
+	opwal "github.com/opsdeck/opsdeck/ops/wal"
 	"github.com/opsdeck/opsdeck/tui/styles"
 )
-
-// baseComponent is the physical base backup's component.
-//
-// TODO(merge wt-base): use backup.Base.
-const baseComponent = "base"
-
-// baseOf returns where a recovery from the set's base backup starts and
-// becomes consistent, false when the set holds no good base backup. It is
-// the one place that reads the base backup's facts from a manifest.
-//
-// TODO(merge wt-base): the base-backup branch adds Component.Base
-// (*backup.BaseFacts); at the merge the body becomes
-//
-//	if c.Base == nil {
-//		return backup.WALStart{}, false
-//	}
-//	return backup.WALStart{ID: m.ID, SystemID: c.Base.SystemID, Timeline: c.Base.Timeline,
-//		Start: c.Base.StartLSN, Stop: c.Base.StopLSN, At: c.End}, true
-func baseOf(m *backup.Manifest) (backup.WALStart, bool) {
-	if m == nil {
-		return backup.WALStart{}, false
-	}
-	c, ok := m.Component(baseComponent)
-	if !ok || c.Status != backup.StatusOK {
-		return backup.WALStart{}, false
-	}
-	return backup.WALStart{}, false
-}
-
-// walStarts returns the base backups of the catalog, for the archive's
-// coverage: every set with a good base component.
-//
-// TODO(merge wt-base): nothing on main writes base backups yet, so this
-// finds none until baseOf reads the facts (or becomes
-// backup.WALStarts(sets) if that branch brings one).
-func walStarts(sets []backup.Set) []backup.WALStart {
-	var out []backup.WALStart
-	for _, s := range sets {
-		if b, ok := baseOf(s.Manifest); ok {
-			out = append(out, b)
-		}
-	}
-	return out
-}
 
 // readWAL returns the Cmd that reads the WAL archive's overviews for
 // the catalog's base backups; nil without an engine.
@@ -63,7 +19,7 @@ func (t *Tab) readWAL() tea.Cmd {
 		return nil
 	}
 	eng, timeout, parent := t.eng, t.src.ListTimeout, t.c.Context
-	bases := walStarts(t.sets)
+	bases := backup.WALStarts(t.sets)
 	read := t.src.readWAL
 	if read == nil {
 		read = func(ctx context.Context, eng *backup.Engine, bases []backup.WALStart) ([]backup.WALOverview, error) {
@@ -101,7 +57,7 @@ type walData struct {
 	ovs    []backup.WALOverview
 	err    error
 	// state is the streamer's, when running says this process runs one.
-	state   wal.State
+	state   opwal.State
 	running bool
 }
 

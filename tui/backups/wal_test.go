@@ -12,7 +12,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/pgwal"
-	"github.com/opsdeck/opsdeck/ops/wal"
+	opwal "github.com/opsdeck/opsdeck/ops/wal"
 	"github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
 )
@@ -81,21 +81,21 @@ func noBase() backup.WALOverview {
 	}
 }
 
-func streaming() (wal.State, bool) {
-	return wal.State{Slot: "opsdeck", Phase: wal.Streaming, SystemID: sysID, Timeline: 1, SegmentSize: 16 << 20,
+func streaming() (opwal.State, bool) {
+	return opwal.State{Slot: "opsdeck", Phase: opwal.Streaming, SystemID: sysID, Timeline: 1, SegmentSize: 16 << 20,
 		Received: lsn(3, 0x9A0001C8), Durable: lsn(3, 0x9A0001C8), ServerEnd: lsn(3, 0x9A0001C8),
 		LastDurable: tuitest.Now.Add(-2 * time.Second)}, true
 }
 
-func waiting() (wal.State, bool) {
-	return wal.State{Slot: "opsdeck", Phase: wal.Waiting, SystemID: sysID, Timeline: 1,
+func waiting() (opwal.State, bool) {
+	return opwal.State{Slot: "opsdeck", Phase: opwal.Waiting, SystemID: sysID, Timeline: 1,
 		Durable: lsn(3, 0x9A0001C8), LastDurable: tuitest.Now.Add(-3 * time.Minute),
 		Err: "connect to db.internal:5432: connection refused", RetryAt: tuitest.Now.Add(12 * time.Second)}, true
 }
 
 // walTab is the tab over the fixture's catalog with ovs as the archive
 // and state as this process's streamer (nil: none).
-func walTab(t *testing.T, w, h int, ovs []backup.WALOverview, err error, state func() (wal.State, bool)) string {
+func walTab(t *testing.T, w, h int, ovs []backup.WALOverview, err error, state func() (opwal.State, bool)) string {
 	t.Helper()
 	eng, dir := fixture(t, false)
 	src := backups.Sources{Engine: func() (*backup.Engine, error) { return eng, nil }, RefreshEvery: time.Hour, WALState: state}
@@ -111,7 +111,7 @@ func TestGoldenWAL(t *testing.T) {
 		w, h  int
 		ovs   []backup.WALOverview
 		err   error
-		state func() (wal.State, bool)
+		state func() (opwal.State, bool)
 	}{
 		{"gap_80x24", 80, 24, []backup.WALOverview{withGap()}, nil, streaming},
 		{"gap_120x40", 120, 40, []backup.WALOverview{withGap()}, nil, streaming},

@@ -22,6 +22,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/restore"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/wal"
 )
 
 // Execute runs root with args on ctx and returns the exit code, printing
@@ -73,5 +74,6 @@ subcommands from scripts and cron.`,
 	root.AddCommand(serve.Command(g))
 	root.AddCommand(maintain.Command(g))
 	root.AddCommand(restore.Command(g))
+	root.AddCommand(wal.Command(g))
 	return root
 }
