@@ -21,14 +21,14 @@ func TestSlotFindings(t *testing.T) {
 		status health.Status
 		parts  []string // in the summary, evidence and suggestion
 	}{
-		{"archive slot inactive", []postgres.SlotUsage{slot("opsdeck", false, 64 << 20, "reserved")}, health.Crit,
+		{"archive slot inactive", []postgres.SlotUsage{slot("opsdeck", false, 64<<20, "reserved")}, health.Crit,
 			[]string{"inactive WAL archive slot keeps 64.0 MiB", "restart LSN: 0/3000000", "wal_status: reserved", "opsdeck wal stream", "SELECT pg_drop_replication_slot('opsdeck');"}},
-		{"another inactive physical slot", []postgres.SlotUsage{slot("standby_1", false, 1 << 20, "reserved")}, health.Crit,
+		{"another inactive physical slot", []postgres.SlotUsage{slot("standby_1", false, 1<<20, "reserved")}, health.Crit,
 			[]string{"inactive physical slot keeps 1.0 MiB", "SELECT pg_drop_replication_slot('standby_1');"}},
-		{"active but keeping 5 GiB", []postgres.SlotUsage{slot("opsdeck", true, 5 << 30, "extended")}, health.Crit, []string{"not acknowledging"}},
-		{"active and 2 GiB", []postgres.SlotUsage{slot("opsdeck", true, 2 << 30, "reserved")}, health.Warn, []string{"2.0 GiB"}},
+		{"active but keeping 5 GiB", []postgres.SlotUsage{slot("opsdeck", true, 5<<30, "extended")}, health.Crit, []string{"not acknowledging"}},
+		{"active and 2 GiB", []postgres.SlotUsage{slot("opsdeck", true, 2<<30, "reserved")}, health.Warn, []string{"2.0 GiB"}},
 		{"lost", []postgres.SlotUsage{slot("opsdeck", true, 0, "lost")}, health.Crit, []string{"lost WAL", "base backup"}},
-		{"healthy", []postgres.SlotUsage{slot("opsdeck", true, 1 << 20, "reserved")}, health.OK, []string{"1 replication slots, none inactive"}},
+		{"healthy", []postgres.SlotUsage{slot("opsdeck", true, 1<<20, "reserved")}, health.OK, []string{"1 replication slots, none inactive"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
