@@ -181,7 +181,7 @@ func JudgeWALArchive(f *postgres.ArchivingFact, missing []postgres.MissingFact, 
 	case s.Active:
 		lagHow = "unknown"
 	case !head.LastWrite.IsZero():
-		lag, lagKnown, lagHow = max(now.Sub(head.LastWrite), 0), true, " since the archive's last write"
+		lag, lagKnown, lagHow = max(now.Sub(head.LastWrite), 0), true, " since last write"
 	default:
 		lagHow = "unknown"
 	}
@@ -195,14 +195,14 @@ func JudgeWALArchive(f *postgres.ArchivingFact, missing []postgres.MissingFact, 
 	if s.Active {
 		parts = append(parts, fmt.Sprintf("streaming (slot %s)", w.Slot))
 	} else {
-		parts = append(parts, fmt.Sprintf("NOT streaming: slot %s inactive", w.Slot))
+		parts = append(parts, fmt.Sprintf("NOT streaming (slot %s inactive)", w.Slot))
 	}
 	if lagKnown {
-		parts = append(parts, fmt.Sprintf("lag %s%s, %s", ShortDuration(lag), lagHow, progress.Bytes(s.LagBytes)))
+		parts = append(parts, fmt.Sprintf("lag %s%s / %s", ShortDuration(lag), lagHow, progress.Bytes(s.LagBytes)))
 	} else {
-		parts = append(parts, fmt.Sprintf("lag unknown, %s", progress.Bytes(s.LagBytes)))
+		parts = append(parts, fmt.Sprintf("lag ? / %s", progress.Bytes(s.LagBytes)))
 	}
-	ret := "slot keeps " + progress.Bytes(s.RetainedBytes)
+	ret := "keeps " + progress.Bytes(s.RetainedBytes)
 	if s.WALStatus != "" {
 		ret += " (" + s.WALStatus + ")"
 	}
@@ -223,7 +223,7 @@ func JudgeWALArchive(f *postgres.ArchivingFact, missing []postgres.MissingFact, 
 		if w.Stream {
 			raise(Warn)
 		}
-		hints = append(hints, fmt.Sprintf("start the streamer: opsdeck wal stream (or opsdeck serve with postgres.wal.stream: true); if the archive is retired, drop the slot: SELECT pg_drop_replication_slot('%s');", w.Slot))
+		hints = append(hints, fmt.Sprintf("start the streamer: opsdeck wal stream (or opsdeck serve with postgres.wal.stream: true); if the archive is retired, drop the slot: SELECT pg_drop_replication_slot('%s')", w.Slot))
 	} else if lagStatus != OK || retStatus != OK {
 		hints = append(hints, "the streamer is connected but not keeping up or not acknowledging: check the store (full, unreachable, slow) and the streamer's log")
 	}
