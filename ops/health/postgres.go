@@ -9,7 +9,9 @@ import (
 )
 
 // CheckPostgres connects to the configured server, takes one snapshot and
-// judges it. Runbook sections name where each check is explained.
+// judges it, then reads and judges the WAL archive's slot when the archive
+// is in use (checkWALArchive). Runbook sections name where each check is
+// explained.
 func CheckPostgres(ctx context.Context, cfg *config.Config) []Result {
 	pool, err := postgres.Connect(ctx, cfg.Postgres.DSN, cfg.Timeouts.Connect)
 	if err != nil {
@@ -22,7 +24,8 @@ func CheckPostgres(ctx context.Context, cfg *config.Config) []Result {
 	if err != nil {
 		return []Result{unreachable(postgres.Classify(err).String(), err, "postgres-down", false)}
 	}
-	return JudgePostgres(snap, cfg.Thresholds)
+	rs := JudgePostgres(snap, cfg.Thresholds)
+	return append(rs, checkWALArchive(ctx, pool, cfg)...)
 }
 
 // unreachable is the result for a target that could not be checked. A server

@@ -59,6 +59,11 @@ func (e *Engine) runDB(ctx context.Context, rep *Report, explicit bool, p progre
 	}
 	rep.DB = &DBDetail{Database: snap.Server.Database, Upkeep: up, Sessions: sess, SizeBytes: snap.DatabaseSizeBytes}
 	fs = append(fs, DBFindings(snap, up, sess, e.Config, e.now())...)
+	slots, missing, err := postgres.ReadSlots(ctx, pool, timeout)
+	if err != nil {
+		missing = append(missing, postgres.MissingFact{Fact: postgres.FactSlots, Reason: err.Error()})
+	}
+	fs = append(fs, SlotFindings(slots, missing, e.Config)...)
 	return fs
 }
 

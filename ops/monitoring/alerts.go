@@ -2,6 +2,7 @@ package monitoring
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,8 @@ type Alert struct {
 	// Summary and Description are annotation templates; %s in them is the
 	// level's threshold as written by Unit.
 	Summary, Description string
-	// Unit formats a threshold for people: "%", "s" or "" (a plain number).
+	// Unit formats a threshold for people: "%", "s", "B" (bytes, binary
+	// prefixes) or "" (a plain number).
 	Unit string
 	// fixture makes synthetic series for promtool tests.
 	fixture fixture
@@ -71,8 +73,24 @@ func (a Alert) shown(threshold float64) string {
 		return number(threshold) + "%"
 	case "s":
 		return shortDuration(time.Duration(threshold * float64(time.Second)))
+	case "B":
+		return binaryBytes(threshold)
 	}
 	return number(threshold)
+}
+
+// binaryBytes writes a byte count with a binary prefix when it is a whole
+// number of them: "1GiB", "512MiB", "1500B".
+func binaryBytes(v float64) string {
+	for _, u := range []struct {
+		name string
+		size float64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v >= u.size && math.Mod(v, u.size) == 0 {
+			return number(v/u.size) + u.name
+		}
+	}
+	return number(v) + "B"
 }
 
 // number writes a float the shortest way: 5, 2.5, 0.25.
@@ -93,7 +111,8 @@ const (
 // HighAPIErrorRate, PostgreSQLDown, RedisDown, HighMemoryUsage; warning:
 // HighAPIResponseTime, PostgreSQLHighConnections, RedisHighMemoryUsage,
 // HighCPUUsage — each also at its other level, plus HighDiskUsage and the
-// backup alerts BackupStale and BackupFailed.
+// backup alerts BackupStale and BackupFailed, and the WAL archive's
+// PostgreSQLWALArchiveLag and PostgreSQLReplicationSlotRetention.
 func Alerts(th config.Thresholds, m config.MonitoringConfig) []Alert {
 	both := func(l config.Limit) []Level {
 		return []Level{{"critical", l.Crit}, {"warning", l.Warn}}
@@ -171,6 +190,23 @@ func Alerts(th config.Thresholds, m config.MonitoringConfig) []Alert {
 			Summary:     "No good {{ $labels.component }} backup for %s",
 			Description: "The last successful {{ $labels.component }} backup is older than %s (monitoring.backup_max_age).",
 			fixture:     backupStaleFixture,
+		},
+		{
+			Name: "PostgreSQLWALArchiveLag", Component: ComponentBackups, Levels: both(secs(th.WALArchiveLag)), For: time.Minute, Unit: "s",
+			// The lag as the streamer last wrote it, plus the time since it
+			// wrote: a streamer that stopped (or a bastion that is gone)
+			// lets the figure grow instead of freezing it.
+			Expr:        `opsdeck_wal_archive_lag_seconds + (time() - opsdeck_wal_updated_timestamp_seconds) > %s`,
+			Summary:     "The WAL archive of slot {{ $labels.slot }} is more than %s behind",
+			Description: "The WAL archive streamed through slot {{ $labels.slot }} on {{ $labels.instance }} is {{ $value | humanize }}s behind the server (threshold %s): the writes since are only on the database server.",
+			fixture:     walLagFixture,
+		},
+		{
+			Name: "PostgreSQLReplicationSlotRetention", Component: ComponentDatabase, Levels: both(th.SlotRetainedBytes), For: 5 * time.Minute, Unit: "B",
+			Expr:        `pg_replication_slots_pg_wal_lsn_diff{` + pgJob + `} > %s`,
+			Summary:     "Replication slot {{ $labels.slot_name }} keeps more than %s of WAL",
+			Description: "Slot {{ $labels.slot_name }} on {{ $labels.instance }} keeps {{ $value | humanize }}B of WAL on the server (threshold %s): nobody consumes it, and pg_wal grows until the disk is full.",
+			fixture:     slotRetentionFixture,
 		},
 		{
 			Name: "BackupFailed", Component: ComponentBackups, Levels: []Level{{"warning", 0}}, For: time.Minute,

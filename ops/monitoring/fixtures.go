@@ -85,6 +85,8 @@ var (
 	redisExp  = map[string]string{"job": JobRedis, "instance": "10.0.2.5:9121"}
 	rootFS    = with(node1, "device", "/dev/nvme0n1p1", "fstype", "ext4", "mountpoint", "/")
 	backupDB  = with(node1, "component", "database")
+	walSlot   = with(node1, "slot", "opsdeck")
+	pgSlot    = with(pgExp, "slot_name", "opsdeck")
 	tmpfsNode = with(node1, "device", "tmpfs", "fstype", "tmpfs", "mountpoint", "/run")
 )
 
@@ -187,6 +189,31 @@ var backupFailedFixture = fixture{
 	kind: kindFlag, labels: backupDB,
 	series: func(v float64) []inputSeries {
 		return []inputSeries{{seriesName("opsdeck_backup_last_run_success", backupDB), gauge(v)}}
+	},
+}
+
+// walLagFixture: the streamer wrote a lag of v-10 seconds 10 seconds
+// before each sample (its update time follows the clock), so the
+// expression is v at every evaluation, the whole `for` long.
+var walLagFixture = fixture{
+	kind: kindThreshold, labels: walSlot,
+	series: func(v float64) []inputSeries {
+		return []inputSeries{
+			{seriesName("opsdeck_wal_archive_lag_seconds", walSlot), gauge(v - 10)},
+			{seriesName("opsdeck_wal_updated_timestamp_seconds", walSlot), fmt.Sprintf("-10+60x%d", testMinutes)},
+		}
+	},
+}
+
+// slotRetentionFixture has a second slot that keeps nothing and must
+// never alert.
+var slotRetentionFixture = fixture{
+	kind: kindThreshold, labels: pgSlot,
+	series: func(v float64) []inputSeries {
+		return []inputSeries{
+			{seriesName("pg_replication_slots_pg_wal_lsn_diff", pgSlot), gauge(v)},
+			{seriesName("pg_replication_slots_pg_wal_lsn_diff", with(pgExp, "slot_name", "standby_1")), gauge(0)},
+		}
 	},
 }
 

@@ -256,6 +256,10 @@ func TestReferenceAlertSet(t *testing.T) {
 		{"HighDiskUsage", "critical", "> 95"},
 		{"BackupStale", "critical", "> 93600"},
 		{"BackupFailed", "warning", "== 0"},
+		{"PostgreSQLWALArchiveLag", "warning", "> 60"},
+		{"PostgreSQLWALArchiveLag", "critical", "> 300"},
+		{"PostgreSQLReplicationSlotRetention", "warning", "> 1073741824"},
+		{"PostgreSQLReplicationSlotRetention", "critical", "> 4294967296"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"/"+tt.severity, func(t *testing.T) {
@@ -442,7 +446,7 @@ func TestBackupMetricsAreTheBackupEngines(t *testing.T) {
 	n := 0
 	for _, r := range loadRules(t, out) {
 		for metric := range selectors(t, r.Expr) {
-			if strings.HasPrefix(metric, "opsdeck_backup_") {
+			if strings.HasPrefix(metric, "opsdeck_backup_") || strings.HasPrefix(metric, "opsdeck_wal_") {
 				n++
 				if !strings.Contains(src.String(), `"`+metric+`"`) {
 					t.Errorf("%s reads %s, which ops/backup does not write", r.Alert, metric)
@@ -450,8 +454,8 @@ func TestBackupMetricsAreTheBackupEngines(t *testing.T) {
 			}
 		}
 	}
-	if n < 2 {
-		t.Errorf("only %d backup metrics in the rules", n)
+	if n < 4 {
+		t.Errorf("only %d backup and WAL metrics in the rules", n)
 	}
 }
 

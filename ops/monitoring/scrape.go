@@ -35,6 +35,7 @@ var Catalog = []Job{
 	{JobPostgres, []string{
 		"pg_up", "pg_stat_activity_count", "pg_settings_max_connections", "pg_stat_database_blks_hit", "pg_stat_database_blks_read",
 		"pg_stat_database_xact_commit", "pg_stat_database_xact_rollback", "pg_stat_database_deadlocks", "pg_database_size_bytes",
+		"pg_replication_slots_pg_wal_lsn_diff", "pg_replication_slots_active",
 	}},
 	{JobRedis, []string{
 		"redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_keyspace_hits_total", "redis_keyspace_misses_total",
@@ -45,6 +46,9 @@ var Catalog = []Job{
 		"node_filesystem_size_bytes", "node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_load1",
 		"opsdeck_backup_last_success_timestamp_seconds", "opsdeck_backup_last_run_timestamp_seconds", "opsdeck_backup_last_run_success",
 		"opsdeck_backup_last_duration_seconds", "opsdeck_backup_last_size_bytes",
+		"opsdeck_wal_archive_lag_seconds", "opsdeck_wal_updated_timestamp_seconds", "opsdeck_wal_last_durable_timestamp_seconds",
+		"opsdeck_wal_durable_lsn_bytes", "opsdeck_wal_streaming", "opsdeck_wal_archive_bytes", "opsdeck_wal_segments", "opsdeck_wal_gaps",
+		"opsdeck_wal_base_coverage_end_lsn_bytes",
 	}},
 	{JobKubeState, []string{
 		"kube_pod_status_phase", "kube_pod_container_status_restarts_total", "kube_node_status_condition",

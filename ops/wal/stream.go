@@ -90,6 +90,9 @@ type Streamer struct {
 	// OnDurable is told each LSN made durable with the clock (the
 	// benchmark's loss window).
 	OnDurable func(lsn pgwal.LSN, at time.Time)
+	// Bases lists the base backups whose coverage the textfile metrics
+	// show (metrics.go); nil shows none.
+	Bases func(ctx context.Context) ([]backup.WALStart, error)
 
 	mu    sync.Mutex
 	state State
@@ -193,6 +196,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 	defer lock.Release()
 	entry := e.AuditLog(ctx).Begin(string(access.WALStream), s.Slot, map[string]any{"store": e.Store.String()})
 	s.update(func(st *State) { *st = State{Slot: s.Slot, Phase: Connecting} })
+	stopMetrics := s.startMetrics(ctx)
 	backoff := s.MinBackoff
 	streamed := false
 	var runErr error
@@ -223,6 +227,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 		s.update(func(st *State) { st.Phase = Connecting })
 	}
 	s.update(func(st *State) { st.Phase = Stopped })
+	stopMetrics()
 	if aerr := entry.End(runErr); aerr != nil {
 		slog.Warn("audit write failed", logging.Err(aerr))
 	}

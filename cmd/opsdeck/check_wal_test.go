@@ -1,0 +1,90 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestCheckWALArchiveSlot: an inactive archive slot that keeps WAL is the
+// postgres target's `wal archive` line, critical past the (lowered)
+// slot_retained_bytes, in text and in JSON.
+func TestCheckWALArchiveSlot(t *testing.T) {
+	requireSandbox(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, s := range []string{
+		"SELECT pg_create_physical_replication_slot('check_archive', true)",
+		"CREATE TABLE check_wal (id int, pad text)",
+		"INSERT INTO check_wal SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g",
+		"SELECT pg_switch_wal()",
+	} {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(ctx, "SELECT pg_drop_replication_slot('check_archive')")
+		_, _ = conn.Exec(ctx, "DROP TABLE IF EXISTS check_wal")
+	})
+	cfg := writeConfig(t, fmt.Sprintf(`postgres:
+  dsn: %q
+  wal:
+    stream: true
+    slot: check_archive
+backup:
+  dir: %q
+thresholds:
+  slot_retained_bytes:
+    warn: 1048576
+    crit: 2097152
+`, sb.Postgres.DSN(), t.TempDir()))
+
+	r := opsdeck(t, nil, "--config", cfg, "check", "--target", "postgres")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2 (crit)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"wal archive", "NOT streaming (slot check_archive inactive)", "CRIT"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	t.Logf("text:\n%s", r.stdout)
+
+	r = opsdeck(t, nil, "--config", cfg, "check", "--target", "postgres", "-o", "json")
+	var rep struct {
+		Status  string `json:"status"`
+		Results []struct {
+			Check, Status, Value, Threshold, Hint, Runbook string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	}
+	found := false
+	for _, res := range rep.Results {
+		if res.Check != "wal archive" {
+			continue
+		}
+		found = true
+		if res.Status != "crit" || res.Runbook != "slot-retaining-wal" || !strings.Contains(res.Threshold, "slot warn ≥1.0 MiB crit ≥2.0 MiB") ||
+			!strings.Contains(res.Hint, "pg_drop_replication_slot('check_archive')") {
+			t.Errorf("wal archive result %+v", res)
+		}
+	}
+	if !found || rep.Status != "crit" {
+		t.Fatalf("JSON: %+v", rep)
+	}
+}
