@@ -120,6 +120,10 @@ func New(e *backup.Engine) *Streamer {
 		Slot:           cfg.Postgres.WAL.Slot,
 		Flush:          cfg.Postgres.WAL.Flush(cfg.Backup.S3.Bucket != ""),
 		ConnectTimeout: cfg.Timeouts.Connect,
+		Bases: func(ctx context.Context) ([]backup.WALStart, error) {
+			sets, err := backup.List(ctx, e.Store)
+			return backup.WALStarts(sets), err
+		},
 	}
 }
 

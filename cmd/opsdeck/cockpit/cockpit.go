@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/opsdeck/opsdeck/ops/logging"
+	opwal "github.com/opsdeck/opsdeck/ops/wal"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -104,6 +105,10 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 	if cfg.Postgres.WAL.Stream && !cfg.ReadOnly {
 		if eng, err := s.Backups.Engine(); err == nil {
 			s.startWAL(ctx, eng)
+			s.Backups.WALState = func() (opwal.State, bool) {
+				st, running, _ := s.WALState()
+				return st, running
+			}
 		} else {
 			slog.Warn("wal stream not started", logging.Err(err))
 		}
