@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
+
+	"github.com/opsdeck/opsdeck/ops/access"
+	"github.com/opsdeck/opsdeck/ops/progress"
 
 	"github.com/opsdeck/opsdeck/ops/pgwal"
 )
@@ -135,4 +139,61 @@ func (a *WALArchive) VerifyWAL(ctx context.Context, bases []WALStart, deep bool,
 	}
 	res.Spans = Recoverable(res.Coverage)
 	return res, nil
+}
+
+// VerifyArchives checks every cluster's WAL archive in the store
+// (VerifyWAL), carrying the store's base backups, under the store's reader
+// lock. The error is non-nil when an archive failed; each result names
+// its problems.
+func (e *Engine) VerifyArchives(ctx context.Context, deep bool, p progress.Func) ([]WALVerifyResult, error) {
+	target := e.Store.String()
+	if err := e.Refuse(ctx, access.BackupVerify, target); err != nil {
+		return nil, err
+	}
+	entry := e.AuditLog(ctx).Begin("backup.verify", target+" (WAL archive)", map[string]any{"deep": deep})
+	lock, err := e.LockStoreFor(ctx, LockReader, verifyMode(deep)+" WAL verify")
+	if err != nil {
+		endAudit(entry, err)
+		return nil, err
+	}
+	defer lock.Release()
+	results, err := e.verifyArchives(ctx, deep, p)
+	endAudit(entry, err)
+	return results, err
+}
+
+func (e *Engine) verifyArchives(ctx context.Context, deep bool, p progress.Func) ([]WALVerifyResult, error) {
+	systems, err := WALSystems(ctx, e.Store)
+	if err != nil || len(systems) == 0 {
+		return nil, err
+	}
+	sets, err := List(ctx, e.Store)
+	if err != nil {
+		return nil, err
+	}
+	bases := WALStarts(sets)
+	var results []WALVerifyResult
+	var failed []string
+	for _, sys := range systems {
+		a, err := e.WALArchive(sys)
+		if err != nil {
+			return results, err
+		}
+		step := fmt.Sprintf("WAL archive %d", sys)
+		tick := func(done, total int64) {
+			p.Emit(progress.Event{Kind: progress.Advance, Op: "verify", Step: step, Done: done, Total: total, Bytes: true})
+		}
+		r, err := a.VerifyWAL(ctx, bases, deep, tick)
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", step, err)
+		}
+		if !r.OK() {
+			failed = append(failed, fmt.Sprintf("%s: %s", step, strings.Join(r.Problems, "; ")))
+		}
+		results = append(results, r)
+	}
+	if len(failed) > 0 {
+		return results, fmt.Errorf("verify failed for %d WAL archive(s): %s", len(failed), strings.Join(failed, " | "))
+	}
+	return results, nil
 }

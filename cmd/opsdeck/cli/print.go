@@ -206,3 +206,43 @@ func facts(c backup.Component) string {
 	}
 	return ""
 }
+
+// RecoverableLine is the WAL archive's one-line answer: the spans of time
+// it can recover to.
+func RecoverableLine(spans []backup.TimeSpan) string {
+	if len(spans) == 0 {
+		return "recoverable: no moment yet — a base backup and the WAL after it are needed"
+	}
+	s := "recoverable to any moment between "
+	for i, sp := range spans {
+		if i > 0 {
+			s += ", and between "
+		}
+		s += sp.From.Local().Format("2006-01-02 15:04:05") + " and " + sp.To.Local().Format("2006-01-02 15:04:05")
+	}
+	return s
+}
+
+// WALOverview prints one cluster's WAL archive: its head, its gaps, how
+// far each base backup is carried and the one-line answer.
+func (p *Printer) WALOverview(o backup.WALOverview) {
+	w := p.Out
+	fmt.Fprintf(w, "WAL archive of system %d", o.SystemID)
+	if o.Catalog == nil {
+		fmt.Fprintf(w, ": %s\n", o.Err)
+		return
+	}
+	fmt.Fprintf(w, ": %d segment(s) of %s, %s stored; head %s on timeline %d, written %s ago\n", o.Catalog.SegmentCount(),
+		progress.Bytes(int64(o.SegmentSize)), progress.Bytes(o.Catalog.Bytes), o.Head, o.HeadTimeline, time.Since(o.HeadTime).Round(time.Second))
+	for _, g := range o.Gaps {
+		fmt.Fprintf(w, "  %s timeline %d: %s\n", p.Status(health.Crit), g.Timeline, g)
+	}
+	for _, c := range o.Coverage {
+		if c.OK() {
+			fmt.Fprintf(w, "  base %s: WAL from %s to %s on timeline %d\n", c.Base.ID, c.Base.Start, c.To, c.ToTimeline)
+		} else {
+			fmt.Fprintf(w, "  %s base %s: the WAL stops at %s (segment %s missing)\n", p.Status(health.Crit), c.Base.ID, c.To, c.Missing)
+		}
+	}
+	fmt.Fprintf(w, "  %s\n", RecoverableLine(o.Spans))
+}

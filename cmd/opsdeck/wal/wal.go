@@ -228,43 +228,10 @@ func printStatus(p *cli.Printer, st Status) error {
 		return nil
 	}
 	for _, o := range st.Archives {
-		fmt.Fprintf(w, "\narchive of system %d", o.SystemID)
-		if o.Err != "" {
-			fmt.Fprintf(w, ": %s\n", o.Err)
-			continue
-		}
-		c := o.Catalog
-		fmt.Fprintf(w, ": %d segments of %s, %s stored; head %s on timeline %d, written %s ago\n",
-			c.SegmentCount(), bytesOf(int64(o.SegmentSize)), bytesOf(c.Bytes), o.Head, o.HeadTimeline, time.Since(o.HeadTime).Round(time.Second))
-		for _, gp := range o.Gaps {
-			fmt.Fprintf(w, "  %s timeline %d: %s\n", p.Status(health.Crit), gp.Timeline, gp)
-		}
-		for _, cv := range o.Coverage {
-			if cv.OK() {
-				fmt.Fprintf(w, "  base %s: WAL from %s to %s (timeline %d)\n", cv.Base.ID, cv.Base.Start, cv.To, cv.ToTimeline)
-			} else {
-				fmt.Fprintf(w, "  %s base %s: the WAL stops at %s (segment %s missing)\n", p.Status(health.Crit), cv.Base.ID, cv.To, cv.Missing)
-			}
-		}
-		fmt.Fprintln(w, "  "+RecoverableLine(o.Spans))
+		fmt.Fprintln(w)
+		p.WALOverview(o)
 	}
 	return nil
-}
-
-// RecoverableLine is the one-line answer: the spans of time the archive
-// can recover to.
-func RecoverableLine(spans []backup.TimeSpan) string {
-	if len(spans) == 0 {
-		return "recoverable: no moment yet — a base backup and the WAL after it are needed"
-	}
-	s := "recoverable to any moment between "
-	for i, sp := range spans {
-		if i > 0 {
-			s += ", and between "
-		}
-		s += sp.From.Local().Format("2006-01-02 15:04:05") + " and " + sp.To.Local().Format("2006-01-02 15:04:05")
-	}
-	return s
 }
 
 func bytesOf(n int64) string { return progress.Bytes(max(n, 0)) }
