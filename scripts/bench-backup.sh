@@ -3,7 +3,9 @@
 # `pg_dump -Fc -Z0 | zstd -T2 -3 > file`, `pg_dump -Fc > file` and
 # `pg_dump -Fc -Z0 > file`, on a freshly seeded ~1 GB stock-analysis database
 # and on a pgbench database of the same size (medians of alternating
-# rounds), and its Redis snapshot against redis-cli --rdb on 1,000,000 keys,
+# rounds); its base backup against the anchor `pg_basebackup -Ft -X none
+# -D - | zstd -T2 -3 > file` and the floor `pg_basebackup -Ft -X none -D
+# dir` on the stock-analysis database; and its Redis snapshot against redis-cli --rdb on 1,000,000 keys,
 # in the same run (Go benchmarks in ops/backup that start and remove their
 # own servers; the package's test sandbox is not started).
 #
@@ -16,4 +18,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPSDECK_BENCH_BACKUP=1 OPSDECK_SKIP_INTEGRATION=1
-exec go test -run '^$' -bench 'BenchmarkDatabaseVsPgDump|BenchmarkRedisVsRedisCLI' -benchtime 1x -timeout 60m ./ops/backup/
+exec go test -run '^$' -bench 'BenchmarkDatabaseVsPgDump|BenchmarkBaseVsPgBasebackup|BenchmarkRedisVsRedisCLI' -benchtime 1x -timeout 60m ./ops/backup/

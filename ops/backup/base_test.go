@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -148,6 +149,34 @@ func TestBaseBackup(t *testing.T) {
 		t.Fatalf("pg_verifybackup -n: %v\n%s", err, out)
 	}
 	t.Logf("pg_verifybackup -n: %s", strings.TrimSpace(string(out)))
+}
+
+// An encrypted base backup: both files are age files, and a deep verify
+// with the identity reads them.
+func TestBaseBackupEncrypted(t *testing.T) {
+	needSandbox(t)
+	ctx := accesstest.Admin(t.Context())
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	os.WriteFile(keyFile, []byte(id.String()+"\n"), 0o600)
+	cfg := testConfig(t)
+	cfg.Backup.Encryption.Recipients = []string{id.Recipient().String()}
+	cfg.Backup.Encryption.IdentityFile = keyFile
+	e := newEngine(t, cfg)
+	res, err := e.Backup(ctx, Options{Kind: Base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := res.Manifest.Component(Base)
+	if len(c.Files) != 2 || c.Files[0].Name != "base.tar.zst.age" || c.Files[1].Name != "backup_manifest.zst.age" || c.Files[0].Encryption == "" {
+		t.Fatalf("files: %+v", c.Files)
+	}
+	if _, err := e.Verify(ctx, VerifyOptions{IDs: []string{res.Manifest.ID}, Deep: true}); err != nil {
+		t.Fatalf("deep verify: %v", err)
+	}
 }
 
 // A base backup is refused, with the fix named, when the server or role

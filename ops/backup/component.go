@@ -34,7 +34,8 @@ type ComponentType interface {
 }
 
 // SetComponent is a component that writes one or more files into each
-// backup set and can read them back.
+// backup set and can read them back. `backup full` takes every one but
+// those whose OnItsOwn method (optional) returns true (base).
 type SetComponent interface {
 	ComponentType
 	// Chosen reports whether the cockpit's chooser selects it by default.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,9 @@ func (baseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 		label: "opsdeck " + run.id,
 	}
 	pre, err := bb.preflight(ctx)
+	if pre.client != nil {
+		defer pre.client() // it never outlives the backup
+	}
 	if err != nil {
 		return err
 	}
@@ -91,7 +95,8 @@ func (baseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 // baseTick reports the tar's bytes against the estimate (the databases'
 // sizes) with the time left.
 func baseTick(run *ComponentRun, estimate int64) func(int64) {
-	meter := progress.NewMeter(time.Now(), estimate)
+	start := time.Now()
+	meter := progress.NewMeter(start, estimate)
 	var last time.Time
 	return func(n int64) {
 		now := time.Now()
@@ -105,7 +110,8 @@ func baseTick(run *ComponentRun, estimate int64) func(int64) {
 			total = 0 // past the estimate: unknown
 		}
 		msg := ""
-		if _, _, rate, eta := meter.Stats(now); rate > 0 {
+		// The first second's rate is the checkpoint's, not the copy's.
+		if _, _, rate, eta := meter.Stats(now); rate > 0 && now.Sub(start) >= time.Second {
 			msg = progress.Bytes(int64(rate)) + "/s"
 			if eta >= 0 && total > 0 {
 				msg += ", ETA " + eta.Round(time.Second).String()
@@ -247,32 +253,50 @@ type baseBackup struct {
 
 // basePreflight is what the preflight learnt.
 type basePreflight struct {
-	server  postgres.BaseBackupFacts
-	client  string // pg_basebackup's version
+	server postgres.BaseBackupFacts
+	// client waits for `pg_basebackup --version`, which runs beside the
+	// backup: Debian's pg_basebackup is a Perl wrapper that takes a few
+	// tenths of a second to start, and pg_basebackup refuses a server
+	// newer than itself on its own.
+	client  func() (clientVersion, error)
 	user    string
 	bin     string
 	secrets []string
 }
 
+// clientVersion is pg_basebackup's version.
+type clientVersion struct {
+	major   int
+	version string
+}
+
 // preflight reads the server's facts and refuses, with the fix, what
 // pg_basebackup would fail on (or what its tar on stdout cannot hold).
+// The caller must call pre.client before it returns.
 func (b baseBackup) preflight(ctx context.Context) (basePreflight, error) {
 	var pre basePreflight
 	_, password := SplitPassword(b.dsn)
 	pre.secrets = []string{password}
 	pre.bin = PgBin(b.binDir, "pg_basebackup")
-	type versionOut struct {
-		out string
-		err error
-	}
-	versionCh := make(chan versionOut, 1)
+	versionCh := make(chan error, 1)
+	var out string
 	go func() {
-		out, err := runner.Output(ctx, b.run, runner.Cmd{Path: pre.bin, Args: []string{"--version"}})
-		versionCh <- versionOut{out, err}
+		var err error
+		out, err = runner.Output(ctx, b.run, runner.Cmd{Path: pre.bin, Args: []string{"--version"}})
+		versionCh <- err
 	}()
+	pre.client = sync.OnceValues(func() (clientVersion, error) {
+		if err := <-versionCh; err != nil {
+			return clientVersion{}, fmt.Errorf("run %s --version: %w", pre.bin, err)
+		}
+		major, version, err := PgDumpMajor(out)
+		if err != nil {
+			return clientVersion{}, fmt.Errorf("%s: %w", pre.bin, err)
+		}
+		return clientVersion{major, version}, nil
+	})
 	cfg, err := pgx.ParseConfig(b.dsn)
 	if err != nil {
-		<-versionCh
 		return pre, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
 	}
 	pre.user = cfg.User
@@ -284,35 +308,22 @@ func (b baseBackup) preflight(ctx context.Context) (basePreflight, error) {
 	postgres.Trace(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		<-versionCh
 		return pre, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, pre.secrets))
 	}
 	pre.server, err = postgres.ReadBaseBackupFacts(ctx, conn)
 	conn.Close(context.WithoutCancel(ctx))
-	v := <-versionCh
 	if err != nil {
 		return pre, fmt.Errorf("read the server's settings for a base backup: %w", err)
 	}
-	if v.err != nil {
-		return pre, fmt.Errorf("run %s --version: %w", pre.bin, v.err)
-	}
-	major, version, err := PgDumpMajor(v.out)
-	if err != nil {
-		return pre, fmt.Errorf("%s: %w", pre.bin, err)
-	}
-	pre.client = version
-	return pre, refuseBase(pre.server, major, pre.bin, pre.user)
+	return pre, refuseBase(pre.server, pre.user)
 }
 
 // refuseBase refuses a server or client a base backup cannot work with,
 // naming the fix.
-func refuseBase(s postgres.BaseBackupFacts, clientMajor int, bin, user string) error {
-	sm := ServerMajor(s.VersionNum)
+func refuseBase(s postgres.BaseBackupFacts, user string) error {
 	switch {
-	case sm < 13:
+	case ServerMajor(s.VersionNum) < 13:
 		return fmt.Errorf("PostgreSQL %s sends no backup_manifest: opsdeck's base backups need PostgreSQL 13 or newer — use opsdeck backup database", s.Version)
-	case clientMajor < sm:
-		return fmt.Errorf("%s is version %d, older than the server (PostgreSQL %s): it cannot back it up — install postgresql-client-%d, or set backup.pg_bin_dir to its bin directory", bin, clientMajor, s.Version, sm)
 	case s.WALLevel == "minimal":
 		return errors.New("the server runs with wal_level=minimal, which allows no base backup — set wal_level = replica in postgresql.conf (and max_wal_senders ≥ 2) and restart PostgreSQL")
 	case !s.Superuser && !s.Replication:
@@ -377,10 +388,15 @@ func (b baseBackup) stream(ctx context.Context, pre basePreflight, w io.Writer, 
 	})
 	tee.CloseWrite(runErr)
 	sc := <-scanDone
+	client, verr := pre.client()
 	if runErr != nil {
 		if sc.err != nil && errors.Is(runErr, sc.err) {
 			// The reader gave up and pg_basebackup was stopped.
 			return nil, nil, fmt.Errorf("the base backup's tar does not parse: %w", sc.err)
+		}
+		if sm := ServerMajor(pre.server.VersionNum); verr == nil && client.major < sm {
+			return nil, nil, fmt.Errorf("%s is version %d, older than the server (PostgreSQL %s): it cannot back it up — install postgresql-client-%d, or set backup.pg_bin_dir to its bin directory: %w",
+				pre.bin, client.major, pre.server.Version, sm, runErr)
 		}
 		return nil, nil, classifyBaseBackup(runErr, pre.user)
 	}
@@ -410,7 +426,7 @@ func (b baseBackup) stream(ctx context.Context, pre basePreflight, w io.Writer, 
 	}
 	s := pre.server
 	facts := &BaseFacts{
-		ServerVersion: s.Version, ServerVersionNum: s.VersionNum, PgBaseBackupVersion: pre.client,
+		ServerVersion: s.Version, ServerVersionNum: s.VersionNum, PgBaseBackupVersion: client.version,
 		SystemID: s.SystemID, Timeline: label.Timeline, StartLSN: m.Start(), StopLSN: m.End(), CheckpointLSN: label.CheckpointLSN,
 		StartWALFile: label.StartWALFile, WALSegmentSize: s.WALSegmentSize, From: label.From,
 		Files: len(m.Files), DataBytes: m.DataBytes(), TotalBytes: t.Bytes,
@@ -438,6 +454,8 @@ func classifyBaseBackup(err error, user string) error {
 		fix = "the server runs with wal_level=minimal — set wal_level = replica in postgresql.conf and restart PostgreSQL"
 	case strings.Contains(text, "can only write single tablespace to stdout"):
 		fix = "the cluster has user tablespaces and pg_basebackup can write only one to a stream — move their objects to pg_default and drop the tablespaces, or use opsdeck backup database"
+	case strings.Contains(text, "incompatible server version"):
+		fix = "pg_basebackup is older than the server — install the server's postgresql-client package, or set backup.pg_bin_dir to its bin directory"
 	case strings.Contains(text, "password authentication failed"):
 		fix = "the server refused the password — check postgres.dsn"
 	}

@@ -25,6 +25,11 @@ func sampleManifest() *Manifest {
 			{Name: Config, Status: StatusOK, Warnings: []string{"secrets skipped"}, Files: file("config.tar.zst", "tar"),
 				Kube: &KubeFacts{Context: "prod", Server: "https://k8s:6443", Namespaces: []string{"app"}, Objects: map[string]int{"ConfigMap": 3}, SecretsSkipped: 1}},
 			{Name: Logs, Status: StatusFailed, Error: "timeout", Logs: &LogsFacts{Namespaces: []string{"app"}, Window: time.Hour, Containers: 4, Failed: 1}},
+			{Name: Base, Status: StatusOK, Start: t0, End: t0, Files: file("base.tar.zst.age", FormatBaseTar),
+				Base: &BaseFacts{ServerVersion: "15.18", ServerVersionNum: 150018, PgBaseBackupVersion: "15.18", SystemID: 7716520006782380785,
+					Timeline: 2, StartLSN: 0x16B374D848, StopLSN: 0x16B374D900, CheckpointLSN: 0x16B374D880, StartWALFile: "00000002000000160000000B",
+					WALSegmentSize: 16 << 20, From: "primary", Files: 1329, DataBytes: 32552700, TotalBytes: 33442816,
+					ChecksumAlgorithm: "CRC32C", ManifestChecksum: "d5d75947937e466d25eccbb7379cea289ca062e9319f91ffe74c3810c51a3f22"}},
 		},
 	}
 }
