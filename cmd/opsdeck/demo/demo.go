@@ -4,6 +4,7 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -85,10 +86,20 @@ command can be tried against the sandbox from another shell.`,
 			defer closer.Close()
 			cli.UseLogger(log)
 
+			// A live WAL archive: the cockpit runs the streamer (the
+			// sandbox's own config file leaves it off, so a second
+			// cockpit on it does not try), the demo a base backup.
+			if !cfg.ReadOnly {
+				cfg.Postgres.WAL.Stream = !headless
+				actx, stopArchive := context.WithCancel(ctx)
+				wait := startArchive(actx, cfg, headless, errw)
+				defer func() { stopArchive(); wait() }()
+			}
+
 			if headless {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "config: %s\n\n", sb.ConfigPath)
-				fmt.Fprintf(w, "try, from another shell:\n  export OPSDECK_CONFIG=%s\n  opsdeck check\n  opsdeck config show\n  opsdeck\n", sb.ConfigPath)
+				fmt.Fprintf(w, "try, from another shell:\n  export OPSDECK_CONFIG=%s\n  opsdeck check\n  opsdeck config show\n  opsdeck wal status\n  opsdeck\n", sb.ConfigPath)
 				fmt.Fprintf(w, "  KUBECONFIG=%s kubectl get pods -n %s\n", sb.Kube.KubeconfigPath(), cfg.Kubernetes.Namespaces[0])
 				fmt.Fprintf(w, "\nCtrl-C stops the sandbox and removes it.\n")
 				<-ctx.Done()
