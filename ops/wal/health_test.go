@@ -13,7 +13,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/maintain"
+	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 )
 
@@ -105,7 +105,7 @@ func TestHealthOfTheArchive(t *testing.T) {
 	if err != nil || len(missing) != 0 {
 		t.Fatal(err, missing)
 	}
-	fs := maintain.SlotFindings(slots, nil, c.cfg)
+	fs := opmaintain.SlotFindings(slots, nil, c.cfg)
 	if len(fs) != 1 || fs[0].Status != health.Crit || fs[0].Object != "opsdeck_test" ||
 		!strings.Contains(fs[0].Suggestion, "SELECT pg_drop_replication_slot('opsdeck_test');") {
 		t.Fatalf("maintain findings: %+v", fs)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +32,9 @@ func childMain() int {
 	cfg.Postgres.DSN = os.Getenv("OPSDECK_WAL_TEST_DSN")
 	cfg.Postgres.WAL.Slot = "opsdeck_test"
 	cfg.Postgres.WAL.FlushInterval = 100 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("OPSDECK_WAL_TEST_FLUSH")); err == nil {
+		cfg.Postgres.WAL.FlushInterval = d
+	}
 	cfg.Backup.Dir = os.Getenv("OPSDECK_WAL_TEST_STORE")
 	cfg.StateDir = os.Getenv("OPSDECK_WAL_TEST_STATE")
 	e, err := backup.New(cfg, "test", cfg.OpenAudit())
@@ -38,8 +43,10 @@ func childMain() int {
 		return 1
 	}
 	s := New(e)
-	s.OnDurable = func(lsn pgwal.LSN, _ time.Time) { fmt.Println("durable", lsn) }
-	if err := s.Run(accesstest.Admin(context.Background())); err != nil {
+	s.OnDurable = func(lsn pgwal.LSN, at time.Time) { fmt.Println("durable", lsn, at.UnixNano()) }
+	ctx, stop := signal.NotifyContext(accesstest.Admin(context.Background()), syscall.SIGTERM)
+	defer stop()
+	if err := s.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

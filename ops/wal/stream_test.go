@@ -24,7 +24,7 @@ type cluster struct {
 	e   *backup.Engine
 }
 
-func startCluster(t *testing.T, settings map[string]string) *cluster {
+func startCluster(t testing.TB, settings map[string]string) *cluster {
 	t.Helper()
 	if os.Getenv("OPSDECK_SKIP_INTEGRATION") == "1" {
 		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
@@ -50,7 +50,7 @@ func startCluster(t *testing.T, settings map[string]string) *cluster {
 	return &cluster{pg: pg, cfg: cfg, e: e}
 }
 
-func (c *cluster) exec(t *testing.T, sql string) {
+func (c *cluster) exec(t testing.TB, sql string) {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), c.pg.DSN())
 	if err != nil {
