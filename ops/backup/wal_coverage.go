@@ -154,7 +154,16 @@ func (c *WALCatalog) Cover(b WALStart, hist map[uint32][]HistoryEntry) Coverage 
 			}
 			o, ok := have[seg]
 			if !ok {
-				if run, end := c.partialRun(seg); last && end > 0 {
+				run, end := c.partialRun(seg)
+				if uint64(end) == size { // stored as chunks, not yet whole
+					pos = seg.End(size)
+					cov.To = pos
+					if t := run[len(run)-1].ModTime; t.After(cov.ToTime) {
+						cov.ToTime = t
+					}
+					continue
+				}
+				if last && end > 0 {
 					cov.To = seg.Start(size) + pgwal.LSN(end)
 					if t := run[len(run)-1].ModTime; t.After(cov.ToTime) {
 						cov.ToTime = t

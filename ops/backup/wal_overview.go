@@ -109,9 +109,17 @@ func (c *WALCatalog) Head() (uint32, pgwal.LSN, time.Time) {
 		open = ps[0].Segment
 		head = open.Start(size)
 	}
-	if run, end := c.partialRun(open); end > 0 {
+	for {
+		run, end := c.partialRun(open)
+		if end == 0 {
+			break
+		}
 		head = open.Start(size) + pgwal.LSN(end)
 		at = run[len(run)-1].ModTime
+		if uint64(end) != size {
+			break
+		}
+		open.No++ // stored as chunks, not yet whole: the next may follow
 	}
 	return tli, head, at
 }

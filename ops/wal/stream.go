@@ -349,6 +349,7 @@ type stream struct {
 	rx        receiver
 	durable   pgwal.LSN
 	serverEnd pgwal.LSN
+	wholes    *wholeWriter
 }
 
 // resume finds where the archive ends and loads the stored chunks of its
@@ -359,6 +360,14 @@ func (st *stream) resume(ctx context.Context, slot postgres.ReplicationSlot) err
 	cat, err := st.arch.Catalog(ctx)
 	if err != nil {
 		return err
+	}
+	if n, err := repairWholes(ctx, st.arch, cat); err != nil {
+		return err
+	} else if n > 0 {
+		st.s.event("stored %d segment(s) whole that a stopped session left as chunks", n)
+		if cat, err = st.arch.Catalog(ctx); err != nil {
+			return err
+		}
 	}
 	tls := cat.Timelines()
 	if len(tls) == 0 {
@@ -443,7 +452,13 @@ func (st *stream) jumpGap(slot postgres.ReplicationSlot) error {
 
 // run starts replication at the resume point and streams; at the end of a
 // timeline it follows the next one.
-func (st *stream) run(ctx context.Context, streamed *bool) error {
+func (st *stream) run(ctx context.Context, streamed *bool) (err error) {
+	st.wholes = startWholeWriter(st.arch, st.size, st.s.StoreTimeout)
+	defer func() {
+		if werr := st.wholes.close(); err == nil && werr != nil {
+			err = werr
+		}
+	}()
 	for {
 		err := pglogrepl.StartReplication(ctx, st.conn, st.s.Slot, pglogrepl.LSN(st.rx.next),
 			pglogrepl.StartReplicationOptions{Timeline: int32(st.rx.tli), Mode: pglogrepl.PhysicalReplication})
@@ -577,6 +592,9 @@ func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
 		if nextStatus.Before(deadline) {
 			deadline = nextStatus
 		}
+		if err := st.wholes.failed(); err != nil {
+			return false, err
+		}
 		rctx, cancel := context.WithDeadline(ctx, deadline)
 		msg, err := st.conn.ReceiveMessage(rctx)
 		cancel()
@@ -620,14 +638,20 @@ func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
 	}
 }
 
-// take places received bytes; a segment filled is stored whole.
+// take places received bytes. A segment filled is made durable at once
+// as its last chunk (so the server hears of it without waiting for the
+// whole segment to be compressed and written), then handed to the
+// whole-segment writer.
 func (st *stream) take(ctx context.Context, at pgwal.LSN, b []byte) error {
 	full, err := st.rx.add(at, b)
 	if err != nil {
 		return err
 	}
 	for _, o := range full {
-		if err := st.storeWhole(ctx, o); err != nil {
+		if err := st.flushSegment(ctx, o); err != nil {
+			return err
+		}
+		if err := st.wholes.add(ctx, o); err != nil {
 			return err
 		}
 	}
@@ -635,30 +659,11 @@ func (st *stream) take(ctx context.Context, at pgwal.LSN, b []byte) error {
 	return nil
 }
 
-// storeWhole stores a full segment, tells the server, and deletes the
-// segment's chunks.
-func (st *stream) storeWhole(ctx context.Context, o *openSegment) error {
-	cctx, cancel := context.WithTimeout(ctx, st.s.StoreTimeout)
-	defer cancel()
-	if _, err := st.arch.PutSegment(cctx, o.seg, st.size, o.data); err != nil {
-		return fmt.Errorf("store segment %s: %w", o.seg.Name(st.size), err)
-	}
-	st.madeDurable(o.seg.End(st.size))
-	if err := st.status(false); err != nil {
-		return err
-	}
-	for _, k := range o.chunks {
-		if err := st.arch.Store.DeleteObject(cctx, k); err != nil {
-			slog.Warn("wal stream: delete a stored segment's chunk", "key", k, logging.Err(err))
-		}
-	}
-	return nil
-}
+// flush makes the open segment's bytes received since the last flush
+// durable as a chunk, then tells the server.
+func (st *stream) flush(ctx context.Context) error { return st.flushSegment(ctx, st.rx.cur) }
 
-// flush stores the open segment's bytes received since the last flush
-// as a chunk, then tells the server.
-func (st *stream) flush(ctx context.Context) error {
-	o := st.rx.cur
+func (st *stream) flushSegment(ctx context.Context, o *openSegment) error {
 	if o == nil || len(o.pending()) == 0 {
 		return nil
 	}
