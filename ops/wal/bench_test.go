@@ -133,7 +133,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 //   - pgbench's TPS with and without the streamer, alternating pairs.
 func BenchmarkWALStreaming(b *testing.B) {
 	load, pairLen, pairs := benchWAL(b)
-	c := startCluster(b, map[string]string{"synchronous_commit": "on", "fsync": "on"})
+	c := startClusterSegments(b, map[string]string{"synchronous_commit": "on", "fsync": "on"}, 0) // 16 MiB, as in production
 	if out, err := exec.Command("pgbench", "-i", "-s", "10", "-q", c.pg.DSN()).CombinedOutput(); err != nil {
 		b.Fatalf("pgbench -i: %v\n%s", err, out)
 	}

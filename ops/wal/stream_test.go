@@ -26,12 +26,19 @@ type cluster struct {
 
 func startCluster(t testing.TB, settings map[string]string) *cluster {
 	t.Helper()
+	return startClusterSegments(t, settings, 1)
+}
+
+// startClusterSegments starts the cluster with WAL segments of segMB MiB
+// (0: the server's default, 16).
+func startClusterSegments(t testing.TB, settings map[string]string, segMB int) *cluster {
+	t.Helper()
 	if os.Getenv("OPSDECK_SKIP_INTEGRATION") == "1" {
 		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: settings, WALSegmentMB: 1})
+	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: settings, WALSegmentMB: segMB})
 	if err != nil {
 		t.Fatalf("start PostgreSQL: %v", err)
 	}
