@@ -160,13 +160,15 @@ func (c Command) Interactive() bool {
 	switch p[0] {
 	case "demo", "serve":
 		return true
+	case "wal":
+		return len(p) > 1 && p[1] == "stream"
 	}
 	return c.Has("--watch") || c.Has("-w")
 }
 
 // ReadOnly reports whether the command is on the allow-list of commands
 // that change nothing and so run without confirmation: help and version,
-// check, config show/validate/example/path, metrics, backups list, the
+// check, config show/validate/example/path, metrics, backups list, wal status, the
 // read-only maintenance reports (health, security, capacity), and
 // --dry-run of backups prune, maintain and restore. Anything else needs a
 // confirmation and is refused in read-only mode.
@@ -193,6 +195,8 @@ func (c Command) ReadOnly() bool {
 		return c.Has("--dry-run") || slices.Contains([]string{"health", "security", "capacity"}, sub)
 	case "restore":
 		return c.Has("--dry-run")
+	case "wal":
+		return sub == "status"
 	}
 	return false
 }
