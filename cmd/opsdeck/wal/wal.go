@@ -150,6 +150,8 @@ func printState(p *cli.Printer, st opwal.State, event string) {
 		fmt.Fprintf(p.Err, "%s\n", event)
 	case st.Phase == opwal.Waiting:
 		fmt.Fprintf(p.Err, "%s waiting to retry at %s: %s\n", time.Now().Format("15:04:05"), st.RetryAt.Format("15:04:05"), st.Err)
+	case st.Timeline == 0:
+		fmt.Fprintf(p.Err, "%s %s\n", time.Now().Format("15:04:05"), st.Phase)
 	default:
 		fmt.Fprintf(p.Err, "%s %s (timeline %d, durable %s)\n", time.Now().Format("15:04:05"), st.Phase, st.Timeline, st.Durable)
 	}
@@ -168,7 +170,14 @@ func statusCommand(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the WAL archive: the slot on the server, the archive's head, gaps and what it can recover",
-		Args:  cobra.NoArgs,
+		Long: `Shows the slot on the server (streaming or not, how far behind, the WAL it
+keeps), each cluster's archive in the store (segments, head, gaps), how far
+each base backup is carried, and what the archive can recover to. It reads
+object names only; backups verify reads the bytes.
+
+Exit codes: 0 shown · 1 the server could not be read · 2 the server cannot
+stream (its settings, the role) · 3 bad configuration.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			eng, ctx, done, err := start(cmd, g, out)
 			if err != nil {
@@ -195,8 +204,11 @@ func statusCommand(g *cli.Globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(st.Problems) > 0 {
+			switch {
+			case len(st.Problems) > 0:
 				return cli.ExitSilently(cli.CodeRefused)
+			case st.Server == nil:
+				return cli.ExitSilently(cli.CodeFailed)
 			}
 			return nil
 		},
@@ -218,7 +230,7 @@ func printStatus(p *cli.Printer, st Status) error {
 			fmt.Fprintf(w, "slot %s: %s — no streamer connected; it keeps %s of WAL on the server (%s)\n", st.Slot, p.Status(health.Warn), bytesOf(sl.RetainedBytes), sl.WALStatus)
 		}
 	} else {
-		fmt.Fprintln(w, "server: not read (unreachable with postgres.dsn)")
+		fmt.Fprintln(w, "server: not read — PostgreSQL is unreachable with postgres.dsn (or postgres.wal.dsn); `opsdeck check --target postgres` says why")
 	}
 	for _, pr := range st.Problems {
 		fmt.Fprintf(w, "%s %s\n", p.Status(health.Crit), pr)
