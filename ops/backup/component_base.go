@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
@@ -295,20 +293,12 @@ func (b baseBackup) preflight(ctx context.Context) (basePreflight, error) {
 		}
 		return clientVersion{major, version}, nil
 	})
-	cfg, err := pgx.ParseConfig(b.dsn)
-	if err != nil {
-		return pre, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
+	conn, cfg, err := connectBackup(ctx, b.dsn, b.connect, pre.secrets)
+	if cfg != nil {
+		pre.user = cfg.User
 	}
-	pre.user = cfg.User
-	cfg.ConnectTimeout = b.connect
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
-	postgres.Trace(cfg)
-	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return pre, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, pre.secrets))
+		return pre, err
 	}
 	pre.server, err = postgres.ReadBaseBackupFacts(ctx, conn)
 	conn.Close(context.WithoutCancel(ctx))

@@ -167,19 +167,9 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 		return *version
 	}
 	defer pgDumpVersion() // it never outlives the dump
-	cfg, err := pgx.ParseConfig(p.dsn)
+	conn, _, err := connectBackup(ctx, p.dsn, p.connect, secrets)
 	if err != nil {
-		return nil, nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
-	}
-	cfg.ConnectTimeout = p.connect
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
-	postgres.Trace(cfg)
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, secrets))
+		return nil, nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
@@ -291,4 +281,25 @@ func (t teeWriter) Write(p []byte) (int, error) {
 		return n, err
 	}
 	return t.count.Write(p)
+}
+
+// connectBackup opens the one connection a backup component works on
+// (application_name opsdeck-backup, traced, connecting bounded), with
+// advice and no secret in its error.
+func connectBackup(ctx context.Context, dsn string, timeout time.Duration, secrets []string) (*pgx.Conn, *pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
+	}
+	cfg.ConnectTimeout = timeout
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
+	postgres.Trace(cfg)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("connect to PostgreSQL: %s — check postgres.dsn and that the server is up", redactErr(err, secrets))
+	}
+	return conn, cfg, nil
 }

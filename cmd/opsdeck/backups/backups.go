@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,24 +27,6 @@ func Command(g *cli.Globals) *cobra.Command {
 	}
 	cmd.AddCommand(listCommand(g), verifyCommand(g), pruneCommand(g), showCommand(g))
 	return cmd
-}
-
-// start validates -o, loads the config and the engine, and returns a
-// context that Ctrl-C or SIGTERM cancels; done releases all of it.
-func start(cmd *cobra.Command, g *cli.Globals, out cli.Output) (eng *backup.Engine, ctx context.Context, done func(), err error) {
-	if err := out.Validate(); err != nil {
-		return nil, nil, nil, err
-	}
-	cfg, _, closer, err := g.Load()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if eng, err = backup.New(cfg, cli.Version, g.Audit(cfg)); err != nil {
-		closer.Close()
-		return nil, nil, nil, cli.Exit(3, err)
-	}
-	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	return eng, ctx, func() { stop(); closer.Close() }, nil
 }
 
 // Row is one set in `backups list -o json`.
@@ -88,7 +69,7 @@ func listCommand(g *cli.Globals) *cobra.Command {
 		Short: "List committed backup sets, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, ctx, done, err := start(cmd, g, out)
+			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
 				return err
 			}
@@ -145,7 +126,7 @@ func showCommand(g *cli.Globals) *cobra.Command {
 		Short: "Show a set's manifest: components, files, checksums and facts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eng, ctx, done, err := start(cmd, g, out)
+			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
 				return err
 			}
@@ -203,7 +184,7 @@ could not be read.`,
 					return cli.Exit(3, fmt.Errorf("bad backup id %q: want YYYYMMDD_HHMMSS (see opsdeck backups list)", id))
 				}
 			}
-			eng, ctx, done, err := start(cmd, g, out)
+			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
 				return err
 			}
@@ -310,7 +291,7 @@ when there is none (pass --yes in cron). It needs the store to itself: a
 backup, a verify or a restore running refuses it (exit 2), naming each.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, ctx, done, err := start(cmd, g, out)
+			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
 				return err
 			}

@@ -2,11 +2,8 @@
 package wal
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,25 +32,6 @@ See docs/backups.md#continuous-archiving.`,
 	}
 	cmd.AddCommand(streamCommand(g), statusCommand(g))
 	return cmd
-}
-
-// start loads the config and the engine and returns a context that
-// Ctrl-C or SIGTERM cancels; done releases all of it.
-func start(cmd *cobra.Command, g *cli.Globals, out cli.Output) (*backup.Engine, context.Context, func(), error) {
-	if err := out.Validate(); err != nil {
-		return nil, nil, nil, err
-	}
-	cfg, _, closer, err := g.Load()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	eng, err := backup.New(cfg, cli.Version, g.Audit(cfg))
-	if err != nil {
-		closer.Close()
-		return nil, nil, nil, cli.Exit(cli.CodeUsage, err)
-	}
-	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	return eng, ctx, func() { stop(); closer.Close() }, nil
 }
 
 // StateLine is one line of `wal stream -o json`: the streamer's state
@@ -93,7 +71,7 @@ Exit codes: 0 stopped by a signal after streaming; 2 refused (the server's
 settings, the role, pg_hba, another streamer); 3 bad configuration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, ctx, done, err := start(cmd, g, out)
+			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
 				return err
 			}
@@ -179,7 +157,7 @@ Exit codes: 0 shown · 1 the server could not be read · 2 the server cannot
 stream (its settings, the role) · 3 bad configuration.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			eng, ctx, done, err := start(cmd, g, out)
+			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
 				return err
 			}
