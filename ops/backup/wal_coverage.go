@@ -192,8 +192,14 @@ func (c *WALCatalog) Cover(b WALStart, hist map[uint32][]HistoryEntry) Coverage 
 func Recoverable(covs []Coverage) []TimeSpan {
 	var spans []TimeSpan
 	for _, c := range covs {
-		if c.OK() && !c.ToTime.Before(c.Base.At) {
-			spans = append(spans, TimeSpan{From: c.Base.At, To: c.ToTime})
+		if c.OK() {
+			// The WAL reaches the backup's consistent point: at least the
+			// moment it ended, up to the last WAL stored after it.
+			to := c.ToTime
+			if to.Before(c.Base.At) {
+				to = c.Base.At
+			}
+			spans = append(spans, TimeSpan{From: c.Base.At, To: to})
 		}
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].From.Before(spans[j].From) })
