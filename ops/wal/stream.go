@@ -296,6 +296,9 @@ func (s *Streamer) session(ctx context.Context, streamed *bool) error {
 		return err
 	}
 	st := &stream{s: s, conn: conn, arch: arch, size: size, sys: sys}
+	if l, err := pgwal.ParseLSN(slot.RestartLSN); err == nil {
+		st.floor = l
+	}
 	if err := st.resume(cmdCtx, slot); err != nil {
 		return err
 	}
@@ -350,6 +353,9 @@ type stream struct {
 	durable   pgwal.LSN
 	serverEnd pgwal.LSN
 	wholes    *wholeWriter
+	// floor is the slot's restart point when the session began: status
+	// never reports less.
+	floor pgwal.LSN
 }
 
 // resume finds where the archive ends and loads the stored chunks of its
@@ -442,7 +448,13 @@ func (st *stream) jumpGap(slot postgres.ReplicationSlot) error {
 	}
 	start := pgwal.SegmentOf(tli, lsn, st.size).Start(st.size)
 	if tli == st.rx.tli && start <= st.rx.next {
-		return fmt.Errorf("the server no longer has the WAL from %s on timeline %d, yet slot %s says it keeps it from %s", st.rx.next, tli, st.s.Slot, lsn)
+		// The slot claims WAL the server lost (something moved it back):
+		// go on from the server's current position.
+		cur, err := pgwal.ParseLSN(st.sys.XLogPos)
+		if err != nil {
+			return fmt.Errorf("the server no longer has the WAL from %s on timeline %d, yet slot %s says it keeps it from %s", st.rx.next, tli, st.s.Slot, lsn)
+		}
+		tli, start = st.sys.Timeline, pgwal.SegmentOf(st.sys.Timeline, cur, st.size).Start(st.size)
 	}
 	st.s.event("GAP: the server no longer has the WAL from %s on timeline %d; going on at %s on timeline %d — the archive has a hole there: take a base backup (opsdeck backup base)", st.rx.next, st.rx.tli, start, tli)
 	st.rx = receiver{tli: tli, size: st.size, next: start}
@@ -694,11 +706,18 @@ func (st *stream) madeDurable(lsn pgwal.LSN) {
 
 // status tells the server what is durable: the slot may then let go of
 // the WAL before it.
+//
+// The server sets a physical slot's restart point to whatever flush
+// position it is told, backwards too: a position below where the slot
+// stood when the session began (a slot created just now, ahead of the
+// archive) would point it at WAL the server no longer has. Such a
+// position is reported as the slot's own.
 func (st *stream) status(reply bool) error {
+	flush := max(st.durable, st.floor)
 	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), st.conn, pglogrepl.StandbyStatusUpdate{
-		WALWritePosition: pglogrepl.LSN(st.rx.next),
-		WALFlushPosition: pglogrepl.LSN(st.durable),
-		WALApplyPosition: pglogrepl.LSN(st.durable),
+		WALWritePosition: pglogrepl.LSN(max(st.rx.next, flush)),
+		WALFlushPosition: pglogrepl.LSN(flush),
+		WALApplyPosition: pglogrepl.LSN(flush),
 		ReplyRequested:   reply,
 	})
 	if err != nil {
