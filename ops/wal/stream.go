@@ -580,6 +580,8 @@ func (st *stream) nextTimeline(ctx context.Context, tli uint32, at pgwal.LSN) er
 // receive reads the stream until the server ends the timeline (true),
 // ctx ends (false, nil) or something fails.
 func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
+	// The commands after the stream (end of timeline) read without one.
+	defer st.conn.Conn().SetReadDeadline(time.Time{})
 	nextFlush := time.Now().Add(st.s.Flush)
 	nextStatus := time.Now()
 	for {
@@ -604,14 +606,22 @@ func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
 		if nextStatus.Before(deadline) {
 			deadline = nextStatus
 		}
+		if limit := time.Now().Add(time.Second); limit.Before(deadline) {
+			deadline = limit // a stop waits no longer
+		}
 		if err := st.wholes.failed(); err != nil {
 			return false, err
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := st.conn.ReceiveMessage(rctx)
-		cancel()
+		// The wait is bounded by a read deadline on the socket rather than
+		// a context: pgconn watches a context with a goroutine per call,
+		// and the stream is thousands of messages a second. A stop is
+		// seen at the next deadline (at most the flush interval).
+		if err := st.conn.Conn().SetReadDeadline(deadline); err != nil {
+			return false, fmt.Errorf("receive WAL: %w", err)
+		}
+		msg, err := st.conn.ReceiveMessage(context.Background())
 		if err != nil {
-			if pgconn.Timeout(err) || (ctx.Err() != nil && errors.Is(err, context.Canceled)) {
+			if pgconn.Timeout(err) {
 				continue
 			}
 			return false, fmt.Errorf("receive WAL: %w", err)
