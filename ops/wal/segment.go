@@ -14,7 +14,9 @@ type openSegment struct {
 	size    uint64
 	data    []byte
 	durable int
-	chunks  []string
+	// queued counts the bytes handed to the flusher (durable or not yet).
+	queued int
+	chunks []string
 }
 
 func newOpenSegment(seg pgwal.Segment, size uint64) *openSegment {
@@ -29,9 +31,6 @@ func (o *openSegment) durableEnd() pgwal.LSN { return o.seg.Start(o.size) + pgwa
 
 // full reports whether the whole segment was received.
 func (o *openSegment) full() bool { return uint64(len(o.data)) == o.size }
-
-// pending are the received bytes not yet durable.
-func (o *openSegment) pending() []byte { return o.data[o.durable:] }
 
 // receiver places the stream's bytes into segments. It is pure: the
 // streamer stores what it hands back.

@@ -353,6 +353,7 @@ type stream struct {
 	durable   pgwal.LSN
 	serverEnd pgwal.LSN
 	wholes    *wholeWriter
+	flush     *flusher
 	// floor is the slot's restart point when the session began: status
 	// never reports less.
 	floor pgwal.LSN
@@ -414,7 +415,7 @@ func (st *stream) resume(ctx context.Context, slot postgres.ReplicationSlot) err
 	if data, err := st.arch.ReadPartial(ctx, cat, open); err == nil {
 		o := newOpenSegment(open, st.size)
 		o.data = append(o.data, data...)
-		o.durable = len(data)
+		o.durable, o.queued = len(data), len(data)
 		for _, p := range cat.Partials[head] {
 			if p.Segment == open {
 				o.chunks = append(o.chunks, p.Key)
@@ -466,7 +467,11 @@ func (st *stream) jumpGap(slot postgres.ReplicationSlot) error {
 // timeline it follows the next one.
 func (st *stream) run(ctx context.Context, streamed *bool) (err error) {
 	st.wholes = startWholeWriter(st.arch, st.size, st.s.StoreTimeout)
+	st.flush = startFlusher(st.arch, st.size, st.s.StoreTimeout)
 	defer func() {
+		if ferr := st.stopFlusher(); err == nil && ferr != nil {
+			err = ferr
+		}
 		if werr := st.wholes.close(); err == nil && werr != nil {
 			err = werr
 		}
@@ -558,7 +563,7 @@ func (st *stream) startFailed(ctx context.Context, err error) error {
 // nextTimeline makes what was received durable, stores the next
 // timeline's history and starts it at the segment holding the switch.
 func (st *stream) nextTimeline(ctx context.Context, tli uint32, at pgwal.LSN) error {
-	if err := st.flush(ctx); err != nil {
+	if err := st.flushNow(); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, st.s.StoreTimeout)
@@ -587,11 +592,14 @@ func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
 	for {
 		if ctx.Err() != nil {
 			// Stopping: what was received is made durable first.
-			return false, st.flush(context.WithoutCancel(ctx))
+			return false, st.flushNow()
 		}
 		now := time.Now()
+		if err := st.collect(); err != nil {
+			return false, err
+		}
 		if !now.Before(nextFlush) {
-			if err := st.flush(ctx); err != nil {
+			if err := st.dispatch(st.rx.cur, false); err != nil {
 				return false, err
 			}
 			nextFlush = now.Add(st.s.Flush)
@@ -608,6 +616,13 @@ func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
 		}
 		if limit := time.Now().Add(time.Second); limit.Before(deadline) {
 			deadline = limit // a stop waits no longer
+		}
+		if st.flush.inflight > 0 {
+			// A chunk is being written: look for its end soon, to tell
+			// the server without waiting for the next message.
+			if soon := time.Now().Add(5 * time.Millisecond); soon.Before(deadline) {
+				deadline = soon
+			}
 		}
 		if err := st.wholes.failed(); err != nil {
 			return false, err
@@ -660,45 +675,22 @@ func (st *stream) receive(ctx context.Context, streamed *bool) (bool, error) {
 	}
 }
 
-// take places received bytes. A segment filled is made durable at once
-// as its last chunk (so the server hears of it without waiting for the
-// whole segment to be compressed and written), then handed to the
-// whole-segment writer.
+// take places received bytes. A segment filled is queued at once as its
+// last chunk (so the server hears of it without waiting for the whole
+// segment to be compressed and written), then handed to the
+// whole-segment writer once that chunk is durable.
 func (st *stream) take(ctx context.Context, at pgwal.LSN, b []byte) error {
 	full, err := st.rx.add(at, b)
 	if err != nil {
 		return err
 	}
 	for _, o := range full {
-		if err := st.flushSegment(ctx, o); err != nil {
-			return err
-		}
-		if err := st.wholes.add(ctx, o); err != nil {
+		if err := st.dispatch(o, true); err != nil {
 			return err
 		}
 	}
 	st.s.update(func(s *State) { s.Received, s.ServerEnd = st.rx.next, max(st.serverEnd, st.rx.next) })
 	return nil
-}
-
-// flush makes the open segment's bytes received since the last flush
-// durable as a chunk, then tells the server.
-func (st *stream) flush(ctx context.Context) error { return st.flushSegment(ctx, st.rx.cur) }
-
-func (st *stream) flushSegment(ctx context.Context, o *openSegment) error {
-	if o == nil || len(o.pending()) == 0 {
-		return nil
-	}
-	cctx, cancel := context.WithTimeout(ctx, st.s.StoreTimeout)
-	defer cancel()
-	key, err := st.arch.PutPartial(cctx, o.seg, st.size, uint32(o.durable), o.pending())
-	if err != nil {
-		return fmt.Errorf("store the open segment %s: %w", o.seg.Name(st.size), err)
-	}
-	o.chunks = append(o.chunks, key)
-	o.durable = len(o.data)
-	st.madeDurable(o.durableEnd())
-	return st.status(false)
 }
 
 func (st *stream) madeDurable(lsn pgwal.LSN) {
