@@ -432,16 +432,9 @@ func classifyBaseBackup(err error, user string) error {
 	if errors.As(err, &re) {
 		text += "\n" + strings.Join(re.Stderr, "\n")
 	}
-	var fix string
+	fix := postgres.ReplicationAdvice(text, orAll(user))
 	switch {
-	case strings.Contains(text, "no pg_hba.conf entry for replication connection"):
-		fix = fmt.Sprintf("the server's pg_hba.conf has no line for replication connections from this host — add one such as `host replication %s <this host's address>/32 scram-sha-256` (the database column must say replication: `all` does not match it) and reload PostgreSQL (SELECT pg_reload_conf())", orAll(user))
-	case strings.Contains(text, "must be superuser or replication role"):
-		fix = fmt.Sprintf("role %q may not start a replication connection — run ALTER ROLE %s REPLICATION as a superuser", user, orAll(user))
-	case strings.Contains(text, "exceeds max_wal_senders"):
-		fix = "all WAL senders are in use — raise max_wal_senders and restart PostgreSQL, or stop a replica or pg_receivewal that holds one"
-	case strings.Contains(text, "WAL level not sufficient"), strings.Contains(text, "wal_level must be set"):
-		fix = "the server runs with wal_level=minimal — set wal_level = replica in postgresql.conf and restart PostgreSQL"
+	case fix != "":
 	case strings.Contains(text, "can only write single tablespace to stdout"):
 		fix = "the cluster has user tablespaces and pg_basebackup can write only one to a stream — move their objects to pg_default and drop the tablespaces, or use opsdeck backup database"
 	case strings.Contains(text, "incompatible server version"):

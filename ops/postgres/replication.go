@@ -47,32 +47,46 @@ func replicationErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	if advice := ReplicationAdvice(err); advice != "" {
+	if advice := ReplicationAdvice(errorText(err), ""); advice != "" {
 		return fmt.Errorf("%w — %s", err, advice)
 	}
 	return err
 }
 
-// ReplicationAdvice names the fix for a refusal of a replication
-// connection or command, "" when err is none of them.
-func ReplicationAdvice(err error) string {
+// errorText is what the server said in err: its message and detail when
+// it is a server error, else err's text.
+func errorText(err error) string {
 	var pgErr *pgconn.PgError
-	msg := err.Error()
 	if errors.As(err, &pgErr) {
-		msg = pgErr.Message + " " + pgErr.Detail
+		return pgErr.Message + " " + pgErr.Detail
+	}
+	return err.Error()
+}
+
+// IsReplicationRefusal reports whether err is a refusal ReplicationAdvice
+// has a fix for: retrying will not get past it.
+func IsReplicationRefusal(err error) bool { return ReplicationAdvice(errorText(err), "") != "" }
+
+// ReplicationAdvice names the fix for the server's refusal of a
+// replication connection or command, read from what it said (an error's
+// text, or the stderr of a tool such as pg_basebackup); role is the role
+// that connected, "" when unknown. It returns "" for anything else.
+func ReplicationAdvice(msg, role string) string {
+	if role == "" {
+		role = "<role>"
 	}
 	switch {
 	case strings.Contains(msg, "no pg_hba.conf entry for replication connection"):
-		return "add a line for the replication pseudo-database to pg_hba.conf on the server (e.g. `host replication <role> <bastion address>/32 scram-sha-256`) and reload it (SELECT pg_reload_conf())"
+		return fmt.Sprintf("the server's pg_hba.conf has no line for replication connections from this host — add one such as `host replication %s <this host's address>/32 scram-sha-256` (the database column must say replication: `all` does not match it) and reload PostgreSQL (SELECT pg_reload_conf())", role)
 	case strings.Contains(msg, "superuser or replication role"), strings.Contains(msg, "permission denied to start WAL sender"),
 		strings.Contains(msg, "REPLICATION attribute"):
-		return "the role needs the REPLICATION attribute: ALTER ROLE <role> REPLICATION, or set postgres.wal.dsn to a role that has it"
+		return fmt.Sprintf("the role needs the REPLICATION attribute: ALTER ROLE %s REPLICATION, or connect as a role that has it (postgres.dsn, or postgres.wal.dsn for the streamer)", role)
 	case strings.Contains(msg, "exceeds max_wal_senders"):
-		return "every WAL sender is in use (or max_wal_senders is 0, as wal_level=minimal requires): raise max_wal_senders on the server (a restart) or end an unused replication connection"
+		return "every WAL sender is in use (or max_wal_senders is 0, as wal_level=minimal requires): raise max_wal_senders on the server (a restart) or end an unused replication connection (a replica, pg_receivewal)"
 	case strings.Contains(msg, "all replication slots are in use"):
 		return "raise max_replication_slots on the server (a restart), or drop an unused slot (SELECT pg_drop_replication_slot(name) FROM pg_replication_slots WHERE NOT active)"
-	case strings.Contains(msg, "wal_level"):
-		return `set wal_level = replica on the server (a restart): with "minimal" the WAL cannot be archived or streamed`
+	case strings.Contains(msg, "wal_level"), strings.Contains(msg, "WAL level not sufficient"):
+		return `set wal_level = replica on the server (a restart): with "minimal" the WAL cannot be archived, streamed or backed up physically`
 	case strings.Contains(msg, "max_replication_slots > 0"):
 		return "set max_replication_slots to at least 1 on the server (a restart)"
 	}

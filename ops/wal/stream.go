@@ -308,7 +308,7 @@ func (s *Streamer) session(ctx context.Context, streamed *bool) error {
 
 // refusedIf marks the refusals retrying cannot fix.
 func refusedIf(err error) error {
-	if postgres.ReplicationAdvice(err) != "" || postgres.Classify(err) == postgres.KindAuth || postgres.Classify(err) == postgres.KindConfig {
+	if postgres.IsReplicationRefusal(err) || postgres.Classify(err) == postgres.KindAuth || postgres.Classify(err) == postgres.KindConfig {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return err
