@@ -22,7 +22,6 @@ func TestCheckWALArchiveSlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
 	for _, s := range []string{
 		"SELECT pg_create_physical_replication_slot('check_archive', true)",
 		"CREATE TABLE check_wal (id int, pad text)",
@@ -38,6 +37,7 @@ func TestCheckWALArchiveSlot(t *testing.T) {
 		defer cancel()
 		_, _ = conn.Exec(ctx, "SELECT pg_drop_replication_slot('check_archive')")
 		_, _ = conn.Exec(ctx, "DROP TABLE IF EXISTS check_wal")
+		conn.Close(ctx) // here, not deferred: the cleanup runs after the test returns
 	})
 	cfg := writeConfig(t, fmt.Sprintf(`postgres:
   dsn: %q
