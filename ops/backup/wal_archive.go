@@ -416,6 +416,18 @@ func (c *WALCatalog) SegmentCount() int {
 	return n
 }
 
+// OpenSegments returns the segments of timeline tli held as chunks only,
+// in order: each once, however many chunks it has.
+func (c *WALCatalog) OpenSegments(tli uint32) []pgwal.Segment {
+	var out []pgwal.Segment
+	for _, p := range c.Partials[tli] {
+		if n := len(out); n == 0 || out[n-1] != p.Segment {
+			out = append(out, p.Segment) // Partials are sorted by segment
+		}
+	}
+	return out
+}
+
 // partialRun returns the chunks of seg that run from its start without a
 // hole, and the offset they reach (0: none).
 func (c *WALCatalog) partialRun(seg pgwal.Segment) ([]WALObject, uint32) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/opsdeck/opsdeck/ops/pgwal"
 )
 
 // StageWAL writes the archive's WAL as the server names its files into
@@ -58,19 +56,14 @@ func (a *WALArchive) StageWAL(ctx context.Context, dir string, chown func(path s
 				return n, err
 			}
 		}
-		seen := map[pgwal.Segment]bool{}
-		for _, p := range cat.Partials[tli] {
-			if seen[p.Segment] {
-				continue
-			}
-			seen[p.Segment] = true
-			run, err := a.ReadPartial(ctx, cat, p.Segment)
+		for _, seg := range cat.OpenSegments(tli) {
+			run, err := a.ReadPartial(ctx, cat, seg)
 			if err != nil {
 				continue // chunks that do not start the segment: nothing to replay
 			}
 			full := make([]byte, size)
 			copy(full, run)
-			if err := write(p.Segment.Name(size), full); err != nil {
+			if err := write(seg.Name(size), full); err != nil {
 				return n, err
 			}
 		}

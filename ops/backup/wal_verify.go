@@ -78,24 +78,24 @@ func (a *WALArchive) VerifyWAL(ctx context.Context, bases []WALStart, deep bool,
 		}
 		// The open segments: every chunk read back; deep checks the pages
 		// of the run from the segment's start.
-		seen := map[pgwal.Segment]bool{}
 		for _, o := range c.Partials[tli] {
 			if _, err := a.Read(ctx, o); err != nil {
 				res.Problems = append(res.Problems, err.Error())
 			}
 			advance(o)
-			if !deep || seen[o.Segment] {
-				continue
+		}
+		for _, seg := range c.OpenSegments(tli) {
+			if !deep {
+				break // the pages are deep verify's
 			}
-			seen[o.Segment] = true
-			run, err := a.ReadPartial(ctx, c, o.Segment)
+			run, err := a.ReadPartial(ctx, c, seg)
 			if err != nil {
 				continue // named above, or a run that does not start at 0 (a note below)
 			}
 			full := make([]byte, size)
 			copy(full, run)
-			if _, err := pgwal.CheckSegment(full, o.Segment, size, a.SystemID); err != nil {
-				res.Problems = append(res.Problems, fmt.Sprintf("%s (first %d bytes held): %v", o.Segment.Name(size), len(run), err))
+			if _, err := pgwal.CheckSegment(full, seg, size, a.SystemID); err != nil {
+				res.Problems = append(res.Problems, fmt.Sprintf("%s (first %d bytes held): %v", seg.Name(size), len(run), err))
 			}
 		}
 	}

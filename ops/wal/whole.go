@@ -8,7 +8,6 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/logging"
-	"github.com/opsdeck/opsdeck/ops/pgwal"
 )
 
 // wholeWriter stores full segments whole, behind the stream, and deletes
@@ -103,21 +102,16 @@ func repairWholes(ctx context.Context, arch *backup.WALArchive, cat *backup.WALC
 	size := cat.Info.SegmentSize
 	n := 0
 	for _, tli := range cat.Timelines() {
-		seen := map[pgwal.Segment]bool{}
-		for _, p := range cat.Partials[tli] {
-			if seen[p.Segment] {
-				continue
-			}
-			seen[p.Segment] = true
-			data, err := arch.ReadPartial(ctx, cat, p.Segment)
+		for _, seg := range cat.OpenSegments(tli) {
+			data, err := arch.ReadPartial(ctx, cat, seg)
 			if err != nil || uint64(len(data)) != size {
 				continue
 			}
-			if _, err := arch.PutSegment(ctx, p.Segment, size, data); err != nil {
+			if _, err := arch.PutSegment(ctx, seg, size, data); err != nil {
 				return n, err
 			}
 			for _, q := range cat.Partials[tli] {
-				if q.Segment == p.Segment {
+				if q.Segment == seg {
 					_ = arch.Store.DeleteObject(ctx, q.Key)
 				}
 			}
