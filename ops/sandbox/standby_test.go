@@ -75,9 +75,16 @@ func TestPostgresStandbyStreamsAndPromotes(t *testing.T) {
 	if standby.Port == primary.Port || standby.Dir == primary.Dir {
 		t.Fatalf("the standby shares the primary's port or directory")
 	}
-	if got := queryString(t, ctx, primary.DSNFor("postgres"),
-		"SELECT active::text FROM pg_replication_slots WHERE slot_name = '"+slot+"'"); got != "true" {
-		t.Errorf("slot %s active = %s, want true", slot, got)
+	// The standby's WAL receiver connects after it starts: give it time.
+	active := ""
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if active = queryString(t, ctx, primary.DSNFor("postgres"),
+			"SELECT active::text FROM pg_replication_slots WHERE slot_name = '"+slot+"'"); active == "true" {
+			break
+		}
+	}
+	if active != "true" {
+		t.Errorf("slot %s active = %s, want true", slot, active)
 	}
 	if got := queryString(t, ctx, standby.DSN(), "SELECT pg_is_in_recovery()::text"); got != "true" {
 		t.Errorf("standby pg_is_in_recovery() = %s", got)
