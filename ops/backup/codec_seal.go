@@ -47,11 +47,27 @@ func (c Codec) SealExt() string {
 
 // Seal compresses data, and encrypts it when the codec has recipients.
 func (c Codec) Seal(data []byte) ([]byte, error) {
+	packed, err := c.Pack(data)
+	if err != nil {
+		return nil, err
+	}
+	return c.SealPacked(packed)
+}
+
+// Pack compresses data into one zstd frame. Frames concatenated decode to
+// their contents concatenated, so a WAL segment can be stored from its
+// chunks' frames without compressing its bytes again.
+func (c Codec) Pack(data []byte) ([]byte, error) {
 	enc, err := encoderFor(c.Level)
 	if err != nil {
 		return nil, err
 	}
-	packed := enc.EncodeAll(data, make([]byte, 0, len(data)/3+1024))
+	return enc.EncodeAll(data, make([]byte, 0, len(data)/3+1024)), nil
+}
+
+// SealPacked finishes what Pack made: it encrypts it when the codec has
+// recipients.
+func (c Codec) SealPacked(packed []byte) ([]byte, error) {
 	if !c.Encrypted() {
 		return packed, nil
 	}

@@ -246,39 +246,69 @@ func sum256(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// put seals content under key+"-"+sha+ext.
-func (a *WALArchive) put(ctx context.Context, key string, content []byte) (string, error) {
-	sealed, err := a.Codec.Seal(content)
+// put seals content under key+"-"+sha+ext. packed, when not nil, is
+// content already compressed (zstd frames that decode to it); it returns
+// the key and the compressed bytes before encryption.
+func (a *WALArchive) put(ctx context.Context, key string, content, packed []byte) (string, []byte, error) {
+	if packed == nil {
+		var err error
+		if packed, err = a.Codec.Pack(content); err != nil {
+			return "", nil, err
+		}
+	}
+	sealed, err := a.Codec.SealPacked(packed)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	full := key + "-" + sum256(content) + a.Codec.SealExt()
 	if err := a.Store.PutObject(ctx, full, sealed); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return full, nil
+	return full, packed, nil
 }
 
 // PutSegment stores a whole segment.
 func (a *WALArchive) PutSegment(ctx context.Context, seg pgwal.Segment, segSize uint64, data []byte) (string, error) {
+	return a.PutSegmentFrames(ctx, seg, segSize, data, nil)
+}
+
+// PutSegmentFrames stores a whole segment from its chunks' compressed
+// frames (PutPartial's), in order, which together decode to data: the
+// streamer compresses each byte once. Without frames it compresses data.
+func (a *WALArchive) PutSegmentFrames(ctx context.Context, seg pgwal.Segment, segSize uint64, data []byte, frames [][]byte) (string, error) {
 	if uint64(len(data)) != segSize {
 		return "", fmt.Errorf("segment %s: %d bytes, want %d", seg.Name(segSize), len(data), segSize)
 	}
-	return a.put(ctx, a.prefix()+tliHex(seg.Timeline)+"/"+seg.Name(segSize), data)
+	var packed []byte
+	if len(frames) > 0 {
+		n := 0
+		for _, f := range frames {
+			n += len(f)
+		}
+		packed = make([]byte, 0, n)
+		for _, f := range frames {
+			packed = append(packed, f...)
+		}
+	}
+	key, _, err := a.put(ctx, a.prefix()+tliHex(seg.Timeline)+"/"+seg.Name(segSize), data, packed)
+	return key, err
 }
 
-// PutPartial stores bytes [from, from+len(data)) of a segment not yet whole.
-func (a *WALArchive) PutPartial(ctx context.Context, seg pgwal.Segment, segSize uint64, from uint32, data []byte) (string, error) {
+// PutPartial stores bytes [from, from+len(data)) of a segment not yet
+// whole. It returns the chunk's key and its compressed frame, from which
+// PutSegmentFrames can store the segment once it is whole.
+func (a *WALArchive) PutPartial(ctx context.Context, seg pgwal.Segment, segSize uint64, from uint32, data []byte) (string, []byte, error) {
 	to := uint64(from) + uint64(len(data))
 	if len(data) == 0 || to > segSize {
-		return "", fmt.Errorf("segment %s: a chunk [%d, %d) outside the segment", seg.Name(segSize), from, to)
+		return "", nil, fmt.Errorf("segment %s: a chunk [%d, %d) outside the segment", seg.Name(segSize), from, to)
 	}
-	return a.put(ctx, fmt.Sprintf("%s%s/%s.partial-%08X-%08X", a.prefix(), tliHex(seg.Timeline), seg.Name(segSize), from, to), data)
+	return a.put(ctx, fmt.Sprintf("%s%s/%s.partial-%08X-%08X", a.prefix(), tliHex(seg.Timeline), seg.Name(segSize), from, to), data, nil)
 }
 
 // PutHistory stores timeline tli's history file.
 func (a *WALArchive) PutHistory(ctx context.Context, tli uint32, content []byte) (string, error) {
-	return a.put(ctx, a.prefix()+pgwal.HistoryName(tli), content)
+	key, _, err := a.put(ctx, a.prefix()+pgwal.HistoryName(tli), content, nil)
+	return key, err
 }
 
 // Read reads an object's content and checks it against the SHA-256 its

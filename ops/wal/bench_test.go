@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -38,18 +39,53 @@ func benchWAL(b *testing.B) (load, pair time.Duration, pairs int) {
 	return 60 * time.Second, 20 * time.Second, 3
 }
 
-// child is a process whose CPU time is read when it ends.
+// child is a streamer process: the last LSN it made durable, and its CPU
+// time.
 type child struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd     *exec.Cmd
+	done    chan struct{}
+	durable atomic.Uint64
 }
 
+// stop ends the child and returns its CPU time.
 func (c *child) stop(b *testing.B) time.Duration {
 	b.Helper()
 	c.cmd.Process.Signal(syscall.SIGTERM)
 	<-c.done
 	u := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
+}
+
+// caughtUp waits until the child has made the server's WAL durable up to
+// where it is now (a streamer starting behind catches up first, which
+// is not the steady state the benchmark measures), and returns the
+// child's CPU time so far.
+func (c *child) caughtUp(b *testing.B, cl *cluster) time.Duration {
+	b.Helper()
+	target := cl.currentLSN(b)
+	deadline := time.Now().Add(2 * time.Minute)
+	for pgwal.LSN(c.durable.Load()) < target {
+		if time.Now().After(deadline) {
+			b.Fatalf("the streamer did not catch up to %s in 2 minutes (durable %s)", target, pgwal.LSN(c.durable.Load()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return procCPU(b, c.cmd.Process.Pid)
+}
+
+// procCPU is a running process's CPU time (user and system) from /proc.
+func procCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis: state is the
+	// first, utime the 12th and stime the 13th, in clock ticks (100/s).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // startChildStreamer runs the streamer in a process of its own (the test
@@ -78,7 +114,11 @@ func startChildStreamer(b *testing.B, c *cluster, onDurable func(pgwal.LSN, time
 			}
 			lsn, err1 := pgwal.ParseLSN(f[1])
 			ns, err2 := strconv.ParseInt(f[2], 10, 64)
-			if err1 == nil && err2 == nil && onDurable != nil {
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			ch.durable.Store(uint64(lsn))
+			if onDurable != nil {
 				onDurable(lsn, time.Unix(0, ns))
 			}
 		}
@@ -146,6 +186,10 @@ func BenchmarkWALStreaming(b *testing.B) {
 		durable = append(durable, probe{at, l})
 		mu.Unlock()
 	})
+	// Measured from where the streamer has caught up with the WAL written
+	// before it started (pgbench -i's), as pg_receivewal starts at the
+	// server's current position.
+	streamerCPU0 := s.caughtUp(b, c)
 	// pg_receivewal through its own slot, into a directory; zstd of each
 	// segment it finishes, timed as children.
 	recvDir := b.TempDir()
@@ -216,7 +260,7 @@ wait:
 	cancel()
 	<-probeDone
 	time.Sleep(3 * time.Second) // the last flush
-	streamerCPU := s.stop(b)
+	streamerCPU := s.stop(b) - streamerCPU0
 	recv.Process.Signal(syscall.SIGINT)
 	<-recvDone
 	compressFinished()
@@ -236,25 +280,41 @@ wait:
 	mu.Unlock()
 	missed := len(probes) - len(windows)
 
-	// TPS with and without the streamer, alternating.
-	var with, without []float64
+	// TPS without a WAL receiver, with the streamer and with
+	// pg_receivewal --synchronous (what any streaming receiver costs the
+	// server: a walsender woken at every commit), alternating.
+	var with, without, withRecv []float64
 	for i := 0; i < pairs; i++ {
 		without = append(without, pgbench(b, c, pairLen))
 		st := startChildStreamer(b, c, nil)
+		st.caughtUp(b, c) // the WAL of the run without it
 		with = append(with, pgbench(b, c, pairLen))
 		st.stop(b)
+		dir := b.TempDir()
+		c.exec(b, "SELECT pg_drop_replication_slot('bench_receivewal')")
+		c.exec(b, "SELECT pg_create_physical_replication_slot('bench_receivewal', true)")
+		r := exec.Command(filepath.Join(c.pg.BinDir, "pg_receivewal"), "--synchronous", "--slot=bench_receivewal", "-D", dir, "-d", c.pg.DSN(), "--no-password")
+		if err := r.Start(); err != nil {
+			b.Fatal(err)
+		}
+		withRecv = append(withRecv, pgbench(b, c, pairLen))
+		r.Process.Signal(syscall.SIGINT)
+		r.Wait()
 	}
+	c.exec(b, "SELECT pg_drop_replication_slot('bench_receivewal')")
 	slices.Sort(with)
 	slices.Sort(without)
+	slices.Sort(withRecv)
 	anchor := recvCPU + zstdCPU
 	fmt.Printf("\nWAL streaming under pgbench -c 4 -j 2 for %s (%.0f tps), %d probes, %d segments received by pg_receivewal\n", load, loadTPS, len(probes), len(zstdSeen))
 	fmt.Printf("  loss window (commit → durable in the store): p50 %s  p99 %s  max %s  (probes never made durable: %d)\n",
 		percentile(windows, 0.5).Round(time.Millisecond), percentile(windows, 0.99).Round(time.Millisecond), percentile(windows, 1).Round(time.Millisecond), missed)
 	fmt.Printf("  CPU: opsdeck streamer %s; pg_receivewal --synchronous %s + zstd -3 of each segment %s = %s; ratio %.2f×\n",
 		streamerCPU.Round(time.Millisecond), recvCPU.Round(time.Millisecond), zstdCPU.Round(time.Millisecond), anchor.Round(time.Millisecond), float64(streamerCPU)/float64(anchor))
-	fmt.Printf("  pgbench TPS, medians of %d alternating %s runs: without %.0f, with the streamer %.0f: %.3f×\n",
-		pairs, pairLen, without[len(without)/2], with[len(with)/2], with[len(with)/2]/without[len(without)/2])
+	fmt.Printf("  pgbench TPS, medians of %d alternating %s runs: without %.0f, with the streamer %.0f: %.3f×; with pg_receivewal --synchronous instead %.0f: %.3f×\n",
+		pairs, pairLen, without[len(without)/2], with[len(with)/2], with[len(with)/2]/without[len(without)/2], withRecv[len(withRecv)/2], withRecv[len(withRecv)/2]/without[len(without)/2])
 	b.ReportMetric(float64(percentile(windows, 0.99).Milliseconds()), "p99-loss-ms")
 	b.ReportMetric(float64(streamerCPU)/float64(anchor), "cpu/anchor")
 	b.ReportMetric(with[len(with)/2]/without[len(without)/2], "tps-ratio")
+	b.ReportMetric(withRecv[len(withRecv)/2]/without[len(without)/2], "receivewal-tps-ratio")
 }

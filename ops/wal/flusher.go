@@ -32,7 +32,10 @@ type flushJob struct {
 type flushDone struct {
 	job flushJob
 	key string
-	err error
+	// frame is the chunk compressed (PutPartial's), kept for the whole
+	// segment.
+	frame []byte
+	err   error
 }
 
 // flushQueue is how many jobs may be in flight; the stream waits beyond.
@@ -55,7 +58,7 @@ func startFlusher(arch *backup.WALArchive, size uint64, timeout time.Duration) *
 				d.err = fmt.Errorf("an earlier chunk failed")
 			} else if j.to > j.from {
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
-				d.key, d.err = arch.PutPartial(ctx, j.seg, size, uint32(j.from), j.data)
+				d.key, d.frame, d.err = arch.PutPartial(ctx, j.seg, size, uint32(j.from), j.data)
 				cancel()
 				if d.err != nil {
 					d.err = fmt.Errorf("store the open segment %s: %w", j.seg.Name(size), d.err)
@@ -97,6 +100,7 @@ func (st *stream) complete(d flushDone) error {
 	o := d.job.o
 	if d.key != "" {
 		o.chunks = append(o.chunks, d.key)
+		o.addFrame(d.job.from, d.job.to, d.frame)
 	}
 	o.durable = d.job.to
 	st.madeDurable(o.durableEnd())

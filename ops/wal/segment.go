@@ -17,6 +17,37 @@ type openSegment struct {
 	// queued counts the bytes handed to the flusher (durable or not yet).
 	queued int
 	chunks []string
+	// frames are the compressed chunks of this session from the
+	// segment's start, in order, covering framed bytes: when they cover
+	// the whole segment and are few (the stream was fast), the segment is
+	// stored from them without compressing it again.
+	frames [][]byte
+	framed int
+}
+
+// addFrame keeps a durable chunk's frame while the frames run
+// unbroken from the segment's start (a resumed segment's first bytes
+// came from the store: it keeps none).
+func (o *openSegment) addFrame(from, to int, frame []byte) {
+	if from != o.framed || frame == nil {
+		return
+	}
+	o.frames = append(o.frames, frame)
+	o.framed = to
+}
+
+// minFrameBytes is the smallest mean chunk a whole segment is stored
+// from: smaller frames compress worse than the segment would, and a
+// stream that slow leaves the CPU free to compress it again.
+const minFrameBytes = 256 << 10
+
+// wholeFrames returns the frames to store the full segment from, nil
+// when it should be compressed again.
+func (o *openSegment) wholeFrames() [][]byte {
+	if uint64(o.framed) != o.size || len(o.frames) == 0 || o.size/uint64(len(o.frames)) < minFrameBytes {
+		return nil
+	}
+	return o.frames
 }
 
 func newOpenSegment(seg pgwal.Segment, size uint64) *openSegment {

@@ -36,3 +36,34 @@ func TestReceiverSplitsSegments(t *testing.T) {
 		t.Fatalf("mid-segment start: %v", err)
 	}
 }
+
+// A full segment is stored from its chunks' frames only when they run
+// unbroken from its start and are few; a resumed segment's, or one of
+// many small chunks, is compressed again.
+func TestWholeFramesOnlyWhenTheyCoverTheSegment(t *testing.T) {
+	const size = 1 << 20
+	frame := []byte{1}
+	fast := newOpenSegment(pgwal.Segment{Timeline: 1, No: 3}, size)
+	fast.addFrame(0, size/2, frame)
+	fast.addFrame(size/2, size, frame)
+	if got := fast.wholeFrames(); len(got) != 2 {
+		t.Fatalf("two chunks from the start: %d frames", len(got))
+	}
+	resumed := newOpenSegment(pgwal.Segment{Timeline: 1, No: 3}, size)
+	resumed.addFrame(4096, size, frame) // its first bytes came from the store
+	if got := resumed.wholeFrames(); got != nil {
+		t.Fatalf("resumed segment: %d frames", len(got))
+	}
+	slow := newOpenSegment(pgwal.Segment{Timeline: 1, No: 3}, size)
+	for from := 0; from < size; from += 64 << 10 {
+		slow.addFrame(from, from+64<<10, frame)
+	}
+	if got := slow.wholeFrames(); got != nil {
+		t.Fatalf("16 chunks of 64 KiB: %d frames", len(got))
+	}
+	short := newOpenSegment(pgwal.Segment{Timeline: 1, No: 3}, size)
+	short.addFrame(0, size/2, frame)
+	if got := short.wholeFrames(); got != nil {
+		t.Fatalf("half a segment: %d frames", len(got))
+	}
+}

@@ -69,7 +69,7 @@ func (c *cluster) exec(t testing.TB, sql string) {
 	}
 }
 
-func (c *cluster) currentLSN(t *testing.T) pgwal.LSN {
+func (c *cluster) currentLSN(t testing.TB) pgwal.LSN {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), c.pg.DSN())
 	if err != nil {

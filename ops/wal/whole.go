@@ -50,7 +50,7 @@ func (w *wholeWriter) run() {
 func (w *wholeWriter) store(o *openSegment) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
-	if _, err := w.arch.PutSegment(ctx, o.seg, w.size, o.data); err != nil {
+	if _, err := w.arch.PutSegmentFrames(ctx, o.seg, w.size, o.data, o.wholeFrames()); err != nil {
 		return fmt.Errorf("store segment %s whole: %w", o.seg.Name(w.size), err)
 	}
 	for _, k := range o.chunks {
