@@ -155,7 +155,7 @@ func TestBaseAndWALRecoverToTheLastArchivedByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := a.StageWAL(context.Background(), stage, acct.Chown)
+	n, err := a.StageWAL(context.Background(), stage, backup.StageOptions{Chown: acct.Chown})
 	if err != nil || n == 0 {
 		t.Fatalf("staged %d: %v", n, err)
 	}
