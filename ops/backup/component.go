@@ -7,7 +7,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"filippo.io/age"
@@ -206,7 +205,7 @@ func (e *Engine) runComponent(ctx context.Context, codec Codec, id string, t Set
 	name := t.Name()
 	c := Component{Name: name, Start: e.now().UTC()}
 	p.Emit(progress.Event{Kind: progress.Start, Op: "backup", Step: name})
-	run := &ComponentRun{Record: &c, Progress: serialized(p), e: e, codec: codec, id: id}
+	run := &ComponentRun{Record: &c, Progress: p.Serialized(), e: e, codec: codec, id: id}
 	end := logging.Span(ctx, "backup.component", logging.KeySet, id, logging.KeyComponent, name)
 	err := t.Backup(ctx, run)
 	c.End = e.now().UTC()
@@ -267,19 +266,4 @@ func (e *Engine) checkContent(ctx context.Context, m *Manifest, rec *Component, 
 // unknownComponent is the error for a component name no type has.
 func unknownComponent(name string) error {
 	return fmt.Errorf("unknown component %q: choose %s", name, strings.Join(setComponentNames(), ", "))
-}
-
-// serialized passes p's events on one at a time: a component's events
-// come from several goroutines (pg_dump's stdout is copied by one, its
-// stderr read by another), and a progress consumer need not lock.
-func serialized(p progress.Func) progress.Func {
-	if p == nil {
-		return nil
-	}
-	var mu sync.Mutex
-	return func(e progress.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		p(e)
-	}
 }

@@ -101,6 +101,7 @@ func Recover(ctx context.Context, e *backup.Engine, p *Plan, o Options) (rec *Re
 	if o.Timeout <= 0 {
 		o.Timeout = 6 * time.Hour
 	}
+	o.Progress = o.Progress.Serialized() // unpacking, staging and replay report at once
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	binDir, err := serverBinDir(o.BinDir, p.Major)

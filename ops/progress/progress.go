@@ -6,6 +6,7 @@ package progress
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -88,6 +89,21 @@ func (f Func) Emit(e Event) {
 		e.At = time.Now()
 	}
 	f(e)
+}
+
+// Serialized passes f's events on one at a time, for an operation whose
+// events come from several goroutines (a program's stdout copied by one,
+// its stderr read by another): a consumer need not lock.
+func (f Func) Serialized() Func {
+	if f == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		f(e)
+	}
 }
 
 // Chan returns a Func that sends events to ch. Advance events are dropped
