@@ -51,25 +51,36 @@ type dbRestore struct {
 	oldOID, newOID uint32
 	// dumpPath is the decompressed dump while pg_restore reads it.
 	dumpPath string
+	// pit, for a point-in-time restore, is the source instead of the
+	// dump: a private instance recovered to the target (comp is nil).
+	pit *pitSource
 }
 
 func newDBRestore(ctx context.Context, en *env) (*dbRestore, error) {
-	comp, ok := en.plan.Set.Component(backup.Database)
-	if !ok || len(comp.Files) == 0 || comp.Postgres == nil {
-		return nil, fmt.Errorf("backup set %s has no database dump", en.plan.SetID)
-	}
-	d := &dbRestore{en: en, comp: comp, file: comp.Files[0], dsn: en.cfg().Postgres.DSN}
+	d := &dbRestore{en: en, dsn: en.cfg().Postgres.DSN}
 	pc, err := pgx.ParseConfig(d.dsn)
 	if err != nil {
 		return nil, &ConfigError{errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")}
+	}
+	if en.pitr != nil {
+		d.pit = &pitSource{plan: en.pitr, database: pc.Database, user: pc.User}
+	} else {
+		comp, ok := en.plan.Set.Component(backup.Database)
+		if !ok || len(comp.Files) == 0 || comp.Postgres == nil {
+			return nil, fmt.Errorf("backup set %s has no database dump", en.plan.SetID)
+		}
+		d.comp, d.file = comp, comp.Files[0]
 	}
 	d.target = en.plan.Options.TargetDB
 	if d.target == "" {
 		d.target = pc.Database
 	}
 	d.production = d.target == pc.Database
+	if d.target == "" && d.comp != nil {
+		d.target = d.comp.Postgres.Database
+	}
 	if d.target == "" {
-		d.target = comp.Postgres.Database
+		return nil, &ConfigError{errors.New("postgres.dsn names no database — add one (dbname=…) or give --target-db")}
 	}
 	d.server = fmt.Sprintf("%s:%d", pc.Host, pc.Port)
 	if d.targetDSN, err = withDatabase(d.dsn, d.target); err != nil {
@@ -151,8 +162,9 @@ func (d *dbRestore) preflight(ctx context.Context) {
 		return
 	}
 	chk("reachable", health.OK, "PostgreSQL %s at %s", server.Version, d.server)
-	dumped := d.comp.Postgres
-	if backup.ServerMajor(server.VersionNum) < backup.ServerMajor(dumped.ServerVersionNum) {
+	if d.pit != nil {
+		d.pit.preflight(ctx, d, server.VersionNum, chk)
+	} else if dumped := d.comp.Postgres; backup.ServerMajor(server.VersionNum) < backup.ServerMajor(dumped.ServerVersionNum) {
 		chk("server version", health.Warn, "the dump comes from PostgreSQL %s, this server is %s: objects of the newer version may not restore", dumped.ServerVersion, server.Version)
 	}
 
@@ -163,7 +175,9 @@ func (d *dbRestore) preflight(ctx context.Context) {
 	}
 	d.superuser = role.Superuser
 	createdb := role.CreateDB
-	d.pgRestoreCheck(ctx, chk)
+	if d.pit == nil {
+		d.pgRestoreCheck(ctx, chk)
+	}
 
 	d.exists, err = postgres.DatabaseExists(ctx, pool, d.target)
 	if err != nil {
@@ -185,7 +199,9 @@ func (d *dbRestore) preflight(ctx context.Context) {
 		}
 		sessions, _ := postgres.CountSessions(ctx, pool, d.target)
 		chk("target", health.OK, "%s: %s, %d session(s) to end at the swap; kept afterwards as %s_pre_<time>", d.target, progress.Bytes(size), sessions, d.target)
-		d.currentRows(ctx)
+		if d.pit == nil {
+			d.currentRows(ctx)
+		}
 	} else {
 		chk("target", health.Warn, "database %s does not exist: it will be created (nothing is replaced)", d.target)
 	}
@@ -255,18 +271,24 @@ func (d *dbRestore) currentRows(ctx context.Context) {
 // server's free space with the database's size.
 func (d *dbRestore) diskCheck(ctx context.Context, pool *pgxpool.Pool, current int64, chk func(string, health.Status, string, ...any)) {
 	work := d.en.cfg().Restore.WorkDirIn(d.en.cfg().StateDir)
-	need := d.file.RawSize
+	need, what := d.file.RawSize, "the decompressed dump"
+	if d.pit != nil {
+		need, what = d.pit.plan.TarBytes+d.pit.plan.WALBytes, "the recovered instance (base backup and WAL)"
+	}
 	if free, err := freeBytes(existingParent(work)); err != nil {
 		chk("disk", health.Warn, "cannot read the free space of %s: %v", work, err)
 	} else if free < need+need/10 {
-		chk("disk", health.Crit, "%s has %s free; the decompressed dump needs %s — free space or set restore.work_dir", work, progress.Bytes(free), progress.Bytes(need))
+		chk("disk", health.Crit, "%s has %s free; %s needs %s — free space or set restore.work_dir", work, progress.Bytes(free), what, progress.Bytes(need))
 	} else {
-		chk("disk", health.OK, "%s free in %s for the %s dump", progress.Bytes(free), work, progress.Bytes(need))
+		chk("disk", health.OK, "%s free in %s for %s (%s)", progress.Bytes(free), work, what, progress.Bytes(need))
 	}
 	// The restored copy sits next to the current one until the old one is
 	// dropped: about the current size, or twice the dump (indexes) for a
 	// new database.
 	want := max(current, 2*need)
+	if d.pit != nil {
+		want = current // the copy of the database, without the instance's cluster
+	}
 	dataDir, err := postgres.DataDirectory(ctx, pool)
 	if err != nil || dataDir == "" {
 		chk("server disk", health.Warn, "the server's data directory is not visible to this role; make sure it has about %s free", progress.Bytes(want))

@@ -23,6 +23,9 @@ import (
 // restoreSteps restore the dump into the scratch database and verify it
 // there, while production goes on serving.
 func (d *dbRestore) restoreSteps() []*Step {
+	if d.pit != nil {
+		return d.pit.steps(d)
+	}
 	return []*Step{{
 		Name: "database.restore", Component: backup.Database,
 		Title: fmt.Sprintf("Restore the dump into the scratch database %s (pg_restore --jobs %d)", d.scratch, d.en.cfg().Restore.Jobs),
@@ -182,14 +185,7 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 	}
 	dsn, password := backup.SplitPassword(scratchDSN)
 	args := []string{"--dbname=" + dsn, fmt.Sprintf("--jobs=%d", en.cfg().Restore.Jobs), "--exit-on-error", "--verbose", "--no-password"}
-	switch {
-	case d.superuser:
-	case d.ownerMember:
-		// As the target's owner: the objects are its, the grants apply.
-		args = append(args, "--no-owner", "--role="+d.owner)
-	default:
-		args = append(args, "--no-owner", "--no-privileges")
-	}
+	args = append(args, d.ownershipArgs()...)
 	args = append(args, d.dumpPath)
 	items := d.countItems(ctx, bin)
 	var done int64
@@ -215,6 +211,20 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 	}
 	en.note("pg_restore finished without error in %v", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// ownershipArgs are pg_restore's arguments for the objects' owners: as
+// dumped for a superuser, the target's owner's for a member of it (the
+// objects are its, the grants apply), else the connecting role's without
+// the dumped grants.
+func (d *dbRestore) ownershipArgs() []string {
+	switch {
+	case d.superuser:
+		return nil
+	case d.ownerMember:
+		return []string{"--no-owner", "--role=" + d.owner}
+	}
+	return []string{"--no-owner", "--no-privileges"}
 }
 
 // countItems counts the dump's table of contents for the progress bar (0

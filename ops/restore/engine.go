@@ -16,6 +16,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/logging"
+	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
@@ -149,14 +150,23 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (pl
 	if err != nil {
 		return nil, err
 	}
-	m, err := Resolve(ctx, e.Backup.Store, opts.Kind, opts.ID)
-	if err != nil {
+	var pp *pitr.Plan
+	var m *backup.Manifest
+	if opts.PointInTime != nil {
+		if opts.Kind != Database {
+			return nil, fmt.Errorf("a point-in-time restore restores the database, not %s", opts.Kind)
+		}
+		if pp, err = pitr.Prepare(ctx, e.Backup, *opts.PointInTime, opts.ID); err != nil {
+			return nil, err
+		}
+		m = pp.Set
+	} else if m, err = Resolve(ctx, e.Backup.Store, opts.Kind, opts.ID); err != nil {
 		return nil, err
 	}
 	slog.DebugContext(ctx, "restore set resolved", logging.KeyKind, opts.Kind, logging.KeySet, m.ID, logging.KeyComponents, comps)
-	plan = &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps}
+	plan = &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps, PointInTime: pp}
 	ids, idErr := e.Backup.Identities()
-	en := &env{eng: e, plan: plan, p: p, ids: ids}
+	en := &env{eng: e, plan: plan, p: p, ids: ids, pitr: pp}
 	plan.env = en
 	if idErr != nil {
 		en.check("set", "decryption", health.Crit, idErr.Error()+" — fix backup.encryption.identity_file")
@@ -312,6 +322,8 @@ type env struct {
 	journalWarned bool
 	// recovering is set while Recover undoes an interrupted run.
 	recovering bool
+	// pitr is a point-in-time restore's recovery plan (nil otherwise).
+	pitr *pitr.Plan
 	// mu serializes events, notes and journal writes; bg waits for the
 	// staged dump's removal.
 	mu sync.Mutex

@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/safefile"
 )
@@ -49,6 +50,10 @@ type dbJournal struct {
 	Pre     string `json:"pre,omitempty"`
 	OldOID  uint32 `json:"old_oid,omitempty"`
 	NewOID  uint32 `json:"new_oid,omitempty"`
+	// Instance and InstancePID are a point-in-time restore's private
+	// instance: its directory and server process.
+	Instance    string `json:"instance,omitempty"`
+	InstancePID int    `json:"instance_pid,omitempty"`
 }
 
 type writerJournal struct {
@@ -171,6 +176,9 @@ func (en *env) persist() {
 	if en.db != nil {
 		d := en.db
 		j.Database = &dbJournal{Target: d.target, Scratch: d.scratch, Pre: d.pre, OldOID: d.oldOID, NewOID: d.newOID}
+		if d.pit != nil {
+			j.Database.Instance, j.Database.InstancePID = d.pit.dir, d.pit.pid
+		}
 	}
 	j.Writers = j.Writers[:0]
 	if en.writers != nil {
@@ -288,9 +296,31 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 	plan := &Plan{Options: j.Options, SetID: j.Set}
 	en := &env{eng: e, plan: plan, p: p, ids: ids, recovering: true}
 	plan.env = en
-	m, err := Resolve(ctx, e.Backup.Store, j.Options.Kind, j.Set)
+	var m *backup.Manifest
+	var err error
+	if j.Options.PointInTime == nil {
+		m, err = Resolve(ctx, e.Backup.Store, j.Options.Kind, j.Set)
+	}
+	fromJournal := func() {
+		plan.Set = &backup.Manifest{ID: j.Set}
+		plan.Components = []string{Database}
+		d := &dbRestore{en: en, dsn: e.cfg().Postgres.DSN, target: j.Database.Target, scratch: j.Database.Scratch}
+		if t := j.Options.PointInTime; t != nil {
+			d.pit = &pitSource{plan: &pitr.Plan{Target: *t, Set: plan.Set}, dir: j.Database.Instance, pid: j.Database.InstancePID}
+		} else {
+			d.comp = &backup.Component{Postgres: &backup.PostgresFacts{}}
+		}
+		plan.Target.Database = d.target
+		wr := newWriters(en)
+		en.db, en.writers = d, wr
+		plan.Steps = append(d.restoreSteps(), wr.downStep(), d.swapStep(), wr.upStep())
+	}
 	switch {
-	case err == nil:
+	case j.Options.PointInTime != nil && j.Database != nil:
+		// A point-in-time restore is undone from the journal alone: the
+		// private instance's directory, the scratch database, the swap.
+		fromJournal()
+	case m != nil:
 		plan.Set = m
 		plan.Components, _ = componentsOf(j.Options.Kind)
 		if err := e.build(ctx, en); err != nil {
@@ -300,13 +330,7 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 		// The set is gone (pruned since the run died): the database and
 		// the writers are put back from the journal alone.
 		p.Emit(progress.Event{Kind: progress.Warn, Op: OpUndo, Message: fmt.Sprintf("the set %s cannot be read (%v): putting the database and the writers back from the journal alone", j.Set, err)})
-		plan.Set = &backup.Manifest{ID: j.Set}
-		plan.Components = []string{Database}
-		d := &dbRestore{en: en, dsn: e.cfg().Postgres.DSN, target: j.Database.Target, scratch: j.Database.Scratch, comp: &backup.Component{Postgres: &backup.PostgresFacts{}}}
-		plan.Target.Database = d.target
-		wr := newWriters(en)
-		en.db, en.writers = d, wr
-		plan.Steps = append(d.restoreSteps(), wr.downStep(), d.swapStep(), wr.upStep())
+		fromJournal()
 	default:
 		return nil, fmt.Errorf("the interrupted restore's set: %w", err)
 	}

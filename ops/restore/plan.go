@@ -8,6 +8,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/pitr"
 )
 
 // Kinds of restore.
@@ -45,6 +46,11 @@ type Options struct {
 	// differ from the backup; by default they are skipped and only missing
 	// objects are created.
 	UpdateExisting bool
+	// PointInTime restores the database as it was at a moment of the WAL
+	// archive: a base backup (ID, when set, names its set) recovered to
+	// the target in a private instance, then copied. Kind must be
+	// database.
+	PointInTime *pitr.Target `json:"point_in_time,omitempty"`
 }
 
 // Check is one preflight result.
@@ -88,6 +94,9 @@ type Plan struct {
 	Target Target `json:"target"`
 	// Confirm is what the operator types to confirm.
 	Confirm string `json:"confirm"`
+	// PointInTime is a point-in-time restore's recovery: the base backup
+	// chosen, the WAL after it, the target (nil otherwise).
+	PointInTime *pitr.Plan `json:"point_in_time,omitempty"`
 	// Steps, in order.
 	Steps []*Step `json:"steps"`
 	// Checks are the preflight results.
