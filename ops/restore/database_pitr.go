@@ -142,7 +142,7 @@ func (s *pitSource) recover(ctx context.Context, d *dbRestore) error {
 		return err
 	}
 	s.rec = rec
-	en.note("recovered to %s (replayed to %s on the base backup's timeline or a later one) in %v", s.plan.Target, rec.Reached, rec.Took.Round(time.Millisecond))
+	en.note("recovered to %s in %v: replay ended at %s", s.plan.Target, rec.Took.Round(time.Millisecond), rec.Reached)
 	return nil
 }
 

@@ -160,7 +160,7 @@ func TestPointInTimeRestoreUndoesATruncate(t *testing.T) {
 		t.Errorf("left in the work directory: %v", left)
 	}
 	md, err := os.ReadFile(rep.Path)
-	if err != nil || !strings.Contains(string(md), "database.recover") {
+	if err != nil || !strings.Contains(string(md), "database.recover") || !strings.Contains(string(md), "| Point in time | just before transaction") {
 		t.Fatalf("report: %v\n%s", err, md)
 	}
 }

@@ -47,6 +47,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Set | %s (taken %s, %s, by %s) |\n", p.SetID, p.Set.Start.UTC().Format(time.RFC3339), progress.Bytes(p.Set.Size()), cell(p.Set.User))
 	fmt.Fprintf(&b, "| Components | %s |\n", strings.Join(p.Components, ", "))
+	if pt := p.PointInTime; pt != nil {
+		fmt.Fprintf(&b, "| Point in time | %s (chosen: %s); base backup %s and the WAL to %s |\n", cell(pt.Target.String()), cell(pt.Target.How), pt.Set.ID, pt.Until)
+	}
 	fmt.Fprintf(&b, "| Target | %s |\n", cell(p.describeTarget()))
 	fmt.Fprintf(&b, "| Who | %s |\n", cell(rep.Who))
 	fmt.Fprintf(&b, "| Started | %s |\n", rep.Start.UTC().Format(time.RFC3339))

@@ -53,10 +53,16 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 		return nil, err
 	}
 	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx)}
-	entry := e.Backup.AuditLog(ctx).Begin(string(access.RestoreRun), target, map[string]any{
+	details := map[string]any{
 		"kind": plan.Options.Kind, "set": plan.SetID, "components": plan.Components,
 		"no_safety_backup": plan.Options.NoSafetyBackup, "update_existing": plan.Options.UpdateExisting,
-	})
+	}
+	if pt := plan.PointInTime; pt != nil {
+		details["point_in_time"] = pt.Target.String()
+		details["target_chosen"] = pt.Target.How
+		details["wal_until"] = pt.Until.String()
+	}
+	entry := e.Backup.AuditLog(ctx).Begin(string(access.RestoreRun), target, details)
 	end := logging.Span(ctx, "restore", logging.KeySet, plan.SetID, logging.KeyKind, plan.Options.Kind, logging.KeyTarget, target)
 	err := e.run(ctx, plan, rep)
 	end(err, slog.Group("result", "undone", rep.Undone, "safety_backups", en.safetyIDs()))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -126,6 +127,13 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	cfg.Kubernetes.Namespaces = []string{opts.Namespace}
 	cfg.Restore.Writers = []string{"api", "worker", "scheduler"} // the seeded Deployments that write to the database
 	cfg.Backup.Dir = filepath.Join(dir, "backups")
+	// A point-in-time restore runs its private PostgreSQL as the postgres
+	// user (opsdeck runs as root here): it must reach the work directory
+	// through the sandbox's, which others may cross but not list.
+	cfg.Restore.WorkDir = filepath.Join(dir, "restore-work")
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	sb.ConfigPath = filepath.Join(dir, "opsdeck.yaml")
 	if err := cfg.Write(sb.ConfigPath); err != nil {
 		return nil, fmt.Errorf("sandbox: write config: %w", err)

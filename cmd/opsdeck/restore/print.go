@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
@@ -16,6 +17,15 @@ func printPlan(w io.Writer, p *oprestore.Plan) {
 	m := p.Set
 	fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
 		m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
+	if pt := p.PointInTime; pt != nil {
+		fmt.Fprintf(w, "  to       %s\n", pt.Target)
+		if !pt.Target.Time.IsZero() {
+			fmt.Fprintf(w, "           = %s\n", pt.Target.Time.UTC().Format("2006-01-02 15:04:05.999999 UTC"))
+		}
+		fmt.Fprintf(w, "  from     base backup %s (ended %s) and %s of WAL to %s\n", pt.Set.ID,
+			pt.Base.At.Local().Format("2006-01-02 15:04:05 -07:00"), progress.Bytes(pt.WALBytes), pt.Until)
+		fmt.Fprintf(w, "  archive  can recover to %s\n", pitr.SpansString(pt.Covered))
+	}
 	t := p.Target
 	if t.Database != "" {
 		fmt.Fprintf(w, "  database %s on %s\n", t.Database, t.Postgres)

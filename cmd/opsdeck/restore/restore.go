@@ -6,17 +6,21 @@ package restore
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/pgwal"
+	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
@@ -28,6 +32,10 @@ type flags struct {
 	noSafety       bool
 	updateExisting bool
 	quiet          bool
+	// A point-in-time database restore's target.
+	toTime, toLSN string
+	toXID         uint64
+	inclusive     bool
 	// stdinIsTerminal is replaced in tests.
 	stdinIsTerminal func() bool
 }
@@ -58,6 +66,16 @@ with a precondition, an action, a verification and an undo:
             of those that differ) in dependency order
   full      config, database and redis in one plan
 
+A database can also be restored to a moment of the WAL archive (opsdeck wal
+stream, opsdeck backup base): with --to, --to-lsn or --to-xid the newest
+base backup that reaches the target (or the set ID given) is recovered with
+the WAL in a private PostgreSQL instance on this machine (restore.work_dir;
+the server of the base backup's major version must be installed), the
+database is copied from it into <db>_restore_<id> and compared with it table
+by table, then swapped in as above. --inclusive=false stops just before the
+target ("just before the TRUNCATE"). A time without a zone is this machine's
+local time; the plan shows the offset.
+
 If a step fails or the run is interrupted, the steps done are undone in
 reverse and the original data keeps serving. A restore that was killed
 outright (SIGKILL, a lost host) leaves a journal in the state directory; the
@@ -76,6 +94,8 @@ not finish (read the report).`,
   opsdeck restore database latest --target-db stockapp_copy --yes
   opsdeck restore config --update-existing
   opsdeck restore full latest
+  opsdeck restore database --to "2026-12-07 09:13:00"
+  opsdeck restore database --to-xid 48213 --inclusive=false
   opsdeck restore recover`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && args[0] == "recover" {
@@ -101,7 +121,48 @@ not finish (read the report).`,
 	fl.BoolVar(&f.noSafety, "no-safety-backup", false, "skip the safety backup (the renamed old database is still kept)")
 	fl.BoolVar(&f.updateExisting, "update-existing", false, "config: also update live objects that differ from the backup")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr, only warnings and failures")
+	fl.StringVar(&f.toTime, "to", "", `database: restore to this time of the WAL archive ("2026-12-07 09:13:00", local time, or with an offset)`)
+	fl.StringVar(&f.toLSN, "to-lsn", "", "database: restore to this WAL position (0/3000158)")
+	fl.Uint64Var(&f.toXID, "to-xid", 0, "database: restore to the commit of this transaction id")
+	fl.BoolVar(&f.inclusive, "inclusive", true, "with --to, --to-lsn or --to-xid: include the target (false: stop just before it)")
 	return cmd
+}
+
+// pointInTime reads the target flags: nil without one.
+func (f *flags) pointInTime(kind string) (*pitr.Target, error) {
+	n := 0
+	for _, set := range []bool{f.toTime != "", f.toLSN != "", f.toXID != 0} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0 && !f.inclusive:
+		return nil, cli.Exit(cli.CodeUsage, errors.New("--inclusive=false needs a target: --to, --to-lsn or --to-xid"))
+	case n == 0:
+		return nil, nil
+	case n > 1:
+		return nil, cli.Exit(cli.CodeUsage, errors.New("give one target: --to, --to-lsn or --to-xid"))
+	case kind != oprestore.Database:
+		return nil, cli.Exit(cli.CodeUsage, fmt.Errorf("--to, --to-lsn and --to-xid restore the database, not %s", kind))
+	}
+	t := &pitr.Target{Exclusive: !f.inclusive, How: "typed on the command line"}
+	var err error
+	switch {
+	case f.toTime != "":
+		t.Time, err = pitr.ParseTime(f.toTime, time.Local)
+	case f.toLSN != "":
+		t.LSN, err = pgwal.ParseLSN(f.toLSN)
+		if err != nil {
+			err = fmt.Errorf("--to-lsn %q is not a WAL position (like 0/3000158): %w", f.toLSN, err)
+		}
+	default:
+		t.XID = f.toXID
+	}
+	if err != nil {
+		return nil, cli.Exit(cli.CodeUsage, err)
+	}
+	return t, nil
 }
 
 func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
@@ -121,6 +182,12 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	defer stop()
 	p := g.Printer(cmd, f.out)
 	opts := oprestore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
+	if opts.PointInTime, err = f.pointInTime(args[0]); err != nil {
+		return err
+	}
+	if len(args) == 2 && opts.PointInTime != nil && args[1] == "latest" {
+		args = args[:1] // the newest base backup that reaches the target
+	}
 	if len(args) == 2 {
 		opts.ID = args[1]
 		if opts.ID != "latest" && !backup.ValidID(opts.ID) {

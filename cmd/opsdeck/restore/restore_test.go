@@ -94,6 +94,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"database", "20990101_000000"}, 3, "20990101_000000"},
 		{[]string{"database"}, 2, "no backup set"},
 		{[]string{"database", "-o", "xml"}, 3, `unknown output format "xml"`},
+		{[]string{"database", "--to", "yesterday"}, 3, `"yesterday" is not a time`},
+		{[]string{"database", "--to-lsn", "somewhere"}, 3, "is not a WAL position"},
+		{[]string{"database", "--to", "2026-12-07 09:13:00", "--to-xid", "5"}, 3, "give one target"},
+		{[]string{"redis", "--to-xid", "5"}, 3, "restore the database, not redis"},
+		{[]string{"database", "--inclusive=false"}, 3, "--inclusive=false needs a target"},
+		{[]string{"database", "--to", "2026-12-07 09:13:00+00:00"}, 2, "the store holds no base backup with a WAL archive"},
 	} {
 		r := runCmd(t, path, "", true, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
