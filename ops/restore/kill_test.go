@@ -15,6 +15,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/pitr"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
@@ -42,7 +43,11 @@ func childMain() int {
 		return nil
 	})
 	ctx := accesstest.Admin(context.Background())
-	plan, err := e.Prepare(ctx, oprestore.Options{Kind: oprestore.Database, NoSafetyBackup: true}, nil)
+	opts := oprestore.Options{Kind: oprestore.Database, NoSafetyBackup: true}
+	if os.Getenv("OPSDECK_RESTORE_TEST_PITR") == "1" {
+		opts.PointInTime = &pitr.Target{}
+	}
+	plan, err := e.Prepare(ctx, opts, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -140,6 +145,50 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 			if _, err := e.Recover(accesstest.Admin(context.Background()), nil); err == nil || !strings.Contains(err.Error(), "no interrupted restore") {
 				t.Fatalf("a second recover: %v", err)
 			}
+		})
+	}
+}
+
+// TestKilledPointInTimeRestoreIsRecovered kills a point-in-time restore
+// once its private instance has recovered: the instance dies with it, its
+// directory stays, and Recover removes it with the scratch database.
+func TestKilledPointInTimeRestoreIsRecovered(t *testing.T) {
+	f := newDBFixture(t)
+	s := f.archiving()
+	f.exec("INSERT INTO stocks (symbol) VALUES ('LATE')")
+	f.archived(s)
+	cfgPath := filepath.Join(t.TempDir(), "opsdeck.yaml")
+	if err := f.cfg.Write(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, point := range []string{"after:database.recover", "after:database.restore"} {
+		t.Run(point, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"="+point, "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath, "OPSDECK_RESTORE_TEST_PITR=1")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err == nil {
+				t.Fatalf("the child was not killed: %s", stderr.String())
+			}
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+				t.Fatalf("the child was not killed: %s", stderr.String())
+			}
+			left, _ := os.ReadDir(f.cfg.Restore.WorkDir)
+			if len(left) != 1 {
+				t.Fatalf("the killed run should leave its instance's directory: %v", left)
+			}
+			j, err := oprestore.Interrupted(f.cfg)
+			if err != nil || j == nil || j.Database == nil || j.Database.Instance == "" {
+				t.Fatalf("journal %+v %v", j, err)
+			}
+			rep, err := f.engine().Recover(accesstest.Admin(context.Background()), nil)
+			if err != nil {
+				t.Fatalf("recover: %v\n%+v", err, rep)
+			}
+			if left, _ := os.ReadDir(f.cfg.Restore.WorkDir); len(left) != 0 {
+				t.Fatalf("left in the work directory after recover: %v", left)
+			}
+			f.assertOriginal(t)
 		})
 	}
 }
