@@ -101,13 +101,7 @@ func pitrBinDir(pgBinDir string, major int) (string, error) {
 // copy.
 func (s *pitSource) steps(d *dbRestore) []*Step {
 	jobs := d.en.cfg().Restore.Jobs
-	return []*Step{{
-		Name: "database.recover", Component: backup.Database,
-		Title: fmt.Sprintf("Recover base backup %s and the WAL to %s in a private PostgreSQL instance on this machine", s.plan.Set.ID, s.plan.Target),
-		Undo:  "Stop the private instance and remove its directory",
-		do:    func(ctx context.Context) error { return s.recover(ctx, d) },
-		undo:  func(context.Context) error { return s.remove(d) },
-	}, {
+	return []*Step{s.recoverStep(d), {
 		Name: "database.restore", Component: backup.Database,
 		Title: fmt.Sprintf("Copy %s from the recovered instance into the scratch database %s (schema by pg_dump, data by %d parallel COPY streams)", s.database, d.scratch, jobs),
 		Undo:  "Drop the scratch database " + d.scratch,
@@ -118,6 +112,17 @@ func (s *pitSource) steps(d *dbRestore) []*Step {
 		Title: fmt.Sprintf("Compare the rows and a checksum of every table of %s with the recovered instance, then remove the instance", d.scratch),
 		do:    func(ctx context.Context) error { return s.verify(ctx, d) },
 	}}
+}
+
+// recoverStep recovers the private instance.
+func (s *pitSource) recoverStep(d *dbRestore) *Step {
+	return &Step{
+		Name: "database.recover", Component: backup.Database,
+		Title: fmt.Sprintf("Recover base backup %s and the WAL to %s in a private PostgreSQL instance on this machine", s.plan.Set.ID, s.plan.Target),
+		Undo:  "Stop the private instance and remove its directory",
+		do:    func(ctx context.Context) error { return s.recover(ctx, d) },
+		undo:  func(context.Context) error { return s.remove(d) },
+	}
 }
 
 // recover runs ops/pitr's recovery, journaling the instance.
@@ -306,7 +311,7 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 	for range max(1, min(en.cfg().Restore.Jobs, len(s.tables))) {
 		wg.Go(func() {
 			for t := range next {
-				n, err := s.copyTable(ctx, d, pool, t, func(b int64) {
+				n, err := s.copyStream(ctx, d, pool, "COPY "+t.name+" TO STDOUT (FORMAT binary)", "COPY "+t.name+" FROM STDIN (FORMAT binary)", func(b int64) {
 					en.advance(copied.Add(b), total, true)
 				})
 				if err != nil {
@@ -331,9 +336,10 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 	return rows.Load(), copied.Load(), nil
 }
 
-// copyTable streams one table from the instance into the scratch
-// database.
-func (s *pitSource) copyTable(ctx context.Context, d *dbRestore, pool *pgxpool.Pool, t copyTable, tick func(int64)) (int64, error) {
+// copyStream streams one table's rows from the instance (a COPY TO
+// STDOUT) into production's server (a COPY FROM STDIN on pool), both in
+// binary.
+func (s *pitSource) copyStream(ctx context.Context, d *dbRestore, pool *pgxpool.Pool, from, to string, tick func(int64)) (int64, error) {
 	src, err := s.rec.Connect(ctx, s.database)
 	if err != nil {
 		return 0, fmt.Errorf("connect to the recovered instance: %w", err)
@@ -353,11 +359,11 @@ func (s *pitSource) copyTable(ctx context.Context, d *dbRestore, pool *pgxpool.P
 	pr, pw := io.Pipe()
 	out := make(chan error, 1)
 	go func() {
-		_, err := src.PgConn().CopyTo(ctx, &countingWriter{w: pw, tick: tick}, "COPY "+t.name+" TO STDOUT (FORMAT binary)")
+		_, err := src.PgConn().CopyTo(ctx, &countingWriter{w: pw, tick: tick}, from)
 		pw.CloseWithError(err)
 		out <- err
 	}()
-	tag, err := dst.Conn().PgConn().CopyFrom(ctx, pr, "COPY "+t.name+" FROM STDIN (FORMAT binary)")
+	tag, err := dst.Conn().PgConn().CopyFrom(ctx, pr, to)
 	pr.CloseWithError(err)
 	if rerr := <-out; rerr != nil {
 		return 0, fmt.Errorf("read from the recovered instance: %w", rerr)

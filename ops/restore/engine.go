@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -130,6 +131,8 @@ func componentsOf(kind string) ([]string, error) {
 		return []string{kind}, nil
 	case Full:
 		return []string{Config, Database, Redis}, nil
+	case Table, Merge:
+		return []string{Database}, nil
 	}
 	return nil, fmt.Errorf("unknown restore kind %q: choose database, redis, config or full", kind)
 }
@@ -152,16 +155,24 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (pl
 	}
 	var pp *pitr.Plan
 	var m *backup.Manifest
-	if opts.PointInTime != nil {
-		if opts.Kind != Database {
-			return nil, fmt.Errorf("a point-in-time restore restores the database, not %s", opts.Kind)
+	switch {
+	case opts.Kind == Merge:
+		// From a copy in the live database: no set.
+		m = &backup.Manifest{ID: "live"}
+	case opts.PointInTime != nil:
+		if opts.Kind != Database && opts.Kind != Table {
+			return nil, fmt.Errorf("a point-in-time restore restores the database or tables, not %s", opts.Kind)
 		}
 		if pp, err = pitr.Prepare(ctx, e.Backup, *opts.PointInTime, opts.ID); err != nil {
 			return nil, err
 		}
 		m = pp.Set
-	} else if m, err = Resolve(ctx, e.Backup.Store, opts.Kind, opts.ID); err != nil {
-		return nil, err
+	case opts.Kind == Table:
+		return nil, &ConfigError{errors.New("a table restore needs a moment of the WAL archive: --to, --to-lsn or --to-xid")}
+	default:
+		if m, err = Resolve(ctx, e.Backup.Store, opts.Kind, opts.ID); err != nil {
+			return nil, err
+		}
 	}
 	slog.DebugContext(ctx, "restore set resolved", logging.KeyKind, opts.Kind, logging.KeySet, m.ID, logging.KeyComponents, comps)
 	plan = &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps, PointInTime: pp}
@@ -196,6 +207,12 @@ func planStatus(p *Plan) health.Status {
 // the post-checks last.
 func (e *Engine) build(ctx context.Context, en *env) error {
 	plan := en.plan
+	switch plan.Options.Kind {
+	case Table:
+		return e.buildTable(ctx, en)
+	case Merge:
+		return e.buildMerge(ctx, en)
+	}
 	has := func(c string) bool { return slices.Contains(plan.Components, c) }
 	var db *dbRestore
 	var rd *redisRestore
@@ -324,6 +341,8 @@ type env struct {
 	recovering bool
 	// pitr is a point-in-time restore's recovery plan (nil otherwise).
 	pitr *pitr.Plan
+	// table is a table restore (nil otherwise).
+	table *tableRestore
 	// mu serializes events, notes and journal writes; bg waits for the
 	// staged dump's removal.
 	mu sync.Mutex

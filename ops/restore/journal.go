@@ -40,8 +40,10 @@ type Journal struct {
 	Current string   `json:"current,omitempty"`
 	Safety  []string `json:"safety_backups,omitempty"`
 
-	Database *dbJournal      `json:"database,omitempty"`
-	Writers  []writerJournal `json:"writers,omitempty"`
+	Database *dbJournal `json:"database,omitempty"`
+	// Tables are a table restore's copies.
+	Tables  []sideTable     `json:"tables,omitempty"`
+	Writers []writerJournal `json:"writers,omitempty"`
 }
 
 type dbJournal struct {
@@ -180,6 +182,9 @@ func (en *env) persist() {
 			j.Database.Instance, j.Database.InstancePID = d.pit.dir, d.pit.pid
 		}
 	}
+	if en.table != nil {
+		j.Tables = en.table.tables
+	}
 	j.Writers = j.Writers[:0]
 	if en.writers != nil {
 		for _, w := range en.writers.stopped() {
@@ -316,6 +321,23 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 		plan.Steps = append(d.restoreSteps(), wr.downStep(), d.swapStep(), wr.upStep())
 	}
 	switch {
+	case (j.Options.Kind == Table || j.Options.Kind == Merge) && j.Database != nil:
+		// Undone from the journal alone: the instance's directory and the
+		// copies made, or the merged rows (by their keys' table).
+		plan.Set = &backup.Manifest{ID: j.Set}
+		plan.Components = []string{Database}
+		if j.Options.Kind == Merge {
+			if err := e.buildMerge(ctx, en); err != nil {
+				return nil, err
+			}
+			break
+		}
+		d := &dbRestore{en: en, dsn: e.cfg().Postgres.DSN, target: j.Database.Target,
+			pit: &pitSource{plan: &pitr.Plan{Target: *j.Options.PointInTime, Set: plan.Set}, dir: j.Database.Instance, pid: j.Database.InstancePID}}
+		tr := &tableRestore{d: d, tables: j.Tables}
+		en.db, en.table = d, tr
+		plan.Target.Database = d.target
+		plan.Steps = append([]*Step{{Name: "preflight"}}, tr.steps()...)
 	case j.Options.PointInTime != nil && j.Database != nil:
 		// A point-in-time restore is undone from the journal alone: the
 		// private instance's directory, the scratch database, the swap.

@@ -17,10 +17,14 @@ const (
 	Redis    = backup.Redis
 	Config   = backup.Config
 	Full     = "full"
+	// Table copies tables as they were at a moment of the WAL archive
+	// beside production; Merge inserts a copy's missing rows back.
+	Table = "table"
+	Merge = "merge"
 )
 
 // Kinds lists what can be restored, in the CLI's order.
-var Kinds = []string{Database, Redis, Config, Full}
+var Kinds = []string{Database, Redis, Config, Full, Table, Merge}
 
 // Progress event operations.
 const (
@@ -51,6 +55,12 @@ type Options struct {
 	// the target in a private instance, then copied. Kind must be
 	// database.
 	PointInTime *pitr.Target `json:"point_in_time,omitempty"`
+	// Tables are a table restore's tables (schema.table or table), or a
+	// merge's one table; Into names a table restore's copy (default
+	// <table>_at_<time>), From a merge's copy.
+	Tables []string `json:"tables,omitempty"`
+	Into   string   `json:"into,omitempty"`
+	From   string   `json:"from,omitempty"`
 }
 
 // Check is one preflight result.

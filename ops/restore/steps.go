@@ -34,6 +34,9 @@ func (en *env) preflight(ctx context.Context) {
 // checkSums re-hashes the stored files of the restored components against
 // the manifest.
 func (en *env) checkSums(ctx context.Context) {
+	if en.plan.Options.Kind == Merge {
+		return // from a copy in the live database: no set
+	}
 	if en.pitr != nil {
 		// The base backup's tar (its SHA-256 at the end of the unpacking)
 		// and every WAL file (the SHA-256 in its name, as it is staged) are
