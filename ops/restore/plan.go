@@ -107,6 +107,9 @@ type Plan struct {
 	// PointInTime is a point-in-time restore's recovery: the base backup
 	// chosen, the WAL after it, the target (nil otherwise).
 	PointInTime *pitr.Plan `json:"point_in_time,omitempty"`
+	// Copies are a table restore's copies, in the order of
+	// Options.Tables (quoted schema.name).
+	Copies []string `json:"copies,omitempty"`
 	// Steps, in order.
 	Steps []*Step `json:"steps"`
 	// Checks are the preflight results.

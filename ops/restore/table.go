@@ -306,7 +306,7 @@ func tableDefinition(ctx context.Context, conn *pgx.Conn, table string) (tableDe
 		WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, table)
 	if err != nil {
-		return def, fmt.Errorf("read %s in the recovered instance: %w (is it a table of that moment?)", table, err)
+		return def, fmt.Errorf("read the table %s: %w", table, err)
 	}
 	for rows.Next() {
 		var c, t string
@@ -316,7 +316,7 @@ func tableDefinition(ctx context.Context, conn *pgx.Conn, table string) (tableDe
 		def.cols, def.types = append(def.cols, c), append(def.types, t)
 	}
 	if err := rows.Err(); err != nil {
-		return def, fmt.Errorf("read %s in the recovered instance: %w", table, err)
+		return def, fmt.Errorf("read the table %s: %w", table, err)
 	}
 	err = conn.QueryRow(ctx, `
 		SELECT array_agg(a.attname ORDER BY k.ord)
@@ -576,6 +576,9 @@ func (e *Engine) buildTable(ctx context.Context, en *env) error {
 	en.components = append(en.components, tr)
 	plan.Target.Database, plan.Target.Postgres = tr.d.target, tr.d.server
 	_, plan.Confirm = splitTable(plan.Options.Tables[0])
+	for _, t := range tr.tables {
+		plan.Copies = append(plan.Copies, t.Side)
+	}
 	plan.Steps = append([]*Step{en.preflightStep()}, tr.steps()...)
 	return nil
 }

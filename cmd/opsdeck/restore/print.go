@@ -1,8 +1,10 @@
 package restore
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -15,8 +17,12 @@ import (
 // printPlan prints the set, the target, the preflight and the steps.
 func printPlan(w io.Writer, p *oprestore.Plan) {
 	m := p.Set
-	fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
-		m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
+	if p.Options.Kind == oprestore.Merge {
+		fmt.Fprintf(w, "merge the rows of %s that %s lacks back into it\n", plainName(p.Options.From), plainName(p.Options.Tables[0]))
+	} else {
+		fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
+			m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
+	}
 	if pt := p.PointInTime; pt != nil {
 		fmt.Fprintf(w, "  to       %s\n", pt.Target)
 		if !pt.Target.Time.IsZero() {
@@ -101,4 +107,34 @@ func printReport(w io.Writer, r *oprestore.Report) {
 	if r.Path != "" {
 		fmt.Fprintf(w, "report: %s\n", r.Path)
 	}
+}
+
+// printMergeHints says, for each table copied, what a merge would insert
+// and how to run it.
+func printMergeHints(ctx context.Context, w io.Writer, eng *oprestore.Engine, plan *oprestore.Plan) {
+	fmt.Fprintln(w)
+	for i, t := range plan.Options.Tables {
+		side := plan.Copies[i]
+		st, err := eng.Compare(ctx, t, side)
+		if err != nil {
+			fmt.Fprintf(w, "%s: %v\n", side, err)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %d row(s) that %s lacks, %d with the same key (%s) and other values\n", plainName(st.Side), st.Missing, plainName(st.Table), st.Changed, strings.Join(st.Key, ", "))
+		if st.Missing > 0 {
+			fmt.Fprintf(w, "  put them back: opsdeck restore merge %s --from %s\n", t, plainName(side))
+		}
+	}
+}
+
+var simpleName = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
+
+// plainName writes a quoted schema.name as typed: without the quotes
+// when they are not needed, without public.
+func plainName(q string) string {
+	s := strings.ReplaceAll(q, `"`, "")
+	if !simpleName.MatchString(s) {
+		return "'" + q + "'"
+	}
+	return strings.TrimPrefix(s, "public.")
 }

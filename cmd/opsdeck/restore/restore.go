@@ -36,6 +36,8 @@ type flags struct {
 	toTime, toLSN string
 	toXID         uint64
 	inclusive     bool
+	// A table restore's copy name, a merge's source.
+	into, from string
 	// stdinIsTerminal is replaced in tests.
 	stdinIsTerminal func() bool
 }
@@ -48,7 +50,7 @@ func Command(g *cli.Globals) *cobra.Command {
 func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
 	f := &flags{stdinIsTerminal: stdinIsTerminal}
 	cmd := &cobra.Command{
-		Use:       "restore database|redis|config|full [ID|latest] | restore recover",
+		Use:       "restore database|redis|config|full [ID|latest] | restore table TABLE... --to… | restore merge TABLE --from COPY | restore recover",
 		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
 		ValidArgs: append(append([]string(nil), oprestore.Kinds...), "recover"),
 		Long: `Restores from a backup set (default: the newest one holding the component,
@@ -76,6 +78,15 @@ by table, then swapped in as above. --inclusive=false stops just before the
 target ("just before the TRUNCATE"). A time without a zone is this machine's
 local time; the plan shows the offset.
 
+  table     preflight · recover as above · copy each table, as it was then, into
+            <table>_at_<time> (or --into) in the live database: its columns and key,
+            by a binary COPY stream · compare with the recovered instance. Nothing
+            of production changes; then it prints what a merge would insert.
+  merge     insert the rows of a copy (--from) that the live table lacks, matched
+            on the copy's key, in one transaction; the keys inserted are kept in
+            <copy>_merged, by which the undo deletes them. Rows whose key exists
+            with other values are counted, not changed.
+
 If a step fails or the run is interrupted, the steps done are undone in
 reverse and the original data keeps serving. A restore that was killed
 outright (SIGKILL, a lost host) leaves a journal in the state directory; the
@@ -96,9 +107,21 @@ not finish (read the report).`,
   opsdeck restore full latest
   opsdeck restore database --to "2026-12-07 09:13:00"
   opsdeck restore database --to-xid 48213 --inclusive=false
+  opsdeck restore table daily_prices --to "2026-12-07 09:13:00" --into daily_prices_0913
+  opsdeck restore merge daily_prices --from daily_prices_0913
   opsdeck restore recover`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && args[0] == "recover" {
+				return nil
+			}
+			switch {
+			case len(args) > 0 && args[0] == oprestore.Table && len(args) < 2:
+				return cli.Exit(3, errors.New("name the tables to restore: opsdeck restore table TABLE... --to TIME"))
+			case len(args) > 0 && args[0] == oprestore.Table:
+				return nil
+			case len(args) > 0 && args[0] == oprestore.Merge && len(args) != 2:
+				return cli.Exit(3, errors.New("name the one table to merge into: opsdeck restore merge TABLE --from COPY"))
+			case len(args) > 0 && args[0] == oprestore.Merge:
 				return nil
 			}
 			if len(args) < 1 || len(args) > 2 {
@@ -125,6 +148,8 @@ not finish (read the report).`,
 	fl.StringVar(&f.toLSN, "to-lsn", "", "database: restore to this WAL position (0/3000158)")
 	fl.Uint64Var(&f.toXID, "to-xid", 0, "database: restore to the commit of this transaction id")
 	fl.BoolVar(&f.inclusive, "inclusive", true, "with --to, --to-lsn or --to-xid: include the target (false: stop just before it)")
+	fl.StringVar(&f.into, "into", "", "table: the copy's name (default <table>_at_<time>)")
+	fl.StringVar(&f.from, "from", "", "merge: the copy whose missing rows go back into the table")
 	return cmd
 }
 
@@ -143,8 +168,8 @@ func (f *flags) pointInTime(kind string) (*pitr.Target, error) {
 		return nil, nil
 	case n > 1:
 		return nil, cli.Exit(cli.CodeUsage, errors.New("give one target: --to, --to-lsn or --to-xid"))
-	case kind != oprestore.Database:
-		return nil, cli.Exit(cli.CodeUsage, fmt.Errorf("--to, --to-lsn and --to-xid restore the database, not %s", kind))
+	case kind != oprestore.Database && kind != oprestore.Table:
+		return nil, cli.Exit(cli.CodeUsage, fmt.Errorf("--to, --to-lsn and --to-xid restore the database or tables, not %s", kind))
 	}
 	t := &pitr.Target{Exclusive: !f.inclusive, How: "typed on the command line"}
 	var err error
@@ -184,6 +209,18 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	opts := oprestore.Options{Kind: args[0], TargetDB: f.targetDB, NoSafetyBackup: f.noSafety, UpdateExisting: f.updateExisting}
 	if opts.PointInTime, err = f.pointInTime(args[0]); err != nil {
 		return err
+	}
+	switch args[0] {
+	case oprestore.Table:
+		if opts.PointInTime == nil {
+			return cli.Exit(cli.CodeUsage, errors.New("a table restore needs a moment of the WAL archive: --to, --to-lsn or --to-xid"))
+		}
+		opts.Tables, opts.Into, args = args[1:], f.into, args[:1]
+	case oprestore.Merge:
+		if f.from == "" {
+			return cli.Exit(cli.CodeUsage, errors.New("merge needs the copy to take the rows from: --from COPY"))
+		}
+		opts.Tables, opts.From, args = args[1:], f.from, args[:1]
 	}
 	if len(args) == 2 && opts.PointInTime != nil && args[1] == "latest" {
 		args = args[:1] // the newest base backup that reaches the target
@@ -238,6 +275,9 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		if perr := p.Result(rep, func() error { printReport(p.Out, rep); return nil }); perr != nil {
 			return perr
 		}
+	}
+	if err == nil && opts.Kind == oprestore.Table && !p.JSON() {
+		printMergeHints(ctx, p.Out, eng, plan)
 	}
 	switch {
 	case err == nil:
