@@ -23,8 +23,13 @@ const (
 	Merge = "merge"
 )
 
-// Kinds lists what can be restored, in the CLI's order.
-var Kinds = []string{Database, Redis, Config, Full, Table, Merge}
+// Kinds lists what can be restored from a backup set, in the CLI's
+// order (the Restore tab's choices).
+var Kinds = []string{Database, Redis, Config, Full}
+
+// TableKinds are the restores of tables: from a moment of the WAL
+// archive beside the live ones, and a copy merged back (the CLI's).
+var TableKinds = []string{Table, Merge}
 
 // Progress event operations.
 const (

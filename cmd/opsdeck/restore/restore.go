@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +53,7 @@ func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:       "restore database|redis|config|full [ID|latest] | restore table TABLE... --to… | restore merge TABLE --from COPY | restore recover",
 		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
-		ValidArgs: append(append([]string(nil), oprestore.Kinds...), "recover"),
+		ValidArgs: append(slices.Concat(oprestore.Kinds, oprestore.TableKinds), "recover"),
 		Long: `Restores from a backup set (default: the newest one holding the component,
 safety backups of earlier restores left out) as a plan of named steps, each
 with a precondition, an action, a verification and an undo:
@@ -125,14 +126,14 @@ not finish (read the report).`,
 				return nil
 			}
 			if len(args) < 1 || len(args) > 2 {
-				return cli.Exit(3, fmt.Errorf("say what to restore: %s, and optionally a set ID or latest", strings.Join(oprestore.Kinds, ", ")))
+				return cli.Exit(3, fmt.Errorf("say what to restore: %s, and optionally a set ID or latest (or table, merge)", strings.Join(oprestore.Kinds, ", ")))
 			}
 			for _, k := range oprestore.Kinds {
 				if args[0] == k {
 					return nil
 				}
 			}
-			return cli.Exit(3, fmt.Errorf("unknown restore kind %q: choose %s", args[0], strings.Join(oprestore.Kinds, ", ")))
+			return cli.Exit(3, fmt.Errorf("unknown restore kind %q: choose %s", args[0], strings.Join(slices.Concat(oprestore.Kinds, oprestore.TableKinds), ", ")))
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, g, args) },
 	}

@@ -97,7 +97,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"database", "--to", "yesterday"}, 3, `"yesterday" is not a time`},
 		{[]string{"database", "--to-lsn", "somewhere"}, 3, "is not a WAL position"},
 		{[]string{"database", "--to", "2026-12-07 09:13:00", "--to-xid", "5"}, 3, "give one target"},
-		{[]string{"redis", "--to-xid", "5"}, 3, "restore the database, not redis"},
+		{[]string{"redis", "--to-xid", "5"}, 3, "restore the database or tables, not redis"},
+		{[]string{"table"}, 3, "name the tables to restore"},
+		{[]string{"table", "prices"}, 3, "a table restore needs a moment of the WAL archive"},
+		{[]string{"merge", "prices"}, 3, "--from COPY"},
+		{[]string{"merge", "a", "b", "--from", "c"}, 3, "name the one table to merge into"},
 		{[]string{"database", "--inclusive=false"}, 3, "--inclusive=false needs a target"},
 		{[]string{"database", "--to", "2026-12-07 09:13:00+00:00"}, 2, "the store holds no base backup with a WAL archive"},
 	} {
