@@ -198,7 +198,7 @@ func Recover(ctx context.Context, e *backup.Engine, p *Plan, o Options) (rec *Re
 	}
 	inst, err = pgtemp.Start(ctx, pgtemp.Options{
 		BinDir: binDir, Major: p.Major, Dir: dir, DataDir: data, Superuser: o.Superuser,
-		Recovery: recoverySettings(p.Target, script), Hooks: o.Hooks,
+		Recovery: recoverySettings(p.replayTarget(), script), Hooks: o.Hooks,
 		// Replay from the store can be slow to start; the wait below bounds it.
 		StartTimeout: 5 * time.Minute,
 		Settings: map[string]string{
@@ -286,6 +286,16 @@ func neutralizeAutoConf(data string) error {
 		return fmt.Errorf("set the origin's postgresql.auto.conf aside: %w", err)
 	}
 	return os.WriteFile(auto, []byte("# Written by opsdeck (ops/pitr): the origin's is postgresql.auto.conf.origin.\n"), 0o600)
+}
+
+// replayTarget is the target the server is given: an LSN at the end of
+// the WAL held (the head's, as `wal status` shows it) is the head — no
+// record starts there, and the server would call it never reached.
+func (p *Plan) replayTarget() Target {
+	if t := p.Target; t.Kind() == "lsn" && t.LSN >= p.Coverage.To {
+		return Target{How: t.How}
+	}
+	return p.Target
 }
 
 // recoverySettings turn the target into the server's recovery settings.

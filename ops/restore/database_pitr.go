@@ -1,7 +1,10 @@
 package restore
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +52,16 @@ type pitSource struct {
 	// schema is pg_dump --schema-only's archive of the database.
 	schema string
 	tables []copyTable
+	// sums are each table's, on both sides, taken as its copy ends.
+	sums []sumPair
 }
+
+// sumPair is a table's sum on the instance and in the copy.
+type sumPair struct {
+	src, dst tableSum
+	err      error
+}
+
 
 // copyTable is one table copied.
 type copyTable struct {
@@ -306,25 +318,33 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 	var copied, rows atomic.Int64
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	next := make(chan copyTable)
+	// Each table's stream is hashed as it passes, and the copy read back
+	// and hashed as soon as it is written, while the others are still
+	// copied: database.verify compares the two.
+	s.sums = make([]sumPair, len(s.tables))
+	next := make(chan int)
 	var wg sync.WaitGroup
 	for range max(1, min(en.cfg().Restore.Jobs, len(s.tables))) {
 		wg.Go(func() {
-			for t := range next {
-				n, err := s.copyStream(ctx, d, pool, "COPY "+t.name+" TO STDOUT (FORMAT binary)", "COPY "+t.name+" FROM STDIN (FORMAT binary)", func(b int64) {
+			for i := range next {
+				t := s.tables[i]
+				out := "COPY " + t.name + " TO STDOUT (FORMAT binary)"
+				src, err := s.copyStream(ctx, d, pool, out, "COPY "+t.name+" FROM STDIN (FORMAT binary)", func(b int64) {
 					en.advance(copied.Add(b), total, true)
 				})
 				if err != nil {
 					cancel(fmt.Errorf("copy %s: %w", t.name, err))
 					continue
 				}
-				rows.Add(n)
+				rows.Add(src.rows)
+				dst, err := readBack(ctx, pool, out)
+				s.sums[i] = sumPair{src: src, dst: dst, err: err}
 			}
 		})
 	}
-	for _, t := range s.tables {
+	for i := range s.tables {
 		select {
-		case next <- t:
+		case next <- i:
 		case <-ctx.Done():
 		}
 	}
@@ -339,39 +359,81 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 // copyStream streams one table's rows from the instance (a COPY TO
 // STDOUT) into production's server (a COPY FROM STDIN on pool), both in
 // binary.
-func (s *pitSource) copyStream(ctx context.Context, d *dbRestore, pool *pgxpool.Pool, from, to string, tick func(int64)) (int64, error) {
+func (s *pitSource) copyStream(ctx context.Context, d *dbRestore, pool *pgxpool.Pool, from, to string, tick func(int64)) (tableSum, error) {
+	var sum tableSum
 	src, err := s.rec.Connect(ctx, s.database)
 	if err != nil {
-		return 0, fmt.Errorf("connect to the recovered instance: %w", err)
+		return sum, fmt.Errorf("connect to the recovered instance: %w", err)
 	}
 	defer src.Close(context.WithoutCancel(ctx))
 	dst, err := pool.Acquire(ctx)
 	if err != nil {
-		return 0, err
+		return sum, err
 	}
 	defer dst.Release()
 	if role := d.copyRole(); role != "" {
 		if _, err := dst.Exec(ctx, "SET ROLE "+pgx.Identifier{role}.Sanitize()); err != nil {
-			return 0, err
+			return sum, err
 		}
 		defer dst.Exec(context.WithoutCancel(ctx), "RESET ROLE")
 	}
 	pr, pw := io.Pipe()
+	h := sha256.New()
 	out := make(chan error, 1)
 	go func() {
-		_, err := src.PgConn().CopyTo(ctx, &countingWriter{w: pw, tick: tick}, from)
+		// The server sends a message per row: they are gathered into
+		// 256 KiB writes, which CopyFrom sends on as few messages; the
+		// stream is hashed on the way.
+		bw := bufio.NewWriterSize(&countingWriter{w: io.MultiWriter(pw, h), tick: tick}, 256<<10)
+		tag, err := src.PgConn().CopyTo(ctx, bw, from)
+		if err == nil {
+			err = bw.Flush()
+		}
+		sum.rows = tag.RowsAffected()
 		pw.CloseWithError(err)
 		out <- err
 	}()
 	tag, err := dst.Conn().PgConn().CopyFrom(ctx, pr, to)
 	pr.CloseWithError(err)
 	if rerr := <-out; rerr != nil {
-		return 0, fmt.Errorf("read from the recovered instance: %w", rerr)
+		return sum, fmt.Errorf("read from the recovered instance: %w", rerr)
 	}
 	if err != nil {
-		return 0, err
+		return sum, err
 	}
-	return tag.RowsAffected(), nil
+	if tag.RowsAffected() != sum.rows {
+		return sum, fmt.Errorf("%d rows read, %d written", sum.rows, tag.RowsAffected())
+	}
+	sum.sum = hex.EncodeToString(h.Sum(nil))
+	return sum, nil
+}
+
+// readBack sums what a table holds now as copyStream summed the stream
+// that filled it: the same COPY, binary, in the heap's order (a table
+// filled by one COPY holds its rows in the stream's order; no scan is
+// joined midway: synchronize_seqscans is off).
+func readBack(ctx context.Context, pool *pgxpool.Pool, copyOut string) (tableSum, error) {
+	var sum tableSum
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return sum, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET synchronize_seqscans = off"); err != nil {
+		return sum, err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET synchronize_seqscans")
+	h := sha256.New()
+	bw := bufio.NewWriterSize(h, 256<<10)
+	tag, err := conn.Conn().PgConn().CopyTo(ctx, bw, copyOut)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return sum, err
+	}
+	sum.rows, sum.sum = tag.RowsAffected(), hex.EncodeToString(h.Sum(nil))
+	return sum, nil
 }
 
 // countingWriter tells tick each write's size.
@@ -468,56 +530,19 @@ func (s *pitSource) copyLargeObjects(ctx context.Context, d *dbRestore) error {
 	return nil
 }
 
-// verify holds every table of the scratch database against the instance:
-// the same rows and the same checksum of their text (order-independent),
+// verify holds every table of the scratch database against the instance
+// — the same rows, and the SHA-256 of the table read back (binary COPY)
+// equal to that of the stream read from the instance, byte for byte —
 // then removes the instance.
 func (s *pitSource) verify(ctx context.Context, d *dbRestore) error {
 	if s.rec == nil {
 		return errors.New("the recovered instance is gone")
 	}
 	en := d.en
-	pool, err := d.connect(ctx, d.scratch)
-	if err != nil {
-		return err
+	results := s.sums
+	if len(results) != len(s.tables) {
+		return errors.New("the copy did not sum every table")
 	}
-	defer pool.Close()
-	type result struct {
-		src, dst tableSum
-		err      error
-	}
-	results := make([]result, len(s.tables))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var done atomic.Int64
-	for range max(1, min(en.cfg().Restore.Jobs, len(s.tables))) {
-		wg.Go(func() {
-			src, err := s.rec.Connect(ctx, s.database)
-			if err != nil {
-				for i := range next {
-					results[i].err = err
-				}
-				return
-			}
-			defer src.Close(context.WithoutCancel(ctx))
-			for i := range next {
-				r := &results[i]
-				var inner sync.WaitGroup
-				var derr error
-				inner.Go(func() { r.dst, derr = sumTable(ctx, pool, s.tables[i].name) })
-				r.src, r.err = sumTable(ctx, src, s.tables[i].name)
-				inner.Wait()
-				if r.err == nil {
-					r.err = derr
-				}
-				en.advance(done.Add(1), int64(len(s.tables)), false)
-			}
-		})
-	}
-	for i := range s.tables {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 	var bad []string
 	var rows int64
 	for i, r := range results {

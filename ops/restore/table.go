@@ -195,7 +195,7 @@ func (tr *tableRestore) copy(ctx context.Context) error {
 		t.Made = true
 		d.en.persist()
 		cols := strings.Join(quoteAll(t.Cols), ", ")
-		n, err := s.copyStream(ctx, d, pool,
+		sum, err := s.copyStream(ctx, d, pool,
 			fmt.Sprintf("COPY %s (%s) TO STDOUT (FORMAT binary)", t.Table, cols),
 			fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t.Side, cols),
 			func(int64) {})
@@ -206,7 +206,7 @@ func (tr *tableRestore) copy(ctx context.Context) error {
 		if len(t.Key) > 0 {
 			key = "key (" + strings.Join(t.Key, ", ") + ")"
 		}
-		d.en.note("%s: %d rows copied into %s, %s", t.Table, n, t.Side, key)
+		d.en.note("%s: %d rows copied into %s, %s", t.Table, sum.rows, t.Side, key)
 	}
 	return nil
 }
