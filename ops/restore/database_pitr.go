@@ -62,7 +62,6 @@ type sumPair struct {
 	err      error
 }
 
-
 // copyTable is one table copied.
 type copyTable struct {
 	name  string // quoted schema.table
