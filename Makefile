@@ -47,6 +47,7 @@ bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9
 	scripts/bench-restore.sh
 	scripts/bench-maintain.sh
 	scripts/bench-wal.sh
+	scripts/bench-pitr.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet, go mod tidy -diff, staticcheck and one import name per package

@@ -16,4 +16,4 @@ export OPSDECK_BENCH_RESTORE=1
 # The benchmark starts its own server: the package's shared sandbox
 # (PostgreSQL, Redis, a Kubernetes API server) would only take CPU.
 export OPSDECK_SKIP_INTEGRATION=1
-exec go test -run '^$' -bench 'BenchmarkRestoreVsPgRestore' -benchtime 1x -timeout 90m ./ops/restore/
+exec go test -run '^$' -bench '^BenchmarkRestoreVsPgRestore$' -benchtime 1x -timeout 90m ./ops/restore/
