@@ -571,15 +571,11 @@ func (e *Engine) buildTable(ctx context.Context, en *env) error {
 	if err != nil {
 		return err
 	}
-	plan := en.plan
-	en.db, en.table = tr.d, tr
-	en.components = append(en.components, tr)
-	plan.Target.Database, plan.Target.Postgres = tr.d.target, tr.d.server
-	_, plan.Confirm = splitTable(plan.Options.Tables[0])
+	en.table = tr
 	for _, t := range tr.tables {
-		plan.Copies = append(plan.Copies, t.Side)
+		en.plan.Copies = append(en.plan.Copies, t.Side)
 	}
-	plan.Steps = append([]*Step{en.preflightStep()}, tr.steps()...)
+	planTables(en, tr.d, tr, tr.steps())
 	return nil
 }
 
@@ -589,11 +585,17 @@ func (e *Engine) buildMerge(ctx context.Context, en *env) error {
 	if err != nil {
 		return err
 	}
-	plan := en.plan
-	en.db = m.d // journaled: the database the merge changes
-	en.components = append(en.components, m)
-	plan.Target.Database, plan.Target.Postgres = m.d.target, m.d.server
-	_, plan.Confirm = splitTable(plan.Options.Tables[0])
-	plan.Steps = append([]*Step{en.preflightStep()}, m.steps()...)
+	planTables(en, m.d, m, m.steps())
 	return nil
+}
+
+// planTables fills a table restore's or a merge's plan: its database (the
+// journal's), its preflight, the confirmation (the first table's name).
+func planTables(en *env, d *dbRestore, c component, steps []*Step) {
+	plan := en.plan
+	en.db = d
+	en.components = append(en.components, c)
+	plan.Target.Database, plan.Target.Postgres = d.target, d.server
+	_, plan.Confirm = splitTable(plan.Options.Tables[0])
+	plan.Steps = append([]*Step{en.preflightStep()}, steps...)
 }

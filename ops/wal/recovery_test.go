@@ -1,11 +1,8 @@
 package wal
 
 import (
-	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,55 +26,15 @@ func extractBase(t *testing.T, e *backup.Engine, m *backup.Manifest, dir string)
 	if !ok {
 		t.Fatal("no base component")
 	}
-	var tarFile *backup.File
-	for i, f := range c.Files {
+	for _, f := range c.Files {
 		if f.Format == backup.FormatBaseTar {
-			tarFile = &c.Files[i]
-		}
-	}
-	if tarFile == nil {
-		t.Fatalf("no tar in %+v", c.Files)
-	}
-	r, err := backup.OpenFile(context.Background(), e.Store, m.ID, *tarFile, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, filepath.Clean("/"+h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o700); err != nil {
+			if err := backup.ExtractBase(context.Background(), e.Store, m.ID, f, nil, dir, nil); err != nil {
 				t.Fatal(err)
 			}
-		case tar.TypeReg:
-			os.MkdirAll(filepath.Dir(path), 0o700)
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(f, tr); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		case tar.TypeSymlink:
-			os.Symlink(h.Linkname, path)
+			return
 		}
 	}
-	if _, err := io.Copy(io.Discard, r); err != nil { // the tar's padding
-		t.Fatal(err)
-	}
-	if err := r.Verified(); err != nil {
-		t.Fatal(err)
-	}
+	t.Fatalf("no tar in %+v", c.Files)
 }
 
 func count(t *testing.T, conn *pgx.Conn, sql string) int64 {
