@@ -229,6 +229,10 @@ func TestRecoverToJustBeforeATruncate(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	xid := a.truncate(t, "pitr_rows")
 	a.exec(t, "CREATE TABLE later (n int); INSERT INTO later SELECT generate_series(1, 100)")
+	time.Sleep(200 * time.Millisecond)
+	afterLast := time.Now()
+	time.Sleep(200 * time.Millisecond)
+	a.exec(t, "CHECKPOINT") // WAL, and no commit, after afterLast
 	a.archivedTo(t)
 	work := workDir(t)
 
@@ -262,6 +266,17 @@ func TestRecoverToJustBeforeATruncate(t *testing.T) {
 	}
 	if got := query(t, rec, "SELECT count(*)::text FROM pitr_rows"); got != "0" {
 		t.Errorf("head: the truncated table has %s rows", got)
+	}
+	rec.Remove()
+
+	// A time after the last commit the archive holds: the server never
+	// sees a commit past it, and the state at that time is the end.
+	rec, err = a.recover(t, Target{Time: afterLast}, work)
+	if err != nil {
+		t.Fatalf("recover to a time after the last commit: %v", err)
+	}
+	if got := query(t, rec, "SELECT count(*)::text FROM later"); got != "100" {
+		t.Errorf("after the last commit: %s rows of the later table, want 100", got)
 	}
 	rec.Remove()
 

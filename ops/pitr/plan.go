@@ -124,6 +124,8 @@ func Prepare(ctx context.Context, e *backup.Engine, t Target, setID string) (*Pl
 			return nil, refuse(fmt.Sprintf("base backup %s does not reach it", setID))
 		case t.Kind() == "time" && len(covered) > 0 && t.Time.Before(covered[0].From):
 			return nil, refuse("it is before the oldest base backup ended")
+		case t.Kind() == "time" && len(covered) > 0 && t.Time.After(covered[len(covered)-1].To):
+			return nil, refuse("it is after the last WAL stored (the streamer writes only when the server writes): --to latest recovers everything stored")
 		case t.Kind() == "time":
 			return nil, refuse("no base backup's WAL reaches it without a gap")
 		case t.Kind() == "lsn":

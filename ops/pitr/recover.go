@@ -220,6 +220,11 @@ func Recover(ctx context.Context, e *backup.Engine, p *Plan, o Options) (rec *Re
 	stopStaging()
 	serr := waitStaging()
 	<-replayDone
+	if waitErr != nil && serr == nil && p.Target.Kind() == "time" && notReached(inst) {
+		// No commit after the target time is in the archive: the state at
+		// that time is the archive's end.
+		waitErr = replayToEnd(ctx, inst)
+	}
 	switch {
 	case serr != nil && !(waitErr == nil && errors.Is(serr, context.Canceled)):
 		return nil, serr
@@ -377,11 +382,46 @@ func replayed(ctx context.Context, inst *pgtemp.Instance) (pgwal.LSN, error) {
 	return l, err
 }
 
+// notReachedLog is what the server says when the WAL ends before its
+// recovery target.
+const notReachedLog = "recovery ended before configured recovery target was reached"
+
+func notReached(inst *pgtemp.Instance) bool {
+	return strings.Contains(inst.LogTail(40), notReachedLog)
+}
+
+// replayToEnd restarts a recovery that stopped short of its time target
+// without the target: the server resumes from its last restartpoint,
+// replays the rest and promotes.
+func replayToEnd(ctx context.Context, inst *pgtemp.Instance) error {
+	auto := filepath.Join(inst.DataDir, "postgresql.auto.conf")
+	b, err := os.ReadFile(auto)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", auto, err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "recovery_target") || strings.HasPrefix(strings.TrimSpace(l), "recovery_target_timeline") || strings.HasPrefix(strings.TrimSpace(l), "recovery_target_action") {
+			kept = append(kept, l)
+		}
+	}
+	if err := os.WriteFile(auto, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", auto, err)
+	}
+	if err := inst.Account.Chown(auto); err != nil {
+		return err
+	}
+	if err := inst.Restart(ctx); err != nil {
+		return fmt.Errorf("restart the recovery to the archive's end: %w", err)
+	}
+	return inst.WaitRecovery(ctx)
+}
+
 // explainRecovery turns the server's refusals into what to do.
 func explainRecovery(err error, p *Plan, inst *pgtemp.Instance) error {
 	log := inst.LogTail(40)
 	switch {
-	case strings.Contains(log, "recovery ended before configured recovery target was reached"):
+	case strings.Contains(log, notReachedLog):
 		return fmt.Errorf("the WAL after base backup %s ends before %s: the target is not in it (a transaction or restore point older than the base backup? name an older one with --set; see opsdeck wal status): %w",
 			p.Set.ID, p.Target, err)
 	case strings.Contains(log, "requested timeline") || strings.Contains(log, "is not a child of"):

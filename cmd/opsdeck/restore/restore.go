@@ -145,7 +145,7 @@ not finish (read the report).`,
 	fl.BoolVar(&f.noSafety, "no-safety-backup", false, "skip the safety backup (the renamed old database is still kept)")
 	fl.BoolVar(&f.updateExisting, "update-existing", false, "config: also update live objects that differ from the backup")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr, only warnings and failures")
-	fl.StringVar(&f.toTime, "to", "", `database: restore to this time of the WAL archive ("2026-12-07 09:13:00", local time, or with an offset)`)
+	fl.StringVar(&f.toTime, "to", "", `database, table: restore to this time of the WAL archive ("2026-12-07 09:13:00", local time, or with an offset; latest: everything stored)`)
 	fl.StringVar(&f.toLSN, "to-lsn", "", "database: restore to this WAL position (0/3000158)")
 	fl.Uint64Var(&f.toXID, "to-xid", 0, "database: restore to the commit of this transaction id")
 	fl.BoolVar(&f.inclusive, "inclusive", true, "with --to, --to-lsn or --to-xid: include the target (false: stop just before it)")
@@ -175,6 +175,8 @@ func (f *flags) pointInTime(kind string) (*pitr.Target, error) {
 	t := &pitr.Target{Exclusive: !f.inclusive, How: "typed on the command line"}
 	var err error
 	switch {
+	case f.toTime == "latest":
+		// The archive's head: every byte stored.
 	case f.toTime != "":
 		t.Time, err = pitr.ParseTime(f.toTime, time.Local)
 	case f.toLSN != "":
