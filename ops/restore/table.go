@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opsdeck/opsdeck/ops/health"
@@ -185,6 +186,9 @@ func (tr *tableRestore) copy(ctx context.Context) error {
 	for i := range tr.tables {
 		t := &tr.tables[i]
 		def, err := tableDefinition(ctx, src, t.Table)
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+			return fmt.Errorf("%s was not in the database at %s either — check the name (schema.table), or pick another moment", t.Table, s.plan.Target)
+		}
 		if err != nil {
 			return err
 		}
