@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,8 +118,11 @@ func (a *WALArchive) StageWAL(ctx context.Context, dir string, o StageOptions) (
 				continue
 			}
 			run, err := a.ReadPartial(ctx, cat, seg)
-			if err != nil {
+			if errors.Is(err, ErrNotFound) {
 				continue // chunks that do not start the segment: nothing to replay
+			}
+			if err != nil {
+				return n, err // a damaged chunk: the recovery would stop short
 			}
 			full := make([]byte, size)
 			copy(full, run)

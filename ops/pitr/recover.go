@@ -80,7 +80,10 @@ f="$1"
 p="$2"
 while :; do
 	if [ -f "$stage/$f" ]; then
-		exec cp "$stage/$f" "$p"
+		# A copy that fails (a full disk) must stop the recovery, not
+		# look like the archive's end: above 125 the server gives up.
+		cp "$stage/$f" "$p" || exit 127
+		exit 0
 	fi
 	case "$f" in
 	*.history) [ -f "$stage/%s" ] && exit 1 ;;
@@ -241,11 +244,12 @@ func Recover(ctx context.Context, e *backup.Engine, p *Plan, o Options) (rec *Re
 	return rec, nil
 }
 
-// stageTo is the last LSN the recovery needs: the target's for an LSN,
-// else all of it.
+// stageTo is the last LSN the recovery needs: a segment past the
+// target's for an LSN (the record at or after the target, which the
+// server reads to stop, may start in the next one), else all of it.
 func stageTo(p *Plan) pgwal.LSN {
 	if p.Target.Kind() == "lsn" {
-		return p.Target.LSN
+		return p.Target.LSN + pgwal.LSN(p.SegmentSize)
 	}
 	return 0
 }

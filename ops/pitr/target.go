@@ -98,7 +98,6 @@ var timeLayouts = []struct {
 	{"2006-01-02 15:04:05.999999999Z07:00", true},
 	{"2006-01-02 15:04:05.999999999 Z07:00", true},
 	{"2006-01-02 15:04:05.999999999 -0700", true},
-	{"2006-01-02 15:04:05.999999999 MST", true},
 	{"2006-01-02T15:04:05.999999999", false},
 	{"2006-01-02 15:04:05.999999999", false},
 	{"2006-01-02 15:04", false},
@@ -106,7 +105,9 @@ var timeLayouts = []struct {
 
 // ParseTime reads a recovery target time. A time without a zone is in
 // loc (the bastion's zone); one that a daylight-saving change makes
-// happen twice, or not at all, is refused.
+// happen twice, or not at all, is refused. Zones are numeric offsets or
+// Z: an abbreviation (CET) is ambiguous and Go would read an unknown one
+// as UTC.
 func ParseTime(s string, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, l := range timeLayouts {

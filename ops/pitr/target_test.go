@@ -33,6 +33,9 @@ func TestParseTime(t *testing.T) {
 	if _, err := ParseTime("2026-10-25 02:30:00+01:00", berlin); err != nil {
 		t.Fatalf("ambiguous with its offset: %v", err)
 	}
+	if _, err := ParseTime("2026-12-07 09:13:00 CET", berlin); err == nil {
+		t.Fatal("a zone abbreviation was accepted")
+	}
 	if _, err := ParseTime("yesterday", berlin); err == nil || !strings.Contains(err.Error(), "is not a time") {
 		t.Fatalf("garbage: %v", err)
 	}

@@ -66,6 +66,10 @@ type sumPair struct {
 type copyTable struct {
 	name  string // quoted schema.table
 	bytes int64  // its size on disk, for the progress
+	// cols are its stored columns, quoted, in order; binary says whether
+	// they all copy in binary.
+	cols   string
+	binary bool
 }
 
 // preflight checks what the recovery and the copy need on the bastion.
@@ -180,8 +184,12 @@ func (s *pitSource) remove(d *dbRestore) error {
 		s.rec = nil
 		return err
 	}
-	if s.pid > 0 {
-		_ = syscall.Kill(s.pid, syscall.SIGKILL) // it dies with its parent; a leftover is killed
+	if s.pid > 0 && s.dir != "" {
+		// It dies with its parent; a leftover is killed — only when the
+		// pid is still a server in the instance's data directory.
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", s.pid)); err == nil && strings.HasPrefix(cwd, s.dir+string(os.PathSeparator)) {
+			_ = syscall.Kill(s.pid, syscall.SIGKILL)
+		}
 	}
 	if s.dir != "" {
 		if err := os.RemoveAll(s.dir); err != nil {
@@ -253,21 +261,26 @@ func (s *pitSource) dumpSchema(ctx context.Context, d *dbRestore) error {
 	return nil
 }
 
-// pgRestore restores one section of the schema into the scratch database.
-func (s *pitSource) pgRestore(ctx context.Context, d *dbRestore, section string, jobs int) error {
+// pgRestore restores one section ("" all) of s.schema's archive into the
+// scratch database.
+func (s *pitSource) pgRestore(ctx context.Context, d *dbRestore, section string, jobs int, extra ...string) error {
 	scratchDSN, err := withDatabase(d.dsn, d.scratch)
 	if err != nil {
 		return err
 	}
 	dsn, password := backup.SplitPassword(scratchDSN)
-	args := append([]string{"--dbname=" + dsn, "--section=" + section, fmt.Sprintf("--jobs=%d", max(1, jobs)), "--exit-on-error", "--no-password"}, d.ownershipArgs()...)
-	args = append(args, s.schema)
+	args := []string{"--dbname=" + dsn, fmt.Sprintf("--jobs=%d", max(1, jobs)), "--exit-on-error", "--no-password"}
+	if section != "" {
+		args = append(args, "--section="+section)
+	}
+	args = append(args, d.ownershipArgs()...)
+	args = append(append(args, extra...), s.schema)
 	err = d.en.eng.runner().Run(ctx, runner.Cmd{
 		Path: filepath.Join(s.rec.BinDir, "pg_restore"), Args: args, Env: backup.PgEnv(password), Secrets: []string{password}, StderrLines: 12,
 		OnStderr: func(line string) { d.en.log(d.redact(line)) },
 	})
 	if err != nil {
-		return fmt.Errorf("restore the schema's %s into %s (production was not touched): %s", section, d.scratch, d.redact(withoutRowData(err).Error()))
+		return fmt.Errorf("restore %s %s into %s (production was not touched): %s", filepath.Base(s.schema), section, d.scratch, d.redact(withoutRowData(err).Error()))
 	}
 	return nil
 }
@@ -280,12 +293,22 @@ func (s *pitSource) listTables(ctx context.Context) error {
 		return fmt.Errorf("connect to the recovered instance: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// Columns are named (pg_dump may rebuild an inheritance child or a
+	// partition with another column order); binary only when every
+	// column is of a built-in type that is not an OID alias: a binary
+	// array or composite names its element types' OIDs, which differ in
+	// the scratch database.
 	rows, err := conn.Query(ctx, `
-		SELECT format('%I.%I', n.nspname, c.relname), pg_total_relation_size(c.oid)
+		SELECT format('%I.%I', n.nspname, c.relname), pg_total_relation_size(c.oid),
+		       array_agg(quote_ident(a.attname) ORDER BY a.attnum),
+		       bool_and(t.oid < 16384 AND t.typname !~ '^_?reg' AND t.typtype = 'b' AND (t.typelem = 0 OR t.typelem < 16384))
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+		JOIN pg_type t ON t.oid = a.atttypid
 		WHERE c.relkind = 'r' AND c.relpersistence = 'p'
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
 		  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+		GROUP BY c.oid, n.nspname, c.relname
 		ORDER BY 2 DESC, 1`)
 	if err != nil {
 		return fmt.Errorf("list the recovered tables: %w", err)
@@ -293,12 +316,25 @@ func (s *pitSource) listTables(ctx context.Context) error {
 	s.tables = s.tables[:0]
 	for rows.Next() {
 		var t copyTable
-		if err := rows.Scan(&t.name, &t.bytes); err != nil {
+		var cols []string
+		if err := rows.Scan(&t.name, &t.bytes, &cols, &t.binary); err != nil {
 			return err
 		}
+		t.cols = strings.Join(cols, ", ")
 		s.tables = append(s.tables, t)
 	}
 	return rows.Err()
+}
+
+// copySQL is table t's COPY out of the instance (and out of the copy, to
+// read it back) and into the copy.
+func (t copyTable) copySQL() (out, in string) {
+	format := "text"
+	if t.binary {
+		format = "binary"
+	}
+	return fmt.Sprintf("COPY %s (%s) TO STDOUT (FORMAT %s)", t.name, t.cols, format),
+		fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT %s)", t.name, t.cols, format)
 }
 
 // copyData copies every table through its own binary COPY stream,
@@ -327,8 +363,8 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 		wg.Go(func() {
 			for i := range next {
 				t := s.tables[i]
-				out := "COPY " + t.name + " TO STDOUT (FORMAT binary)"
-				src, err := s.copyStream(ctx, d, pool, out, "COPY "+t.name+" FROM STDIN (FORMAT binary)", func(b int64) {
+				out, in := t.copySQL()
+				src, err := s.copyStream(ctx, d, pool, out, in, func(b int64) {
 					en.advance(copied.Add(b), total, true)
 				})
 				if err != nil {
@@ -365,6 +401,11 @@ func (s *pitSource) copyStream(ctx context.Context, d *dbRestore, pool *pgxpool.
 		return sum, fmt.Errorf("connect to the recovered instance: %w", err)
 	}
 	defer src.Close(context.WithoutCancel(ctx))
+	// Row-level security would filter the rows silently: off, the COPY
+	// fails instead for a role its policies apply to.
+	if _, err := src.Exec(ctx, "SET row_security = off; "+sameText); err != nil {
+		return sum, err
+	}
 	dst, err := pool.Acquire(ctx)
 	if err != nil {
 		return sum, err
@@ -407,6 +448,11 @@ func (s *pitSource) copyStream(ctx context.Context, d *dbRestore, pool *pgxpool.
 	return sum, nil
 }
 
+// sameText makes the text a session writes values in the same on every
+// server (zone, date and interval styles, floats, money), so that a text
+// COPY read from the instance and read back from the copy hash the same.
+const sameText = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3; SET lc_monetary = 'C'"
+
 // readBack sums what a table holds now as copyStream summed the stream
 // that filled it: the same COPY, binary, in the heap's order (a table
 // filled by one COPY holds its rows in the stream's order; no scan is
@@ -418,10 +464,10 @@ func readBack(ctx context.Context, pool *pgxpool.Pool, copyOut string) (tableSum
 		return sum, err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SET synchronize_seqscans = off"); err != nil {
+	if _, err := conn.Exec(ctx, "SET synchronize_seqscans = off; "+sameText); err != nil {
 		return sum, err
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "RESET synchronize_seqscans")
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET ALL")
 	h := sha256.New()
 	bw := bufio.NewWriterSize(h, 256<<10)
 	tag, err := conn.Conn().PgConn().CopyTo(ctx, bw, copyOut)
@@ -515,14 +561,33 @@ func (s *pitSource) copyLargeObjects(ctx context.Context, d *dbRestore) error {
 		return err
 	}
 	file := filepath.Join(s.rec.Dir, "large-objects.dump")
-	args := append(s.instanceArgs(), "--section=data", "--blobs", "--exclude-table-data=*.*", "--format=custom", "--file="+file, "--dbname="+s.database)
+	// Only the large objects: --blobs with a schema filter that names no
+	// object of the database (pg_catalog's are never dumped), so both
+	// their entries come along — the objects (owner, grants) and their data.
+	args := append(s.instanceArgs(), "--blobs", "--schema=pg_catalog", "--format=custom", "--file="+file, "--dbname="+s.database)
 	if err := d.en.eng.runner().Run(ctx, runner.Cmd{Path: filepath.Join(s.rec.BinDir, "pg_dump"), Args: args, StderrLines: 12}); err != nil {
 		return fmt.Errorf("read the large objects from the recovered instance: %w", err)
+	}
+	// Restored from that archive: only its large objects' entries (it
+	// also holds pg_catalog's, which is not to be made).
+	toc, err := runner.Output(ctx, d.en.eng.runner(), runner.Cmd{Path: filepath.Join(s.rec.BinDir, "pg_restore"), Args: []string{"--list", file}})
+	if err != nil {
+		return fmt.Errorf("read the large objects' archive: %w", err)
+	}
+	var keep []string
+	for _, l := range strings.Split(toc, "\n") {
+		if strings.Contains(l, " BLOB ") || strings.Contains(l, " BLOBS ") || strings.Contains(l, " LARGE OBJECT") {
+			keep = append(keep, l)
+		}
+	}
+	list := file + ".list"
+	if err := os.WriteFile(list, []byte(strings.Join(keep, "\n")+"\n"), 0o600); err != nil {
+		return err
 	}
 	saved := s.schema
 	s.schema = file
 	defer func() { s.schema = saved }()
-	if err := s.pgRestore(ctx, d, "data", 1); err != nil {
+	if err := s.pgRestore(ctx, d, "", 1, "--use-list="+list); err != nil {
 		return err
 	}
 	d.en.note("%d large objects copied", n)
@@ -569,15 +634,4 @@ func (s *pitSource) verify(ctx context.Context, d *dbRestore) error {
 type tableSum struct {
 	rows int64
 	sum  string
-}
-
-// querier is a connection or a pool.
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-func sumTable(ctx context.Context, q querier, table string) (tableSum, error) {
-	var t tableSum
-	err := q.QueryRow(ctx, "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM "+table+" t").Scan(&t.rows, &t.sum)
-	return t, err
 }

@@ -41,6 +41,10 @@ type sideTable struct {
 	Key   []string `json:"key,omitempty"`
 	// Made is set once the side table exists (the undo drops it).
 	Made bool `json:"made,omitempty"`
+	// name is Side unquoted (schema.name), for people and commands.
+	name string
+	// sum is the copy's check: the stream read and the copy read back.
+	sum sumPair
 }
 
 // sideName is the side table's default name: <table>_at_<the target's
@@ -88,6 +92,7 @@ func newTableRestore(ctx context.Context, en *env) (*tableRestore, error) {
 		tr.tables = append(tr.tables, sideTable{
 			Table: pgx.Identifier{schema, name}.Sanitize(),
 			Side:  pgx.Identifier{sideSchema, sideTbl}.Sanitize(),
+			name:  sideSchema + "." + sideTbl,
 		})
 	}
 	return tr, nil
@@ -198,14 +203,16 @@ func (tr *tableRestore) copy(ctx context.Context) error {
 		}
 		t.Made = true
 		d.en.persist()
-		cols := strings.Join(quoteAll(t.Cols), ", ")
-		sum, err := s.copyStream(ctx, d, pool,
-			fmt.Sprintf("COPY %s (%s) TO STDOUT (FORMAT binary)", t.Table, cols),
-			fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", t.Side, cols),
-			func(int64) {})
+		ct := copyTable{name: t.Table, cols: strings.Join(quoteAll(t.Cols), ", "), binary: def.binary}
+		out, _ := ct.copySQL()
+		side := copyTable{name: t.Side, cols: ct.cols, binary: def.binary}
+		back, in := side.copySQL()
+		sum, err := s.copyStream(ctx, d, pool, out, in, func(int64) {})
 		if err != nil {
 			return fmt.Errorf("copy %s into %s: %s", t.Table, t.Side, d.redact(err.Error()))
 		}
+		got, err := readBack(ctx, pool, back)
+		t.sum = sumPair{src: sum, dst: got, err: err}
 		key := "no primary or unique key: the copy can be compared, not merged"
 		if len(t.Key) > 0 {
 			key = "key (" + strings.Join(t.Key, ", ") + ")"
@@ -237,55 +244,32 @@ func (tr *tableRestore) drop(ctx context.Context) error {
 	return nil
 }
 
-// verify holds each side table against the instance's table, then
-// removes the instance.
+// verify holds each copy, read back as it was written, against the
+// stream read from the instance's table, then removes the instance.
 func (tr *tableRestore) verify(ctx context.Context) error {
 	d := tr.d
-	s := d.pit
-	if s.rec == nil {
-		return errors.New("the recovered instance is gone")
-	}
-	src, err := s.rec.Connect(ctx, s.database)
-	if err != nil {
-		return err
-	}
-	defer src.Close(context.WithoutCancel(ctx))
-	pool, err := d.connect(ctx, d.target)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
 	for _, t := range tr.tables {
-		want, err := sumColumns(ctx, src, t.Table, t.Cols)
-		if err != nil {
-			return err
+		r := t.sum
+		switch {
+		case r.err != nil:
+			return fmt.Errorf("read %s back: %s", t.Side, d.redact(r.err.Error()))
+		case r.src != r.dst:
+			return fmt.Errorf("%s has %d rows (SHA-256 %s), the recovered %s %d (%s)", t.Side, r.dst.rows, r.dst.sum, t.Table, r.src.rows, r.src.sum)
 		}
-		got, err := sumColumns(ctx, pool, t.Side, t.Cols)
-		if err != nil {
-			return err
-		}
-		if got != want {
-			return fmt.Errorf("%s has %d rows (checksum %s), the recovered %s %d (%s)", t.Side, got.rows, got.sum, t.Table, want.rows, want.sum)
-		}
-		d.en.note("%s: %d rows, the same checksum as the recovered table", t.Side, got.rows)
+		d.en.note("%s: %d rows, read back byte for byte as they were read from the recovered instance", t.Side, r.dst.rows)
 	}
-	if err := s.remove(d); err != nil {
+	if err := d.pit.remove(d); err != nil {
 		d.en.warn("%v", err)
 	}
 	return nil
-}
-
-func sumColumns(ctx context.Context, q querier, table string, cols []string) (tableSum, error) {
-	var t tableSum
-	row := "ROW(" + strings.Join(quoteAll(cols), ", ") + ")"
-	err := q.QueryRow(ctx, "SELECT count(*), coalesce(sum(hashtextextended("+row+"::text, 0)::numeric), 0)::text FROM "+table).Scan(&t.rows, &t.sum)
-	return t, err
 }
 
 // tableDef is what a side table is made from.
 type tableDef struct {
 	cols, types []string
 	key         []string
+	// binary: every column copies in binary (see copyTable).
+	binary bool
 }
 
 func (def tableDef) create(side string) string {
@@ -305,19 +289,23 @@ func (def tableDef) create(side string) string {
 func tableDefinition(ctx context.Context, conn *pgx.Conn, table string) (tableDef, error) {
 	var def tableDef
 	rows, err := conn.Query(ctx, `
-		SELECT a.attname, format_type(a.atttypid, a.atttypmod)
-		FROM pg_attribute a
+		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+		       t.oid < 16384 AND t.typname !~ '^_?reg' AND t.typtype = 'b' AND (t.typelem = 0 OR t.typelem < 16384)
+		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 		WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, table)
 	if err != nil {
 		return def, fmt.Errorf("read the table %s: %w", table, err)
 	}
+	def.binary = true
 	for rows.Next() {
 		var c, t string
-		if err := rows.Scan(&c, &t); err != nil {
+		var binary bool
+		if err := rows.Scan(&c, &t, &binary); err != nil {
 			return def, err
 		}
 		def.cols, def.types = append(def.cols, c), append(def.types, t)
+		def.binary = def.binary && binary
 	}
 	if err := rows.Err(); err != nil {
 		return def, fmt.Errorf("read the table %s: %w", table, err)
@@ -383,20 +371,19 @@ func compare(ctx context.Context, pool *pgxpool.Pool, table, side string) (Merge
 	on, _ := keyJoin(def.key)
 	cols := strings.Join(prefixed("s", def.cols), ", ")
 	live := strings.Join(prefixed("p", def.cols), ", ")
+	absent := "p." + pgx.Identifier{def.key[0]}.Sanitize() + " IS NULL" // a key column is never NULL
 	err = pool.QueryRow(ctx, fmt.Sprintf(`SELECT
-		count(*) FILTER (WHERE p IS NULL),
-		count(*) FILTER (WHERE p IS NOT NULL AND ROW(%s) IS DISTINCT FROM ROW(%s))
-		FROM %s s LEFT JOIN %s p ON %s`, cols, live, st.Side, st.Table, on)).Scan(&st.Missing, &st.Changed)
+		count(*) FILTER (WHERE %s),
+		count(*) FILTER (WHERE NOT %s AND ROW(%s) IS DISTINCT FROM ROW(%s))
+		FROM %s s LEFT JOIN %s p ON %s`, absent, absent, cols, live, st.Side, st.Table, on)).Scan(&st.Missing, &st.Changed)
 	if err != nil {
 		return st, fmt.Errorf("compare %s with %s: %w", st.Side, st.Table, err)
 	}
 	return st, nil
 }
 
+// qualified quotes a table name as typed (schema.table or table).
 func qualified(name string) string {
-	if strings.Contains(name, `"`) {
-		return name
-	}
 	schema, t := splitTable(name)
 	return pgx.Identifier{schema, t}.Sanitize()
 }
@@ -421,8 +408,9 @@ func keyJoin(key []string) (string, string) {
 }
 
 // merge is a merge restore: the side table's rows the live table lacks
-// inserted in one transaction; the keys inserted are kept in a table of
-// their own (<side>_merged), which the undo deletes by.
+// inserted in one transaction; the rows inserted are kept in a table of
+// their own (<side>_merged), and the undo deletes those still as they
+// were inserted.
 type merge struct {
 	d     *dbRestore
 	stats MergeStats
@@ -461,7 +449,7 @@ func (m *merge) preflight(ctx context.Context) {
 		return
 	}
 	defer pool.Close()
-	st, err := compare(ctx, pool, m.stats.Table, m.stats.Side)
+	st, err := compare(ctx, pool, d.en.plan.Options.Tables[0], d.en.plan.Options.From)
 	if err != nil {
 		chk("compare", health.Crit, "%s", d.redact(err.Error()))
 		return
@@ -506,19 +494,21 @@ func (m *merge) insert(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
-	on, keyCols := keyJoin(m.def.key)
+	on, _ := keyJoin(m.def.key)
 	cols := strings.Join(quoteAll(m.def.cols), ", ")
 	var n int64
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s s WITH NO DATA", m.keys, keyCols, m.stats.Side)); err != nil {
+		// The rows inserted are kept whole: the undo deletes only those
+		// still as they were inserted.
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s WITH NO DATA", m.keys, cols, m.stats.Side)); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, fmt.Sprintf(`WITH ins AS (
-			INSERT INTO %s (%s) SELECT %s FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s)
+			INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s)
 			RETURNING %s)
 			INSERT INTO %s SELECT * FROM ins`,
 			m.stats.Table, cols, strings.Join(prefixed("s", m.def.cols), ", "), m.stats.Side, m.stats.Table, on,
-			strings.Join(quoteAll(m.def.key), ", "), m.keys))
+			cols, m.keys))
 		n = tag.RowsAffected()
 		return err
 	})
@@ -545,20 +535,28 @@ func (m *merge) uninsert(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := tableDefinition(ctx, conn.Conn(), m.keys)
+	side, err := tableDefinition(ctx, conn.Conn(), m.stats.Side)
 	conn.Release()
 	if err != nil {
-		return err
+		return fmt.Errorf("the merge's copy %s: %w", m.stats.Side, err)
 	}
 	var on []string
-	for _, k := range keys.cols {
+	for _, k := range side.key {
 		q := pgx.Identifier{k}.Sanitize()
 		on = append(on, "p."+q+" = k."+q)
 	}
+	same := fmt.Sprintf("ROW(%s) IS NOT DISTINCT FROM ROW(%s)", strings.Join(prefixed("p", side.cols), ", "), strings.Join(prefixed("k", side.cols), ", "))
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s p USING %s k WHERE %s", m.stats.Table, m.keys, strings.Join(on, " AND ")))
+		var kept int64
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+m.keys).Scan(&kept); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s p USING %s k WHERE %s AND %s", m.stats.Table, m.keys, strings.Join(on, " AND "), same))
 		if err != nil {
 			return fmt.Errorf("delete the merged rows: %s", d.redact(err.Error()))
+		}
+		if left := kept - tag.RowsAffected(); left > 0 {
+			d.en.warn("%d merged rows of %s were changed or deleted since the merge and are left as they are now", left, m.stats.Table)
 		}
 		if _, err := tx.Exec(ctx, "DROP TABLE "+m.keys); err != nil {
 			return err
@@ -577,7 +575,7 @@ func (e *Engine) buildTable(ctx context.Context, en *env) error {
 	}
 	en.table = tr
 	for _, t := range tr.tables {
-		en.plan.Copies = append(en.plan.Copies, t.Side)
+		en.plan.Copies = append(en.plan.Copies, t.name)
 	}
 	planTables(en, tr.d, tr, tr.steps())
 	return nil
