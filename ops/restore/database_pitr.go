@@ -144,6 +144,7 @@ func (s *pitSource) recoverStep(d *dbRestore) *Step {
 func (s *pitSource) recover(ctx context.Context, d *dbRestore) error {
 	en := d.en
 	cfg := en.cfg()
+	hooked := false
 	rec, err := pitr.Recover(ctx, en.eng.Backup, s.plan, pitr.Options{
 		WorkDir: cfg.Restore.WorkDirIn(cfg.StateDir), BinDir: pgBinDirIfServer(cfg.Backup.PgBinDir),
 		Superuser: s.user, IDs: en.ids,
@@ -153,9 +154,14 @@ func (s *pitSource) recover(ctx context.Context, d *dbRestore) error {
 			Removed: func(string) { s.dir, s.pid = "", 0; en.persist() },
 		},
 		Progress: func(e progress.Event) {
-			if e.Kind == progress.Advance {
-				en.emit(progress.Event{Kind: progress.Advance, Op: OpRestore, Step: en.cur, Done: e.Done, Total: e.Total, Bytes: e.Bytes, Message: e.Step}, "")
+			if e.Kind != progress.Advance {
+				return
 			}
+			if e.Step == pitr.StepUnpack && !hooked {
+				hooked = true
+				_ = en.eng.hook("recovering") // tests: a kill while the base backup is unpacked
+			}
+			en.emit(progress.Event{Kind: progress.Advance, Op: OpRestore, Step: en.cur, Done: e.Done, Total: e.Total, Bytes: e.Bytes, Message: e.Step}, "")
 		},
 	})
 	if err != nil {

@@ -150,8 +150,9 @@ func TestKilledRestoreIsRecovered(t *testing.T) {
 }
 
 // TestKilledPointInTimeRestoreIsRecovered kills a point-in-time restore
-// once its private instance has recovered: the instance dies with it, its
-// directory stays, and Recover removes it with the scratch database.
+// while the base backup is unpacked, once its private instance has
+// recovered, and after the copy: the instance dies with it, its directory
+// stays, and Recover removes it with the scratch database.
 func TestKilledPointInTimeRestoreIsRecovered(t *testing.T) {
 	f := newDBFixture(t)
 	s := f.archiving()
@@ -161,7 +162,7 @@ func TestKilledPointInTimeRestoreIsRecovered(t *testing.T) {
 	if err := f.cfg.Write(cfgPath); err != nil {
 		t.Fatal(err)
 	}
-	for _, point := range []string{"after:database.recover", "after:database.restore"} {
+	for _, point := range []string{"recovering", "after:database.recover", "after:database.restore"} {
 		t.Run(point, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"="+point, "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath, "OPSDECK_RESTORE_TEST_PITR=1")
