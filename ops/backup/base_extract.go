@@ -28,7 +28,7 @@ func ExtractBase(ctx context.Context, store Store, setID string, f File, ids []a
 		return fmt.Errorf("open the base backup of %s: %w", setID, err)
 	}
 	defer fr.Close()
-	cr := &extractCounter{r: fr, tick: tick}
+	cr := &countingReader{r: fr, tick: tick}
 	tr := tar.NewReader(cr)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -85,22 +85,4 @@ func writeMember(target string, r io.Reader) error {
 		err = cerr
 	}
 	return err
-}
-
-// extractCounter counts what the tar reader reads, telling tick every
-// 4 MiB.
-type extractCounter struct {
-	r       io.Reader
-	n, last int64
-	tick    func(int64)
-}
-
-func (c *extractCounter) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.tick != nil && (c.n-c.last >= 4<<20 || err != nil) {
-		c.last = c.n
-		c.tick(c.n)
-	}
-	return n, err
 }

@@ -398,15 +398,21 @@ func ParseBackupLabel(b []byte) (BackupLabel, error) {
 	return l, nil
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it and, when tick is
+// set, tells it the count every 4 MiB and at the end.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r       io.Reader
+	n, last int64
+	tick    func(int64)
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if c.tick != nil && (c.n-c.last >= 4<<20 || err != nil) {
+		c.last = c.n
+		c.tick(c.n)
+	}
 	return n, err
 }
 

@@ -40,6 +40,10 @@ type Plan struct {
 	tar     backup.File
 }
 
+// WorkBytes is what the recovery writes into its work directory: the
+// base backup unpacked and the WAL staged (the checks add 10 %).
+func (p *Plan) WorkBytes() int64 { return p.TarBytes + p.WALBytes }
+
 // OutOfRangeError is a target the archive cannot reach; Covered says what
 // it can.
 type OutOfRangeError struct {

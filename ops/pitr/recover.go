@@ -34,8 +34,7 @@ type Options struct {
 	// (restore.work_dir); running as root, the server's user must be able
 	// to traverse it.
 	WorkDir string
-	// BinDir holds the server's binaries (backup.pg_bin_dir); default
-	// /usr/lib/postgresql/<major>/bin.
+	// BinDir is backup.pg_bin_dir (see ServerBinDir).
 	BinDir string
 	// Superuser is a role of the recovered cluster the instance is used
 	// as (postgres.dsn's user): it logs in through the instance's private
@@ -107,7 +106,7 @@ func Recover(ctx context.Context, e *backup.Engine, p *Plan, o Options) (rec *Re
 	o.Progress = o.Progress.Serialized() // unpacking, staging and replay report at once
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	binDir, err := serverBinDir(o.BinDir, p.Major)
+	binDir, err := ServerBinDir(o.BinDir, p.Major)
 	if err != nil {
 		return nil, err
 	}
@@ -254,16 +253,17 @@ func stageTo(p *Plan) pgwal.LSN {
 	return 0
 }
 
-// serverBinDir picks the server's binaries: backup.pg_bin_dir when set,
-// else the Debian directory of the base backup's major version.
-func serverBinDir(dir string, major int) (string, error) {
-	if dir == "" {
-		return pgtemp.BinDir(major)
+// ServerBinDir is where a recovery's server (and its pg_dump and
+// pg_restore) are: pgBinDir (backup.pg_bin_dir) when it holds a server,
+// else the Debian directory of major, with an error naming the package
+// to install when that is missing.
+func ServerBinDir(pgBinDir string, major int) (string, error) {
+	if pgBinDir != "" {
+		if _, err := os.Stat(filepath.Join(pgBinDir, "postgres")); err == nil {
+			return pgBinDir, nil
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "postgres")); err != nil {
-		return "", fmt.Errorf("backup.pg_bin_dir %s has no postgres server binary (a recovery runs PostgreSQL %d's server): install the postgresql-%d package or fix backup.pg_bin_dir", dir, major, major)
-	}
-	return dir, nil
+	return pgtemp.BinDir(major)
 }
 
 // checkRoom refuses a work directory without room for the base backup,
@@ -277,7 +277,7 @@ func checkRoom(dir string, p *Plan) error {
 		return fmt.Errorf("restore.work_dir %s: %w", dir, err)
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	need := int64(float64(p.TarBytes+p.WALBytes) * (1 + headroom))
+	need := p.WorkBytes() + int64(float64(p.WorkBytes())*headroom)
 	if free < need {
 		return fmt.Errorf("restore.work_dir %s has %s free; the recovery needs %s (the base backup %s, the WAL %s, and 10 %%) — free space there or set restore.work_dir to a larger disk",
 			dir, progress.Bytes(free), progress.Bytes(need), progress.Bytes(p.TarBytes), progress.Bytes(p.WALBytes))

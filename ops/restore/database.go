@@ -270,18 +270,7 @@ func (d *dbRestore) currentRows(ctx context.Context) {
 // and, when the server's data directory is visible from here, the
 // server's free space with the database's size.
 func (d *dbRestore) diskCheck(ctx context.Context, pool *pgxpool.Pool, current int64, chk func(string, health.Status, string, ...any)) {
-	work := d.en.cfg().Restore.WorkDirIn(d.en.cfg().StateDir)
-	need, what := d.file.RawSize, "the decompressed dump"
-	if d.pit != nil {
-		need, what = d.pit.plan.TarBytes+d.pit.plan.WALBytes, "the recovered instance (base backup and WAL)"
-	}
-	if free, err := freeBytes(existingParent(work)); err != nil {
-		chk("disk", health.Warn, "cannot read the free space of %s: %v", work, err)
-	} else if free < need+need/10 {
-		chk("disk", health.Crit, "%s has %s free; %s needs %s — free space or set restore.work_dir", work, progress.Bytes(free), what, progress.Bytes(need))
-	} else {
-		chk("disk", health.OK, "%s free in %s for %s (%s)", progress.Bytes(free), work, what, progress.Bytes(need))
-	}
+	need := d.workDirCheck(chk)
 	// The restored copy sits next to the current one until the old one is
 	// dropped: about the current size, or twice the dump (indexes) for a
 	// new database.
@@ -304,6 +293,25 @@ func (d *dbRestore) diskCheck(ctx context.Context, pool *pgxpool.Pool, current i
 		return
 	}
 	chk("server disk", health.OK, "%s free on the server for about %s", progress.Bytes(free), progress.Bytes(want))
+}
+
+// workDirCheck compares the free space of the work directory with what
+// the restore writes there (the decompressed dump, or the recovered
+// instance) and returns that.
+func (d *dbRestore) workDirCheck(chk func(string, health.Status, string, ...any)) int64 {
+	work := d.en.cfg().Restore.WorkDirIn(d.en.cfg().StateDir)
+	need, what := d.file.RawSize, "the decompressed dump"
+	if d.pit != nil {
+		need, what = d.pit.plan.WorkBytes(), "the recovered instance (base backup and WAL)"
+	}
+	if free, err := freeBytes(existingParent(work)); err != nil {
+		chk("disk", health.Warn, "cannot read the free space of %s: %v", work, err)
+	} else if free < need+need/10 {
+		chk("disk", health.Crit, "%s has %s free; %s needs %s — free space or set restore.work_dir", work, progress.Bytes(free), what, progress.Bytes(need))
+	} else {
+		chk("disk", health.OK, "%s free in %s for %s (%s)", progress.Bytes(free), work, what, progress.Bytes(need))
+	}
+	return need
 }
 
 // existingParent returns path or its nearest existing parent.

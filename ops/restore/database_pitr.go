@@ -81,7 +81,7 @@ func (s *pitSource) preflight(ctx context.Context, d *dbRestore, serverNum int, 
 	if major := backup.ServerMajor(serverNum); major < p.Major {
 		chk("server version", health.Warn, "the base backup is of PostgreSQL %d, this server is %d: objects of the newer version may not copy", p.Major, major)
 	}
-	bin, err := pitrBinDir(d.en.cfg().Backup.PgBinDir, p.Major)
+	bin, err := pitr.ServerBinDir(d.en.cfg().Backup.PgBinDir, p.Major)
 	if err != nil {
 		chk("server binaries", health.Crit, "%v", err)
 		return
@@ -100,16 +100,6 @@ func (s *pitSource) preflight(ctx context.Context, d *dbRestore, serverNum int, 
 	} else if err := acct.CheckReachable(work); err != nil {
 		chk("work directory", health.Crit, "%v — set restore.work_dir to a directory the %s user can reach (e.g. /var/lib/opsdeck/restore)", err, acct.Name)
 	}
-}
-
-// pitrBinDir is where the recovery's server and tools are.
-func pitrBinDir(pgBinDir string, major int) (string, error) {
-	if pgBinDir != "" {
-		if _, err := os.Stat(filepath.Join(pgBinDir, "postgres")); err == nil {
-			return pgBinDir, nil
-		}
-	}
-	return pgtemp.BinDir(major)
 }
 
 // steps recover the instance, copy the database from it and verify the
@@ -146,7 +136,7 @@ func (s *pitSource) recover(ctx context.Context, d *dbRestore) error {
 	cfg := en.cfg()
 	hooked := false
 	rec, err := pitr.Recover(ctx, en.eng.Backup, s.plan, pitr.Options{
-		WorkDir: cfg.Restore.WorkDirIn(cfg.StateDir), BinDir: pgBinDirIfServer(cfg.Backup.PgBinDir),
+		WorkDir: cfg.Restore.WorkDirIn(cfg.StateDir), BinDir: cfg.Backup.PgBinDir,
 		Superuser: s.user, IDs: en.ids,
 		Hooks: pgtemp.Hooks{
 			Dir:     func(dir string) error { s.dir = dir; en.persist(); return nil },
@@ -170,16 +160,6 @@ func (s *pitSource) recover(ctx context.Context, d *dbRestore) error {
 	s.rec = rec
 	en.note("recovered to %s in %v: replay ended at %s", s.plan.Target, rec.Took.Round(time.Millisecond), rec.Reached)
 	return nil
-}
-
-// pgBinDirIfServer passes backup.pg_bin_dir on when it holds a server.
-func pgBinDirIfServer(dir string) string {
-	if dir != "" {
-		if _, err := os.Stat(filepath.Join(dir, "postgres")); err == nil {
-			return dir
-		}
-	}
-	return ""
 }
 
 // remove stops the instance and removes its directory; after a kill it

@@ -14,7 +14,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/postgres"
-	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
 // A table restore brings tables back as they were at a moment of the WAL
@@ -127,11 +126,7 @@ func (tr *tableRestore) preflight(ctx context.Context) {
 	}
 	chk("reachable", health.OK, "PostgreSQL %s at %s, database %s", server.Version, d.server, d.target)
 	d.pit.preflight(ctx, d, server.VersionNum, chk)
-	work := en.cfg().Restore.WorkDirIn(en.cfg().StateDir)
-	need := d.pit.plan.TarBytes + d.pit.plan.WALBytes
-	if free, err := freeBytes(existingParent(work)); err == nil && free < need+need/10 {
-		chk("disk", health.Crit, "%s has %s free; the recovered instance needs %s — free space or set restore.work_dir", work, progress.Bytes(free), progress.Bytes(need))
-	}
+	d.workDirCheck(chk)
 	for _, t := range tr.tables {
 		var exists, sideExists bool
 		if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL", t.Table, t.Side).Scan(&exists, &sideExists); err != nil {
@@ -350,22 +345,25 @@ func (e *Engine) Compare(ctx context.Context, table, side string) (MergeStats, e
 		return MergeStats{}, err
 	}
 	defer pool.Close()
-	return compare(ctx, pool, table, side)
+	st, _, err := compare(ctx, pool, table, side)
+	return st, err
 }
 
-func compare(ctx context.Context, pool *pgxpool.Pool, table, side string) (MergeStats, error) {
+// compare counts side's rows against table's, and returns side's
+// definition, which a merge inserts by.
+func compare(ctx context.Context, pool *pgxpool.Pool, table, side string) (MergeStats, tableDef, error) {
 	st := MergeStats{Table: qualified(table), Side: qualified(side)}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
-		return st, err
+		return st, tableDef{}, err
 	}
 	defer conn.Release()
 	def, err := tableDefinition(ctx, conn.Conn(), st.Side)
 	if err != nil {
-		return st, err
+		return st, def, err
 	}
 	if len(def.key) == 0 {
-		return st, fmt.Errorf("%s has no primary key: compare it by hand; a merge needs a key", st.Side)
+		return st, def, fmt.Errorf("%s has no primary key: compare it by hand; a merge needs a key", st.Side)
 	}
 	st.Key = def.key
 	on, _ := keyJoin(def.key)
@@ -377,9 +375,9 @@ func compare(ctx context.Context, pool *pgxpool.Pool, table, side string) (Merge
 		count(*) FILTER (WHERE NOT %s AND ROW(%s) IS DISTINCT FROM ROW(%s))
 		FROM %s s LEFT JOIN %s p ON %s`, absent, absent, cols, live, st.Side, st.Table, on)).Scan(&st.Missing, &st.Changed)
 	if err != nil {
-		return st, fmt.Errorf("compare %s with %s: %w", st.Side, st.Table, err)
+		return st, def, fmt.Errorf("compare %s with %s: %w", st.Side, st.Table, err)
 	}
-	return st, nil
+	return st, def, nil
 }
 
 // qualified quotes a table name as typed (schema.table or table).
@@ -415,9 +413,8 @@ type merge struct {
 	d     *dbRestore
 	stats MergeStats
 	def   tableDef
-	// keys is the table of the inserted keys.
+	// keys is the table of the inserted rows.
 	keys string
-	done bool
 }
 
 func newMerge(ctx context.Context, en *env) (*merge, error) {
@@ -449,23 +446,12 @@ func (m *merge) preflight(ctx context.Context) {
 		return
 	}
 	defer pool.Close()
-	st, err := compare(ctx, pool, d.en.plan.Options.Tables[0], d.en.plan.Options.From)
+	st, def, err := compare(ctx, pool, d.en.plan.Options.Tables[0], d.en.plan.Options.From)
 	if err != nil {
 		chk("compare", health.Crit, "%s", d.redact(err.Error()))
 		return
 	}
-	m.stats = st
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		chk("compare", health.Crit, "%s", d.redact(err.Error()))
-		return
-	}
-	m.def, err = tableDefinition(ctx, conn.Conn(), st.Side)
-	conn.Release()
-	if err != nil {
-		chk("compare", health.Crit, "%s", d.redact(err.Error()))
-		return
-	}
+	m.stats, m.def = st, def
 	var taken bool
 	pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", m.keys).Scan(&taken)
 	if taken {
@@ -515,8 +501,7 @@ func (m *merge) insert(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("insert the missing rows into %s (nothing was inserted): %s", m.stats.Table, d.redact(err.Error()))
 	}
-	m.done = true
-	d.en.note("%d rows inserted into %s; their keys are in %s (drop it once the merge stays)", n, m.stats.Table, m.keys)
+	d.en.note("%d rows inserted into %s; they are kept in %s (drop it once the merge stays)", n, m.stats.Table, m.keys)
 	return nil
 }
 
