@@ -85,8 +85,10 @@ func Start[R any](c *common.Common, o Options, do func(ctx context.Context, p pr
 		// Once the session has ended nobody reads the events: they are
 		// dropped rather than waited on, so the job still ends.
 		res := do(ctx, progress.ChanUntil(r.events, parent.Done()))
-		// The task ends before its result arrives: a tab holding the
-		// result no longer finds it on the task list.
+		// The job's context and its task end before its result arrives:
+		// a tab holding the result no longer finds it on the task list,
+		// and nothing the job started still runs under its context.
+		cancel()
 		done()
 		r.results <- res
 	}()
