@@ -109,7 +109,11 @@ func (f *redisFixture) keyspace() map[string]keyValue {
 			if v == "none" {
 				continue // expired since SCAN returned it
 			}
-			out[fmt.Sprintf("db%d %s", db, k)] = keyValue{value: v, ttl: c.PTTL(ctx, k).Val()}
+			ttl := c.PTTL(ctx, k).Val()
+			if ttl == -2 {
+				continue // expired between its value and its TTL (PTTL's -2: no such key)
+			}
+			out[fmt.Sprintf("db%d %s", db, k)] = keyValue{value: v, ttl: ttl}
 		}
 		if err := iter.Err(); err != nil {
 			t.Fatal(err)
