@@ -19,7 +19,7 @@ const (
 	longHeaderSize  = 40
 
 	infoLongHeader = 0x0002 // XLP_LONG_HEADER
-	infoAllFlags   = 0x0007 // XLP_FIRST_IS_CONTRECORD | XLP_LONG_HEADER | XLP_BKP_REMOVABLE
+	infoAllFlags   = 0x000F // XLP_FIRST_IS_CONTRECORD | XLP_LONG_HEADER | XLP_BKP_REMOVABLE | XLP_FIRST_IS_OVERWRITE_CONTRECORD
 )
 
 // Magics maps XLOG_PAGE_MAGIC to the major version that writes it.
