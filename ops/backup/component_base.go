@@ -87,6 +87,7 @@ func (baseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 		return fmt.Errorf("store the backup_manifest: %w", err)
 	}
 	run.Record.Base = facts
+	storeBaseRelMap(ctx, run, facts)
 	return nil
 }
 

@@ -153,6 +153,7 @@ const (
 	WALSegment WALKind = iota // a whole segment
 	WALPartial                // a chunk of a segment not yet whole
 	WALHistory                // a timeline history file
+	WALRelMap                 // a relfilenode map (pgwal.RelMap)
 )
 
 // WALObject is one object of the archive, as its key describes it.
@@ -164,13 +165,17 @@ type WALObject struct {
 	From, To  uint32        // WALPartial: the bytes of the segment it holds
 	SHA256    string        // of the content
 	Encrypted bool
+	At        pgwal.LSN // WALRelMap: where the map is true
 }
 
 // Name is the object's file name as the server knows it: the segment's
 // or the history file's.
 func (o WALObject) Name(segSize uint64) string {
-	if o.Kind == WALHistory {
+	switch o.Kind {
+	case WALHistory:
 		return pgwal.HistoryName(o.Timeline)
+	case WALRelMap:
+		return "relation map at " + o.At.String()
 	}
 	return o.Segment.Name(segSize)
 }
@@ -192,6 +197,16 @@ func parseWALKey(o Object, p string, segSize uint64) (WALObject, bool) {
 		return w, false
 	}
 	dir, file, nested := strings.Cut(rest, "/")
+	if at, ok := strings.CutPrefix(dir, relMapPrefix); ok && !nested {
+		// relmap-<LSN in 16 hex digits>-<sha>
+		lsn, sum, ok := strings.Cut(at, "-")
+		v, err := strconv.ParseUint(lsn, 16, 64)
+		if !ok || len(lsn) != 16 || err != nil || !validSHA(sum) {
+			return w, false
+		}
+		w.Kind, w.At, w.SHA256 = WALRelMap, pgwal.LSN(v), sum
+		return w, true
+	}
 	if !nested {
 		// <TLI>.history-<sha>
 		name, sum, ok := strings.Cut(dir, "-")
@@ -349,6 +364,8 @@ type WALCatalog struct {
 	Stale []WALObject
 	// Histories are the timeline history files.
 	Histories map[uint32]WALObject
+	// RelMaps are the relfilenode maps, by LSN.
+	RelMaps []WALObject
 	// Stray are objects under the archive whose names mean nothing.
 	Stray []Object
 	// Newest is the newest object's time: the archive's last write.
@@ -395,6 +412,8 @@ func (a *WALArchive) Catalog(ctx context.Context) (*WALCatalog, error) {
 			partials = append(partials, w)
 		case WALHistory:
 			c.Histories[w.Timeline] = w
+		case WALRelMap:
+			c.RelMaps = append(c.RelMaps, w)
 		}
 	}
 	for _, p := range partials {
@@ -404,6 +423,7 @@ func (a *WALArchive) Catalog(ctx context.Context) (*WALCatalog, error) {
 			c.Partials[p.Timeline] = append(c.Partials[p.Timeline], p)
 		}
 	}
+	sort.Slice(c.RelMaps, func(i, j int) bool { return c.RelMaps[i].At < c.RelMaps[j].At })
 	for tli := range c.Segments {
 		s := c.Segments[tli]
 		sort.Slice(s, func(i, j int) bool { return s[i].Segment.No < s[j].Segment.No })

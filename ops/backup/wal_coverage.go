@@ -220,7 +220,8 @@ func Recoverable(covs []Coverage) []TimeSpan {
 type TimeSpan struct{ From, To time.Time }
 
 // PlanWALPrune returns the objects a prune deletes: segments and chunks
-// before the oldest kept base backup's start segment, and chunks of
+// before the oldest kept base backup's start segment, the relation maps
+// that only those needed, and chunks of
 // segments stored whole since. With no base backup kept nothing but those
 // chunks goes: WAL without a base is not judged useless by opsdeck.
 func PlanWALPrune(c *WALCatalog, keep []WALStart) []WALObject {
@@ -253,5 +254,5 @@ func PlanWALPrune(c *WALCatalog, keep []WALStart) []WALObject {
 			}
 		}
 	}
-	return out
+	return append(out, relMapsToPrune(c, pgwal.LSN(min*c.Info.SegmentSize))...)
 }

@@ -130,7 +130,7 @@ func (d *Decoder) Version() int { return d.version }
 // the rest of a segment after a switch) ends the segment. An error from
 // fn stops Feed and is returned.
 func (d *Decoder) Feed(seg Segment, data []byte, fn func(*Record) error) error {
-	if d.fed && seg != d.next {
+	if d.fed && seg.No != d.next.No { // a timeline switch continues its parent's segment
 		d.asmNeed, d.asm, d.prevLSN = 0, d.asm[:0], 0 // a gap: what was under way is lost
 	}
 	d.fed, d.next = true, Segment{Timeline: seg.Timeline, No: seg.No + 1}

@@ -114,6 +114,13 @@ func (a *archived) exec(t *testing.T, sql string) string {
 // id.
 func (a *archived) truncate(t *testing.T, table string) uint64 {
 	t.Helper()
+	return a.xidOf(t, "TRUNCATE "+table)
+}
+
+// xidOf runs sql in a transaction of its own, committed synchronously,
+// and returns the transaction's id.
+func (a *archived) xidOf(t *testing.T, sql string) uint64 {
+	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, a.pg.DSN())
 	if err != nil {
@@ -125,8 +132,8 @@ func (a *archived) truncate(t *testing.T, table string) uint64 {
 		t.Fatal(err)
 	}
 	var xid uint64
-	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on; TRUNCATE "+table); err != nil {
-		t.Fatal(err)
+	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = on; "+sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
 	}
 	if err := tx.QueryRow(ctx, "SELECT txid_current()").Scan(&xid); err != nil {
 		t.Fatal(err)

@@ -93,6 +93,9 @@ type Streamer struct {
 	// Bases lists the base backups whose coverage the textfile metrics
 	// show (metrics.go); nil shows none.
 	Bases func(ctx context.Context) ([]backup.WALStart, error)
+	// RelMapInterval is how often the relfilenode map is read (relmaps.go;
+	// default DefaultRelMapInterval, negative never).
+	RelMapInterval time.Duration
 
 	mu    sync.Mutex
 	state State
@@ -201,6 +204,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 	entry := e.AuditLog(ctx).Begin(string(access.WALStream), s.Slot, map[string]any{"store": e.Store.String()})
 	s.update(func(st *State) { *st = State{Slot: s.Slot, Phase: Connecting} })
 	stopMetrics := s.startMetrics(ctx)
+	stopRelMaps := s.startRelMaps(ctx)
 	backoff := s.MinBackoff
 	streamed := false
 	var runErr error
@@ -231,6 +235,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 		s.update(func(st *State) { st.Phase = Connecting })
 	}
 	s.update(func(st *State) { st.Phase = Stopped })
+	stopRelMaps()
 	stopMetrics()
 	if aerr := entry.End(runErr); aerr != nil {
 		slog.Warn("audit write failed", logging.Err(aerr))
