@@ -72,7 +72,7 @@ func Find(ctx context.Context, e *backup.Engine, o FindOptions, p progress.Func)
 		}
 		f.To = pc.Segment.Start(cat.Info.SegmentSize) + pgwal.LSN(len(data))
 		done += pc.Bytes
-		p.Emit(progress.Event{Kind: progress.Advance, Step: "wal.find", Done: done, Total: total})
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "wal find", Step: "decode", Done: done, Total: total, Bytes: true})
 		if s.pastUntil {
 			return errStop
 		}

@@ -122,7 +122,18 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time: write it as 2026-12-07 09:13:00 (the bastion's zone, %s) or with an offset, 2026-12-07 09:13:00+01:00", s, loc)
+	return time.Time{}, fmt.Errorf("%q is not a time: write it as 2026-12-07 09:13:00 (the bastion's zone, %s) or with an offset, 2026-12-07 09:13:00+01:00", s, zoneName(loc))
+}
+
+// zoneName names loc for people: time.Local's name is "Local", so it is
+// given with its abbreviation and offset now ("Local: CET, UTC+01:00").
+func zoneName(loc *time.Location) string {
+	abbr, _ := time.Now().In(loc).Zone()
+	off := time.Now().In(loc).Format("-07:00")
+	if loc.String() == "Local" || loc.String() == abbr {
+		return abbr + ", UTC" + off
+	}
+	return loc.String() + ", now " + abbr + " UTC" + off
 }
 
 // inZone reads a wall-clock time (wall's fields) in loc, refusing one

@@ -30,7 +30,7 @@ moment the archive covers, not only to the last nightly dump.
 See docs/backups.md#continuous-archiving.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(streamCommand(g), statusCommand(g))
+	cmd.AddCommand(streamCommand(g), statusCommand(g), findCommand(g))
 	return cmd
 }
 
