@@ -88,3 +88,28 @@ thresholds:
 		t.Fatalf("JSON: %+v", rep)
 	}
 }
+
+// `wal find` refuses wrong flags with exit 3 and says what it wants; on
+// a store without an archive it fails (exit 1) naming how to start one.
+func TestWALFindInput(t *testing.T) {
+	cfg := writeConfig(t, fmt.Sprintf("backup:\n  dir: %q\n", t.TempDir()))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--since", "-2h"}, "give a duration back from now"},
+		{[]string{"--since", "yesterday"}, "is not a time"},
+		{[]string{"--min-share", "150%"}, "is not a share"},
+		{[]string{"--min-rows", "-5"}, "--min-rows must be 1 or more"},
+		{[]string{"--since", "1h", "--until", "2h"}, "--until is not after --since"},
+	} {
+		r := opsdeck(t, nil, append([]string{"--config", cfg, "wal", "find"}, c.args...)...)
+		if r.code != 3 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("wal find %v: exit %d, stderr %q; want 3 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	r := opsdeck(t, nil, "--config", cfg, "wal", "find")
+	if r.code != 1 || !strings.Contains(r.stderr, "holds no WAL archive") || !strings.Contains(r.stderr, "wal stream") {
+		t.Errorf("no archive: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -125,6 +125,13 @@ func TestPlanWALPrune(t *testing.T) {
 	if _, _, err := a.PutPartial(ctx, open, size, 0, walSegmentBytes(open, size, 42)[:8192]); err != nil {
 		t.Fatal(err)
 	}
+	// Relation maps at 1.5, 2.5, 4 and 5 MiB: those before the newest at
+	// or before the kept start (4 MiB) go.
+	for _, at := range []pgwal.LSN{3 << 19, 5 << 19, 4 << 20, 5 << 20} {
+		if _, err := a.PutRelMap(ctx, &pgwal.RelMap{LSN: at, Database: "stockdb"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cat, err := a.Catalog(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -138,8 +145,16 @@ func TestPlanWALPrune(t *testing.T) {
 	for _, o := range got {
 		names = append(names, o.Name(size))
 	}
-	if strings.Join(names, " ") != "000000010000000000000006 000000010000000000000001 000000010000000000000002 000000010000000000000003" {
+	if strings.Join(names, " ") != "000000010000000000000006 000000010000000000000001 000000010000000000000002 000000010000000000000003 "+
+		"relation map at 0/180000 relation map at 0/280000" {
 		t.Fatalf("pruned %v", names)
+	}
+	if len(cat.RelMaps) != 4 || len(cat.Stray) != 0 {
+		t.Fatalf("catalog: %d maps, stray %v", len(cat.RelMaps), cat.Stray)
+	}
+	m, err := a.ReadRelMap(ctx, cat.RelMaps[2])
+	if err != nil || m.LSN != 4<<20 || m.Database != "stockdb" {
+		t.Fatalf("map %+v, %v", m, err)
 	}
 }
 

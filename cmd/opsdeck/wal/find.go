@@ -52,6 +52,9 @@ damaged · 3 bad flags or configuration.`,
 			if o.Until, err = pastTime(until, now); err != nil {
 				return cli.Exit(cli.CodeUsage, fmt.Errorf("--until: %w", err))
 			}
+			if !o.Since.IsZero() && !o.Until.IsZero() && !o.Until.After(o.Since) {
+				return cli.Exit(cli.CodeUsage, errors.New("--until is not after --since: the window is empty"))
+			}
 			if o.MinShare, err = parseShare(share); err != nil {
 				return cli.Exit(cli.CodeUsage, fmt.Errorf("--min-share: %w", err))
 			}
