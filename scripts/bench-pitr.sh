@@ -10,8 +10,13 @@
 # Environment:
 #   OPSDECK_BENCH_SCALE        database size: 16 ≈ 1 GB (default 16)
 #   OPSDECK_BENCH_PGBENCH_TX   pgbench transactions per client after the base backup (default 20000)
+#   OPSDECK_BENCH_WAL_MB       WAL that wal find and pg_waldump read (default 1024)
+#
+# Then wal find (its own decoder over the archive) against pg_waldump over
+# the same segments decompressed, to /dev/null (a Go benchmark in ops/pitr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OPSDECK_BENCH_RESTORE=1
+export OPSDECK_BENCH_RESTORE=1 OPSDECK_BENCH_FIND=1
 export OPSDECK_SKIP_INTEGRATION=1
-exec go test -run '^$' -bench 'BenchmarkPointInTimeVsByHand' -benchtime 1x -timeout 60m ./ops/restore/
+go test -run '^$' -bench 'BenchmarkPointInTimeVsByHand' -benchtime 1x -timeout 60m ./ops/restore/
+go test -run '^$' -bench 'BenchmarkFindVsPgWaldump' -benchtime 1x -timeout 30m ./ops/pitr/

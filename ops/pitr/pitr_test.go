@@ -83,7 +83,7 @@ func stopStreamer(t *testing.T, stop func(), done chan error) {
 // exec runs statements with a synchronous commit (the sandbox commits
 // asynchronously) and returns the first column of the last one's row, if
 // any.
-func (a *archived) exec(t *testing.T, sql string) string {
+func (a *archived) exec(t testing.TB, sql string) string {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), a.pg.DSN())
 	if err != nil {
@@ -146,7 +146,7 @@ func (a *archived) xidOf(t *testing.T, sql string) uint64 {
 
 // archivedTo waits until the streamer has made the server's flush
 // position durable.
-func (a *archived) archivedTo(t *testing.T) pgwal.LSN {
+func (a *archived) archivedTo(t testing.TB) pgwal.LSN {
 	t.Helper()
 	head, err := pgwal.ParseLSN(a.exec(t, "SELECT pg_current_wal_flush_lsn()::text"))
 	if err != nil {
