@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -26,6 +27,10 @@ UPDATE stocks SET symbol = symbol || '.X' WHERE id IN (3, 4);
 UPDATE prices SET close = 0 WHERE id = (SELECT min(id) FROM prices WHERE stock_id = 3);`)
 }
 
+// mergeCopiesOptions merges the copies mergeCopies makes, children named
+// first, overwriting the changed rows.
+var mergeCopiesOptions = oprestore.Options{Kind: oprestore.Merge, Tables: []string{"prices", "stocks"}, From: []string{"prices_copy", "stocks_copy"}, Overwrite: true}
+
 // stocksPrint is the live stocks and prices of stocks 1 to 5.
 const stocksPrint = `SELECT (SELECT string_agg(id || '=' || symbol, ',' ORDER BY id) FROM stocks WHERE id <= 5)
 	|| '/' || (SELECT count(*) || ':' || sum(hashtext(p::text)::bigint) FROM prices p WHERE stock_id <= 5)`
@@ -43,7 +48,7 @@ func TestMergeOverwritesAfterASecondConfirmation(t *testing.T) {
 	f.query(stocksPrint, &damaged)
 	f.query(strings.NewReplacer("FROM stocks", "FROM stocks_copy", "FROM prices p", "FROM prices_copy p").Replace(stocksPrint), &want)
 	// Children named first: the merge orders them.
-	opts := oprestore.Options{Kind: oprestore.Merge, Tables: []string{"prices", "stocks"}, From: []string{"prices_copy", "stocks_copy"}, Overwrite: true}
+	opts := mergeCopiesOptions
 
 	e := f.engine()
 	plan := f.prepare(e, opts)
@@ -104,10 +109,15 @@ func TestMergeOverwritesAfterASecondConfirmation(t *testing.T) {
 	if err := plan.AcknowledgeOverwrite("overwrite 3 rows"); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := e.Run(ctx, plan, nil); err != nil {
+	rep, err = e.Run(ctx, plan, nil)
+	if err != nil {
 		t.Fatalf("merge: %v %+v", err, rep)
 	}
 	f.assertPrint(want)
+	if md, err := os.ReadFile(rep.Path); err != nil || !strings.Contains(string(md), "| \"public\".\"stocks\" | \"public\".\"stocks_copy\" | id | 2 | 2 |") ||
+		!strings.Contains(string(md), "2 rows of \"public\".\"stocks\" overwritten") {
+		t.Errorf("report: %v\n%s", err, md)
+	}
 	for _, c := range [][2]string{{"stocks", "stocks_copy"}, {"prices", "prices_copy"}} {
 		if st, err := e.Compare(ctx, c[0], c[1]); err != nil || st.Missing != 0 || st.Changed != 0 {
 			t.Errorf("after the merge %s: %+v %v", c[0], st, err)

@@ -223,7 +223,9 @@ func TestMergeOverwriteConfirmation(t *testing.T) {
 CREATE TABLE %[2]s (id int PRIMARY KEY, v text);
 INSERT INTO %[2]s VALUES (1, 'a'), (2, 'b'), (3, NULL);
 INSERT INTO %[1]s VALUES (2, 'x'), (3, 'y');`, live, cp))
-	t.Cleanup(func() { sandboxExec(t, fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[2]s, %[2]s_merged, %[2]s_overwritten", live, cp)) })
+	t.Cleanup(func() {
+		sandboxExec(t, fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[2]s, %[2]s_merged, %[2]s_overwritten", live, cp))
+	})
 	args := []string{"merge", live, "--from", cp, "--overwrite"}
 
 	r := runCmd(t, path, "", true, append(args, "--dry-run")...)
