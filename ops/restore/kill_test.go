@@ -47,8 +47,15 @@ func childMain() int {
 	if os.Getenv("OPSDECK_RESTORE_TEST_PITR") == "1" {
 		opts.PointInTime = &pitr.Target{}
 	}
+	if os.Getenv("OPSDECK_RESTORE_TEST_MERGE") == "1" {
+		opts = mergeCopiesOptions
+	}
 	plan, err := e.Prepare(ctx, opts, nil)
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := plan.AcknowledgeOverwrite(plan.ConfirmOverwrite); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -191,5 +198,44 @@ func TestKilledPointInTimeRestoreIsRecovered(t *testing.T) {
 			}
 			f.assertOriginal(t)
 		})
+	}
+}
+
+// TestKilledMergeIsRecovered kills a merge that overwrote rows right after
+// its transaction committed: Recover puts the overwritten rows' live
+// values back and deletes the inserted rows, children first.
+func TestKilledMergeIsRecovered(t *testing.T) {
+	f := newDBFixture(t)
+	f.mergeCopies()
+	var damaged string
+	f.query(stocksPrint, &damaged)
+	cfgPath := filepath.Join(t.TempDir(), "opsdeck.yaml")
+	if err := f.cfg.Write(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=after:table.merge", "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath, "OPSDECK_RESTORE_TEST_MERGE=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatalf("the child was not killed: %s", stderr.String())
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("the child was not killed: %s", stderr.String())
+	}
+	var merged string
+	f.query(stocksPrint, &merged)
+	if merged == damaged {
+		t.Fatal("the killed merge had not committed")
+	}
+	rep, err := f.engine().Recover(accesstest.Admin(context.Background()), nil)
+	if err != nil {
+		t.Fatalf("recover: %v\n%+v", err, rep)
+	}
+	f.assertPrint(damaged)
+	var kept int
+	f.query("SELECT count(*) FROM pg_class WHERE relname ~ '_(merged|overwritten)$'", &kept)
+	if kept != 0 {
+		t.Errorf("%d tables of the merge outlived its undo", kept)
 	}
 }

@@ -256,7 +256,7 @@ func TestTableRestoreGivesBackDeletedRows(t *testing.T) {
 
 	failing := f.engine()
 	oprestore.SetHook(failing, "after:table.merge", func() error { return errors.New("injected") })
-	merge := oprestore.Options{Kind: oprestore.Merge, Tables: []string{"prices"}, From: "prices_before"}
+	merge := oprestore.Options{Kind: oprestore.Merge, Tables: []string{"prices"}, From: []string{"prices_before"}}
 	if rep, err := failing.Run(ctx, f.prepare(failing, merge), nil); err == nil || !rep.Undone {
 		t.Fatalf("a failed merge: %v %+v", err, rep)
 	}

@@ -61,11 +61,21 @@ type Options struct {
 	// database.
 	PointInTime *pitr.Target `json:"point_in_time,omitempty"`
 	// Tables are a table restore's tables (schema.table or table), or a
-	// merge's one table; Into names a table restore's copy (default
-	// <table>_at_<time>), From a merge's copy.
+	// merge's tables; Into names a table restore's copy (default
+	// <table>_at_<time>), From a merge's copies, one per table in the
+	// order of Tables.
 	Tables []string `json:"tables,omitempty"`
 	Into   string   `json:"into,omitempty"`
-	From   string   `json:"from,omitempty"`
+	From   []string `json:"from,omitempty"`
+	// WithDependents makes a table restore also copy the tables that
+	// reference Tables by foreign key, transitively (each to a copy of
+	// its own), so that a merge can bring parents and children back
+	// together.
+	WithDependents bool `json:"with_dependents,omitempty"`
+	// Overwrite makes a merge also overwrite the live rows whose key the
+	// copy has with other values (the copy's values win). The plan then
+	// asks for a second confirmation (Plan.ConfirmOverwrite).
+	Overwrite bool `json:"overwrite,omitempty"`
 }
 
 // Check is one preflight result.
@@ -109,12 +119,23 @@ type Plan struct {
 	Target Target `json:"target"`
 	// Confirm is what the operator types to confirm.
 	Confirm string `json:"confirm"`
+	// ConfirmOverwrite is what the operator types a second time before a
+	// merge overwrites changed rows ("overwrite 12 rows"); "" when the
+	// plan overwrites nothing. AcknowledgeOverwrite records it; Run
+	// refuses the plan without it.
+	ConfirmOverwrite string `json:"confirm_overwrite,omitempty"`
 	// PointInTime is a point-in-time restore's recovery: the base backup
 	// chosen, the WAL after it, the target (nil otherwise).
 	PointInTime *pitr.Plan `json:"point_in_time,omitempty"`
-	// Copies are a table restore's copies, in the order of
-	// Options.Tables (quoted schema.name).
+	// Copies are a table restore's copies (schema.name), and Copied the
+	// tables they copy, in the same order: Options.Tables, then the
+	// dependents found with Options.WithDependents.
 	Copies []string `json:"copies,omitempty"`
+	Copied []string `json:"copied,omitempty"`
+	// Merges are a merge's tables in the order it merges them (parents
+	// before children): what it inserts and overwrites, with a preview
+	// of the changed rows.
+	Merges []MergeStats `json:"merges,omitempty"`
 	// Steps, in order.
 	Steps []*Step `json:"steps"`
 	// Checks are the preflight results.
@@ -125,6 +146,30 @@ type Plan struct {
 	Prepared time.Time `json:"prepared"`
 
 	env *env
+	// overwriteTyped is the second confirmation as typed.
+	overwriteTyped string
+}
+
+// AcknowledgeOverwrite records the second confirmation of a merge that
+// overwrites changed rows: typed must be ConfirmOverwrite.
+func (p *Plan) AcknowledgeOverwrite(typed string) error {
+	if p.ConfirmOverwrite == "" {
+		return nil
+	}
+	if strings.TrimSpace(typed) != p.ConfirmOverwrite {
+		return fmt.Errorf("the overwrite was not confirmed: type %q (the number of changed rows the plan shows) — nothing was changed", p.ConfirmOverwrite)
+	}
+	p.overwriteTyped = p.ConfirmOverwrite
+	return nil
+}
+
+// overwriteAcknowledged is whether a plan that overwrites rows had its
+// second confirmation.
+func (p *Plan) overwriteAcknowledged() error {
+	if p.ConfirmOverwrite == "" || p.overwriteTyped == p.ConfirmOverwrite {
+		return nil
+	}
+	return fmt.Errorf("restore refused, nothing was changed: overwriting changed rows needs its own confirmation, %q (--confirm-overwrite)", p.ConfirmOverwrite)
 }
 
 // Target is what a plan replaces.

@@ -77,6 +77,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	for _, c := range p.Checks {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Component, c.Name, c.Status, cell(c.Detail))
 	}
+	writeMerges(&b, p)
 	if len(p.Objects) > 0 {
 		b.WriteString("\n## Kubernetes objects\n\n| Object | Action | Fields |\n|---|---|---|\n")
 		for _, o := range p.Objects {
@@ -85,6 +86,22 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeMerges lists a merge's tables in the order merged, with the
+// counts its preflight found (the step's notes say what it did).
+func writeMerges(b *strings.Builder, p *Plan) {
+	if len(p.Merges) == 0 {
+		return
+	}
+	changed := "left as they are"
+	if p.Options.Overwrite {
+		changed = "overwritten"
+	}
+	fmt.Fprintf(b, "\n## Merge, parents first\n\n| Table | Copy | Key | Missing rows | Changed rows (%s) |\n|---|---|---|---|---|\n", changed)
+	for _, m := range p.Merges {
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %d |\n", cell(m.Table), cell(m.Side), cell(strings.Join(m.Key, ", ")), m.Missing, m.Changed)
+	}
 }
 
 // cell makes s safe inside a Markdown table cell.

@@ -52,10 +52,22 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	if err := e.Backup.Refuse(ctx, access.RestoreRun, target); err != nil {
 		return nil, err
 	}
+	if err := plan.overwriteAcknowledged(); err != nil {
+		return nil, err
+	}
 	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx)}
 	details := map[string]any{
 		"kind": plan.Options.Kind, "set": plan.SetID, "components": plan.Components,
 		"no_safety_backup": plan.Options.NoSafetyBackup, "update_existing": plan.Options.UpdateExisting,
+	}
+	if len(plan.Options.Tables) > 0 {
+		details["tables"] = plan.Options.Tables
+	}
+	if len(plan.Copies) > 0 {
+		details["copies"] = plan.Copies
+	}
+	if len(plan.Options.From) > 0 {
+		details["from"], details["overwrite"] = plan.Options.From, plan.Options.Overwrite
 	}
 	if pt := plan.PointInTime; pt != nil {
 		details["point_in_time"] = pt.Target.String()

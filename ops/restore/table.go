@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/pitr"
@@ -70,31 +70,90 @@ func newTableRestore(ctx context.Context, en *env) (*tableRestore, error) {
 	if len(opts.Tables) == 0 {
 		return nil, &ConfigError{errors.New("name the tables to restore")}
 	}
-	if opts.Into != "" && len(opts.Tables) > 1 {
-		return nil, &ConfigError{errors.New("--into names one table's copy: restore one table at a time with it")}
+	if opts.Into != "" && (len(opts.Tables) > 1 || opts.WithDependents) {
+		return nil, &ConfigError{errors.New("--into names one table's copy: restore one table at a time with it, or let the copies take their default names (<table>_at_<time>)")}
 	}
 	d, err := newDBRestore(ctx, en)
 	if err != nil {
 		return nil, err
 	}
 	tr := &tableRestore{d: d}
-	for _, t := range opts.Tables {
-		schema, name := splitTable(t)
-		side := opts.Into
-		if side == "" {
-			side = sideName(name, *opts.PointInTime, en.eng.now())
+	tables := opts.Tables
+	if opts.WithDependents {
+		deps, err := d.dependents(ctx, tables)
+		if err != nil {
+			return nil, err
 		}
-		sideSchema, sideTbl := splitTable(side)
-		if !strings.Contains(side, ".") {
-			sideSchema = schema
+		tables = append(slices.Clone(tables), deps...)
+	}
+	for _, t := range tables {
+		if err := tr.add(t, opts.Into, *opts.PointInTime); err != nil {
+			return nil, err
 		}
-		tr.tables = append(tr.tables, sideTable{
-			Table: pgx.Identifier{schema, name}.Sanitize(),
-			Side:  pgx.Identifier{sideSchema, sideTbl}.Sanitize(),
-			name:  sideSchema + "." + sideTbl,
-		})
 	}
 	return tr, nil
+}
+
+// add adds a table (schema.table or table) and its copy: into, else
+// <table>_at_<time> in the table's schema.
+func (tr *tableRestore) add(t, into string, at pitr.Target) error {
+	schema, name := splitTable(t)
+	side := into
+	if side == "" {
+		side = sideName(name, at, tr.d.en.eng.now())
+	}
+	sideSchema, sideTbl := splitTable(side)
+	if !strings.Contains(side, ".") {
+		sideSchema = schema
+	}
+	st := sideTable{
+		Table: pgx.Identifier{schema, name}.Sanitize(),
+		Side:  pgx.Identifier{sideSchema, sideTbl}.Sanitize(),
+		name:  sideSchema + "." + sideTbl,
+	}
+	for _, o := range tr.tables {
+		if o.Table == st.Table || o.Side == st.Side {
+			return &ConfigError{fmt.Errorf("%s is named twice: name each table once", t)}
+		}
+	}
+	tr.tables = append(tr.tables, st)
+	return nil
+}
+
+// dependents lists the tables (schema.name) that reference tables by
+// foreign key, transitively, from the live database's catalog (a table
+// dropped since is not found), tables themselves left out.
+func (d *dbRestore) dependents(ctx context.Context, tables []string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.ddlTimeout())
+	defer cancel()
+	pool, err := d.connect(ctx, d.target)
+	if err != nil {
+		return nil, fmt.Errorf("--with-dependents reads the foreign keys of the live database: %w", err)
+	}
+	defer pool.Close()
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = qualified(t)
+	}
+	rows, err := pool.Query(ctx, `
+		WITH RECURSIVE dep(oid) AS (
+			SELECT to_regclass(n)::oid FROM unnest($1::text[]) n
+			UNION
+			SELECT c.conrelid FROM pg_constraint c JOIN dep ON c.confrelid = dep.oid
+			WHERE c.contype = 'f' AND c.conparentid = 0
+		)
+		SELECT ns.nspname || '.' || r.relname FROM dep
+		JOIN pg_class r ON r.oid = dep.oid JOIN pg_namespace ns ON ns.oid = r.relnamespace
+		WHERE dep.oid <> ALL (SELECT to_regclass(n)::oid FROM unnest($1::text[]) n WHERE to_regclass(n) IS NOT NULL)
+		ORDER BY 1`, names)
+	if err != nil {
+		return nil, fmt.Errorf("read the tables that reference %s: %s", strings.Join(names, ", "), d.redact(err.Error()))
+	}
+	deps, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read the tables that reference %s: %s", strings.Join(names, ", "), d.redact(err.Error()))
+	}
+	return deps, nil
 }
 
 // splitTable reads "schema.table" or "table" (public).
@@ -281,7 +340,7 @@ func (def tableDef) create(side string) string {
 // tableDefinition reads a table's stored columns (generated ones left
 // out) and its key: the primary key, else a unique index on columns that
 // are all NOT NULL.
-func tableDefinition(ctx context.Context, conn *pgx.Conn, table string) (tableDef, error) {
+func tableDefinition(ctx context.Context, conn postgres.Querier, table string) (tableDef, error) {
 	var def tableDef
 	rows, err := conn.Query(ctx, `
 		SELECT a.attname, format_type(a.atttypid, a.atttypmod),
@@ -328,229 +387,6 @@ func quoteAll(names []string) []string {
 	return out
 }
 
-// MergeStats compares a side table with the live one on its key.
-type MergeStats struct {
-	Table, Side string
-	Key         []string
-	// Missing are the side table's rows whose key the live table lacks;
-	// Changed those whose key it has with other values.
-	Missing, Changed int64
-}
-
-// Compare counts what a merge of side into table would insert (and what
-// differs), on production's database.
-func (e *Engine) Compare(ctx context.Context, table, side string) (MergeStats, error) {
-	pool, err := postgres.Connect(ctx, e.cfg().Postgres.DSN, e.cfg().Timeouts.Connect)
-	if err != nil {
-		return MergeStats{}, err
-	}
-	defer pool.Close()
-	st, _, err := compare(ctx, pool, table, side)
-	return st, err
-}
-
-// compare counts side's rows against table's, and returns side's
-// definition, which a merge inserts by.
-func compare(ctx context.Context, pool *pgxpool.Pool, table, side string) (MergeStats, tableDef, error) {
-	st := MergeStats{Table: qualified(table), Side: qualified(side)}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return st, tableDef{}, err
-	}
-	defer conn.Release()
-	def, err := tableDefinition(ctx, conn.Conn(), st.Side)
-	if err != nil {
-		return st, def, err
-	}
-	if len(def.key) == 0 {
-		return st, def, fmt.Errorf("%s has no primary key: compare it by hand; a merge needs a key", st.Side)
-	}
-	st.Key = def.key
-	on, _ := keyJoin(def.key)
-	cols := strings.Join(prefixed("s", def.cols), ", ")
-	live := strings.Join(prefixed("p", def.cols), ", ")
-	absent := "p." + pgx.Identifier{def.key[0]}.Sanitize() + " IS NULL" // a key column is never NULL
-	err = pool.QueryRow(ctx, fmt.Sprintf(`SELECT
-		count(*) FILTER (WHERE %s),
-		count(*) FILTER (WHERE NOT %s AND ROW(%s) IS DISTINCT FROM ROW(%s))
-		FROM %s s LEFT JOIN %s p ON %s`, absent, absent, cols, live, st.Side, st.Table, on)).Scan(&st.Missing, &st.Changed)
-	if err != nil {
-		return st, def, fmt.Errorf("compare %s with %s: %w", st.Side, st.Table, err)
-	}
-	return st, def, nil
-}
-
-// qualified quotes a table name as typed (schema.table or table).
-func qualified(name string) string {
-	schema, t := splitTable(name)
-	return pgx.Identifier{schema, t}.Sanitize()
-}
-
-func prefixed(alias string, cols []string) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = alias + "." + pgx.Identifier{c}.Sanitize()
-	}
-	return out
-}
-
-// keyJoin is the join condition of p (live) and s (side) on key, and the
-// key's columns of s.
-func keyJoin(key []string) (string, string) {
-	var on []string
-	for _, k := range key {
-		q := pgx.Identifier{k}.Sanitize()
-		on = append(on, "p."+q+" = s."+q)
-	}
-	return strings.Join(on, " AND "), strings.Join(prefixed("s", key), ", ")
-}
-
-// merge is a merge restore: the side table's rows the live table lacks
-// inserted in one transaction; the rows inserted are kept in a table of
-// their own (<side>_merged), and the undo deletes those still as they
-// were inserted.
-type merge struct {
-	d     *dbRestore
-	stats MergeStats
-	def   tableDef
-	// keys is the table of the inserted rows.
-	keys string
-}
-
-func newMerge(ctx context.Context, en *env) (*merge, error) {
-	opts := en.plan.Options
-	if len(opts.Tables) != 1 || opts.From == "" {
-		return nil, &ConfigError{errors.New("merge one table from its copy: opsdeck restore merge TABLE --from COPY")}
-	}
-	d := &dbRestore{en: en, dsn: en.cfg().Postgres.DSN}
-	pc, err := pgx.ParseConfig(d.dsn)
-	if err != nil {
-		return nil, &ConfigError{errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")}
-	}
-	d.target, d.production = pc.Database, true
-	d.server = fmt.Sprintf("%s:%d", pc.Host, pc.Port)
-	m := &merge{d: d, stats: MergeStats{Table: qualified(opts.Tables[0]), Side: qualified(opts.From)}}
-	schema, side := splitTable(opts.From)
-	m.keys = pgx.Identifier{schema, truncateIdent(side + "_merged")}.Sanitize()
-	return m, nil
-}
-
-func (m *merge) preflight(ctx context.Context) {
-	d := m.d
-	chk := func(name string, st health.Status, format string, args ...any) {
-		d.en.check("table", name, st, fmt.Sprintf(format, args...))
-	}
-	pool, err := d.connect(ctx, d.target)
-	if err != nil {
-		chk("reachable", health.Crit, "%s", d.redact(err.Error()))
-		return
-	}
-	defer pool.Close()
-	st, def, err := compare(ctx, pool, d.en.plan.Options.Tables[0], d.en.plan.Options.From)
-	if err != nil {
-		chk("compare", health.Crit, "%s", d.redact(err.Error()))
-		return
-	}
-	m.stats, m.def = st, def
-	var taken bool
-	pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", m.keys).Scan(&taken)
-	if taken {
-		chk("keys table", health.Crit, "%s exists (an earlier merge's record): drop it once you are sure that merge stays", m.keys)
-	}
-	chk("missing", health.OK, "%d rows of %s are not in %s (by key %s): they are inserted", st.Missing, st.Side, st.Table, strings.Join(st.Key, ", "))
-	if st.Changed > 0 {
-		chk("changed", health.Warn, "%d rows have the same key with other values: they are left as they are (compare them by hand)", st.Changed)
-	}
-}
-
-func (m *merge) steps() []*Step {
-	return []*Step{{
-		Name: "table.merge", Component: "table",
-		Title: fmt.Sprintf("Insert the rows of %s that %s lacks, in one transaction (their keys kept in %s)", m.stats.Side, m.stats.Table, m.keys),
-		Undo:  fmt.Sprintf("Delete the inserted rows from %s by the keys in %s", m.stats.Table, m.keys),
-		do:    m.insert,
-		undo:  m.uninsert,
-	}}
-}
-
-func (m *merge) insert(ctx context.Context) error {
-	d := m.d
-	pool, err := d.connect(ctx, d.target)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	on, _ := keyJoin(m.def.key)
-	cols := strings.Join(quoteAll(m.def.cols), ", ")
-	var n int64
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// The rows inserted are kept whole: the undo deletes only those
-		// still as they were inserted.
-		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s WITH NO DATA", m.keys, cols, m.stats.Side)); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf(`WITH ins AS (
-			INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s s WHERE NOT EXISTS (SELECT 1 FROM %s p WHERE %s)
-			RETURNING %s)
-			INSERT INTO %s SELECT * FROM ins`,
-			m.stats.Table, cols, strings.Join(prefixed("s", m.def.cols), ", "), m.stats.Side, m.stats.Table, on,
-			cols, m.keys))
-		n = tag.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("insert the missing rows into %s (nothing was inserted): %s", m.stats.Table, d.redact(err.Error()))
-	}
-	d.en.note("%d rows inserted into %s; they are kept in %s (drop it once the merge stays)", n, m.stats.Table, m.keys)
-	return nil
-}
-
-func (m *merge) uninsert(ctx context.Context) error {
-	d := m.d
-	pool, err := d.connect(ctx, d.target)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	var exists bool
-	if err := pool.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", m.keys).Scan(&exists); err != nil || !exists {
-		return err // the transaction never committed: nothing to undo
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	side, err := tableDefinition(ctx, conn.Conn(), m.stats.Side)
-	conn.Release()
-	if err != nil {
-		return fmt.Errorf("the merge's copy %s: %w", m.stats.Side, err)
-	}
-	var on []string
-	for _, k := range side.key {
-		q := pgx.Identifier{k}.Sanitize()
-		on = append(on, "p."+q+" = k."+q)
-	}
-	same := fmt.Sprintf("ROW(%s) IS NOT DISTINCT FROM ROW(%s)", strings.Join(prefixed("p", side.cols), ", "), strings.Join(prefixed("k", side.cols), ", "))
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		var kept int64
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+m.keys).Scan(&kept); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, fmt.Sprintf("DELETE FROM %s p USING %s k WHERE %s AND %s", m.stats.Table, m.keys, strings.Join(on, " AND "), same))
-		if err != nil {
-			return fmt.Errorf("delete the merged rows: %s", d.redact(err.Error()))
-		}
-		if left := kept - tag.RowsAffected(); left > 0 {
-			d.en.warn("%d merged rows of %s were changed or deleted since the merge and are left as they are now", left, m.stats.Table)
-		}
-		if _, err := tx.Exec(ctx, "DROP TABLE "+m.keys); err != nil {
-			return err
-		}
-		d.en.note("deleted the %d merged rows from %s", tag.RowsAffected(), m.stats.Table)
-		return nil
-	})
-}
-
 // buildTable plans a table restore: recover, copy, verify; nothing of
 // production is replaced and no writer stops.
 func (e *Engine) buildTable(ctx context.Context, en *env) error {
@@ -561,18 +397,9 @@ func (e *Engine) buildTable(ctx context.Context, en *env) error {
 	en.table = tr
 	for _, t := range tr.tables {
 		en.plan.Copies = append(en.plan.Copies, t.name)
+		en.plan.Copied = append(en.plan.Copied, unquoted(t.Table))
 	}
 	planTables(en, tr.d, tr, tr.steps())
-	return nil
-}
-
-// buildMerge plans a merge: one step, undone by the keys it inserted.
-func (e *Engine) buildMerge(ctx context.Context, en *env) error {
-	m, err := newMerge(ctx, en)
-	if err != nil {
-		return err
-	}
-	planTables(en, m.d, m, m.steps())
 	return nil
 }
 
@@ -585,4 +412,9 @@ func planTables(en *env, d *dbRestore, c component, steps []*Step) {
 	plan.Target.Database, plan.Target.Postgres = d.target, d.server
 	_, plan.Confirm = splitTable(plan.Options.Tables[0])
 	plan.Steps = append([]*Step{en.preflightStep()}, steps...)
+}
+
+// unquoted is a quoted schema.name as schema.name.
+func unquoted(q string) string {
+	return strings.ReplaceAll(q, `"`, "")
 }

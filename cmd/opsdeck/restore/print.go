@@ -18,7 +18,11 @@ import (
 func printPlan(w io.Writer, p *oprestore.Plan) {
 	m := p.Set
 	if p.Options.Kind == oprestore.Merge {
-		fmt.Fprintf(w, "merge the rows of %s that %s lacks back into it\n", plainName(p.Options.From), plainName(p.Options.Tables[0]))
+		what := "insert the rows they lack"
+		if p.Options.Overwrite {
+			what += " and overwrite the rows that differ"
+		}
+		fmt.Fprintf(w, "merge %s back into %s: %s\n", plainNames(p.Options.From), plainNames(p.Options.Tables), what)
 	} else {
 		fmt.Fprintf(w, "restore %s from set %s (taken %s, %s, %s)\n", p.Options.Kind, p.SetID,
 			m.Start.Local().Format("2006-01-02 15:04"), progress.Bytes(m.Size()), strings.Join(m.ComponentNames(), "+"))
@@ -42,6 +46,7 @@ func printPlan(w io.Writer, p *oprestore.Plan) {
 	if len(t.Namespaces) > 0 {
 		fmt.Fprintf(w, "  config   namespaces %s\n", strings.Join(t.Namespaces, ", "))
 	}
+	printMerges(w, p)
 	fmt.Fprintln(w, "\npreflight:")
 	for _, c := range p.Checks {
 		fmt.Fprintf(w, "  %-4s %-8s %-13s %s\n", statusWord(c.Status), c.Component, c.Name, c.Detail)
@@ -62,7 +67,48 @@ func printPlan(w io.Writer, p *oprestore.Plan) {
 			fmt.Fprintf(w, "     %-16s undo: %s\n", "", s.Undo)
 		}
 	}
+	if p.ConfirmOverwrite != "" {
+		fmt.Fprintf(w, "the overwrite asks a second confirmation: %q\n", p.ConfirmOverwrite)
+	}
 	fmt.Fprintln(w)
+}
+
+// printMerges prints what a merge does to each table, in its order, with
+// the preview of the changed rows.
+func printMerges(w io.Writer, p *oprestore.Plan) {
+	if len(p.Merges) == 0 {
+		return
+	}
+	changed := "left as they are"
+	if p.Options.Overwrite {
+		changed = "overwritten"
+	}
+	fmt.Fprintln(w, "\nmerge, parents first:")
+	for _, m := range p.Merges {
+		fmt.Fprintf(w, "  %s <- %s (key %s): %d missing row(s) inserted, %d changed row(s) %s\n",
+			plainName(m.Table), plainName(m.Side), strings.Join(m.Key, ", "), m.Missing, m.Changed, changed)
+		for _, r := range m.Preview {
+			var cols []string
+			for _, c := range r.Columns {
+				cols = append(cols, fmt.Sprintf("%s %s -> %s", c.Name, value(c.Live), value(c.Copy)))
+			}
+			if r.More > 0 {
+				cols = append(cols, fmt.Sprintf("and %d more column(s)", r.More))
+			}
+			fmt.Fprintf(w, "      (%s)  %s\n", r.Key, strings.Join(cols, ", "))
+		}
+		if more := m.Changed - int64(len(m.Preview)); len(m.Preview) > 0 && more > 0 {
+			fmt.Fprintf(w, "      and %d more changed row(s)\n", more)
+		}
+	}
+}
+
+// value is a preview's value: NULL, or quoted (live -> copy).
+func value(v *string) string {
+	if v == nil {
+		return "NULL"
+	}
+	return fmt.Sprintf("%q", *v)
 }
 
 func statusWord(s health.Status) string {
@@ -110,10 +156,12 @@ func printReport(w io.Writer, r *oprestore.Report) {
 }
 
 // printMergeHints says, for each table copied, what a merge would insert
-// and how to run it.
+// and overwrite, and the one command that merges them all.
 func printMergeHints(ctx context.Context, w io.Writer, eng *oprestore.Engine, plan *oprestore.Plan) {
 	fmt.Fprintln(w)
-	for i, t := range plan.Options.Tables {
+	var tables, froms []string
+	var missing, changed int64
+	for i, t := range plan.Copied {
 		side := plan.Copies[i]
 		st, err := eng.Compare(ctx, t, side)
 		if err != nil {
@@ -121,10 +169,35 @@ func printMergeHints(ctx context.Context, w io.Writer, eng *oprestore.Engine, pl
 			continue
 		}
 		fmt.Fprintf(w, "%s: %d row(s) that %s lacks, %d with the same key (%s) and other values\n", plainName(st.Side), st.Missing, plainName(st.Table), st.Changed, strings.Join(st.Key, ", "))
-		if st.Missing > 0 {
-			fmt.Fprintf(w, "  put them back: opsdeck restore merge %s --from %s\n", t, plainName(side))
-		}
+		tables, froms = append(tables, shellWord(st.Table)), append(froms, "--from "+shellWord(side))
+		missing, changed = missing+st.Missing, changed+st.Changed
 	}
+	if missing+changed == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  put them back: opsdeck restore merge %s %s\n", strings.Join(tables, " "), strings.Join(froms, " "))
+	if changed > 0 {
+		fmt.Fprintln(w, "  (add --overwrite to give the changed rows the copies' values too; it asks a second confirmation)")
+	}
+}
+
+// plainNames is plainName of each, comma-separated.
+func plainNames(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = plainName(n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// shellWord is a quoted schema.name as the command line takes it
+// (schema.name, without public.), quoted for the shell when needed.
+func shellWord(q string) string {
+	s := strings.TrimPrefix(strings.ReplaceAll(q, `"`, ""), "public.")
+	if simpleName.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 var simpleName = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)

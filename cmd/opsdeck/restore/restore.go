@@ -37,8 +37,13 @@ type flags struct {
 	toTime, toLSN string
 	toXID         uint64
 	inclusive     bool
-	// A table restore's copy name, a merge's source.
-	into, from string
+	// A table restore's copy name and dependents; a merge's copies and
+	// its overwrite with the second confirmation.
+	into             string
+	withDependents   bool
+	from             []string
+	overwrite        bool
+	confirmOverwrite string
 	// stdinIsTerminal is replaced in tests.
 	stdinIsTerminal func() bool
 }
@@ -51,7 +56,7 @@ func Command(g *cli.Globals) *cobra.Command {
 func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
 	f := &flags{stdinIsTerminal: stdinIsTerminal}
 	cmd := &cobra.Command{
-		Use:       "restore database|redis|config|full [ID|latest] | restore table TABLE... --to… | restore merge TABLE --from COPY | restore recover",
+		Use:       "restore database|redis|config|full [ID|latest] | restore table TABLE... --to… [--with-dependents] | restore merge TABLE... --from COPY... [--overwrite] | restore recover",
 		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
 		ValidArgs: append(slices.Concat(oprestore.Kinds, oprestore.TableKinds), "recover"),
 		Long: `Restores from a backup set (default: the newest one holding the component,
@@ -82,11 +87,18 @@ local time; the plan shows the offset.
   table     preflight · recover as above · copy each table, as it was then, into
             <table>_at_<time> (or --into) in the live database: its columns and key,
             by a binary COPY stream · compare with the recovered instance. Nothing
-            of production changes; then it prints what a merge would insert.
-  merge     insert the rows of a copy (--from) that the live table lacks, matched
-            on the copy's key, in one transaction; the keys inserted are kept in
-            <copy>_merged, by which the undo deletes them. Rows whose key exists
-            with other values are counted, not changed.
+            of production changes; then it prints what a merge would do and the
+            command. --with-dependents also copies the tables that reference the
+            named ones by foreign key (transitively), each into its own copy.
+  merge     insert the rows of each copy (--from, one per table, in the same order)
+            that its live table lacks, matched on the copy's key, in one
+            transaction, parents before children (foreign keys; a cycle is
+            refused); the rows inserted are kept in <copy>_merged, by which the
+            undo deletes them. Rows whose key exists with other values are shown
+            (a preview) and left, or with --overwrite given the copy's values, their
+            live values kept in <copy>_overwritten for the undo; an overwrite asks
+            for a second typed confirmation, "overwrite N rows" (or
+            --confirm-overwrite "overwrite N rows" with --yes).
 
 If a step fails or the run is interrupted, the steps done are undone in
 reverse and the original data keeps serving. A restore that was killed
@@ -110,6 +122,9 @@ not finish (read the report).`,
   opsdeck restore database --to-xid 48213 --inclusive=false
   opsdeck restore table daily_prices --to "2026-12-07 09:13:00" --into daily_prices_0913
   opsdeck restore merge daily_prices --from daily_prices_0913
+  opsdeck restore table stocks --to "2026-12-07 09:13:00" --with-dependents
+  opsdeck restore merge stocks daily_prices --from stocks_at_20261207_0913 --from daily_prices_at_20261207_0913
+  opsdeck restore merge stocks --from stocks_0913 --overwrite --yes --confirm-overwrite "overwrite 3 rows"
   opsdeck restore recover`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 && args[0] == "recover" {
@@ -120,8 +135,8 @@ not finish (read the report).`,
 				return cli.Exit(3, errors.New("name the tables to restore: opsdeck restore table TABLE... --to TIME"))
 			case len(args) > 0 && args[0] == oprestore.Table:
 				return nil
-			case len(args) > 0 && args[0] == oprestore.Merge && len(args) != 2:
-				return cli.Exit(3, errors.New("name the one table to merge into: opsdeck restore merge TABLE --from COPY"))
+			case len(args) > 0 && args[0] == oprestore.Merge && len(args) < 2:
+				return cli.Exit(3, errors.New("name the tables to merge into: opsdeck restore merge TABLE... --from COPY, once per table"))
 			case len(args) > 0 && args[0] == oprestore.Merge:
 				return nil
 			}
@@ -150,7 +165,10 @@ not finish (read the report).`,
 	fl.Uint64Var(&f.toXID, "to-xid", 0, "database: restore to the commit of this transaction id")
 	fl.BoolVar(&f.inclusive, "inclusive", true, "with --to, --to-lsn or --to-xid: include the target (false: stop just before it)")
 	fl.StringVar(&f.into, "into", "", "table: the copy's name (default <table>_at_<time>)")
-	fl.StringVar(&f.from, "from", "", "merge: the copy whose missing rows go back into the table")
+	fl.BoolVar(&f.withDependents, "with-dependents", false, "table: also copy the tables that reference these by foreign key, transitively")
+	fl.StringArrayVar(&f.from, "from", nil, "merge: a copy whose rows go back into its table; once per table, in the order of the tables")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "merge: also give the rows that differ the copy's values (asks a second confirmation)")
+	fl.StringVar(&f.confirmOverwrite, "confirm-overwrite", "", `merge --overwrite: the second confirmation, as the plan asks it ("overwrite 12 rows")`)
 	return cmd
 }
 
@@ -213,17 +231,14 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	if opts.PointInTime, err = f.pointInTime(args[0]); err != nil {
 		return err
 	}
+	if err := f.tableFlags(args); err != nil {
+		return err
+	}
 	switch args[0] {
 	case oprestore.Table:
-		if opts.PointInTime == nil {
-			return cli.Exit(cli.CodeUsage, errors.New("a table restore needs a moment of the WAL archive: --to, --to-lsn or --to-xid"))
-		}
-		opts.Tables, opts.Into, args = args[1:], f.into, args[:1]
+		opts.Tables, opts.Into, opts.WithDependents, args = args[1:], f.into, f.withDependents, args[:1]
 	case oprestore.Merge:
-		if f.from == "" {
-			return cli.Exit(cli.CodeUsage, errors.New("merge needs the copy to take the rows from: --from COPY"))
-		}
-		opts.Tables, opts.From, args = args[1:], f.from, args[:1]
+		opts.Tables, opts.From, opts.Overwrite, args = args[1:], f.from, f.overwrite, args[:1]
 	}
 	if len(args) == 2 && opts.PointInTime != nil && args[1] == "latest" {
 		args = args[:1] // the newest base backup that reaches the target
@@ -265,13 +280,17 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		fmt.Fprintln(p.Out, "dry run: nothing was changed")
 		return nil
 	}
+	in := bufio.NewReader(cmd.InOrStdin())
 	if !f.yes {
 		if !f.stdinIsTerminal() {
 			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to restore without the typed confirmation"))
 		}
-		if !confirm(ctx, cmd.InOrStdin(), p.Err, plan.Confirm) {
+		if !confirm(ctx, in, p.Err, plan.Confirm) {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
+	}
+	if err := f.acknowledgeOverwrite(ctx, in, p.Err, plan); err != nil {
+		return err
 	}
 	rep, err := eng.Run(ctx, plan, events)
 	if rep != nil {
@@ -303,12 +322,74 @@ func prepareFailed(err error) error {
 	return cli.Exit(cli.CodeRefused, err)
 }
 
+// tableFlags refuses the flags of table restores and merges given to
+// another kind, and a merge's wrong combinations.
+func (f *flags) tableFlags(args []string) error {
+	kind := args[0]
+	only := func(set bool, flag, k string) error {
+		if set && kind != k {
+			return cli.Exit(cli.CodeUsage, fmt.Errorf("%s is for restore %s, not %s", flag, k, kind))
+		}
+		return nil
+	}
+	for _, err := range []error{
+		only(f.into != "", "--into", oprestore.Table),
+		only(f.withDependents, "--with-dependents", oprestore.Table),
+		only(len(f.from) > 0, "--from", oprestore.Merge),
+		only(f.overwrite, "--overwrite", oprestore.Merge),
+		only(f.confirmOverwrite != "", "--confirm-overwrite", oprestore.Merge),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case kind == oprestore.Table && f.into != "" && f.withDependents:
+		return cli.Exit(cli.CodeUsage, errors.New("--into names one table's copy: with --with-dependents the copies take their default names (<table>_at_<time>)"))
+	case kind == oprestore.Merge && len(f.from) == 0:
+		return cli.Exit(cli.CodeUsage, errors.New("merge needs the copies to take the rows from: --from COPY, once per table"))
+	case kind == oprestore.Merge && len(f.from) != len(args)-1:
+		return cli.Exit(cli.CodeUsage, fmt.Errorf("%d tables and %d copies: give one --from per table, in the order of the tables", len(args)-1, len(f.from)))
+	case f.confirmOverwrite != "" && !f.overwrite:
+		return cli.Exit(cli.CodeUsage, errors.New("--confirm-overwrite confirms --overwrite: add --overwrite, or leave both out"))
+	}
+	return nil
+}
+
+// acknowledgeOverwrite asks the second confirmation of a merge that
+// overwrites changed rows (or takes --confirm-overwrite), and records it
+// in the plan, which the engine checks again.
+func (f *flags) acknowledgeOverwrite(ctx context.Context, in *bufio.Reader, w io.Writer, plan *oprestore.Plan) error {
+	want := plan.ConfirmOverwrite
+	if want == "" {
+		return nil
+	}
+	typed := f.confirmOverwrite
+	if typed == "" {
+		if f.yes || !f.stdinIsTerminal() {
+			return cli.Exit(cli.CodeRefused, fmt.Errorf("the merge overwrites changed rows: confirm it with --confirm-overwrite %q (the count the plan shows) — nothing was changed", want))
+		}
+		fmt.Fprintf(w, "The merge also overwrites changed rows with the copies' values (the preview above shows some).\n")
+		typed = ask(ctx, in, w, want)
+	}
+	if err := plan.AcknowledgeOverwrite(typed); err != nil {
+		return cli.Exit(cli.CodeRefused, err)
+	}
+	return nil
+}
+
 // confirm asks for the typed name; Ctrl-C (ctx ending) cancels too.
-func confirm(ctx context.Context, in io.Reader, w io.Writer, want string) bool {
+func confirm(ctx context.Context, in *bufio.Reader, w io.Writer, want string) bool {
+	return ask(ctx, in, w, want) == want
+}
+
+// ask asks for want to be typed and returns the line typed ("" when ctx
+// ends first).
+func ask(ctx context.Context, in *bufio.Reader, w io.Writer, want string) string {
 	fmt.Fprintf(w, "Type %q to go on (anything else cancels): ", want)
 	answer := make(chan string, 1)
 	go func() {
-		line, _ := bufio.NewReader(in).ReadString('\n')
+		line, _ := in.ReadString('\n')
 		answer <- line
 	}()
 	select {
@@ -316,10 +397,10 @@ func confirm(ctx context.Context, in io.Reader, w io.Writer, want string) bool {
 		if line == "" {
 			fmt.Fprintln(w)
 		}
-		return strings.TrimSpace(line) == want
+		return strings.TrimSpace(line)
 	case <-ctx.Done():
 		fmt.Fprintln(w)
-		return false
+		return ""
 	}
 }
 
@@ -344,7 +425,7 @@ func (f *flags) recover(cmd *cobra.Command, p *cli.Printer, eng *oprestore.Engin
 		if !f.stdinIsTerminal() {
 			return cli.Exit(2, fmt.Errorf("no terminal to confirm on — pass --yes to recover"))
 		}
-		if !confirm(cmd.Context(), cmd.InOrStdin(), p.Err, "recover") {
+		if !confirm(cmd.Context(), bufio.NewReader(cmd.InOrStdin()), p.Err, "recover") {
 			return cli.Exit(2, fmt.Errorf("not confirmed — nothing was changed"))
 		}
 	}

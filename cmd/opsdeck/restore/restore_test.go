@@ -101,7 +101,18 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"table"}, 3, "name the tables to restore"},
 		{[]string{"table", "prices"}, 3, "a table restore needs a moment of the WAL archive"},
 		{[]string{"merge", "prices"}, 3, "--from COPY"},
-		{[]string{"merge", "a", "b", "--from", "c"}, 3, "name the one table to merge into"},
+		{[]string{"merge"}, 3, "name the tables to merge into"},
+		{[]string{"merge", "a", "b", "--from", "c"}, 3, "2 tables and 1 copies: give one --from per table"},
+		{[]string{"merge", "a", "--from", "b", "--from", "c"}, 3, "1 tables and 2 copies"},
+		{[]string{"merge", "a", "--from", "b", "--confirm-overwrite", "overwrite 2 rows"}, 3, "--confirm-overwrite confirms --overwrite"},
+		{[]string{"merge", "a", "--from", "b", "--into", "c"}, 3, "--into is for restore table, not merge"},
+		{[]string{"merge", "a", "--from", "b", "--with-dependents"}, 3, "--with-dependents is for restore table, not merge"},
+		{[]string{"table", "a", "--to", "latest", "--from", "b"}, 3, "--from is for restore merge, not table"},
+		{[]string{"table", "a", "--to", "latest", "--overwrite"}, 3, "--overwrite is for restore merge, not table"},
+		{[]string{"table", "a", "--to", "latest", "--with-dependents", "--into", "b"}, 3, "with --with-dependents the copies take their default names"},
+		{[]string{"database", "--overwrite"}, 3, "--overwrite is for restore merge, not database"},
+		{[]string{"merge", "a", "--from", "a"}, 3, `"public"."a" is named twice`},
+		{[]string{"merge", "no_such_table", "--from", "no_such_copy"}, 2, `relation "public.no_such_copy" does not exist`},
 		{[]string{"database", "--inclusive=false"}, 3, "--inclusive=false needs a target"},
 		{[]string{"database", "--to", "2026-12-07 09:13:00+00:00"}, 2, "the store holds no base backup with a WAL archive"},
 	} {
@@ -200,4 +211,77 @@ func TestRecoverWithNothingInterrupted(t *testing.T) {
 	if r.code != 3 {
 		t.Fatalf("recover with a set: %+v", r)
 	}
+}
+
+// TestMergeOverwriteConfirmation: a merge that overwrites changed rows
+// shows them and asks a second typed confirmation, on the terminal or as
+// --confirm-overwrite with --yes; without it nothing changes.
+func TestMergeOverwriteConfirmation(t *testing.T) {
+	_, path := configFile(t)
+	live, cp := fmt.Sprintf("cm_live_%d", os.Getpid()), fmt.Sprintf("cm_copy_%d", os.Getpid())
+	sandboxExec(t, fmt.Sprintf(`CREATE TABLE %[1]s (id int PRIMARY KEY, v text);
+CREATE TABLE %[2]s (id int PRIMARY KEY, v text);
+INSERT INTO %[2]s VALUES (1, 'a'), (2, 'b'), (3, NULL);
+INSERT INTO %[1]s VALUES (2, 'x'), (3, 'y');`, live, cp))
+	t.Cleanup(func() {
+		sandboxExec(t, fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[2]s, %[2]s_merged, %[2]s_overwritten", live, cp))
+	})
+	args := []string{"merge", live, "--from", cp, "--overwrite"}
+
+	r := runCmd(t, path, "", true, append(args, "--dry-run")...)
+	for _, want := range []string{`1 missing row(s) inserted, 2 changed row(s) overwritten`, `(2)  v "x" -> "b"`, `(3)  v "y" -> NULL`, `second confirmation: "overwrite 2 rows"`} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Fatalf("dry run lacks %q: %+v", want, r)
+		}
+	}
+	r = runCmd(t, path, "", false, append(args, "--yes")...)
+	if r.code != 2 || !strings.Contains(r.stderr, `--confirm-overwrite "overwrite 2 rows"`) {
+		t.Fatalf("--yes alone: %+v", r)
+	}
+	r = runCmd(t, path, "", false, append(args, "--yes", "--confirm-overwrite", "overwrite 5 rows")...)
+	if r.code != 2 || !strings.Contains(r.stderr, `the overwrite was not confirmed: type "overwrite 2 rows"`) {
+		t.Fatalf("a wrong --confirm-overwrite: %+v", r)
+	}
+	r = runCmd(t, path, live+"\nyes\n", true, args...)
+	if r.code != 2 || !strings.Contains(r.stderr, "the overwrite was not confirmed") {
+		t.Fatalf("a wrong second answer: %+v", r)
+	}
+	if got := sandboxValues(t, live); got != "2=x,3=y" {
+		t.Fatalf("a refused merge changed the table: %s", got)
+	}
+	r = runCmd(t, path, live+"\noverwrite 2 rows\n", true, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ok: restored merge") {
+		t.Fatalf("merge: %+v", r)
+	}
+	if got := sandboxValues(t, live); got != "1=a,2=b,3=" {
+		t.Fatalf("after the merge: %s", got)
+	}
+}
+
+func sandboxExec(t *testing.T, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sandboxValues(t *testing.T, table string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var s string
+	if err := c.QueryRow(ctx, "SELECT string_agg(id || '=' || coalesce(v, ''), ',' ORDER BY id) FROM "+table).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
