@@ -6,6 +6,12 @@
 // watch each step live (spinner, progress bar, pg_restore's log lines), an
 // undo if a step fails, and end on a summary with the report's path.
 //
+// To a point in time (the last entry of the component list): a timeline
+// of the WAL archive with the destructive transactions wal find reports
+// marked on it (timeline.go), enter just before one or t to type a time,
+// then the whole database or chosen tables (scope.go), and the same
+// options, preflight, confirmation, run and summary.
+//
 // Esc steps back before the confirmation without changing anything. A
 // running restore is not cancelled from the tab; it keeps running while
 // the operator looks at other tabs, and every session of a server sees it

@@ -234,7 +234,7 @@ func (t *Tab) summaryKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Enter), key.Matches(msg, k.Back):
 		t.stage = stageKind
 		t.plan, t.prepErr = nil, nil
-		t.pit.target, t.pit.event = nil, nil
+		t.pit.target, t.pit.event, t.pit.scope = nil, nil, newScope()
 		return t.load()
 	}
 	scroll(&t.detail, msg, k)
