@@ -196,6 +196,10 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 			t.loading = false
 			return t, nil
 		}
+		if t.stage == stageTimeline {
+			// Opened before the engine was there (r after an error).
+			return t, tea.Batch(t.load(), t.openTimeline())
+		}
 		return t, t.load()
 	case setsMsg:
 		t.loading = false

@@ -302,8 +302,7 @@ func (t *Tab) stripLines(o *backup.WALOverview) []string {
 	if o != nil {
 		spans = o.Spans
 	}
-	start := from
-	cells := walstrip.Cells(n, from, to, start, spans)
+	cells := walstrip.Cells(n, from, to, from, spans)
 	marks := []byte(strings.Repeat(" ", n))
 	if o != nil {
 		for _, c := range o.Coverage {
@@ -381,7 +380,7 @@ func (t *Tab) coverageLine(o *backup.WALOverview) string {
 	for _, sp := range o.Spans {
 		parts = append(parts, t.stamp(sp.From)+" – "+t.stamp(sp.To))
 	}
-	out := s.OK.Render("recoverable: "+parts[len(parts)-1]) + s.Muted.Render(" "+t.zone().String())
+	out := s.OK.Render("recoverable: "+parts[len(parts)-1]) + s.Muted.Render(" "+t.c.Now().Format("MST"))
 	if len(parts) > 1 {
 		out += s.Muted.Render(" · before a gap: " + strings.Join(parts[:len(parts)-1], ", "))
 	}
@@ -452,12 +451,12 @@ func (t *Tab) eventRow(e pitr.Event, selected bool, w int) string {
 	if e.Kind() == pitr.Drop || e.Kind() == pitr.Truncate {
 		st = s.Crit
 	}
-	xid := fmt.Sprintf("xid %-8d", e.XID)
-	line := marker + t.stamp(e.Time) + "  " + st.Render(kind) + " " + s.Muted.Render(xid) + " " + relations(e)
+	when := t.stamp(e.Time)
 	if selected {
-		line = marker + s.Title.Render(t.stamp(e.Time)) + "  " + st.Render(kind) + " " + s.Muted.Render(xid) + " " + relations(e)
+		when = s.Title.Render(when)
 	}
-	return ansi.Truncate(line, w, "…")
+	xid := fmt.Sprintf("xid %-8d", e.XID)
+	return ansi.Truncate(marker+when+"  "+st.Render(kind)+" "+s.Muted.Render(xid)+" "+relations(e), w, "…")
 }
 
 // relations names an event's relations in a few words.
@@ -483,7 +482,7 @@ func (t *Tab) timelineBottom(w int) []string {
 		if p.parseErr != "" {
 			out = append(out, hang("       ", s.Error.Render(p.parseErr), w))
 		} else {
-			out = append(out, s.Muted.Render(ansi.Truncate(fmt.Sprintf("       in %s unless an offset is given; recovery stops just after it · enter use it · esc cancel", t.zone()), w, "…")))
+			out = append(out, s.Muted.Render(ansi.Truncate(fmt.Sprintf("       in %s unless an offset is given; recovery stops just after it · enter use it · esc cancel", t.c.Now().Format("MST -07:00")), w, "…")))
 		}
 		return out
 	}
