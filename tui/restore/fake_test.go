@@ -66,12 +66,13 @@ func newFake() *fakeEngine {
 
 func (f *fakeEngine) WALOverviews(context.Context) ([]backup.WALOverview, error) { return f.ovs, nil }
 
-func (f *fakeEngine) Find(ctx context.Context, _ pitr.FindOptions) (*pitr.Found, error) {
+func (f *fakeEngine) Find(ctx context.Context, _ pitr.FindOptions, p progress.Func) (*pitr.Found, error) {
 	f.mu.Lock()
 	f.finds++
 	gate := f.findGate
 	f.mu.Unlock()
 	if gate != nil {
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "find", Step: "wal", Done: 96 << 20, Total: 384 << 20, Bytes: true})
 		select {
 		case <-gate:
 		case <-ctx.Done():

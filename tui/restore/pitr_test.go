@@ -218,7 +218,7 @@ func TestTimelineWhileFindRuns(t *testing.T) {
 	tab, cmd = tab.Update(tuitest.Key("enter"))
 	tab = tuitest.Drive(t, tab, cmd, wait) // the coverage; find is held
 	v := view(tab)
-	if !strings.Contains(v, "reading the WAL archive for DROP, TRUNCATE") || !strings.Contains(v, "recoverable:") {
+	if !strings.Contains(v, "reading the WAL archive for DROP, TRUNCATE") || !strings.Contains(v, "recoverable:") || !strings.Contains(v, "25%") {
 		t.Fatalf("no spinner, or no timeline, while wal find runs:\n%s", v)
 	}
 	// Typing a time does not wait for it.

@@ -228,6 +228,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.tablesDone(msg)
 		return t, nil
 	case job.EventMsg[findResult]:
+		t.findEvent(msg.ID, msg.Event)
 		return t, msg.Next()
 	case job.DoneMsg[findResult]:
 		t.findDone(msg.ID, msg.Result)

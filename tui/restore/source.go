@@ -26,8 +26,9 @@ type Engine interface {
 	// WALOverviews reads the WAL archive's coverage for the store's base
 	// backups: the point-in-time timeline.
 	WALOverviews(ctx context.Context) ([]backup.WALOverview, error)
-	// Find reads the WAL archive for destructive transactions (wal find).
-	Find(ctx context.Context, o pitr.FindOptions) (*pitr.Found, error)
+	// Find reads the WAL archive for destructive transactions (wal find),
+	// reporting its progress to p.
+	Find(ctx context.Context, o pitr.FindOptions, p progress.Func) (*pitr.Found, error)
 	// Tables lists the tables of the database postgres.dsn names, for a
 	// table restore's choice.
 	Tables(ctx context.Context) ([]postgres.TableName, error)
@@ -67,7 +68,10 @@ func (e engine) WALOverviews(ctx context.Context) ([]backup.WALOverview, error) 
 }
 
 // Find implements Engine.
-func (e engine) Find(ctx context.Context, o pitr.FindOptions) (*pitr.Found, error) {
+func (e engine) Find(ctx context.Context, o pitr.FindOptions, p progress.Func) (*pitr.Found, error) {
+	// The placeholder of this branch takes no progress; the decoder does:
+	// pitr.Find(ctx, e.Backup, o, p) once it is merged.
+	_ = p
 	return pitr.Find(ctx, e.Backup, o)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/job"
+	tprogress "github.com/opsdeck/opsdeck/tui/progress"
 	"github.com/opsdeck/opsdeck/tui/walstrip"
 )
 
@@ -44,6 +45,8 @@ type pitState struct {
 	finding    bool
 	findJob    int64
 	findCancel context.CancelFunc
+	findBar    tprogress.Model
+	findBarOn  bool
 	sel        int
 
 	// A time typed instead of an event.
@@ -111,13 +114,26 @@ func (t *Tab) startFind() tea.Cmd {
 		t.pit.findCancel()
 	}
 	t.pit.finding, t.pit.findErr = true, nil
+	t.pit.findBar, t.pit.findBarOn = tprogress.New(&t.c.Styles, "wal find", t.c.Now), false
 	eng := t.eng
-	h, cmd := job.Start(t.c, job.Options{Timeout: t.src.FindTimeout}, func(ctx context.Context, _ progress.Func) findResult {
-		found, err := eng.Find(ctx, pitr.FindOptions{})
+	h, cmd := job.Start(t.c, job.Options{Timeout: t.src.FindTimeout}, func(ctx context.Context, p progress.Func) findResult {
+		found, err := eng.Find(ctx, pitr.FindOptions{}, p)
 		return findResult{found: found, err: err}
 	})
 	t.pit.findJob, t.pit.findCancel = h.ID, h.Cancel
 	return tea.Batch(cmd, t.animate())
+}
+
+// findEvent moves the search's progress bar; a replaced search's events
+// are dropped.
+func (t *Tab) findEvent(id int64, ev progress.Event) {
+	p := &t.pit
+	if id != p.findJob || !p.finding {
+		return
+	}
+	ev.Step = ""
+	p.findBar.Apply(ev)
+	p.findBarOn = p.findBarOn || ev.Total > 0
 }
 
 // findDone takes wal find's result: the events, oldest first, the newest
@@ -422,7 +438,11 @@ func (t *Tab) eventLines(room, w int) []string {
 	head := s.HelpSection.Render("Destructive transactions")
 	switch {
 	case p.finding:
-		return []string{head, ansi.Truncate(s.FilterPrompt.Render(t.spinner())+" "+s.Muted.Render("reading the WAL archive for DROP, TRUNCATE, large DELETE and UPDATE…"), w, "…")}
+		out := []string{head, ansi.Truncate(s.FilterPrompt.Render(t.spinner())+" "+s.Muted.Render("reading the WAL archive for DROP, TRUNCATE, large DELETE and UPDATE…"), w, "…")}
+		if p.findBarOn {
+			out = append(out, p.findBar.View(w))
+		}
+		return out
 	case p.findErr != nil:
 		return []string{head, hang(s.Error.Render("wal find: "), s.Error.Render(p.findErr.Error())+s.Muted.Render(" — the timeline works without them: t types a time, r tries again"), w)}
 	case len(p.events) == 0 && p.found != nil:
