@@ -14,26 +14,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 	opwal "github.com/opsdeck/opsdeck/ops/wal"
 	"github.com/opsdeck/opsdeck/tui/styles"
-)
-
-// The coverage strip's cells: one slice of time each.
-type cell int
-
-const (
-	cellBefore    cell = iota // before the archive's first object and the oldest base backup
-	cellCovered               // recoverable: a base backup and the WAL after it
-	cellUncovered             // not recoverable
-	cellGap                   // a hole between two recoverable stretches
-)
-
-// The strip's glyphs: they differ in shape too, so the strip reads
-// without colour.
-const (
-	glyphBefore    = "·"
-	glyphCovered   = "█"
-	glyphUncovered = "░"
-	glyphGap       = "×"
-	glyphBase      = "▼"
+	"github.com/opsdeck/opsdeck/tui/walstrip"
 )
 
 // minWindow is the shortest stretch of time the strip shows.
@@ -242,7 +223,7 @@ func (p walPanel) strip(o *backup.WALOverview, spans []backup.TimeSpan) []string
 		return nil
 	}
 	s := p.s
-	cells := stripCells(n, from, p.now, start, spans)
+	cells := walstrip.Cells(n, from, p.now, start, spans)
 	slice := p.now.Sub(from) / time.Duration(n)
 	marks := []byte(strings.Repeat(" ", n))
 	marked := false
@@ -255,86 +236,10 @@ func (p walPanel) strip(o *backup.WALOverview, spans []backup.TimeSpan) []string
 	}
 	var out []string
 	if marked {
-		out = append(out, s.Title.Render(strings.ReplaceAll(strings.TrimRight(string(marks), " "), "^", glyphBase)))
+		out = append(out, s.Title.Render(strings.ReplaceAll(strings.TrimRight(string(marks), " "), "^", walstrip.GlyphBase)))
 	}
-	out = append(out, p.renderCells(cells), p.axis(from, n))
+	out = append(out, walstrip.Render(s, cells), p.axis(from, n))
 	return out
-}
-
-// stripCells judges n slices of time from from to to. A slice is
-// covered when most of it is recoverable, a gap when any hole between
-// two recoverable stretches falls in it (a gap is never hidden by a wide
-// slice), before when it ends before start.
-func stripCells(n int, from, to, start time.Time, spans []backup.TimeSpan) []cell {
-	cells := make([]cell, n)
-	total := to.Sub(from)
-	for i := range cells {
-		a := from.Add(total * time.Duration(i) / time.Duration(n))
-		b := from.Add(total * time.Duration(i+1) / time.Duration(n))
-		if !b.After(start) {
-			cells[i] = cellBefore
-			continue
-		}
-		if a.Before(start) {
-			a = start
-		}
-		var covered time.Duration
-		gap := false
-		for j, sp := range spans {
-			covered += overlap(a, b, sp.From, sp.To)
-			if j > 0 && overlap(a, b, spans[j-1].To, sp.From) > 0 {
-				gap = true
-			}
-		}
-		switch {
-		case gap:
-			cells[i] = cellGap
-		case covered*2 >= b.Sub(a):
-			cells[i] = cellCovered
-		default:
-			cells[i] = cellUncovered
-		}
-	}
-	return cells
-}
-
-// overlap is how long [a, b) and [c, d) share.
-func overlap(a, b, c, d time.Time) time.Duration {
-	if c.After(a) {
-		a = c
-	}
-	if d.Before(b) {
-		b = d
-	}
-	if !b.After(a) {
-		return 0
-	}
-	return b.Sub(a)
-}
-
-// renderCells draws the strip by runs of one kind of cell, one style
-// call each.
-func (p walPanel) renderCells(cells []cell) string {
-	s := p.s
-	var b strings.Builder
-	for i := 0; i < len(cells); {
-		j := i
-		for j < len(cells) && cells[j] == cells[i] {
-			j++
-		}
-		glyph, st := glyphBefore, s.Muted
-		switch cells[i] {
-		case cellCovered:
-			glyph, st = glyphCovered, s.OK
-		case cellUncovered:
-			glyph, st = glyphUncovered, s.Crit
-		case cellGap:
-			glyph, st = glyphGap, s.Crit
-		}
-		b.WriteString(st.Render(strings.Repeat(glyph, j-i)))
-		i = j
-	}
-	return b.String()
 }
 
 // axis is the strip's first time at the left, "now" at the right and the
@@ -343,10 +248,7 @@ func (p walPanel) axis(from time.Time, n int) string {
 	s := p.s
 	left := p.minute(from)
 	right := "now"
-	legend := s.OK.Render(glyphCovered) + s.Muted.Render(" recoverable  ") +
-		s.Crit.Render(glyphUncovered) + s.Muted.Render(" not  ") +
-		s.Crit.Render(glyphGap) + s.Muted.Render(" gap  ") +
-		s.Title.Render(glyphBase) + s.Muted.Render(" base backup")
+	legend := walstrip.Legend(s)
 	room := n - lipgloss.Width(left) - lipgloss.Width(right)
 	if w := lipgloss.Width(legend); room >= w+4 {
 		pad := room - w

@@ -62,6 +62,8 @@ func TestStepBindingsShareKeys(t *testing.T) {
 	for name, pair := range map[string][2]key.Binding{
 		"restore options": {km.Restore.Options, km.Enter},
 		"restore undo":    {km.Restore.UndoEdit, km.Back},
+		"restore before":  {km.Restore.JustBefore, km.Enter},
+		"restore table":   {km.Restore.ToggleTable, km.Toggle},
 		"backups start":   {km.Backups.Start, km.Enter},
 		"runbooks close":  {km.Runbooks.Close, km.Back},
 		"metrics enlarge": {km.Metrics.Enlarge, km.Enter},

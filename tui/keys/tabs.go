@@ -92,6 +92,11 @@ func defaultBackups(km KeyMap) Backups {
 type Restore struct {
 	// Choosing the kind, then the set.
 	Sets, Options key.Binding
+	// The point-in-time path: the timeline (Timeline opens it), the
+	// events moved between with the arrows, enter just before one, a time
+	// typed (KeepTime, DropTime while it is typed), then the whole
+	// database or the tables chosen with ToggleTable.
+	Timeline, Events, JustBefore, TypeTime, KeepTime, DropTime, ToggleTable key.Binding
 	// The options; KeepName and UndoEdit while the database name is edited.
 	ToggleEdit, Preflight, KeepName, UndoEdit key.Binding
 	// The preflight.
@@ -108,6 +113,13 @@ func defaultRestore(km KeyMap) Restore {
 	return Restore{
 		Sets:          as(km.Enter, "backup sets"),
 		Options:       as(km.Enter, "options"),
+		Timeline:      as(km.Enter, "timeline"),
+		Events:        key.NewBinding(key.WithKeys(joined(km.Left, km.Right, km.Up, km.Down)...), key.WithHelp("←→", "event")),
+		JustBefore:    as(km.Enter, "just before it"),
+		TypeTime:      key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "type a time")),
+		KeepTime:      as(km.Enter, "use the time"),
+		DropTime:      as(km.Back, "cancel"),
+		ToggleTable:   as(km.Toggle, "choose table"),
 		ToggleEdit:    as(km.Toggle, "toggle/edit"),
 		Preflight:     as(km.Enter, "preflight"),
 		KeepName:      as(km.Enter, "keep the name"),

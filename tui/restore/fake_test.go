@@ -9,6 +9,8 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/health"
+	"github.com/opsdeck/opsdeck/ops/pitr"
+	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
@@ -32,6 +34,16 @@ type fakeEngine struct {
 	ranPlan *oprestore.Plan
 	// clock is the tab's clock: the test moves it with the events.
 	clock time.Time
+	// The point-in-time path: the archive's coverage, what wal find
+	// returns (findGate, when set, holds it until closed), the live
+	// tables, and a moment the archive does not cover.
+	ovs      []backup.WALOverview
+	found    *pitr.Found
+	findErr  error
+	findGate chan struct{}
+	finds    int
+	tables   []postgres.TableName
+	outside  bool
 }
 
 // now is the tab's clock.
@@ -48,8 +60,29 @@ func (f *fakeEngine) setNow(t time.Time) {
 }
 
 func newFake() *fakeEngine {
-	return &fakeEngine{sets: catalog(), feed: make(chan progress.Event, 64), clock: tuitest.Now}
+	return &fakeEngine{sets: catalog(), feed: make(chan progress.Event, 64), clock: tuitest.Now,
+		ovs: archive(), found: &pitr.Found{Events: events(), Segments: 214}, tables: liveTables()}
 }
+
+func (f *fakeEngine) WALOverviews(context.Context) ([]backup.WALOverview, error) { return f.ovs, nil }
+
+func (f *fakeEngine) Find(ctx context.Context, _ pitr.FindOptions, p progress.Func) (*pitr.Found, error) {
+	f.mu.Lock()
+	f.finds++
+	gate := f.findGate
+	f.mu.Unlock()
+	if gate != nil {
+		p.Emit(progress.Event{Kind: progress.Advance, Op: "find", Step: "wal", Done: 96 << 20, Total: 384 << 20, Bytes: true})
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return f.found, f.findErr
+}
+
+func (f *fakeEngine) Tables(context.Context) ([]postgres.TableName, error) { return f.tables, nil }
 
 func (f *fakeEngine) List(context.Context) ([]backup.Set, error) { return f.sets, nil }
 
@@ -58,6 +91,9 @@ func (f *fakeEngine) Prepare(_ context.Context, o oprestore.Options, p progress.
 	f.prepared = append(f.prepared, o)
 	f.mu.Unlock()
 	p.Emit(progress.Event{Kind: progress.Advance, Op: "verify", Step: o.ID, Done: 1 << 20, Total: 4 << 20, Bytes: true})
+	if o.PointInTime != nil {
+		return f.pitPlan(o)
+	}
 	var set *backup.Manifest
 	for _, s := range f.sets {
 		if s.ID == o.ID {

@@ -110,6 +110,8 @@ func (t *Tab) optionsKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	n := len(o.rows)
 	switch {
+	case key.Matches(msg, k.Back) && t.pitPath():
+		t.stage = stageScope
 	case key.Matches(msg, k.Back):
 		t.stage = stageSet
 	case key.Matches(msg, k.Up) && n > 0:
@@ -137,8 +139,7 @@ func (t *Tab) optionsView() string {
 	s := t.c.Styles
 	o := &t.opts
 	var b strings.Builder
-	set, _ := t.selectedSet()
-	b.WriteString(t.heading(fmt.Sprintf("Options: %s restore from %s", t.kindName(), set.ID), "nothing changes yet") + "\n\n")
+	b.WriteString(t.heading("Options: "+t.subject(), "nothing changes yet") + "\n\n")
 	box := func(on bool) string {
 		if on {
 			return "[x]"
@@ -174,6 +175,37 @@ func (t *Tab) optionsView() string {
 		}
 		b.WriteString(st.Render(ansi.Truncate("    "+help, t.width, "…")) + "\n")
 	}
-	b.WriteString("\n" + s.Muted.Render(ansi.Wrap("enter runs the preflight: read-only checks of the set (its checksums re-read), the targets and the free space, and the plan with each step's undo.", t.width, "")))
+	if t.kindName() == oprestore.Table {
+		tables := t.pit.scope.chosenTables()
+		b.WriteString(ansi.Wrap(fmt.Sprintf("%d table(s): %s", len(tables), strings.Join(tables, ", ")), t.width, "") + "\n")
+		b.WriteString(s.Muted.Render(ansi.Wrap("Each is copied beside the live one as <table>_at_<time>, from a private instance recovered to the moment; nothing live is replaced or dropped.", t.width, "")) + "\n")
+	}
+	what := "enter runs the preflight: read-only checks of the set (its checksums re-read), the targets and the free space, and the plan with each step's undo."
+	if t.pitPath() {
+		what = "enter runs the preflight: the base backup chosen for the moment and the WAL after it, the targets and the free space, and the plan with each step's undo. A moment the archive does not cover is refused there."
+	}
+	b.WriteString("\n" + s.Muted.Render(ansi.Wrap(what, t.width, "")))
 	return b.String()
+}
+
+// subject names the restore being prepared: "database restore from
+// 20261125_020000", "table restore just before transaction 1234".
+func (t *Tab) subject() string {
+	if t.pitPath() {
+		return t.kindName() + " restore " + t.targetText()
+	}
+	set, _ := t.selectedSet()
+	return fmt.Sprintf("%s restore from %s", t.kindName(), set.ID)
+}
+
+// pitOptions completes a point-in-time restore's options: no set (the
+// engine picks the base backup for the moment), the target, the tables.
+func (t *Tab) pitOptions(o oprestore.Options) oprestore.Options {
+	o.ID = ""
+	if tg := t.pit.target; tg != nil {
+		target := *tg
+		o.PointInTime = &target
+	}
+	o.Tables = t.pit.scope.chosenTables()
+	return o
 }

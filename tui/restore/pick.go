@@ -24,10 +24,16 @@ var kindHelp = map[string]string{
 	oprestore.Full:     "config, database and redis in one plan, undone as one",
 }
 
+// pitEntry is the kind picker's point-in-time entry, after the kinds.
+const (
+	pitEntry = "to a point in time"
+	pitHelp  = "the database or tables as they were at a moment of the WAL"
+)
+
 // kindKey handles the component list.
 func (t *Tab) kindKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := t.c.Keys
-	n := len(oprestore.Kinds)
+	n := len(oprestore.Kinds) + 1 // and the point-in-time entry
 	switch {
 	case key.Matches(msg, k.Up):
 		t.kind = (t.kind + n - 1) % n
@@ -37,6 +43,8 @@ func (t *Tab) kindKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.kind = 0
 	case key.Matches(msg, k.Bottom):
 		t.kind = n - 1
+	case key.Matches(msg, k.Enter) && t.pitPath():
+		return t.openTimeline()
 	case key.Matches(msg, k.Enter):
 		t.stage = stageSet
 		t.applyRows()

@@ -23,6 +23,9 @@ import (
 // It changes nothing, so it is no task on the task list; esc stops it.
 func (t *Tab) startPrepare() tea.Cmd {
 	set, ok := t.selectedSet()
+	if t.pitPath() {
+		ok = t.pit.target != nil
+	}
 	if !ok || t.eng == nil || !t.canRestore() {
 		return nil
 	}
@@ -32,6 +35,9 @@ func (t *Tab) startPrepare() tea.Cmd {
 	t.prepBar = tprogress.New(&t.c.Styles, "preflight", t.c.Now)
 	t.prepBarOn = false
 	opts := t.opts.restoreOptions(t.kindName(), set.ID)
+	if t.pitPath() {
+		opts = t.pitOptions(opts)
+	}
 	eng := t.eng
 	h, cmd := job.Start(t.c, job.Options{Timeout: t.src.PrepareTimeout}, func(ctx context.Context, p progress.Func) planResult {
 		plan, err := eng.Prepare(ctx, opts, p)
@@ -111,6 +117,9 @@ func (t *Tab) askConfirm() tea.Cmd {
 	}
 	p := t.plan
 	title := fmt.Sprintf("Restore %s from backup %s?", p.Options.Kind, p.SetID)
+	if tg := p.Options.PointInTime; tg != nil {
+		title = fmt.Sprintf("Restore %s %s?", what(p), momentText(*tg, t.zone()))
+	}
 	t.confirm = confirm.NewTyped(&t.c.Styles, title, t.confirmBody(), p.Confirm)
 	t.confirm.SetWidth(min(t.width, 100))
 	t.stage = stageConfirm
@@ -120,7 +129,14 @@ func (t *Tab) askConfirm() tea.Cmd {
 // confirmBody says what the run replaces and how it can be undone.
 func (t *Tab) confirmBody() string {
 	p := t.plan
+	if tg := p.Options.PointInTime; tg != nil && p.Options.Kind == oprestore.Table {
+		return fmt.Sprintf("This copies %s as they were %s beside the live ones, as %s, from a private instance recovered from base backup %s and the WAL after it. The live tables are not changed. %d steps; if one fails, the steps done are undone in reverse.",
+			strings.Join(p.Options.Tables, ", "), momentText(*tg, t.zone()), strings.Join(p.Copies, ", "), p.SetID, len(p.Steps))
+	}
 	body := "This replaces " + targetText(p.Target) + " with the content of backup " + p.SetID + "."
+	if tg := p.Options.PointInTime; tg != nil {
+		body = "This replaces " + targetText(p.Target) + " with its content as it was " + momentText(*tg, t.zone()) + ", recovered from base backup " + p.SetID + " and the WAL after it."
+	}
 	if _, ok := p.Step("safety-backup"); ok {
 		body += " The current data is backed up first (a set tagged " + oprestore.PreRestoreTag + ")."
 	} else if p.Options.NoSafetyBackup {
@@ -153,6 +169,14 @@ func (t *Tab) refreshDetail() {
 	case t.plan != nil || t.prepErr != nil:
 		t.detail.SetContent(t.preflightText())
 	}
+}
+
+// what names what a plan restores: the database, or its tables.
+func what(p *oprestore.Plan) string {
+	if p.Options.Kind == oprestore.Table {
+		return "tables " + strings.Join(p.Options.Tables, ", ")
+	}
+	return p.Options.Kind
 }
 
 // targetText names what a plan replaces.
@@ -207,7 +231,17 @@ func (t *Tab) preflightText() string {
 	if p.Set != nil {
 		set += fmt.Sprintf(" · %s · %s old", progress.Bytes(p.Set.Size()), age(t.c.Now().Sub(p.Set.Start)))
 	}
+	if tg := p.Options.PointInTime; tg != nil {
+		kv("moment", momentText(*tg, t.zone()))
+		if tg.How != "" {
+			kv("chosen", tg.How)
+		}
+		set = "base backup " + set
+	}
 	kv("set", set+" · "+strings.Join(p.Components, ", "))
+	if len(p.Copies) > 0 {
+		kv("copies", strings.Join(p.Copies, ", "))
+	}
 	kv("confirm", "type "+s.Title.Render(p.Confirm)+" to confirm")
 
 	b.WriteString("\n" + s.HelpSection.Render("Preflight checks") + "\n")

@@ -6,6 +6,12 @@
 // watch each step live (spinner, progress bar, pg_restore's log lines), an
 // undo if a step fails, and end on a summary with the report's path.
 //
+// To a point in time (the last entry of the component list): a timeline
+// of the WAL archive with the destructive transactions wal find reports
+// marked on it (timeline.go), enter just before one or t to type a time,
+// then the whole database or chosen tables (scope.go), and the same
+// options, preflight, confirmation, run and summary.
+//
 // Esc steps back before the confirmation without changing anything. A
 // running restore is not cancelled from the tab; it keeps running while
 // the operator looks at other tabs, and every session of a server sees it
@@ -44,6 +50,8 @@ const (
 	stageConfirm                // type the target's name
 	stageRun                    // the steps live
 	stageSummary                // how it went, the report's path
+	stageTimeline               // point in time: the archive's timeline, the events
+	stageScope                  // point in time: the whole database or tables
 )
 
 // Tab is the Restore tab.
@@ -60,9 +68,10 @@ type Tab struct {
 	refreshed time.Time
 
 	stage stage
-	kind  int // cursor in oprestore.Kinds
+	kind  int // cursor in oprestore.Kinds, then the point-in-time entry
 	tbl   table.Model
 	opts  options
+	pit   pitState // the point-in-time path
 
 	// The preflight: prepJob is its job's ID, so that a stopped one's late
 	// events and plan are dropped.
@@ -98,6 +107,9 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.PrepareTimeout <= 0 {
 		src.PrepareTimeout = 30 * time.Minute
 	}
+	if src.FindTimeout <= 0 {
+		src.FindTimeout = 10 * time.Minute
+	}
 	if src.RunTimeout <= 0 {
 		src.RunTimeout = 12 * time.Hour
 	}
@@ -109,6 +121,7 @@ func New(c *common.Common, src Sources) *Tab {
 		tbl:    table.New(&c.Styles, setColumns...),
 		detail: viewport.New(),
 		opts:   newOptions(c.Config),
+		pit:    newPitState(),
 	}
 	return t
 }
@@ -137,7 +150,8 @@ func (t *Tab) LastRefresh() time.Time { return t.refreshed }
 // typed confirmation take every key.
 func (t *Tab) Capturing() bool {
 	return (t.stage == stageOptions && t.opts.editing) ||
-		(t.stage == stageConfirm && t.confirm.Active())
+		(t.stage == stageConfirm && t.confirm.Active()) ||
+		(t.stage == stageTimeline && t.pit.typing)
 }
 
 // SetSize implements common.Tab.
@@ -145,6 +159,7 @@ func (t *Tab) SetSize(w, h int) {
 	t.width, t.height = w, h
 	t.confirm.SetWidth(min(w, 100))
 	t.opts.db.SetWidth(max(min(w-34, 40), 10))
+	t.pit.in.SetWidth(max(min(w-10, 40), 10))
 	// Breadcrumb, heading, table, status line.
 	t.tbl.SetSize(w, max(h-4, 2))
 	t.detail.SetWidth(w)
@@ -157,8 +172,17 @@ func (t *Tab) SetSize(w, h int) {
 // not offered otherwise (ops checks again).
 func (t *Tab) canRestore() bool { return t.c.Can(access.RestoreRun) }
 
-// kindName is the component chosen.
-func (t *Tab) kindName() string { return oprestore.Kinds[t.kind] }
+// kindName is the kind of restore chosen: on the point-in-time path a
+// database restore, or a table restore once tables are chosen.
+func (t *Tab) kindName() string {
+	if t.pitPath() {
+		if len(t.pit.scope.chosen) > 0 {
+			return oprestore.Table
+		}
+		return oprestore.Database
+	}
+	return oprestore.Kinds[t.kind]
+}
 
 // running reports whether a restore runs in this session.
 func (t *Tab) running() bool { return t.run != nil && !t.run.ended }
@@ -171,6 +195,10 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		if msg.err != nil {
 			t.loading = false
 			return t, nil
+		}
+		if t.stage == stageTimeline {
+			// Opened before the engine was there (r after an error).
+			return t, tea.Batch(t.load(), t.openTimeline())
 		}
 		return t, t.load()
 	case setsMsg:
@@ -188,6 +216,22 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		return t, msg.Next()
 	case job.DoneMsg[planResult]:
 		t.planDone(msg.ID, msg.Result)
+		return t, nil
+	case walMsg:
+		t.pit.walLoading = false
+		t.pit.walErr = msg.err
+		if msg.err == nil {
+			t.pit.ovs = msg.ovs
+		}
+		return t, nil
+	case tablesMsg:
+		t.tablesDone(msg)
+		return t, nil
+	case job.EventMsg[findResult]:
+		t.findEvent(msg.ID, msg.Event)
+		return t, msg.Next()
+	case job.DoneMsg[findResult]:
+		t.findDone(msg.ID, msg.Result)
 		return t, nil
 	case job.EventMsg[runResult]:
 		if t.run != nil {
@@ -210,6 +254,8 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		t.opts.db, cmd = t.opts.db.Update(msg)
 	case t.stage == stageConfirm && t.confirm.Active():
 		t.confirm, _, cmd = t.confirm.Update(msg)
+	case t.stage == stageTimeline && t.pit.typing:
+		t.pit.in, cmd = t.pit.in.Update(msg)
 	}
 	return t, cmd
 }
@@ -235,7 +281,7 @@ func (t *Tab) load() tea.Cmd {
 // animate schedules the next spinner frame while the preflight or a run
 // goes on.
 func (t *Tab) animate() tea.Cmd {
-	if t.ticking || t.src.Frame < 0 || !(t.preparing || t.running()) {
+	if t.ticking || t.src.Frame < 0 || !(t.preparing || t.running() || t.pit.finding) {
 		return nil
 	}
 	t.ticking = true
@@ -268,6 +314,10 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return t.runKey(msg)
 	case stageSummary:
 		return t.summaryKey(msg)
+	case stageTimeline:
+		return t.timelineKey(msg)
+	case stageScope:
+		return t.scopeKey(msg)
 	}
 	return nil
 }
@@ -278,7 +328,21 @@ func (t *Tab) ShortHelp() []key.Binding {
 	k, kr := t.c.Keys, t.c.Keys.Restore
 	switch t.stage {
 	case stageKind:
+		if t.pitPath() {
+			return []key.Binding{kr.Timeline}
+		}
 		return []key.Binding{kr.Sets}
+	case stageTimeline:
+		if t.pit.typing {
+			return []key.Binding{kr.KeepTime, kr.DropTime}
+		}
+		out := []key.Binding{kr.Events}
+		if t.canRestore() {
+			out = append(out, kr.JustBefore, kr.TypeTime)
+		}
+		return append(out, k.Back, k.Refresh)
+	case stageScope:
+		return []key.Binding{kr.ToggleTable, kr.Options, k.Back}
 	case stageSet:
 		var out []key.Binding
 		if t.canRestore() {
@@ -314,5 +378,9 @@ func (t *Tab) FullHelp() [][]key.Binding {
 	if t.canRestore() {
 		groups = append(groups, []key.Binding{kr.NextStep, kr.ToggleOption})
 	}
-	return groups
+	pit := []key.Binding{kr.Events}
+	if t.canRestore() {
+		pit = append(pit, kr.JustBefore, kr.TypeTime, kr.ToggleTable)
+	}
+	return append(groups, pit)
 }

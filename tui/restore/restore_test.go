@@ -205,7 +205,7 @@ func TestGolden(t *testing.T) {
 		{"sets_80x24", 80, 24, toSets, nil, false},
 		{"sets_120x40", 120, 40, toSets, nil, false},
 		{"sets_redis", 80, 24, []string{"down", "enter"}, nil, false},
-		{"options_full_80x24", 80, 24, []string{"up", "enter", "enter"}, nil, false},
+		{"options_full_80x24", 80, 24, []string{"up", "up", "enter", "enter"}, nil, false},
 		{"preflight_80x24", 80, 24, toPreflight, nil, false},
 		{"preflight_120x40", 120, 40, toPreflight, nil, false},
 		{"preflight_config_120x40", 120, 40, []string{"down", "down", "enter", "enter", "enter"}, nil, false},
@@ -284,7 +284,7 @@ func TestOptionsReachThePlan(t *testing.T) {
 	f := newFake()
 	tab, _ := newTab(t, f, 100, 30, nil)
 	// full: safety off, target renamed, update existing on.
-	tab = press(t, tab, "up", "enter", "enter", "space", "down", "space")
+	tab = press(t, tab, "up", "up", "enter", "enter", "space", "down", "space")
 	if !tab.Capturing() {
 		t.Fatal("editing the target database does not capture keys")
 	}

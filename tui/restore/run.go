@@ -187,6 +187,9 @@ func (t *Tab) startRun() tea.Cmd {
 	}
 	plan, eng := t.plan, t.eng
 	name := "restore " + plan.Options.Kind + " from " + plan.SetID
+	if tg := plan.Options.PointInTime; tg != nil {
+		name = "restore " + what(plan) + " " + momentText(*tg, t.zone())
+	}
 	t.run = newRunView(&t.c.Styles, name, plan, t.c.Now)
 	t.report, t.runErr = nil, nil
 	t.stage = stageRun
@@ -231,6 +234,7 @@ func (t *Tab) summaryKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Enter), key.Matches(msg, k.Back):
 		t.stage = stageKind
 		t.plan, t.prepErr = nil, nil
+		t.pit.target, t.pit.event, t.pit.scope = nil, nil, newScope()
 		return t.load()
 	}
 	scroll(&t.detail, msg, k)

@@ -7,6 +7,8 @@ import (
 	"charm.land/bubbles/v2/spinner"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	"github.com/opsdeck/opsdeck/ops/pitr"
+	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
@@ -21,6 +23,15 @@ type Engine interface {
 	Prepare(ctx context.Context, o oprestore.Options, p progress.Func) (*oprestore.Plan, error)
 	// Run runs a prepared plan, undoing the steps done when one fails.
 	Run(ctx context.Context, plan *oprestore.Plan, p progress.Func) (*oprestore.Report, error)
+	// WALOverviews reads the WAL archive's coverage for the store's base
+	// backups: the point-in-time timeline.
+	WALOverviews(ctx context.Context) ([]backup.WALOverview, error)
+	// Find reads the WAL archive for destructive transactions (wal find),
+	// reporting its progress to p.
+	Find(ctx context.Context, o pitr.FindOptions, p progress.Func) (*pitr.Found, error)
+	// Tables lists the tables of the database postgres.dsn names, for a
+	// table restore's choice.
+	Tables(ctx context.Context) ([]postgres.TableName, error)
 }
 
 // FromBackup returns the tab's engine over the backup engine the Backups
@@ -47,6 +58,31 @@ func (e engine) List(ctx context.Context) ([]backup.Set, error) {
 	return backup.List(ctx, e.Backup.Store)
 }
 
+// WALOverviews implements Engine.
+func (e engine) WALOverviews(ctx context.Context) ([]backup.WALOverview, error) {
+	sets, err := backup.List(ctx, e.Backup.Store)
+	if err != nil {
+		return nil, err
+	}
+	return e.Backup.ReadWALOverviews(ctx, backup.WALStarts(sets))
+}
+
+// Find implements Engine.
+func (e engine) Find(ctx context.Context, o pitr.FindOptions, p progress.Func) (*pitr.Found, error) {
+	return pitr.Find(ctx, e.Backup, o, p)
+}
+
+// Tables implements Engine.
+func (e engine) Tables(ctx context.Context) ([]postgres.TableName, error) {
+	cfg := e.Backup.Config
+	pool, err := postgres.Connect(ctx, cfg.Postgres.DSN, cfg.Timeouts.Connect)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	return postgres.ListTables(ctx, pool)
+}
+
 // Sources are the tab's data sources, built outside the TUI so that the
 // sessions of a server share one backup engine.
 type Sources struct {
@@ -58,6 +94,9 @@ type Sources struct {
 	// PrepareTimeout bounds the preflight, which re-reads the set's files
 	// (default 30m).
 	PrepareTimeout time.Duration
+	// FindTimeout bounds reading the WAL archive for destructive
+	// transactions (default 10m); the timeline works without them.
+	FindTimeout time.Duration
 	// RunTimeout bounds a restore (default 12h); at the end the engine
 	// undoes what was done.
 	RunTimeout time.Duration
@@ -80,6 +119,16 @@ type (
 		err  error
 		at   time.Time
 	}
+	// walMsg is the WAL archive's coverage, for the timeline.
+	walMsg struct {
+		ovs []backup.WALOverview
+		err error
+	}
+	// tablesMsg is the database's tables, for a table restore.
+	tablesMsg struct {
+		tables []postgres.TableName
+		err    error
+	}
 	// frameMsg moves the spinners.
 	frameMsg struct{}
 )
@@ -90,6 +139,10 @@ type (
 	planResult struct {
 		plan *oprestore.Plan
 		err  error
+	}
+	findResult struct {
+		found *pitr.Found
+		err   error
 	}
 	runResult struct {
 		rep *oprestore.Report

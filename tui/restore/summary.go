@@ -48,8 +48,13 @@ func (t *Tab) summaryText() string {
 		kv("error", s.Error.Render(errText(t.runErr)))
 		return b.String()
 	}
-	if rep.Plan != nil {
-		kv("restored", targetText(rep.Plan.Target)+" from "+rep.Plan.SetID)
+	if p := rep.Plan; p != nil && p.Options.PointInTime != nil {
+		kv("restored", what(p)+" "+momentText(*p.Options.PointInTime, t.c.Now().Location())+" from base backup "+p.SetID)
+		if len(p.Copies) > 0 {
+			kv("copies", strings.Join(p.Copies, ", ")+" beside the live tables")
+		}
+	} else if p != nil {
+		kv("restored", targetText(p.Target)+" from "+p.SetID)
 	}
 	by := ""
 	if rep.Who != "" {

@@ -16,7 +16,18 @@ import (
 )
 
 // stageNames label the breadcrumb.
-var stageNames = []string{"component", "set", "options", "preflight", "confirm", "run", "summary"}
+var stageNames = map[stage]string{
+	stageKind: "component", stageSet: "set", stageOptions: "options", stagePreflight: "preflight",
+	stageConfirm: "confirm", stageRun: "run", stageSummary: "summary",
+	stageTimeline: "moment", stageScope: "tables",
+}
+
+// The walkthroughs' stages in order: from a backup set, and to a point in
+// time.
+var (
+	setStages = []stage{stageKind, stageSet, stageOptions, stagePreflight, stageConfirm, stageRun, stageSummary}
+	pitStages = []stage{stageKind, stageTimeline, stageScope, stageOptions, stagePreflight, stageConfirm, stageRun, stageSummary}
+)
 
 // View implements common.Tab.
 func (t *Tab) View() string {
@@ -39,6 +50,10 @@ func (t *Tab) View() string {
 		body = t.runView()
 	case stageSummary:
 		body = t.summaryView()
+	case stageTimeline:
+		body = t.timelineView()
+	case stageScope:
+		body = t.scopeView()
 	}
 	return t.pad(t.breadcrumb() + "\n" + body)
 }
@@ -46,6 +61,9 @@ func (t *Tab) View() string {
 // pad fits the body to the height (cutting what does not fit) and adds
 // the status line.
 func (t *Tab) pad(body string) string {
+	if t.height <= 1 {
+		return t.statusLine()
+	}
 	lines := strings.Split(body, "\n")
 	if n := t.height - 1; len(lines) > n {
 		lines = lines[:max(n, 0)]
@@ -64,13 +82,17 @@ func (t *Tab) breadcrumb() string {
 	if t.c.ReadOnly {
 		ro = "  " + s.StatusReadOnly.Render("read-only")
 	}
+	path := setStages
+	if t.pitPath() {
+		path = pitStages
+	}
 	var line string
 	for _, short := range []bool{false, true} {
-		parts := make([]string, len(stageNames))
-		for i, n := range stageNames {
-			label := fmt.Sprintf("%d %s", i+1, n)
+		parts := make([]string, len(path))
+		for i, st := range path {
+			label := fmt.Sprintf("%d %s", i+1, stageNames[st])
 			switch {
-			case stage(i) == t.stage:
+			case st == t.stage:
 				parts[i] = s.FilterPrompt.Render(label)
 			case short:
 				parts[i] = s.Muted.Render(fmt.Sprint(i + 1))
@@ -114,6 +136,17 @@ func (t *Tab) statusLine() string {
 		}
 	case stageRun:
 		hint = "esc does not cancel: a step that fails is undone, with the steps before it"
+	case stageTimeline:
+		switch {
+		case t.pit.typing:
+			hint = "enter uses the time · esc cancels"
+		case t.canRestore():
+			hint = "←/→ move between events · enter targets just before one · t types a time · esc back · r reads again"
+		default:
+			hint = "←/→ move between events · esc back · r reads again"
+		}
+	case stageScope:
+		hint = "↑/↓ move · space chooses a table · enter sets the options · esc back to the timeline"
 	}
 	return s.Muted.Render(ansi.Truncate(hint, t.width, "…"))
 }
@@ -146,7 +179,14 @@ func (t *Tab) kindView() string {
 		line := marker + name + " " + s.Muted.Render(kindHelp[kind])
 		b.WriteString(ansi.Truncate(line, t.width, "…") + "\n")
 	}
+	marker, name := "  ", pitEntry
+	if t.pitPath() {
+		marker, name = s.FilterPrompt.Render("▸ "), s.Title.Render(name)
+	}
+	b.WriteString("\n" + ansi.Truncate(marker+name+"  "+s.Muted.Render(pitHelp), t.width, "…") + "\n")
 	switch {
+	case t.engErr == nil && t.listErr == nil && !t.loading && t.pitPath():
+		b.WriteString("\n" + s.Muted.Render(ansi.Truncate("  a timeline of the WAL archive with the destructive transactions found on it", t.width, "…")) + "\n")
 	case t.engErr == nil && t.listErr == nil && !t.loading:
 		b.WriteString("\n" + s.Muted.Render(ansi.Truncate("  "+t.counts(t.kindName()), t.width, "…")) + "\n")
 	case t.engErr != nil:
@@ -188,14 +228,17 @@ func (t *Tab) setView() string {
 func (t *Tab) preflightView() string {
 	s := t.c.Styles
 	var b strings.Builder
-	set, _ := t.selectedSet()
-	title := fmt.Sprintf("Preflight: %s restore from %s", t.kindName(), set.ID)
-	if t.plan != nil {
+	title := "Preflight: " + t.subject()
+	if t.plan != nil && t.plan.Options.PointInTime == nil {
 		title = fmt.Sprintf("Preflight: %s restore from %s", t.plan.Options.Kind, t.plan.SetID)
 	}
 	b.WriteString(t.heading(title, "read-only: nothing changes yet") + "\n")
 	if t.preparing {
-		b.WriteString("\n" + s.FilterPrompt.Render(t.spinner()) + " " + ansi.Truncate("re-reading the set's files and checking the targets…", max(t.width-2, 0), "…") + "\n")
+		what := "re-reading the set's files and checking the targets…"
+		if t.pitPath() {
+			what = "choosing the base backup for the moment and checking the WAL and the targets…"
+		}
+		b.WriteString("\n" + s.FilterPrompt.Render(t.spinner()) + " " + ansi.Truncate(what, max(t.width-2, 0), "…") + "\n")
 		if t.prepBarOn {
 			b.WriteString(t.prepBar.View(t.width) + "\n")
 		}
