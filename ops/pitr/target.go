@@ -130,6 +130,9 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 func zoneName(loc *time.Location) string {
 	abbr, _ := time.Now().In(loc).Zone()
 	off := time.Now().In(loc).Format("-07:00")
+	if abbr == "UTC" {
+		return abbr
+	}
 	if loc.String() == "Local" || loc.String() == abbr {
 		return abbr + ", UTC" + off
 	}
