@@ -52,6 +52,9 @@ func (t *Tab) summaryText() string {
 		kv("restored", what(p)+" "+momentText(*p.Options.PointInTime, t.c.Now().Location())+" from base backup "+p.SetID)
 		if len(p.Copies) > 0 {
 			kv("copies", strings.Join(p.Copies, ", ")+" beside the live tables")
+			if cmd := p.MergeCommand(); cmd != "" && rep.OK {
+				kv("next", "compare and put the rows back from a shell: "+cmd)
+			}
 		}
 	} else if p != nil {
 		kv("restored", targetText(p.Target)+" from "+p.SetID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -86,7 +85,7 @@ func printMerges(w io.Writer, p *oprestore.Plan) {
 	fmt.Fprintln(w, "\nmerge, parents first:")
 	for _, m := range p.Merges {
 		fmt.Fprintf(w, "  %s <- %s (key %s): %d missing row(s) inserted, %d changed row(s) %s\n",
-			plainName(m.Table), plainName(m.Side), strings.Join(m.Key, ", "), m.Missing, m.Changed, changed)
+			oprestore.PlainName(m.Table), oprestore.PlainName(m.Side), strings.Join(m.Key, ", "), m.Missing, m.Changed, changed)
 		for _, r := range m.Preview {
 			var cols []string
 			for _, c := range r.Columns {
@@ -159,7 +158,6 @@ func printReport(w io.Writer, r *oprestore.Report) {
 // and overwrite, and the one command that merges them all.
 func printMergeHints(ctx context.Context, w io.Writer, eng *oprestore.Engine, plan *oprestore.Plan) {
 	fmt.Fprintln(w)
-	var tables, froms []string
 	var missing, changed int64
 	for i, t := range plan.Copied {
 		side := plan.Copies[i]
@@ -168,46 +166,23 @@ func printMergeHints(ctx context.Context, w io.Writer, eng *oprestore.Engine, pl
 			fmt.Fprintf(w, "%s: %v\n", side, err)
 			continue
 		}
-		fmt.Fprintf(w, "%s: %d row(s) that %s lacks, %d with the same key (%s) and other values\n", plainName(st.Side), st.Missing, plainName(st.Table), st.Changed, strings.Join(st.Key, ", "))
-		tables, froms = append(tables, shellWord(st.Table)), append(froms, "--from "+shellWord(side))
+		fmt.Fprintf(w, "%s: %d row(s) that %s lacks, %d with the same key (%s) and other values\n", oprestore.PlainName(st.Side), st.Missing, oprestore.PlainName(st.Table), st.Changed, strings.Join(st.Key, ", "))
 		missing, changed = missing+st.Missing, changed+st.Changed
 	}
 	if missing+changed == 0 {
 		return
 	}
-	fmt.Fprintf(w, "  put them back: opsdeck restore merge %s %s\n", strings.Join(tables, " "), strings.Join(froms, " "))
+	fmt.Fprintf(w, "  put them back: %s\n", plan.MergeCommand())
 	if changed > 0 {
 		fmt.Fprintln(w, "  (add --overwrite to give the changed rows the copies' values too; it asks a second confirmation)")
 	}
 }
 
-// plainNames is plainName of each, comma-separated.
+// plainNames is oprestore.PlainName of each, comma-separated.
 func plainNames(names []string) string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = plainName(n)
+		out[i] = oprestore.PlainName(n)
 	}
 	return strings.Join(out, ", ")
-}
-
-// shellWord is a quoted schema.name as the command line takes it
-// (schema.name, without public.), quoted for the shell when needed.
-func shellWord(q string) string {
-	s := strings.TrimPrefix(strings.ReplaceAll(q, `"`, ""), "public.")
-	if simpleName.MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-var simpleName = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$`)
-
-// plainName writes a quoted schema.name as typed: without the quotes
-// when they are not needed, without public.
-func plainName(q string) string {
-	s := strings.ReplaceAll(q, `"`, "")
-	if !simpleName.MatchString(s) {
-		return "'" + q + "'"
-	}
-	return strings.TrimPrefix(s, "public.")
 }
