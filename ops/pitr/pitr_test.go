@@ -307,7 +307,7 @@ func TestRecoverRefusesADamagedSegment(t *testing.T) {
 	a.stop()
 	var victim string
 	filepath.WalkDir(filepath.Join(a.cfg.Backup.Dir), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(p, "/wal/") && !strings.Contains(d.Name(), "partial") && !strings.Contains(d.Name(), "history") && strings.HasSuffix(d.Name(), ".zst") {
+		if err == nil && !d.IsDir() && strings.Contains(p, "/wal/") && !strings.Contains(d.Name(), "partial") && !strings.Contains(d.Name(), "history") && !strings.HasPrefix(d.Name(), "relmap-") && strings.HasSuffix(d.Name(), ".zst") {
 			victim = p
 		}
 		return nil

@@ -65,7 +65,10 @@ type sumPair struct {
 // copyTable is one table copied.
 type copyTable struct {
 	name  string // quoted schema.table
+	raw   string // schema.table as the catalog spells it, unquoted
 	bytes int64  // its size on disk, for the progress
+	// standalone: not a partition (its indexes hang on its parent's).
+	standalone bool
 	// cols are its stored columns, quoted, in order; binary says whether
 	// they all copy in binary.
 	cols   string
@@ -212,7 +215,11 @@ func (s *pitSource) copy(ctx context.Context, d *dbRestore) error {
 	if err := s.listTables(ctx); err != nil {
 		return err
 	}
-	rows, bytes, err := s.copyData(ctx, d)
+	pd, err := s.planPostData(ctx, d)
+	if err != nil {
+		return err
+	}
+	rows, bytes, err := s.copyData(ctx, d, func(ctx context.Context, i int) error { return s.restoreEarly(ctx, d, pd, i) })
 	if err != nil {
 		return err
 	}
@@ -222,7 +229,7 @@ func (s *pitSource) copy(ctx context.Context, d *dbRestore) error {
 	if err := s.copyLargeObjects(ctx, d); err != nil {
 		return err
 	}
-	if err := s.pgRestore(ctx, d, "post-data", en.cfg().Restore.Jobs); err != nil {
+	if err := s.restoreRest(ctx, d, pd, en.cfg().Restore.Jobs); err != nil {
 		return err
 	}
 	en.note("copied %d tables (%d rows, %s) with their schema, sequences and indexes in %v", len(s.tables), rows, progress.Bytes(bytes), time.Since(start).Round(time.Millisecond))
@@ -285,7 +292,7 @@ func (s *pitSource) listTables(ctx context.Context) error {
 	// array or composite names its element types' OIDs, which differ in
 	// the scratch database.
 	rows, err := conn.Query(ctx, `
-		SELECT format('%I.%I', n.nspname, c.relname), pg_total_relation_size(c.oid),
+		SELECT format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname, NOT c.relispartition, pg_total_relation_size(c.oid),
 		       array_agg(quote_ident(a.attname) ORDER BY a.attnum),
 		       bool_and(t.oid < 16384 AND t.typname !~ '^_?reg' AND t.typtype = 'b' AND (t.typelem = 0 OR t.typelem < 16384))
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -295,7 +302,7 @@ func (s *pitSource) listTables(ctx context.Context) error {
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
 		  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
 		GROUP BY c.oid, n.nspname, c.relname
-		ORDER BY 2 DESC, 1`)
+		ORDER BY 4 DESC, 1`)
 	if err != nil {
 		return fmt.Errorf("list the recovered tables: %w", err)
 	}
@@ -303,7 +310,7 @@ func (s *pitSource) listTables(ctx context.Context) error {
 	for rows.Next() {
 		var t copyTable
 		var cols []string
-		if err := rows.Scan(&t.name, &t.bytes, &cols, &t.binary); err != nil {
+		if err := rows.Scan(&t.name, &t.raw, &t.standalone, &t.bytes, &cols, &t.binary); err != nil {
 			return err
 		}
 		t.cols = strings.Join(cols, ", ")
@@ -324,8 +331,10 @@ func (t copyTable) copySQL() (out, in string) {
 }
 
 // copyData copies every table through its own binary COPY stream,
-// restore.jobs at once. It returns the rows and bytes copied.
-func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, error) {
+// restore.jobs at once, and hands each table copied to built (its
+// indexes), one at a time beside the copies. It returns the rows and
+// bytes copied.
+func (s *pitSource) copyData(ctx context.Context, d *dbRestore, built func(context.Context, int) error) (int64, int64, error) {
 	en := d.en
 	pool, err := d.connect(ctx, d.scratch)
 	if err != nil {
@@ -344,6 +353,19 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 	// copied: database.verify compares the two.
 	s.sums = make([]sumPair, len(s.tables))
 	next := make(chan int)
+	copiedTables := make(chan int, len(s.tables))
+	builder := make(chan struct{})
+	go func() {
+		defer close(builder)
+		for i := range copiedTables {
+			if ctx.Err() != nil {
+				continue
+			}
+			if err := built(ctx, i); err != nil {
+				cancel(fmt.Errorf("indexes of %s: %w", s.tables[i].name, err))
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for range max(1, min(en.cfg().Restore.Jobs, len(s.tables))) {
 		wg.Go(func() {
@@ -360,6 +382,7 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 				rows.Add(src.rows)
 				dst, err := readBack(ctx, pool, out)
 				s.sums[i] = sumPair{src: src, dst: dst, err: err}
+				copiedTables <- i
 			}
 		})
 	}
@@ -371,6 +394,8 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore) (int64, int64, e
 	}
 	close(next)
 	wg.Wait()
+	close(copiedTables)
+	<-builder
 	if err := context.Cause(ctx); err != nil {
 		return 0, 0, fmt.Errorf("copy the data (production was not touched): %s", d.redact(err.Error()))
 	}

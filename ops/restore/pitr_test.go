@@ -124,7 +124,19 @@ ALTER TABLE parent ADD COLUMN added text;
 INSERT INTO child (id, note, extra, added) VALUES (1, 'n', 7, 'a');
 CREATE TABLE moods (id int PRIMARY KEY, m mood[], at timestamptz);
 INSERT INTO moods VALUES (1, '{calm,busy}', '2026-12-07 09:13:00+01');
-SELECT lo_from_bytea(4242, 'large object bytes');`)
+SELECT lo_from_bytea(4242, 'large object bytes');
+-- Indexes built as each table is in, and what waits for the end: a
+-- partitioned table's index and its partition's attached one, a foreign
+-- key, an index with spaces in its name.
+CREATE INDEX moods_at ON moods (at);
+CREATE INDEX "moods at desc" ON moods (at DESC);
+CREATE TABLE mood_log (id int PRIMARY KEY, mood_id int REFERENCES moods (id), UNIQUE (mood_id, id));
+INSERT INTO mood_log VALUES (1, 1);
+CREATE TABLE events (id int, at date, note text) PARTITION BY RANGE (at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE INDEX ON events (at);
+ALTER TABLE events ADD PRIMARY KEY (id, at);
+INSERT INTO events VALUES (1, '2026-05-01', 'x');`)
 	f.schema = f.dumpSchema()
 	s := f.archiving()
 	f.exec("INSERT INTO prices (stock_id, day, close) SELECT 1 + g % 50, date '2026-06-01' + g % 30, g / 3.0 FROM generate_series(1, 5000) g; UPDATE stocks SET symbol = symbol || '.X' WHERE id % 5 = 0")
