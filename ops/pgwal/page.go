@@ -24,7 +24,7 @@ const (
 
 // Magics maps XLOG_PAGE_MAGIC to the major version that writes it.
 var Magics = map[uint16]int{
-	0xD097: 10, 0xD098: 11, 0xD101: 12, 0xD106: 13, 0xD10D: 14, 0xD110: 15, 0xD113: 16, 0xD116: 17,
+	0xD097: 10, 0xD098: 11, 0xD101: 12, 0xD106: 13, 0xD10D: 14, 0xD110: 15, 0xD113: 16, 0xD116: 17, 0xD118: 18,
 }
 
 // PageHeader is a decoded WAL page header.

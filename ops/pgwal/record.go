@@ -71,6 +71,22 @@ type BlockRef struct {
 	HasImage bool
 	HasData  bool
 	WillInit bool
+	// Image is the full-page image's bytes (the page less its hole);
+	// Compressed says they are compressed (wal_compression).
+	Image      []byte
+	Compressed bool
+	imageLen   int
+	dataLen    int
+}
+
+// PageSpecial is pd_special of an uncompressed full-page image: where
+// the page's special space begins, PageSize for a heap page, less for an
+// index's. ok is false without an uncompressed image.
+func (b BlockRef) PageSpecial() (uint16, bool) {
+	if len(b.Image) < 24 || b.Compressed {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint16(b.Image[16:]), true
 }
 
 // Record is a decoded record. Its slices point into the decoder's
@@ -134,6 +150,11 @@ func (d *Decoder) Feed(seg Segment, data []byte, fn func(*Record) error) error {
 		d.asmNeed, d.asm, d.prevLSN = 0, d.asm[:0], 0 // a gap: what was under way is lost
 	}
 	d.fed, d.next = true, Segment{Timeline: seg.Timeline, No: seg.No + 1}
+	if uint64(len(data)) < d.segSize {
+		// A prefix: what follows it is not here, so the next segment
+		// fed starts after a gap.
+		defer func() { d.next.No = ^uint64(0) }()
+	}
 	start := seg.Start(d.segSize)
 	pos := 0
 	for pos < len(data) {
@@ -312,20 +333,22 @@ func (d *Decoder) split(r *Record, b []byte) error {
 			flags := b[p]
 			blk := BlockRef{ID: id, Fork: flags & blockForkMask, HasImage: flags&blockHasImage != 0,
 				HasData: flags&blockHasData != 0, WillInit: flags&blockWillInit != 0}
-			datatotal += int(le.Uint16(b[p+1:]))
+			blk.dataLen = int(le.Uint16(b[p+1:]))
+			datatotal += blk.dataLen
 			p += 3
 			if blk.HasImage {
 				if err := need(5); err != nil {
 					return err
 				}
-				datatotal += int(le.Uint16(b[p:]))
+				blk.imageLen = int(le.Uint16(b[p:]))
+				datatotal += blk.imageLen
 				info := b[p+4]
 				p += 5
-				compressed := info&imageCompress5 != 0
+				blk.Compressed = info&imageCompress5 != 0
 				if d.version <= 14 {
-					compressed = info&imageCompress != 0
+					blk.Compressed = info&imageCompress != 0
 				}
-				if compressed && info&imageHasHole != 0 {
+				if blk.Compressed && info&imageHasHole != 0 {
 					p += 2
 				}
 			}
@@ -355,6 +378,14 @@ func (d *Decoder) split(r *Record, b []byte) error {
 	}
 	if p+datatotal != len(b) {
 		return fmt.Errorf("headers and data make %d bytes, the record has %d: %w", p+datatotal, len(b), ErrDamaged)
+	}
+	// After the headers: each block's image, then its data, in order.
+	for i := range r.Blocks {
+		blk := &r.Blocks[i]
+		if blk.HasImage {
+			blk.Image = b[p : p+blk.imageLen]
+		}
+		p += blk.imageLen + blk.dataLen
 	}
 	r.MainData = b[len(b)-mainLen:]
 	return nil

@@ -245,6 +245,18 @@ func TestDecoderCatchesDamage(t *testing.T) {
 	if !errors.Is(err, pgwal.ErrDamaged) {
 		t.Fatalf("a flipped bit: %v", err)
 	}
+	// A prefix (a segment stored in part) followed by the next segment is
+	// a gap, not damage: the next segment's first record is skipped.
+	next, _ := os.ReadFile(files[2])
+	nextSeg, _ := pgwal.ParseSegmentName(filepath.Base(files[2]), 1<<20)
+	whole0, _ := os.ReadFile(files[1])
+	d := pgwal.NewDecoder(1 << 20)
+	if err := d.Feed(seg, whole0[:300001], func(*pgwal.Record) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Feed(nextSeg, next, func(*pgwal.Record) error { return nil }); err != nil {
+		t.Errorf("the segment after a prefix: %v", err)
+	}
 	// A prefix cut anywhere decodes what it holds, without an error.
 	whole, _ := os.ReadFile(files[1])
 	for _, cut := range []int{5, 8192, 8200, 100001, 1<<20 - 3} {

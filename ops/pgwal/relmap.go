@@ -110,18 +110,19 @@ func (r *RelMaps) Owner(e RelEntry, i int) RelEntry {
 	return e
 }
 
-// Later reports whether a map after lsn knows relation oid, and with
-// which file: a relation that kept its OID past a commit that unlinked
-// one of its files was truncated or rewritten, not dropped. known is
-// false when no map is after lsn.
+// Later reports what the first map after lsn says of relation oid:
+// whether it still exists and with which file. A relation that kept its
+// OID past a commit that unlinked one of its files was truncated or
+// rewritten, not dropped. known is false when no map is after lsn.
 func (r *RelMaps) Later(oid uint32, lsn LSN) (file uint32, exists, known bool) {
-	for i := len(r.maps) - 1; i >= 0 && r.maps[i].LSN > lsn; i-- {
-		known = true
-		if j, ok := r.oids[i][oid]; ok {
-			return r.maps[i].Relations[j].File, true, true
-		}
+	i := sort.Search(len(r.maps), func(i int) bool { return r.maps[i].LSN > lsn })
+	if i == len(r.maps) {
+		return 0, false, false
 	}
-	return 0, false, known
+	if j, ok := r.oids[i][oid]; ok {
+		return r.maps[i].Relations[j].File, true, true
+	}
+	return 0, false, true
 }
 
 // OID names relation oid as the newest map knows it.

@@ -215,3 +215,21 @@ func SmgrCreated(r *Record) (RelFileNode, uint32, bool) {
 	le := binary.LittleEndian
 	return RelFileNode{Spc: le.Uint32(b), DB: le.Uint32(b[4:]), Rel: le.Uint32(b[8:])}, le.Uint32(b[12:]), true
 }
+
+// xl_heap_delete's flags (heapam_xlog.h) that mark a delete which loses
+// no row: a speculative insertion taken back, a row moved to another
+// partition by an UPDATE.
+const (
+	heapDeleteIsSuper         = 1 << 3
+	heapDeleteIsPartitionMove = 1 << 4
+)
+
+// HeapDeleteKeepsRow reports whether a heap delete record takes no row
+// away (xl_heap_delete: xmax uint32, offnum uint16, infobits uint8,
+// flags uint8).
+func HeapDeleteKeepsRow(r *Record) bool {
+	if len(r.MainData) < 8 {
+		return false
+	}
+	return r.MainData[7]&(heapDeleteIsSuper|heapDeleteIsPartitionMove) != 0
+}

@@ -53,17 +53,28 @@ func Find(ctx context.Context, e *backup.Engine, o FindOptions, p progress.Func)
 	if len(pieces) == 0 {
 		return f, nil
 	}
-	s := newScan(o, maps, f)
+	dec := pgwal.NewDecoder(cat.Info.SegmentSize)
+	s := newScan(o, maps, f, dec.Version)
 	var total int64
 	for _, pc := range pieces {
 		total += pc.Bytes
 	}
-	dec := pgwal.NewDecoder(cat.Info.SegmentSize)
+	size := cat.Info.SegmentSize
 	var done int64
+	var prev *backup.WALPiece
 	err = readInOrder(ctx, arch, cat, pieces, func(pc backup.WALPiece, data []byte) error {
 		if f.Segments == 0 {
-			f.From = pc.Segment.Start(cat.Info.SegmentSize)
+			f.From = pc.Segment.Start(size)
 		}
+		if prev != nil && pc.Segment.No != prev.Segment.No+1 {
+			f.Notes = append(f.Notes, fmt.Sprintf("the archive lacks the WAL from %s to %s (segments %s to %s): transactions there are not seen",
+				prev.Segment.End(size), pc.Segment.Start(size), pgwal.Segment{Timeline: pc.Segment.Timeline, No: prev.Segment.No + 1}.Name(size),
+				pgwal.Segment{Timeline: pc.Segment.Timeline, No: pc.Segment.No - 1}.Name(size)))
+		} else if prev != nil && prev.Whole == nil {
+			f.Notes = append(f.Notes, fmt.Sprintf("segment %s is stored only in part (a chunk is missing): the WAL after its stored part up to %s is not seen",
+				prev.Segment.Name(size), pc.Segment.Start(size)))
+		}
+		prev = &pc
 		f.Segments++
 		f.Bytes += int64(len(data))
 		s.tli = pc.Segment.Timeline
@@ -182,7 +193,8 @@ func readInOrder(ctx context.Context, arch *backup.WALArchive, cat *backup.WALCa
 		data []byte
 		err  error
 	}
-	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	// Segments read ahead are held in memory: at most 256 MiB of them.
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4, int((256<<20)/max(cat.Info.SegmentSize, 1))-1))
 	results := make([]chan result, len(pieces))
 	for i := range results {
 		results[i] = make(chan result, 1)

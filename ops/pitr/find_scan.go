@@ -17,9 +17,14 @@ type scan struct {
 	maps namedMaps
 	f    *Found
 
-	xacts   map[uint32]*xact
-	top     map[uint32]uint32 // subtransaction → top-level, from assignments
+	xacts map[uint32]*xact
+	// top maps a subtransaction to its top-level transaction and subs
+	// the other way, from assignment records and records naming their
+	// top-level transaction; a commit record lists its own too.
+	top     map[uint32]uint32
+	subs    map[uint32][]uint32
 	free    []*xact
+	version func() int // the WAL's major version, from the decoder
 	records int64
 	unknown int // files no map names, in events
 	// pastUntil: a commit after Until was seen: the rest is later.
@@ -32,14 +37,31 @@ type scan struct {
 type xact struct {
 	rows    map[uint32]*rowCounts // by relation file (of the maps' database)
 	created []uint32              // files it made (main fork)
-	written map[uint32]uint32     // blocks written to files it made: the highest block + 1
-	catalog bool                  // wrote catalog rows (pg_statistic's aside)
+	// filled counts the heap rows or heap pages written into files it
+	// made (a rewrite fills the table's new file, a TRUNCATE leaves it
+	// empty; an index build writes index pages); opaque counts the
+	// compressed page images, which cannot tell.
+	filled, opaque map[uint32]int
+	catalog        bool // wrote catalog rows (pg_statistic's aside)
 }
 
 type rowCounts struct{ deleted, updated, inserted int64 }
 
-func newScan(o FindOptions, maps namedMaps, f *Found) *scan {
-	return &scan{o: o, maps: maps, f: f, xacts: map[uint32]*xact{}, top: map[uint32]uint32{}}
+func newScan(o FindOptions, maps namedMaps, f *Found, version func() int) *scan {
+	return &scan{o: o, maps: maps, f: f, xacts: map[uint32]*xact{}, top: map[uint32]uint32{}, subs: map[uint32][]uint32{}, version: version}
+}
+
+func newXact() *xact {
+	return &xact{rows: map[uint32]*rowCounts{}, filled: map[uint32]int{}, opaque: map[uint32]int{}}
+}
+
+// assign notes that sub is a subtransaction of top.
+func (s *scan) assign(sub, top uint32) {
+	if _, ok := s.top[sub]; ok {
+		return
+	}
+	s.top[sub] = top
+	s.subs[top] = append(s.subs[top], sub)
 }
 
 // of is the (sub)transaction's record, made on first use.
@@ -49,7 +71,7 @@ func (s *scan) of(xid uint32) *xact {
 		if n := len(s.free); n > 0 {
 			x, s.free = s.free[n-1], s.free[:n-1]
 		} else {
-			x = &xact{rows: map[uint32]*rowCounts{}, written: map[uint32]uint32{}}
+			x = newXact()
 		}
 		s.xacts[xid] = x
 	}
@@ -64,7 +86,8 @@ func (s *scan) forget(xid uint32) {
 	}
 	delete(s.xacts, xid)
 	clear(x.rows)
-	clear(x.written)
+	clear(x.filled)
+	clear(x.opaque)
 	x.created, x.catalog = x.created[:0], false
 	s.free = append(s.free, x)
 }
@@ -81,7 +104,7 @@ func (s *scan) record(r *pgwal.Record) error {
 	s.records++
 	xid := r.XID
 	if r.TopXID != 0 {
-		s.top[xid] = r.TopXID
+		s.assign(xid, r.TopXID)
 	}
 	switch r.Rmgr {
 	case pgwal.RmgrHeap:
@@ -94,7 +117,9 @@ func (s *scan) record(r *pgwal.Record) error {
 		case pgwal.HeapInsert:
 			s.count(x, file).inserted++
 		case pgwal.HeapDelete:
-			s.count(x, file).deleted++
+			if !pgwal.HeapDeleteKeepsRow(r) {
+				s.count(x, file).deleted++
+			}
 		case pgwal.HeapUpdate, pgwal.HeapHotUpdate:
 			s.count(x, file).updated++
 		}
@@ -115,18 +140,33 @@ func (s *scan) record(r *pgwal.Record) error {
 	case pgwal.RmgrXact:
 		return s.xactRecord(r)
 	}
-	// Blocks written into files the transaction made: a rewrite fills
-	// them, a TRUNCATE leaves the table's empty.
 	if xid != 0 && len(r.Blocks) > 0 {
 		if x, ok := s.xacts[xid]; ok && len(x.created) > 0 {
-			for _, b := range r.Blocks {
-				if b.Fork == 0 && slices.Contains(x.created, b.Rel.Rel) {
-					x.written[b.Rel.Rel] = max(x.written[b.Rel.Rel], b.Block+1)
-				}
-			}
+			s.fill(x, r)
 		}
 	}
 	return nil
+}
+
+// fill counts what r writes into files the transaction made: heap rows,
+// or full-page images of heap pages (a page without special space; an
+// index's pages have one).
+func (s *scan) fill(x *xact, r *pgwal.Record) {
+	for _, b := range r.Blocks {
+		if b.Fork != 0 || !slices.Contains(x.created, b.Rel.Rel) {
+			continue
+		}
+		switch {
+		case r.Rmgr == pgwal.RmgrHeap || r.Rmgr == pgwal.RmgrHeap2:
+			x.filled[b.Rel.Rel]++
+		case b.HasImage && b.Compressed:
+			x.opaque[b.Rel.Rel]++
+		case b.HasImage:
+			if special, ok := b.PageSpecial(); ok && special == pgwal.PageSize {
+				x.filled[b.Rel.Rel]++
+			}
+		}
+	}
 }
 
 func (s *scan) count(x *xact, file uint32) *rowCounts {
@@ -156,10 +196,10 @@ func (s *scan) xactRecord(r *pgwal.Record) error {
 			return err
 		}
 		for _, sub := range subs {
-			s.top[sub] = top
+			s.assign(sub, top)
 		}
 	case pgwal.XactCommit, pgwal.XactCommitPrepared, pgwal.XactAbort, pgwal.XactAbortPrepared:
-		end, err := pgwal.ParseXactEnd(r, 0)
+		end, err := pgwal.ParseXactEnd(r, s.version())
 		if err != nil {
 			return err
 		}
@@ -167,10 +207,12 @@ func (s *scan) xactRecord(r *pgwal.Record) error {
 			s.commit(r, end)
 		}
 		s.forget(end.XID)
-		for _, sub := range end.Subxacts {
+		for _, sub := range append(end.Subxacts, s.subs[end.XID]...) {
 			s.forget(sub)
 			delete(s.top, sub)
 		}
+		delete(s.subs, end.XID)
+		delete(s.top, end.XID) // a subtransaction rolled back on its own
 	}
 	return nil
 }
@@ -193,7 +235,7 @@ func (s *scan) commit(r *pgwal.Record, end pgwal.XactEnd) {
 		return // it wrote no rows and unlinked no file
 	}
 	if x == nil {
-		x = &xact{}
+		x = newXact()
 	}
 	ev := Event{XID: end.XID, Commit: r.LSN, Time: end.Time, Timeline: s.tli}
 	s.unlinked(&ev, x, end)
@@ -215,8 +257,8 @@ func (s *scan) commit(r *pgwal.Record, end pgwal.XactEnd) {
 // included; nil when it wrote no record this scan follows.
 func (s *scan) merged(end pgwal.XactEnd) *xact {
 	ids := append([]uint32{end.XID}, end.Subxacts...)
-	for sub, top := range s.top {
-		if top == end.XID && !slices.Contains(ids, sub) {
+	for _, sub := range s.subs[end.XID] {
+		if !slices.Contains(ids, sub) {
 			ids = append(ids, sub)
 		}
 	}
@@ -232,15 +274,18 @@ func (s *scan) merged(end pgwal.XactEnd) *xact {
 	case 1:
 		return parts[0]
 	}
-	x := &xact{rows: map[uint32]*rowCounts{}, written: map[uint32]uint32{}}
+	x := newXact()
 	for _, part := range parts {
 		for f, c := range part.rows {
 			t := s.count(x, f)
 			t.deleted, t.updated, t.inserted = t.deleted+c.deleted, t.updated+c.updated, t.inserted+c.inserted
 		}
 		x.created = append(x.created, part.created...)
-		for f, n := range part.written {
-			x.written[f] = max(x.written[f], n)
+		for f, n := range part.filled {
+			x.filled[f] += n
+		}
+		for f, n := range part.opaque {
+			x.opaque[f] += n
 		}
 		x.catalog = x.catalog || part.catalog
 	}
@@ -252,21 +297,24 @@ func rank(k EventKind) int {
 	return slices.Index([]EventKind{Drop, Truncate, Delete, Update, Rewrite, DDL}, k)
 }
 
-// unlinked reports the tables whose files the commit unlinked: dropped
-// when no later map has the table, truncated when one has it under a
-// file the transaction left empty, rewritten when it filled it.
+// unlinked reports the tables whose heap files the commit unlinked:
+// dropped when the transaction made no file (a DROP makes none),
+// truncated when the table's new file stayed empty, rewritten when it
+// was filled. An index's file alone is no loss (DROP INDEX, REINDEX).
 func (s *scan) unlinked(ev *Event, x *xact, end pgwal.XactEnd) {
 	seen := map[string]bool{}
 	for _, f := range end.Dropped {
-		if !s.inDB(f) {
-			continue
+		if !s.inDB(f) || slices.Contains(x.created, f.Rel) {
+			continue // a file the transaction made itself (a rewrite's transient table)
 		}
 		rc := RelationChange{Name: fmt.Sprintf("file %d/%d", f.DB, f.Rel)}
 		entry, i, known := s.maps.File(f.Rel, ev.Commit)
 		if known {
-			entry = s.maps.Owner(entry, i)
+			if entry.Kind == "t" { // a TOAST table goes with its table
+				entry = s.maps.Owner(entry, i)
+			}
 			if entry.Catalog() || (entry.Kind != "r" && entry.Kind != "m") {
-				continue // an index alone (its table's own line says it), a catalog's rewrite
+				continue // an index, a sequence, a catalog's rewrite
 			}
 			rc.Name, rc.Known, rc.Rows = entry.Name, true, entry.Rows
 		}
@@ -284,23 +332,23 @@ func (s *scan) unlinked(ev *Event, x *xact, end pgwal.XactEnd) {
 
 // unlinkKind tells a DROP from a TRUNCATE from a rewrite.
 func (s *scan) unlinkKind(x *xact, e pgwal.RelEntry, known bool, at pgwal.LSN) EventKind {
-	if known {
-		file, exists, later := s.maps.Later(e.OID, at)
-		switch {
-		case later && !exists:
-			return Drop
-		case later && x.written[file] > 0:
-			return Rewrite
-		case later:
-			return Truncate
-		}
-	}
-	// No map after the commit: judge by the files it made.
 	if len(x.created) == 0 {
 		return Drop
 	}
-	for _, n := range x.written {
-		if n > 1 { // more than an index's metapage
+	if known {
+		// The first map after the commit names the table's new file when
+		// the table lived on: empty, a TRUNCATE; filled, a rewrite.
+		if file, exists, _ := s.maps.Later(e.OID, at); exists && slices.Contains(x.created, file) {
+			if x.filled[file] > 0 {
+				return Rewrite
+			}
+			return Truncate
+		}
+	}
+	// No map tells which new file is the table's: a heap page or row in
+	// any of them is a rewrite; many compressed images may be one.
+	for _, f := range x.created {
+		if x.filled[f] > 0 || x.opaque[f] > 3 {
 			return Rewrite
 		}
 	}

@@ -21,6 +21,7 @@ import (
 // while pgbench writes beside them.
 type destructive struct {
 	deleteXID, truncateXID, dropXID, alterXID uint64
+	rewriteXID, dropIndexXID, rolledBackXID   uint64
 	loadStart, deleted                        time.Time
 }
 
@@ -35,6 +36,8 @@ func startWithDisasters(t *testing.T) (*archived, destructive) {
 	a.exec(t, `CREATE TABLE prices (id int PRIMARY KEY, v numeric); INSERT INTO prices SELECT g, g FROM generate_series(1, 20000) g;
 		CREATE TABLE trades (id int PRIMARY KEY, note text); INSERT INTO trades SELECT g, 'trade ' || g FROM generate_series(1, 10000) g;
 		CREATE TABLE scratch (n int); INSERT INTO scratch SELECT generate_series(1, 500);
+		CREATE TABLE vac (id int PRIMARY KEY, pad text); INSERT INTO vac SELECT g, repeat('v', 100) FROM generate_series(1, 3000) g;
+		CREATE INDEX trades_note ON trades (note);
 		ANALYZE`)
 	if out, err := exec.Command(pgbench, "-i", "-q", "-s", "1", a.pg.DSN()).CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
@@ -58,6 +61,11 @@ func startWithDisasters(t *testing.T) (*archived, destructive) {
 	d.truncateXID = a.xidOf(t, "TRUNCATE prices")
 	d.dropXID = a.xidOf(t, "DROP TABLE scratch")
 	d.alterXID = a.xidOf(t, "ALTER TABLE trades ADD COLUMN checked bool")
+	// No loss, whatever files and rows they touch: a rewrite, an index
+	// dropped, rows deleted in a subtransaction rolled back.
+	d.rewriteXID = a.xidOf(t, "ALTER TABLE vac ALTER COLUMN id TYPE bigint")
+	d.dropIndexXID = a.xidOf(t, "DROP INDEX trades_note")
+	d.rolledBackXID = a.xidOf(t, "SAVEPOINT s; DELETE FROM trades WHERE id > 8000; ROLLBACK TO SAVEPOINT s")
 	if err := load.Wait(); err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, loadOut.String())
 	}
@@ -117,6 +125,8 @@ func TestFindListsTheDestructiveTransactions(t *testing.T) {
 		{d.truncateXID, Truncate, "public.prices", func(r RelationChange) bool { return r.Rows == 20000 }},
 		{d.dropXID, Drop, "public.scratch", func(r RelationChange) bool { return r.Rows == 500 }},
 		{d.alterXID, DDL, "public.trades", func(RelationChange) bool { return true }},
+		{d.rewriteXID, Rewrite, "public.vac", func(RelationChange) bool { return true }},
+		{d.dropIndexXID, DDL, "public.trades", func(RelationChange) bool { return true }},
 	}
 	for _, w := range want {
 		ev, ok := eventOf(f, w.xid)
@@ -135,7 +145,10 @@ func TestFindListsTheDestructiveTransactions(t *testing.T) {
 		}
 	}
 	if len(f.Events) != len(want) {
-		t.Errorf("%d events, want %d (pgbench's traffic and the small DELETE are none)", len(f.Events), len(want))
+		t.Errorf("%d events, want %d (pgbench's traffic, the small DELETE and the one rolled back are none)", len(f.Events), len(want))
+	}
+	if ev, ok := eventOf(f, d.rolledBackXID); ok {
+		t.Errorf("rows deleted by a subtransaction rolled back: %s", ev.Summary())
 	}
 	audited := false
 	for _, ev := range f.Events {
@@ -156,7 +169,7 @@ func TestFindListsTheDestructiveTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := eventOf(later, d.deleteXID); ok || len(later.Events) != 3 {
+	if _, ok := eventOf(later, d.deleteXID); ok || len(later.Events) != len(want)-1 {
 		t.Errorf("--since after the DELETE: %d events", len(later.Events))
 	}
 }

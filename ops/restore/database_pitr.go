@@ -301,7 +301,7 @@ func (s *pitSource) listTables(ctx context.Context) error {
 		WHERE c.relkind = 'r' AND c.relpersistence = 'p'
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%'
 		  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
-		GROUP BY c.oid, n.nspname, c.relname
+		GROUP BY c.oid, n.nspname, c.relname, c.relispartition
 		ORDER BY 4 DESC, 1`)
 	if err != nil {
 		return fmt.Errorf("list the recovered tables: %w", err)
@@ -332,7 +332,7 @@ func (t copyTable) copySQL() (out, in string) {
 
 // copyData copies every table through its own binary COPY stream,
 // restore.jobs at once, and hands each table copied to built (its
-// indexes), one at a time beside the copies. It returns the rows and
+// indexes), as many at once, beside the copies. It returns the rows and
 // bytes copied.
 func (s *pitSource) copyData(ctx context.Context, d *dbRestore, built func(context.Context, int) error) (int64, int64, error) {
 	en := d.en
@@ -354,18 +354,19 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore, built func(conte
 	s.sums = make([]sumPair, len(s.tables))
 	next := make(chan int)
 	copiedTables := make(chan int, len(s.tables))
-	builder := make(chan struct{})
-	go func() {
-		defer close(builder)
-		for i := range copiedTables {
-			if ctx.Err() != nil {
-				continue
+	var builders sync.WaitGroup
+	for range max(1, en.cfg().Restore.Jobs) {
+		builders.Go(func() {
+			for i := range copiedTables {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := built(ctx, i); err != nil {
+					cancel(fmt.Errorf("indexes of %s: %w", s.tables[i].name, err))
+				}
 			}
-			if err := built(ctx, i); err != nil {
-				cancel(fmt.Errorf("indexes of %s: %w", s.tables[i].name, err))
-			}
-		}
-	}()
+		})
+	}
 	var wg sync.WaitGroup
 	for range max(1, min(en.cfg().Restore.Jobs, len(s.tables))) {
 		wg.Go(func() {
@@ -395,7 +396,7 @@ func (s *pitSource) copyData(ctx context.Context, d *dbRestore, built func(conte
 	close(next)
 	wg.Wait()
 	close(copiedTables)
-	<-builder
+	builders.Wait()
 	if err := context.Cause(ctx); err != nil {
 		return 0, 0, fmt.Errorf("copy the data (production was not touched): %s", d.redact(err.Error()))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 func findCommand(g *cli.Globals) *cobra.Command {
@@ -58,7 +59,7 @@ damaged · 3 bad flags or configuration.`,
 			if o.MinShare, err = parseShare(share); err != nil {
 				return cli.Exit(cli.CodeUsage, fmt.Errorf("--min-share: %w", err))
 			}
-			if o.MinRows < 0 {
+			if o.MinRows < 1 {
 				return cli.Exit(cli.CodeUsage, errors.New("--min-rows must be 1 or more"))
 			}
 			eng, ctx, done, err := g.BackupEngine(cmd, out)
@@ -139,7 +140,7 @@ func printFound(p *cli.Printer, f *pitr.Found) error {
 	last := f.Events[len(f.Events)-1]
 	fmt.Fprintf(w, "\nto restore to just before #%d:  opsdeck restore database --to-xid %d --inclusive=false\n", len(f.Events), last.XID)
 	if len(last.Relations) > 0 && last.Relations[0].Known {
-		fmt.Fprintf(w, "or only its table:              opsdeck restore table %s --to-xid %d --inclusive=false\n", last.Relations[0].Name, last.XID)
+		fmt.Fprintf(w, "or only its table:              opsdeck restore table %s --to-xid %d --inclusive=false\n", oprestore.ShellWord(last.Relations[0].Name), last.XID)
 	}
 	return nil
 }
