@@ -3,12 +3,15 @@ package restore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -284,5 +287,58 @@ func TestDrillRefusedBesidePrune(t *testing.T) {
 	defer rl.Release()
 	if _, err := f.drill(oprestore.Options{}); err != nil {
 		t.Fatalf("a drill beside a backup: %v", err)
+	}
+}
+
+// TestKilledDrillIsCleanedByTheNext kills a drill with SIGKILL right after
+// pg_restore (its instance running, its dump staged; on the server, its
+// scratch database made); the next drill removes all that first, then
+// proves the set, and nothing is left running or on disk.
+func TestKilledDrillIsCleanedByTheNext(t *testing.T) {
+	f := newDrillFixture(t)
+	cfgPath := filepath.Join(t.TempDir(), "opsdeck.yaml")
+	if err := f.cfg.Write(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{config.DrillInstance, config.DrillServer} {
+		t.Run(target, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childEnv+"=pg_restore", "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath, "OPSDECK_RESTORE_TEST_DRILL="+target)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+				t.Fatalf("the child was not killed: %v %s", err, stderr.String())
+			}
+			data, err := os.ReadFile(filepath.Join(f.cfg.StateDir, oprestore.DrillJournalName))
+			if err != nil {
+				t.Fatalf("no journal: %v", err)
+			}
+			var j oprestore.Journal
+			if err := json.Unmarshal(data, &j); err != nil || j.Database == nil {
+				t.Fatalf("journal %v %s", err, data)
+			}
+			if target == config.DrillInstance && (j.Database.Instance == "" || j.Database.InstancePID == 0) {
+				t.Fatalf("the journal names no instance: %s", data)
+			}
+			rep, err := f.drill(oprestore.Options{Drill: target})
+			if err != nil {
+				t.Fatalf("the next drill: %v", err)
+			}
+			if !strings.Contains(strings.Join(rep.Steps[0].Notes, "\n"), "did not finish: removing what it left") {
+				t.Errorf("the next drill does not say it cleaned up: %v", rep.Steps[0].Notes)
+			}
+			if pid := j.Database.InstancePID; pid > 0 {
+				if err := syscall.Kill(pid, 0); err == nil {
+					t.Errorf("the killed drill's server (pid %d) still runs", pid)
+				}
+			}
+			if j.Database.Instance != "" {
+				if _, err := os.Stat(j.Database.Instance); err == nil {
+					t.Errorf("the killed drill's instance directory %s is left", j.Database.Instance)
+				}
+			}
+			f.assertClean()
+		})
 	}
 }
