@@ -111,6 +111,8 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	if rep.Drill != nil {
 		if herr := AppendDrill(e.cfg().StateDir, RecordOf(rep)); herr != nil {
 			p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not record the drill in its history: " + herr.Error()})
+		} else if merr := e.writeDrillMetrics(); merr != nil {
+			p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not write the drill metrics: " + merr.Error()})
 		}
 	}
 	return rep, err
