@@ -57,6 +57,7 @@ const (
 	BackupVerify   Action = "backup.verify"
 	BackupPrune    Action = "backup.prune"
 	RestoreRun     Action = "restore.run"
+	DrillRun       Action = "drill.run"
 	MaintainRun    Action = "maintain.run"
 	MaintainCancel Action = "maintain.cancel"
 	MaintainClean  Action = "maintain.cleanup"
@@ -77,6 +78,7 @@ var needs = map[Action]Role{
 	SilenceExpire:  Operator,
 	RunbookCommand: Operator,
 	WALStream:      Operator,
+	DrillRun:       Operator,
 	BackupPrune:    Admin,
 	MaintainClean:  Admin,
 	RestoreRun:     Admin,

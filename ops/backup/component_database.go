@@ -82,9 +82,9 @@ func (databaseComponent) Check(ctx context.Context, c *ContentCheck) error {
 
 // compareCounts checks the rows found in a dump against the manifest's.
 func compareCounts(want, got []TableCount) error {
-	found := map[string]int64{}
+	found := map[string]TableCount{}
 	for _, t := range got {
-		found[t.Schema+"."+t.Name] = t.Rows
+		found[t.Schema+"."+t.Name] = t
 	}
 	var bad []string
 	expected := map[string]bool{}
@@ -97,11 +97,14 @@ func compareCounts(want, got []TableCount) error {
 		}
 	}
 	for _, t := range want {
-		n, ok := found[t.Schema+"."+t.Name]
-		if !ok {
+		g, ok := found[t.Schema+"."+t.Name]
+		switch {
+		case !ok:
 			bad = append(bad, t.Schema+"."+t.Name+" is missing")
-		} else if n != t.Rows {
-			bad = append(bad, fmt.Sprintf("%s.%s has %d rows, the manifest says %d", t.Schema, t.Name, n, t.Rows))
+		case g.Rows != t.Rows:
+			bad = append(bad, fmt.Sprintf("%s.%s has %d rows, the manifest says %d", t.Schema, t.Name, g.Rows, t.Rows))
+		case t.Fingerprint != "" && g.Fingerprint != t.Fingerprint:
+			bad = append(bad, fmt.Sprintf("the rows of %s.%s differ from the manifest's fingerprint", t.Schema, t.Name))
 		}
 	}
 	if len(bad) > 0 {

@@ -19,7 +19,7 @@ func sampleManifest() *Manifest {
 		Start: t0, End: t0.Add(time.Minute), OpsdeckVersion: "v1.2.3", Host: "ops-1", User: "alice",
 		Components: []Component{
 			{Name: Database, Status: StatusOK, Start: t0, End: t0, Files: file("database.dump.zst.age", "pg_dump-custom"),
-				Postgres: &PostgresFacts{ServerVersion: "16.2", ServerVersionNum: 160002, Database: "app", PgDumpVersion: "16.2", Tables: []TableCount{{"public", "t", 3}}}},
+				Postgres: &PostgresFacts{ServerVersion: "16.2", ServerVersionNum: 160002, Database: "app", PgDumpVersion: "16.2", Tables: []TableCount{{Schema: "public", Name: "t", Rows: 3}}}},
 			{Name: Redis, Status: StatusOK, Start: t0, End: t0, Files: file("redis.rdb.zst", "rdb"),
 				Redis: &RedisFacts{Version: "7.2.4", RDBVersion: 11, Keys: map[int]int64{0: 10, 3: 1}, Expires: map[int]int64{0: 2}}},
 			{Name: Config, Status: StatusOK, Warnings: []string{"secrets skipped"}, Files: file("config.tar.zst", "tar"),

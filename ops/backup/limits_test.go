@@ -163,7 +163,7 @@ func TestManifestSizeIsNotTrusted(t *testing.T) {
 	m := sampleManifest()
 	c := &m.Components[0]
 	for i := range 100000 {
-		c.Postgres.Tables = append(c.Postgres.Tables, TableCount{"public", fmt.Sprintf("t%d", i), int64(i)})
+		c.Postgres.Tables = append(c.Postgres.Tables, TableCount{Schema: "public", Name: fmt.Sprintf("t%d", i), Rows: int64(i)})
 	}
 	b, err := m.Encode()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/internal/jsonbound"
 	"github.com/opsdeck/opsdeck/ops/pgwal"
+	"github.com/opsdeck/opsdeck/ops/postgres"
 )
 
 // FormatVersion is the manifest format this package writes.
@@ -109,6 +110,10 @@ type PostgresFacts struct {
 	Database         string       `json:"database"`
 	PgDumpVersion    string       `json:"pg_dump_version"`
 	Tables           []TableCount `json:"tables"`
+	// Session is pg_dump's session as far as the COPY text of the rows
+	// depends on it: what a drill sets to recompute the fingerprints (nil
+	// in sets taken before opsdeck recorded them).
+	Session *postgres.DumpSession `json:"session,omitempty"`
 }
 
 // TableCount is the row count of a table in the dump's snapshot.
@@ -116,6 +121,10 @@ type TableCount struct {
 	Schema string `json:"schema"`
 	Name   string `json:"name"`
 	Rows   int64  `json:"rows"`
+	// Fingerprint is the order-independent digest of the table's rows as
+	// COPY text (ops/fingerprint), read from the dump stream; "" in sets
+	// taken before opsdeck recorded it.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // RedisFacts describe the Redis snapshot.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/opsdeck/opsdeck/ops/fingerprint"
 )
 
 // ArchiveCounts reads a pg_dump custom-format archive written without
@@ -138,9 +140,13 @@ func CountArchive(r io.Reader) (ArchiveCounts, error) {
 	if err != nil {
 		return out, err
 	}
+	fps := make([]fingerprint.Table, len(out.Tables))
 	for {
 		typ, err := a.r.ReadByte()
 		if err == io.EOF {
+			for i := range out.Tables {
+				out.Tables[i].Fingerprint = fps[i].Sum()
+			}
 			return out, nil
 		}
 		if err != nil {
@@ -152,11 +158,16 @@ func CountArchive(r io.Reader) (ArchiveCounts, error) {
 		}
 		switch typ {
 		case blkData:
-			rows, err := a.chunks()
+			var fp *fingerprint.Table
+			i, ok := tables[id]
+			if ok {
+				fp = &fps[i]
+			}
+			rows, err := a.chunks(fp)
 			if err != nil {
 				return out, fmt.Errorf("data of entry %d: %w", id, err)
 			}
-			if i, ok := tables[id]; ok {
+			if ok {
 				out.Tables[i].Rows += rows
 			}
 		case blkBlobs:
@@ -168,7 +179,7 @@ func CountArchive(r io.Reader) (ArchiveCounts, error) {
 				if oid == 0 {
 					break
 				}
-				if _, err := a.chunks(); err != nil {
+				if _, err := a.chunks(nil); err != nil {
 					return out, err
 				}
 			}
@@ -320,12 +331,13 @@ const offsetPosSet = 2
 var copyEnd = []byte("\\.\n\n\n")
 
 // chunks reads length-prefixed chunks up to a zero length and counts the
-// newlines in them, less the three of the end-of-data marker. pg_dump
+// newlines in them, less the three of the end-of-data marker; fp, when
+// not nil, takes the rows' COPY text (the table's fingerprint). pg_dump
 // writes one chunk per row, so this runs millions of times a dump: the
 // chunks are counted in the reader's buffer (Peek, Discard) rather than
 // copied out of it, and the last bytes are kept in a small buffer of
 // their own.
-func (a *archReader) chunks() (int64, error) {
+func (a *archReader) chunks(fp *fingerprint.Table) (int64, error) {
 	var rows int64
 	if a.tail == nil {
 		a.tail = make([]byte, len(copyEnd))
@@ -340,6 +352,11 @@ func (a *archReader) chunks() (int64, error) {
 		if n == 0 {
 			if tailLen == len(tail) && bytes.Equal(tail, copyEnd) {
 				rows -= int64(bytes.Count(copyEnd, []byte{'\n'}))
+				if fp != nil {
+					fp.Remove([]byte(`\.`))
+					fp.Remove(nil)
+					fp.Remove(nil)
+				}
 			}
 			return rows, nil
 		}
@@ -353,6 +370,9 @@ func (a *archReader) chunks() (int64, error) {
 				return rows, noEOF(err)
 			}
 			rows += int64(bytes.Count(p, []byte{'\n'}))
+			if fp != nil {
+				fp.Write(p)
+			}
 			if len(p) >= len(tail) {
 				copy(tail, p[len(p)-len(tail):])
 				tailLen = len(tail)

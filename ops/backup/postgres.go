@@ -200,6 +200,11 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("export a snapshot for pg_dump: %w", err)
 	}
+	if sess, err := postgres.ReadDumpSession(ctx, tx); err == nil {
+		facts.Session = &sess
+	} else {
+		return nil, nil, fmt.Errorf("read the session settings the dump's text depends on: %w", err)
+	}
 	tables, err := postgres.ListTables(ctx, tx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list tables: %w", err)
@@ -247,7 +252,9 @@ func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []
 		facts.Tables = cnt.c.Tables
 		return facts, nil, nil
 	}
-	// Fall back to counting in the dump's snapshot, still held open.
+	// Fall back to counting in the dump's snapshot, still held open; no
+	// fingerprints then (a drill proves such a set by its counts).
+	facts.Session = nil
 	warnings = append(warnings, "row counts taken with SELECT count(*) in the dump's snapshot: the dump's own table of contents did not parse ("+cnt.err.Error()+")")
 	for i, t := range facts.Tables {
 		if facts.Tables[i].Rows, err = postgres.CountRows(ctx, tx, t.Schema, t.Name); err != nil {

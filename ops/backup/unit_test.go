@@ -299,11 +299,11 @@ func TestRenderMetrics(t *testing.T) {
 }
 
 func TestCompareCounts(t *testing.T) {
-	want := []TableCount{{"public", "a", 3}, {"public", "b", 0}}
-	if err := compareCounts(want, []TableCount{{"public", "b", 0}, {"public", "a", 3}}); err != nil {
+	want := []TableCount{{Schema: "public", Name: "a", Rows: 3}, {Schema: "public", Name: "b", Rows: 0}}
+	if err := compareCounts(want, []TableCount{{Schema: "public", Name: "b", Rows: 0}, {Schema: "public", Name: "a", Rows: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	err := compareCounts(want, []TableCount{{"public", "a", 2}})
+	err := compareCounts(want, []TableCount{{Schema: "public", Name: "a", Rows: 2}})
 	if err == nil || !strings.Contains(err.Error(), "public.a has 2 rows, the manifest says 3") || !strings.Contains(err.Error(), "public.b is missing") {
 		t.Fatalf("err = %v", err)
 	}

@@ -32,6 +32,8 @@ type Config struct {
 	Maintenance MaintenanceConfig `yaml:"maintenance" json:"maintenance"`
 	// Restore drives `opsdeck restore` and the Restore tab.
 	Restore RestoreConfig `yaml:"restore" json:"restore"`
+	// Drill drives `opsdeck drill` and the check's drill lines.
+	Drill DrillConfig `yaml:"drill" json:"drill"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

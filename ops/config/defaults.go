@@ -26,6 +26,7 @@ func Default() *Config {
 		Monitoring:  DefaultMonitoring(),
 		Maintenance: DefaultMaintenance(),
 		Restore:     DefaultRestore(),
+		Drill:       DefaultDrill(),
 	}
 }
 

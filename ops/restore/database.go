@@ -54,6 +54,12 @@ type dbRestore struct {
 	// pit, for a point-in-time restore, is the source instead of the
 	// dump: a private instance recovered to the target (comp is nil).
 	pit *pitSource
+	// A drill's: stagePath is where the dump is staged (not a restore's
+	// name, which maintain cleanup may remove), beforeRestore runs between
+	// the staging and pg_restore, tmp is its temporary instance.
+	stagePath     string
+	beforeRestore func(context.Context) error
+	tmp           *drillInstance
 }
 
 func newDBRestore(ctx context.Context, en *env) (*dbRestore, error) {

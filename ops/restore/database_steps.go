@@ -76,6 +76,11 @@ func (d *dbRestore) restore(ctx context.Context) error {
 	if created != nil {
 		return created
 	}
+	if d.beforeRestore != nil {
+		if err := d.beforeRestore(ctx); err != nil {
+			return err
+		}
+	}
 	return d.pgRestore(ctx)
 }
 
@@ -116,6 +121,9 @@ func (d *dbRestore) stage(ctx context.Context) error {
 		return fmt.Errorf("work directory: %w — set restore.work_dir to a writable directory", err)
 	}
 	d.dumpPath = stagedPath(en.cfg(), en.plan.SetID)
+	if d.stagePath != "" {
+		d.dumpPath = d.stagePath
+	}
 	f, err := os.OpenFile(d.dumpPath, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("work directory: %w", err)

@@ -159,6 +159,8 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (pl
 	case opts.Kind == Merge:
 		// From a copy in the live database: no set.
 		m = &backup.Manifest{ID: "live"}
+	case opts.Drill != "" && opts.PointInTime != nil:
+		return nil, &ConfigError{errors.New("a drill of the WAL archive (drill pitr) is not available yet")}
 	case opts.PointInTime != nil:
 		if opts.Kind != Database && opts.Kind != Table {
 			return nil, fmt.Errorf("a point-in-time restore restores the database or tables, not %s", opts.Kind)
@@ -178,6 +180,9 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (pl
 	plan = &Plan{Options: opts, Set: m, SetID: m.ID, Components: comps, PointInTime: pp}
 	ids, idErr := e.Backup.Identities()
 	en := &env{eng: e, plan: plan, p: p, ids: ids, pitr: pp}
+	if opts.Drill != "" {
+		en.drill = &DrillResult{}
+	}
 	plan.env = en
 	if idErr != nil {
 		en.check("set", "decryption", health.Crit, idErr.Error()+" — fix backup.encryption.identity_file")
@@ -207,6 +212,9 @@ func planStatus(p *Plan) health.Status {
 // the post-checks last.
 func (e *Engine) build(ctx context.Context, en *env) error {
 	plan := en.plan
+	if plan.Options.Drill != "" {
+		return e.buildDrill(ctx, en)
+	}
 	switch plan.Options.Kind {
 	case Table:
 		return e.buildTable(ctx, en)
@@ -339,6 +347,8 @@ type env struct {
 	journalWarned bool
 	// recovering is set while Recover undoes an interrupted run.
 	recovering bool
+	// drill is a drill's result as it runs (nil for a restore).
+	drill *DrillResult
 	// pitr is a point-in-time restore's recovery plan (nil otherwise).
 	pitr *pitr.Plan
 	// table is a table restore (nil otherwise).

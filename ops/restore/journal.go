@@ -90,23 +90,48 @@ func (j *Journal) stoppedIn() string {
 	return "preflight"
 }
 
-func journalPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, JournalName) }
+func journalPath(cfg *config.Config) string { return restoreFiles.path(cfg) }
 
 // journalLockPath is held (flock) by the run or recovery that owns the
 // journal: the kernel frees it when that process dies, however it dies.
-func journalLockPath(cfg *config.Config) string {
-	return filepath.Join(cfg.StateDir, "restore-journal.lock")
+func journalLockPath(cfg *config.Config) string { return restoreFiles.lockPath(cfg) }
+
+// journalFiles name a journal and its lock in the state directory: a
+// restore's, or a drill's (which never blocks a restore, nor one the
+// other).
+type journalFiles struct{ file, lock string }
+
+var (
+	restoreFiles = journalFiles{JournalName, "restore-journal.lock"}
+	drillFiles   = journalFiles{DrillJournalName, "drill-journal.lock"}
+)
+
+func (jf journalFiles) path(cfg *config.Config) string { return filepath.Join(cfg.StateDir, jf.file) }
+func (jf journalFiles) lockPath(cfg *config.Config) string {
+	return filepath.Join(cfg.StateDir, jf.lock)
 }
 
-// lockJournal takes the journal's lock without waiting; nil, nil when
-// another run or recovery holds it.
-func lockJournal(cfg *config.Config) (*os.File, error) {
+// jf is the journal of the plan's run.
+func (en *env) jf() journalFiles {
+	if en.plan != nil && en.plan.Options.Drill != "" {
+		return drillFiles
+	}
+	return restoreFiles
+}
+
+// lockJournal takes the restore journal's lock without waiting; nil, nil
+// when another run or recovery holds it.
+func lockJournal(cfg *config.Config) (*os.File, error) { return lockJournalFiles(cfg, restoreFiles) }
+
+// lockJournalFiles takes jf's lock without waiting; nil, nil when another
+// run or recovery holds it.
+func lockJournalFiles(cfg *config.Config, jf journalFiles) (*os.File, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	f, err := os.OpenFile(journalLockPath(cfg), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(jf.lockPath(cfg), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
+		return nil, fmt.Errorf("lock %s: %w", jf.lockPath(cfg), err)
 	}
 	// Another process may hold it for a moment only (maintain cleanup
 	// asking whether a restore runs): wait that long before giving up.
@@ -117,7 +142,7 @@ func lockJournal(cfg *config.Config) (*os.File, error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", journalLockPath(cfg), err)
+			return nil, fmt.Errorf("lock %s: %w", jf.lockPath(cfg), err)
 		}
 		if try == 4 {
 			f.Close()
@@ -129,15 +154,18 @@ func lockJournal(cfg *config.Config) (*os.File, error) {
 
 // Interrupted returns the journal a restore left when it stopped without
 // finishing, nil when there is none or its run is still going.
-func Interrupted(cfg *config.Config) (*Journal, error) {
-	data, err := os.ReadFile(journalPath(cfg))
+func Interrupted(cfg *config.Config) (*Journal, error) { return interruptedIn(cfg, restoreFiles) }
+
+// interruptedIn is Interrupted for jf.
+func interruptedIn(cfg *config.Config, jf journalFiles) (*Journal, error) {
+	data, err := os.ReadFile(jf.path(cfg))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", journalPath(cfg), err)
+		return nil, fmt.Errorf("read %s: %w", jf.path(cfg), err)
 	}
-	l, err := lockJournal(cfg)
+	l, err := lockJournalFiles(cfg, jf)
 	if err != nil {
 		return nil, err
 	}
@@ -145,22 +173,22 @@ func Interrupted(cfg *config.Config) (*Journal, error) {
 		return nil, nil // its run (or a recovery) holds the lock
 	}
 	l.Close()
-	return parseJournal(cfg, data)
+	return parseJournal(jf.path(cfg), data)
 }
 
 // readJournal reads the journal whoever holds its lock.
-func readJournal(cfg *config.Config) (*Journal, error) {
-	data, err := os.ReadFile(journalPath(cfg))
+func readJournal(cfg *config.Config, jf journalFiles) (*Journal, error) {
+	data, err := os.ReadFile(jf.path(cfg))
 	if err != nil {
 		return nil, err
 	}
-	return parseJournal(cfg, data)
+	return parseJournal(jf.path(cfg), data)
 }
 
-func parseJournal(cfg *config.Config, data []byte) (*Journal, error) {
+func parseJournal(path string, data []byte) (*Journal, error) {
 	var j Journal
 	if err := json.Unmarshal(data, &j); err != nil {
-		return nil, fmt.Errorf("%s does not parse (%v): check by hand what the interrupted restore changed, then remove it", journalPath(cfg), err)
+		return nil, fmt.Errorf("%s does not parse (%v): check by hand what the interrupted run changed, then remove it", path, err)
 	}
 	return &j, nil
 }
@@ -181,6 +209,9 @@ func (en *env) persist() {
 		if d.pit != nil {
 			j.Database.Instance, j.Database.InstancePID = d.pit.dir, d.pit.pid
 		}
+		if d.tmp != nil {
+			j.Database.Instance, j.Database.InstancePID = d.tmp.dir, d.tmp.pid
+		}
 	}
 	if en.table != nil {
 		j.Tables = en.table.tables
@@ -191,7 +222,7 @@ func (en *env) persist() {
 			j.Writers = append(j.Writers, writerJournal{Namespace: w.Namespace, Name: w.Name, Replicas: en.writers.replicas[w]})
 		}
 	}
-	if err := writeJSONAtomic(journalPath(en.cfg()), j); err != nil && !en.journalWarned {
+	if err := writeJSONAtomic(en.jf().path(en.cfg()), j); err != nil && !en.journalWarned {
 		en.journalWarned = true
 		en.warn("could not write the restore journal (a kill now could not be recovered automatically): %v", err)
 	}
@@ -212,18 +243,28 @@ func (en *env) forget(step string) {
 // startJournal begins the journal of a run, refusing to run over the
 // journal of an interrupted one.
 func (en *env) startJournal(ctx context.Context) error {
-	l, err := lockJournal(en.cfg())
+	jf := en.jf()
+	l, err := lockJournalFiles(en.cfg(), jf)
 	if err != nil {
 		return err
 	}
 	if l == nil {
+		if jf == drillFiles {
+			return &RefusedError{errors.New("another drill is running from this state directory")}
+		}
 		return errors.New("another restore or recovery is running from this state directory")
 	}
-	// With the lock held, a journal on disk is an interrupted run's.
-	if _, err := os.Stat(journalPath(en.cfg())); err == nil {
+	// With the lock held, a journal on disk is an interrupted run's: a
+	// drill's leftovers are removed, a restore's refuse the run.
+	if _, err := os.Stat(jf.path(en.cfg())); err == nil && jf == drillFiles {
+		if err := en.cleanLeftovers(ctx); err != nil {
+			l.Close()
+			return fmt.Errorf("a killed drill's leftovers could not be removed: %w", err)
+		}
+	} else if err == nil {
 		l.Close()
 		desc := "a restore that did not finish"
-		if j, _ := readJournal(en.cfg()); j != nil {
+		if j, _ := readJournal(en.cfg(), jf); j != nil {
 			desc = j.Describe()
 		}
 		return fmt.Errorf("%s left changes behind — run `opsdeck restore recover` first", desc)
@@ -240,7 +281,7 @@ func (en *env) endJournal() {
 	if en.journal == nil {
 		return
 	}
-	_ = os.Remove(journalPath(en.cfg()))
+	_ = os.Remove(en.jf().path(en.cfg()))
 	en.journal = nil
 }
 

@@ -50,6 +50,9 @@ func childMain() int {
 	if os.Getenv("OPSDECK_RESTORE_TEST_MERGE") == "1" {
 		opts = mergeCopiesOptions
 	}
+	if target := os.Getenv("OPSDECK_RESTORE_TEST_DRILL"); target != "" {
+		opts = oprestore.Options{Kind: oprestore.Database, Drill: target}
+	}
 	plan, err := e.Prepare(ctx, opts, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -76,6 +76,10 @@ type Options struct {
 	// copy has with other values (the copy's values win). The plan then
 	// asks for a second confirmation (Plan.ConfirmOverwrite).
 	Overwrite bool `json:"overwrite,omitempty"`
+	// Drill makes the run a restore drill into an isolated target
+	// ("instance" or "server", config.DrillInstance/DrillServer): the set
+	// restored, proven and removed, production never touched.
+	Drill string `json:"drill,omitempty"`
 }
 
 // Check is one preflight result.

@@ -22,7 +22,11 @@ func (e *Engine) writeReport(rep *Report) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("report directory: %w", err)
 	}
-	name := fmt.Sprintf("restore-%s-%s.md", rep.Plan.Options.Kind, rep.Start.UTC().Format("20060102_150405"))
+	prefix := "restore"
+	if rep.Drill != nil {
+		prefix = "drill"
+	}
+	name := fmt.Sprintf("%s-%s-%s.md", prefix, rep.Plan.Options.Kind, rep.Start.UTC().Format("20060102_150405"))
 	path := filepath.Join(dir, name)
 	var b bytes.Buffer
 	if err := WriteMarkdown(&b, rep); err != nil {
@@ -43,7 +47,15 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	case !rep.OK:
 		outcome = "FAILED — the undo did not finish"
 	}
-	fmt.Fprintf(&b, "# Restore %s from %s: %s\n\n", p.Options.Kind, p.SetID, outcome)
+	if d := rep.Drill; d != nil {
+		outcome = strings.ToUpper(d.Outcome)
+		if d.Outcome == Proven {
+			outcome = "proven"
+		}
+		fmt.Fprintf(&b, "# Drill %s from %s: %s\n\n", p.Options.Kind, p.SetID, outcome)
+	} else {
+		fmt.Fprintf(&b, "# Restore %s from %s: %s\n\n", p.Options.Kind, p.SetID, outcome)
+	}
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Set | %s (taken %s, %s, by %s) |\n", p.SetID, p.Set.Start.UTC().Format(time.RFC3339), progress.Bytes(p.Set.Size()), cell(p.Set.User))
 	fmt.Fprintf(&b, "| Components | %s |\n", strings.Join(p.Components, ", "))
@@ -54,7 +66,9 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	fmt.Fprintf(&b, "| Who | %s |\n", cell(rep.Who))
 	fmt.Fprintf(&b, "| Started | %s |\n", rep.Start.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "| Took | %v |\n", rep.End.Sub(rep.Start).Round(time.Millisecond))
-	if rep.SafetyBackup != "" {
+	if d := rep.Drill; d != nil {
+		writeDrill(&b, d)
+	} else if rep.SafetyBackup != "" {
 		fmt.Fprintf(&b, "| Safety backup | %s |\n", rep.SafetyBackup)
 	} else {
 		fmt.Fprintf(&b, "| Safety backup | none |\n")
@@ -107,4 +121,26 @@ func writeMerges(b *strings.Builder, p *Plan) {
 // cell makes s safe inside a Markdown table cell.
 func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// writeDrill adds a drill's proof, recovery time and the set's age.
+func writeDrill(b *strings.Builder, d *DrillResult) {
+	proof := "none (it did not get that far)"
+	switch d.Proof {
+	case ProofFingerprints:
+		proof = fmt.Sprintf("every table's fingerprint recomputed from the restored copy (%d tables, %d rows)", d.Tables, d.Rows)
+	case ProofCounts:
+		proof = fmt.Sprintf("row counts only: the set was taken before opsdeck recorded fingerprints (%d tables, %d rows)", d.Tables, d.Rows)
+	}
+	fmt.Fprintf(b, "| Proof | %s |\n", cell(proof))
+	if len(d.Differ) > 0 {
+		fmt.Fprintf(b, "| Differ | %s |\n", cell(strings.Join(d.Differ, ", ")))
+	}
+	fmt.Fprintf(b, "| RTO (to the proof) | %v |\n", d.RTO.Round(time.Second))
+	fmt.Fprintf(b, "| RPO (the set's age) | %v |\n", d.RPO.Round(time.Minute))
+	cleaned := "yes: the temporary servers and files were removed"
+	if !d.Cleaned {
+		cleaned = "NO: the next drill removes what is left"
+	}
+	fmt.Fprintf(b, "| Cleaned up | %s |\n", cleaned)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/access"
+	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/logging"
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
@@ -35,6 +36,8 @@ type Report struct {
 	SafetyBackup string `json:"safety_backup,omitempty"`
 	// Path is the Markdown report ("" when it could not be written).
 	Path string `json:"report,omitempty"`
+	// Drill is a drill's outcome, proof, RTO and RPO (nil for a restore).
+	Drill *DrillResult `json:"drill,omitempty"`
 }
 
 // Run runs a prepared plan: it checks the session may restore, takes the
@@ -49,7 +52,11 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	}
 	en.p = p
 	target := plan.describeTarget()
-	if err := e.Backup.Refuse(ctx, access.RestoreRun, target); err != nil {
+	action := access.RestoreRun
+	if en.drill != nil {
+		action = access.DrillRun
+	}
+	if err := e.Backup.Refuse(ctx, action, target); err != nil {
 		return nil, err
 	}
 	if err := plan.overwriteAcknowledged(); err != nil {
@@ -69,12 +76,15 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	if len(plan.Options.From) > 0 {
 		details["from"], details["overwrite"] = plan.Options.From, plan.Options.Overwrite
 	}
+	if plan.Options.Drill != "" {
+		details["drill"] = plan.Options.Drill
+	}
 	if pt := plan.PointInTime; pt != nil {
 		details["point_in_time"] = pt.Target.String()
 		details["target_chosen"] = pt.Target.How
 		details["wal_until"] = pt.Until.String()
 	}
-	entry := e.Backup.AuditLog(ctx).Begin(string(access.RestoreRun), target, details)
+	entry := e.Backup.AuditLog(ctx).Begin(string(action), target, details)
 	end := logging.Span(ctx, "restore", logging.KeySet, plan.SetID, logging.KeyKind, plan.Options.Kind, logging.KeyTarget, target)
 	err := e.run(ctx, plan, rep)
 	end(err, slog.Group("result", "undone", rep.Undone, "safety_backups", en.safetyIDs()))
@@ -84,6 +94,12 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	}
 	rep.OK = err == nil
 	rep.SafetyBackup = strings.Join(en.safetyIDs(), ", ")
+	if en.drill != nil {
+		en.drill.Outcome = drillOutcome(err)
+		en.drill.Target = target
+		en.drill.RPO = rep.Start.Sub(plan.Set.Start)
+		rep.Drill = en.drill
+	}
 	if path, werr := e.writeReport(rep); werr != nil {
 		p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not write the restore report: " + werr.Error()})
 	} else {
@@ -92,15 +108,31 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	if aerr := entry.End(err); aerr != nil {
 		slog.Warn("audit write failed", logging.Err(aerr))
 	}
+	if rep.Drill != nil {
+		if herr := AppendDrill(e.cfg().StateDir, RecordOf(rep)); herr != nil {
+			p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not record the drill in its history: " + herr.Error()})
+		} else if merr := e.writeDrillMetrics(); merr != nil {
+			p.Emit(progress.Event{Kind: progress.Warn, Op: OpRestore, Message: "could not write the drill metrics: " + merr.Error()})
+		}
+	}
 	return rep, err
 }
 
 // run takes the lock and runs the steps.
 func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 	en := plan.env
-	lock, err := e.Backup.LockStore(ctx, "restore "+plan.Options.Kind+" from "+plan.SetID)
+	var lock *backup.Lock
+	var err error
+	if en.drill != nil {
+		lock, err = e.Backup.LockStoreFor(ctx, backup.LockReader, "drill "+plan.Options.Kind+" from "+plan.SetID)
+	} else {
+		lock, err = e.Backup.LockStore(ctx, "restore "+plan.Options.Kind+" from "+plan.SetID)
+	}
 	slog.DebugContext(ctx, "restore lock", logging.KeyPath, e.Backup.Store.LockPath(), logging.KeyOutcome, logging.Outcome(err), logging.Err(err))
 	if err != nil {
+		if en.drill != nil {
+			return &RefusedError{fmt.Errorf("drill refused, nothing was started: %w", err)}
+		}
 		return fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
 	en.lock = lock
@@ -108,8 +140,18 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 		lock.Release()
 		en.lock = nil
 	}()
+	if len(plan.Steps) > 0 {
+		en.cur = plan.Steps[0].Name // a killed drill's cleanup is noted there
+	}
 	if err := en.startJournal(ctx); err != nil {
 		slog.DebugContext(ctx, "restore journal refused", logging.Err(err))
+		if en.drill != nil {
+			var r *RefusedError
+			if errors.As(err, &r) {
+				return err
+			}
+			return fmt.Errorf("drill stopped before it started: %w", err)
+		}
 		return fmt.Errorf("restore refused, nothing was changed: %w", err)
 	}
 	defer en.releaseJournal()
@@ -148,6 +190,9 @@ func (e *Engine) run(ctx context.Context, plan *Plan, rep *Report) error {
 		en.journal.Current = ""
 		en.persist()
 		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpRestore, Step: s.Name, Message: s.Title})
+	}
+	if en.drill != nil {
+		return e.endDrill(ctx, plan, rep, last, failed)
 	}
 	if failed == nil {
 		en.endJournal()

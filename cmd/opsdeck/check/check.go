@@ -14,6 +14,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
 // Command returns `opsdeck check`.
@@ -62,6 +63,9 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			rep := health.Run(ctx, cfg, targets...)
+			if len(targets) == 0 {
+				rep = withDrills(rep, cfg)
+			}
 			shown := rep
 			if quiet {
 				shown = onlyProblems(rep)
@@ -118,4 +122,18 @@ func summary(rep health.Report) string {
 	return fmt.Sprintf("%s: %d ok, %d warn, %d crit, %d unknown in %s",
 		strings.ToUpper(rep.Status.String()), counts[health.OK], counts[health.Warn], counts[health.Crit], counts[health.Unknown],
 		rep.Took.Round(time.Millisecond))
+}
+
+// withDrills adds the drill line of each component once drills have run
+// (state_dir/drills.jsonl): the newest proven one, warned when older
+// than drill.max_age, failed since, or slower than drill.rto_target.
+func withDrills(rep health.Report, cfg *config.Config) health.Report {
+	recs, err := oprestore.ReadDrills(cfg.StateDir)
+	if err != nil {
+		rep.Results = append(rep.Results, health.Result{Target: oprestore.DrillCheckTarget, Name: "drills", Status: health.Unknown, Value: err.Error()})
+	} else if len(recs) > 0 {
+		rep.Results = append(rep.Results, oprestore.JudgeDrills(recs, oprestore.DrillKinds, cfg.Drill, time.Now())...)
+	}
+	rep.Status = health.Worst(rep.Results)
+	return rep
 }

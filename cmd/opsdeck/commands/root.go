@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/config"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/drill"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
@@ -74,6 +75,7 @@ subcommands from scripts and cron.`,
 	root.AddCommand(serve.Command(g))
 	root.AddCommand(maintain.Command(g))
 	root.AddCommand(restore.Command(g))
+	root.AddCommand(drill.Command(g))
 	root.AddCommand(wal.Command(g))
 	return root
 }
