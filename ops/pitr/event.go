@@ -89,15 +89,20 @@ func (e Event) Before() Target {
 // Summary is the event in a line: "TRUNCATE public.daily_prices (~52,000
 // rows) by transaction 1234 at 09:13:02".
 func (e Event) Summary() string {
+	return fmt.Sprintf("%s by transaction %d at %s", e.RelationsText(3), e.XID, e.Time.Format("2006-01-02 15:04:05"))
+}
+
+// RelationsText names the first n relation changes and how many more.
+func (e Event) RelationsText(n int) string {
 	var parts []string
 	for i, r := range e.Relations {
-		if i == 3 {
-			parts = append(parts, fmt.Sprintf("and %d more", len(e.Relations)-3))
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Relations)-n))
 			break
 		}
 		parts = append(parts, r.String())
 	}
-	return fmt.Sprintf("%s by transaction %d at %s", strings.Join(parts, ", "), e.XID, e.Time.Format("2006-01-02 15:04:05"))
+	return strings.Join(parts, ", ")
 }
 
 // String is the change in a few words: "DELETE 30,000 rows of

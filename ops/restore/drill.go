@@ -21,7 +21,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/proc"
-	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
 
@@ -389,29 +388,7 @@ func (en *env) cleanLeftovers(ctx context.Context) error {
 // and files whether it proved the set, failed or was interrupted. The
 // steps keep their states.
 func (e *Engine) cleanup(ctx context.Context, plan *Plan, rep *Report, last int) bool {
-	en := plan.env
-	base := context.WithoutCancel(ctx)
-	ok := true
-	for i := last; i >= 0; i-- {
-		s := plan.Steps[i]
-		if s.undo == nil {
-			continue
-		}
-		en.cur = s.Name
-		en.p.Emit(progress.Event{Kind: progress.Start, Op: OpUndo, Step: s.Name, Message: s.Undo})
-		uctx, cancel := context.WithTimeout(base, UndoTimeout)
-		err := s.phase(uctx, "cleanup", s.undo)
-		cancel()
-		rep.Steps[i].Notes = en.notes[s.Name]
-		if err != nil {
-			ok = false
-			rep.Steps[i].UndoErr = err.Error()
-			en.p.Emit(progress.Event{Kind: progress.Fail, Op: OpUndo, Step: s.Name, Err: err.Error()})
-			continue
-		}
-		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpUndo, Step: s.Name, Message: s.Undo})
-	}
-	return ok
+	return e.revert(ctx, plan, rep, last, "cleanup")
 }
 
 // drillOutcome classifies a drill's error.

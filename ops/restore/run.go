@@ -245,8 +245,17 @@ func (s *Step) phase(ctx context.Context, phase string, fn func(context.Context)
 
 // undo reverts steps last..0 and reports whether every undo succeeded.
 func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bool {
+	return e.revert(ctx, plan, rep, last, "undo")
+}
+
+// revert runs the undos of steps last..0, newest first, on a context
+// that is not cancelled. As a restore's undo ("undo") it marks the steps
+// undone and forgets them in the journal; as a drill's cleanup
+// ("cleanup") the steps keep their states.
+func (e *Engine) revert(ctx context.Context, plan *Plan, rep *Report, last int, phase string) bool {
 	en := plan.env
 	base := context.WithoutCancel(ctx)
+	undoing := phase == "undo"
 	ok := true
 	for i := last; i >= 0; i-- {
 		s := plan.Steps[i]
@@ -260,22 +269,24 @@ func (e *Engine) undo(ctx context.Context, plan *Plan, rep *Report, last int) bo
 			timeout = s.undoTimeout
 		}
 		uctx, cancel := context.WithTimeout(base, timeout)
-		err := s.phase(uctx, "undo", s.undo)
+		err := s.phase(uctx, phase, s.undo)
 		cancel()
 		rep.Steps[i].Notes = en.notes[s.Name]
 		if err != nil {
 			ok = false
 			rep.Steps[i].UndoErr = err.Error()
-			if rep.Steps[i].State == Done {
+			if undoing && rep.Steps[i].State == Done {
 				rep.Steps[i].State = UndoFailed
 			}
 			en.p.Emit(progress.Event{Kind: progress.Fail, Op: OpUndo, Step: s.Name, Err: err.Error()})
 			continue
 		}
-		if rep.Steps[i].State == Done {
-			rep.Steps[i].State = Undone
+		if undoing {
+			if rep.Steps[i].State == Done {
+				rep.Steps[i].State = Undone
+			}
+			en.forget(s.Name)
 		}
-		en.forget(s.Name)
 		en.p.Emit(progress.Event{Kind: progress.Finish, Op: OpUndo, Step: s.Name, Message: s.Undo})
 	}
 	return ok

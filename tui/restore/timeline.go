@@ -476,20 +476,7 @@ func (t *Tab) eventRow(e pitr.Event, selected bool, w int) string {
 		when = s.Title.Render(when)
 	}
 	xid := fmt.Sprintf("xid %-8d", e.XID)
-	return ansi.Truncate(marker+when+"  "+st.Render(kind)+" "+s.Muted.Render(xid)+" "+relations(e), w, "…")
-}
-
-// relations names an event's relations in a few words.
-func relations(e pitr.Event) string {
-	var parts []string
-	for i, r := range e.Relations {
-		if i == 2 {
-			parts = append(parts, fmt.Sprintf("+%d more", len(e.Relations)-2))
-			break
-		}
-		parts = append(parts, r.String())
-	}
-	return strings.Join(parts, ", ")
+	return ansi.Truncate(marker+when+"  "+st.Render(kind)+" "+s.Muted.Render(xid)+" "+e.RelationsText(2), w, "…")
 }
 
 // timelineBottom is the time being typed with its error, or the selected
