@@ -23,8 +23,12 @@ deps: ## Install PostgreSQL, Redis and the kube test binaries (idempotent)
 	@scripts/deps.sh
 
 .PHONY: build
-build: ## Build bin/opsdeck
-	$(GO) build -o $(BIN) ./cmd/opsdeck
+build: ## Build bin/opsdeck, stamped with its version (opsdeck version)
+	eval "$$(scripts/version.sh)" && $(GO) build -ldflags "$$LDFLAGS" -o $(BIN) ./cmd/opsdeck
+
+.PHONY: release
+release: ## Release tarballs, SBOMs and SHA256SUMS in dist/ (linux/amd64, linux/arm64, darwin/arm64)
+	GO=$(GO) scripts/release.sh
 
 .PHONY: demo
 demo: deps build ## Open the cockpit on a local sandbox (PostgreSQL, Redis, Kubernetes API)
@@ -67,4 +71,4 @@ update-golden: ## Regenerate golden files under testdata/
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf bin
+	rm -rf bin dist
