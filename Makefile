@@ -30,6 +30,10 @@ build: ## Build bin/opsdeck, stamped with its version (opsdeck version)
 release: ## Release tarballs, SBOMs and SHA256SUMS in dist/ (linux/amd64, linux/arm64, darwin/arm64)
 	GO=$(GO) scripts/release.sh
 
+.PHONY: package
+package: release ## .deb and .rpm packages (nfpm) in dist/ for linux/amd64 and linux/arm64
+	scripts/package.sh
+
 .PHONY: demo
 demo: deps build ## Open the cockpit on a local sandbox (PostgreSQL, Redis, Kubernetes API)
 	$(BIN) demo

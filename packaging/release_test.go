@@ -7,25 +7,59 @@ package packaging
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
 // repoRoot is the repository, from this package's directory.
 const repoRoot = ".."
 
-// release runs scripts/release.sh for linux/amd64 into dist and returns
-// the SHA-256 of each file it wrote, by path under dist.
-func release(t *testing.T, dist string) map[string]string {
+// shared is one linux/amd64 release that the tests share: the first of
+// the reproducibility test's two builds, and what the .deb is made of.
+var shared struct {
+	once sync.Once
+	dir  string
+	sums map[string]string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// sharedRelease returns the shared release's directory and checksums,
+// building it on first use.
+func sharedRelease(t *testing.T) (string, map[string]string) {
 	t.Helper()
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "opsdeck-release-test-")
+		if shared.err == nil {
+			shared.sums, shared.err = runRelease(filepath.Join(shared.dir, "dist"))
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return filepath.Join(shared.dir, "dist"), shared.sums
+}
+
+// runRelease runs scripts/release.sh for linux/amd64 into dist and
+// returns the SHA-256 of each file it wrote, by path under dist.
+func runRelease(dist string) (map[string]string, error) {
 	cmd := exec.Command("bash", "scripts/release.sh")
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "DIST="+dist, "TARGETS=linux/amd64")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/release.sh: %v\n%s", err, out)
+		return nil, fmt.Errorf("scripts/release.sh: %v\n%s", err, out)
 	}
 	sums := map[string]string{}
 	err := filepath.WalkDir(dist, func(p string, d os.DirEntry, err error) error {
@@ -41,10 +75,7 @@ func release(t *testing.T, dist string) map[string]string {
 		sums[rel] = hex.EncodeToString(h[:])
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sums
+	return sums, err
 }
 
 // TestReleaseReproducible builds the linux/amd64 release twice in two
@@ -59,8 +90,11 @@ func TestReleaseReproducible(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is needed for the version: ", err)
 	}
-	a := release(t, filepath.Join(t.TempDir(), "a"))
-	b := release(t, filepath.Join(t.TempDir(), "b"))
+	_, a := sharedRelease(t)
+	b, err := runRelease(filepath.Join(t.TempDir(), "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var bin, tarball, sbom bool
 	for name, sum := range a {
 		switch {
