@@ -19,7 +19,7 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: ## Install PostgreSQL, Redis and the kube test binaries (idempotent)
+deps: ## Install PostgreSQL, Redis, lintian, systemd-analyze, the kube test binaries and nfpm (idempotent)
 	@scripts/deps.sh
 
 .PHONY: build
