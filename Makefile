@@ -19,12 +19,20 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
-deps: ## Install PostgreSQL, Redis and the kube test binaries (idempotent)
+deps: ## Install PostgreSQL, Redis, lintian, systemd-analyze, the kube test binaries and nfpm (idempotent)
 	@scripts/deps.sh
 
 .PHONY: build
-build: ## Build bin/opsdeck
-	$(GO) build -o $(BIN) ./cmd/opsdeck
+build: ## Build bin/opsdeck, stamped with its version (opsdeck version)
+	eval "$$(scripts/version.sh)" && $(GO) build -ldflags "$$LDFLAGS" -o $(BIN) ./cmd/opsdeck
+
+.PHONY: release
+release: ## Release tarballs, SBOMs and SHA256SUMS in dist/ (linux/amd64, linux/arm64, darwin/arm64)
+	GO=$(GO) scripts/release.sh
+
+.PHONY: package
+package: release ## .deb and .rpm packages (nfpm) in dist/ for linux/amd64 and linux/arm64
+	scripts/package.sh
 
 .PHONY: demo
 demo: deps build ## Open the cockpit on a local sandbox (PostgreSQL, Redis, Kubernetes API)
@@ -67,4 +75,4 @@ update-golden: ## Regenerate golden files under testdata/
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf bin
+	rm -rf bin dist

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh Debian machine:
 # PostgreSQL server and client (with pgbench), redis-server, the zstd command
-# line (apt, as root or via sudo), and the
-# kube-apiserver/etcd test binaries (built once from the Go module proxy and
-# cached outside the repository). Safe to run again: it skips what is there.
+# line, lintian and systemd-analyze (apt, as root or via sudo), and the
+# kube-apiserver/etcd test binaries and nfpm (built once from the Go module
+# proxy and cached outside the repository). Safe to run again: it skips what
+# is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -21,6 +22,11 @@ command -v zstd >/dev/null 2>&1 || need+=(zstd)
 # promtool and amtool check the configuration `opsdeck monitoring render` writes.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+# The .deb's test (packaging/deb_test.go): lintian judges the package,
+# systemd-analyze (package systemd; it does not need systemd running)
+# verifies its units, dpkg installs and purges it.
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 
 if ((${#need[@]})); then
   sudo=""
@@ -37,4 +43,6 @@ if ((${#need[@]})); then
 fi
 
 "$root/scripts/kube-test-bins.sh" >/dev/null
+# nfpm, which make package and the .deb's test run (cached like the above).
+"$root/scripts/nfpm.sh" >/dev/null
 echo "deps: ok" >&2

@@ -28,8 +28,9 @@ func main() {
 			return err
 		}
 		if d.IsDir() {
-			// tools/ holds separate modules; testdata is not code.
-			if path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "tools") {
+			// tools/ holds separate modules, third_party copies of others;
+			// testdata is not code.
+			if path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || path == "tools" || path == "third_party") {
 				return filepath.SkipDir
 			}
 			return nil

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsdeck/opsdeck/internal/version"
 )
 
 func openTemp(t *testing.T) (*Log, string) {
@@ -119,6 +121,9 @@ func TestEndResults(t *testing.T) {
 			}
 			if r.Who != "alice" || r.Action != "backup.create" || r.Target != "postgres/stocks" || r.ID == "" {
 				t.Errorf("unexpected record %+v", r)
+			}
+			if r.OpsdeckVersion != version.String() || r.OpsdeckVersion == "" {
+				t.Errorf("opsdeck_version = %q, want %q", r.OpsdeckVersion, version.String())
 			}
 			if r.Params["database"] != "stocks" || r.Params["dsn"] != "host=db password=xxxxx" {
 				t.Errorf("params = %v", r.Params)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/redact"
 )
 
@@ -196,6 +197,7 @@ func (e *Entry) End(err error) error {
 	}
 	r.Who = e.log.who
 	r.SSH = e.log.ssh
+	r.OpsdeckVersion = version.String()
 	id, idErr := newID(r.Start)
 	if idErr != nil {
 		return idErr

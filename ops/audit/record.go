@@ -41,6 +41,8 @@ type Record struct {
 	DurationMS int64          `json:"duration_ms"`
 	Result     string         `json:"result"`
 	Error      string         `json:"error,omitempty"`
+	// OpsdeckVersion is the version of the opsdeck that acted.
+	OpsdeckVersion string `json:"opsdeck_version,omitempty"`
 }
 
 // resultOf classifies an action's outcome.

@@ -14,7 +14,7 @@ import (
 // cleanEnv isolates a test from the caller's environment.
 func cleanEnv(t *testing.T) {
 	t.Helper()
-	for _, v := range []string{"DATABASE_URL", "REDIS_URL", "OPSDECK_READ_ONLY", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE", "PGSERVICEFILE", "PGPASSFILE"} {
+	for _, v := range []string{"DATABASE_URL", "REDIS_URL", "OPSDECK_READ_ONLY", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE", "PGSERVICE", "PGSERVICEFILE", "PGPASSFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
 		t.Setenv(v, "")
 	}
 	home := t.TempDir()

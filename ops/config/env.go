@@ -10,6 +10,10 @@ const (
 	EnvDatabaseURL = "DATABASE_URL"
 	EnvRedisURL    = "REDIS_URL"
 	EnvReadOnly    = "OPSDECK_READ_ONLY"
+	// The S3 store's keys, under the names every S3 client reads: a
+	// Kubernetes Secret of store credentials becomes these variables.
+	EnvS3AccessKey = "AWS_ACCESS_KEY_ID"
+	EnvS3SecretKey = "AWS_SECRET_ACCESS_KEY"
 )
 
 // libpqEnv maps libpq's environment variables to keyword DSN keys, in the
@@ -29,6 +33,8 @@ var libpqEnv = []struct{ env, key string }{
 //     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (and PGSSLMODE) when
 //     any of the first five is set;
 //   - redis.url from REDIS_URL;
+//   - backup.s3.access_key and secret_key from AWS_ACCESS_KEY_ID and
+//     AWS_SECRET_ACCESS_KEY;
 //   - read_only from OPSDECK_READ_ONLY: any value but "", 0, false, no or
 //     off turns read-only on (a typo must not turn safety off). It never
 //     turns read-only off.
@@ -49,6 +55,19 @@ func (c *Config) ApplyEnv() {
 		if v := os.Getenv(EnvRedisURL); v != "" {
 			c.Redis.URL = v
 			m.env["redis.url"] = EnvRedisURL
+		}
+	}
+	for _, e := range []struct {
+		field *string
+		key   string
+		env   string
+	}{
+		{&c.Backup.S3.AccessKey, "backup.s3.access_key", EnvS3AccessKey},
+		{&c.Backup.S3.SecretKey, "backup.s3.secret_key", EnvS3SecretKey},
+	} {
+		if v := os.Getenv(e.env); *e.field == "" && v != "" {
+			*e.field = v
+			m.env[e.key] = e.env
 		}
 	}
 	if v := strings.TrimSpace(os.Getenv(EnvReadOnly)); v != "" && !c.ReadOnly {

@@ -84,6 +84,34 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
+// TestEnvS3Keys: the store's keys come from AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY (a Secret's keys in a pod) when the file has none.
+func TestEnvS3Keys(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAENV")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "envsecret")
+	path := filepath.Join(t.TempDir(), "opsdeck.yaml")
+	if err := os.WriteFile(path, []byte("backup:\n  s3:\n    endpoint: s3.example:9000\n    bucket: b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backup.S3.AccessKey != "AKIAENV" || cfg.Backup.S3.SecretKey != "envsecret" {
+		t.Errorf("s3 keys = %q, %q; want the environment's", cfg.Backup.S3.AccessKey, cfg.Backup.S3.SecretKey)
+	}
+	if err := os.WriteFile(path, []byte("backup:\n  s3:\n    endpoint: s3.example:9000\n    bucket: b\n    access_key: AKIAFILE\n    secret_key: filesecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Backup.S3.AccessKey != "AKIAFILE" || cfg.Backup.S3.SecretKey != "filesecret" {
+		t.Errorf("s3 keys = %q, %q; want the file's", cfg.Backup.S3.AccessKey, cfg.Backup.S3.SecretKey)
+	}
+}
+
 func TestEnvErrorsNameTheVariable(t *testing.T) {
 	cleanEnv(t)
 	t.Setenv("DATABASE_URL", "postgres://u:hunter2@db:notaport/x")

@@ -433,7 +433,7 @@ func (e *Engine) recover(ctx context.Context, j *Journal, p progress.Func) (*Rep
 		en.redis.flushed = true
 	}
 	en.journal = j
-	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx), SafetyBackup: strings.Join(j.Safety, ", ")}
+	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx), OpsdeckVersion: e.Backup.Version, SafetyBackup: strings.Join(j.Safety, ", ")}
 	last := -1
 	for i, s := range plan.Steps {
 		state := Skipped

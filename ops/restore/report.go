@@ -64,6 +64,7 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 	}
 	fmt.Fprintf(&b, "| Target | %s |\n", cell(p.describeTarget()))
 	fmt.Fprintf(&b, "| Who | %s |\n", cell(rep.Who))
+	fmt.Fprintf(&b, "| opsdeck | %s |\n", cell(rep.OpsdeckVersion))
 	fmt.Fprintf(&b, "| Started | %s |\n", rep.Start.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "| Took | %v |\n", rep.End.Sub(rep.Start).Round(time.Millisecond))
 	if d := rep.Drill; d != nil {

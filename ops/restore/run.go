@@ -26,6 +26,8 @@ type Report struct {
 	Start time.Time    `json:"start"`
 	End   time.Time    `json:"end"`
 	Who   string       `json:"who"`
+	// OpsdeckVersion is the version of the opsdeck that ran the restore.
+	OpsdeckVersion string `json:"opsdeck_version"`
 	// OK is true when every step finished.
 	OK bool `json:"ok"`
 	// Err is the failure, "" when OK.
@@ -62,7 +64,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	if err := plan.overwriteAcknowledged(); err != nil {
 		return nil, err
 	}
-	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx)}
+	rep := &Report{Plan: plan, Start: e.now(), Who: access.Who(ctx), OpsdeckVersion: e.Backup.Version}
 	details := map[string]any{
 		"kind": plan.Options.Kind, "set": plan.SetID, "components": plan.Components,
 		"no_safety_backup": plan.Options.NoSafetyBackup, "update_existing": plan.Options.UpdateExisting,

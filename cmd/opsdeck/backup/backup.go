@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/backup"
 )
 
@@ -68,7 +69,7 @@ lock, the role, read-only) · 3 bad configuration.`,
 				return err
 			}
 			defer closer.Close()
-			eng, err := backup.New(cfg, cli.Version, g.Audit(cfg))
+			eng, err := backup.New(cfg, version.String(), g.Audit(cfg))
 			if err != nil {
 				return cli.Exit(3, err)
 			}

@@ -23,9 +23,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/runbook"
 )
 
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
-var Version = "dev"
-
 // Commands builds what runs runbook commands inside this process for cfg,
 // recording into log, the process's audit log. The command tree is built
 // by main, above every command package, so it is handed down here.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/backup"
 )
 
@@ -21,7 +22,7 @@ func (g *Globals) BackupEngine(cmd *cobra.Command, out Output) (eng *backup.Engi
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if eng, err = backup.New(cfg, Version, g.Audit(cfg)); err != nil {
+	if eng, err = backup.New(cfg, version.String(), g.Audit(cfg)); err != nil {
 		closer.Close()
 		return nil, nil, nil, Exit(CodeUsage, err)
 	}

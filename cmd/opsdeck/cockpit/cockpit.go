@@ -20,6 +20,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
@@ -92,13 +93,13 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 	s.Runbooks = runbookSources(cfg, s.audit, commands)
 	s.Maintenance = maintenance.Sources{
 		Engine: func() (maintenance.Engine, error) {
-			s.maintainOnce.Do(func() { s.maintainEng = opmaintain.New(cfg, cli.Version, s.audit) })
+			s.maintainOnce.Do(func() { s.maintainEng = opmaintain.New(cfg, version.String(), s.audit) })
 			return s.maintainEng, nil
 		},
 	}
 	s.Backups = backups.Sources{
 		Engine: func() (*backup.Engine, error) {
-			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, cli.Version, s.audit) })
+			s.backupOnce.Do(func() { s.backupEng, s.backupErr = backup.New(cfg, version.String(), s.audit) })
 			return s.backupEng, s.backupErr
 		},
 	}

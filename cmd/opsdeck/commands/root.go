@@ -16,13 +16,13 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/config"
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/demo"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/drill"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/restore"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/serve"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/version"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/wal"
 )
 
@@ -54,7 +54,7 @@ func newRoot(g *cli.Globals) *cobra.Command {
 		Long: `opsdeck is the ops cockpit for an application on Kubernetes backed by
 PostgreSQL and Redis. Run it with no arguments to open the cockpit; use the
 subcommands from scripts and cron.`,
-		Version:       cli.Version,
+		Version:       version.Line(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -68,7 +68,8 @@ subcommands from scripts and cron.`,
 		},
 	}
 	g.Register(root)
-	root.AddCommand(check.Command(g), config.Command(g), demo.Command(g))
+	root.AddCommand(check.Command(g), config.Command(g))
+	addDemo(root, g)
 	root.AddCommand(backup.Command(g), backups.Command(g))
 	root.AddCommand(metrics.Command(g))
 	root.AddCommand(monitoring.Command(g))
@@ -77,5 +78,6 @@ subcommands from scripts and cron.`,
 	root.AddCommand(restore.Command(g))
 	root.AddCommand(drill.Command(g))
 	root.AddCommand(wal.Command(g))
+	root.AddCommand(version.Command(g))
 	return root
 }

@@ -7,7 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
@@ -23,7 +23,7 @@ import (
 // way; they end with ctx.
 func startArchive(ctx context.Context, cfg *config.Config, runStreamer bool, errw io.Writer) (wait func()) {
 	done := make(chan struct{})
-	eng, err := backup.New(cfg, cli.Version, cfg.OpenAudit())
+	eng, err := backup.New(cfg, version.String(), cfg.OpenAudit())
 	if err != nil {
 		fmt.Fprintf(errw, "opsdeck demo: no WAL archive: %v\n", err)
 		close(done)

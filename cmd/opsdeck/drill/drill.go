@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
@@ -97,7 +98,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	if opts.Drill != config.DrillInstance && opts.Drill != config.DrillServer {
 		return cli.Exit(cli.CodeUsage, fmt.Errorf("--target %q: use instance or server", opts.Drill))
 	}
-	be, err := backup.New(cfg, cli.Version, g.Audit(cfg))
+	be, err := backup.New(cfg, version.String(), g.Audit(cfg))
 	if err != nil {
 		return cli.Exit(cli.CodeUsage, err)
 	}

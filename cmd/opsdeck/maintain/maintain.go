@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/internal/version"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/ops/safefile"
@@ -103,7 +104,7 @@ and does not change the exit code.`,
 			defer closer.Close()
 			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return run(ctx, cmd, g.Printer(cmd, f.out), opmaintain.New(cfg, cli.Version, g.Audit(cfg)), mode, f)
+			return run(ctx, cmd, g.Printer(cmd, f.out), opmaintain.New(cfg, version.String(), g.Audit(cfg)), mode, f)
 		},
 	}
 	f.out.Register(cmd)

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/internal/version"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/pgwal"
@@ -220,7 +221,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return err
 	}
 	defer closer.Close()
-	be, err := backup.New(cfg, cli.Version, g.Audit(cfg))
+	be, err := backup.New(cfg, version.String(), g.Audit(cfg))
 	if err != nil {
 		return cli.Exit(3, err)
 	}
