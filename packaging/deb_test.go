@@ -19,7 +19,7 @@ var units = []string{
 	"opsdeck-serve.service", "opsdeck-wal-stream.service", "opsdeck-backup@.service",
 	"opsdeck-backup-database.timer", "opsdeck-backup-redis.timer", "opsdeck-backup-config.timer",
 	"opsdeck-backup-logs.timer", "opsdeck-prune.service", "opsdeck-prune.timer",
-	"opsdeck-verify.service", "opsdeck-verify.timer",
+	"opsdeck-verify.service", "opsdeck-verify.timer", "opsdeck-drill.service", "opsdeck-drill.timer",
 }
 
 func run(t *testing.T, name string, args ...string) (string, error) {

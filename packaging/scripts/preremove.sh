@@ -8,11 +8,11 @@ case "$1" in
       systemctl stop opsdeck-serve.service opsdeck-wal-stream.service \
         opsdeck-backup-database.timer opsdeck-backup-redis.timer \
         opsdeck-backup-config.timer opsdeck-backup-logs.timer \
-        opsdeck-prune.timer opsdeck-verify.timer >/dev/null 2>&1 || true
+        opsdeck-prune.timer opsdeck-verify.timer opsdeck-drill.timer >/dev/null 2>&1 || true
       systemctl disable opsdeck-serve.service opsdeck-wal-stream.service \
         opsdeck-backup-database.timer opsdeck-backup-redis.timer \
         opsdeck-backup-config.timer opsdeck-backup-logs.timer \
-        opsdeck-prune.timer opsdeck-verify.timer >/dev/null 2>&1 || true
+        opsdeck-prune.timer opsdeck-verify.timer opsdeck-drill.timer >/dev/null 2>&1 || true
     fi
     ;;
 esac
