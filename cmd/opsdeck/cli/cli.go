@@ -34,6 +34,8 @@ type Globals struct {
 	ConfigPath string
 	Debug      bool
 	ReadOnly   bool
+	// Color is --color (color.go).
+	Color ColorMode
 	// Commands runs runbook commands for the cockpit (nil: they can be
 	// read, not run).
 	Commands Commands
@@ -93,6 +95,7 @@ func (g *Globals) Register(cmd *cobra.Command) {
 	f.StringVarP(&g.ConfigPath, "config", "c", "", "config file (default $OPSDECK_CONFIG, then $XDG_CONFIG_HOME/opsdeck/config.yaml, then ./opsdeck.yaml)")
 	f.BoolVar(&g.Debug, "debug", false, "log debug detail to the log file under the state dir")
 	f.BoolVar(&g.ReadOnly, "read-only", false, "hide and refuse every action that changes anything")
+	f.Var(&g.Color, "color", "colour the output: auto (a terminal, unless NO_COLOR is set), always or never")
 }
 
 // Path is the config file to load: --config, else $OPSDECK_CONFIG, else ""

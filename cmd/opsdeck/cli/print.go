@@ -46,14 +46,16 @@ type Printer struct {
 	Out, Err io.Writer
 	// Format is the -o flag.
 	Format Output
-	// Terminal says stdout is a terminal the command may use: statuses
-	// are coloured.
+	// Terminal says stdout is a terminal the command may use (a watch
+	// clears it between reports).
 	Terminal bool
+	// Colour says statuses are coloured (--color, NO_COLOR; color.go).
+	Colour bool
 }
 
 // Printer returns the printer of cmd for the output format out.
 func (g *Globals) Printer(cmd *cobra.Command, out Output) *Printer {
-	return &Printer{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), Format: out, Terminal: g.IsTerminal(os.Stdout)}
+	return &Printer{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), Format: out, Terminal: g.IsTerminal(os.Stdout), Colour: g.Colour(os.Stdout)}
 }
 
 // JSON reports whether -o json was asked for.
@@ -104,10 +106,11 @@ var colours = map[health.Status]string{
 	health.OK: "\x1b[32m", health.Warn: "\x1b[33m", health.Crit: "\x1b[1;31m", health.Unknown: "\x1b[36m",
 }
 
-// Status renders s for a table cell: upper case, coloured on a terminal.
+// Status renders s for a table cell: upper case, coloured when the
+// printer colours.
 func (p *Printer) Status(s health.Status) string {
 	st := strings.ToUpper(s.String())
-	if !p.Terminal {
+	if !p.Colour {
 		return st
 	}
 	// A table counts escape bytes as width: pad to a fixed width first.

@@ -43,7 +43,7 @@ func TestPrinterTableAndStatus(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
 	}
-	p.Terminal = true
+	p.Colour = true
 	if got := p.Status(health.Warn); got != "\x1b[33mWARN   \x1b[0m" {
 		t.Errorf("coloured status %q", got)
 	}

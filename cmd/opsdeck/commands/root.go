@@ -68,6 +68,9 @@ subcommands from scripts and cron.`,
 		},
 	}
 	g.Register(root)
+	// A flag that does not parse is a usage error (exit 3), as every
+	// command's own checks of its flags are.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.Exit(cli.CodeUsage, err) })
 	root.AddCommand(check.Command(g), config.Command(g))
 	addDemo(root, g)
 	root.AddCommand(backup.Command(g), backups.Command(g))

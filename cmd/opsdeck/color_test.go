@@ -1,0 +1,38 @@
+package main_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// Statuses are coloured only when asked: never into a pipe by default,
+// with --color always even there, never with --color never; NO_COLOR
+// keeps auto plain. A wrong mode is a usage error (exit 3), as is any
+// flag that does not parse.
+func TestColorFlag(t *testing.T) {
+	cfg := writeConfig(t, "redis:\n  url: redis://127.0.0.1:1/0\n")
+	for _, c := range []struct {
+		env    []string
+		args   []string
+		escape bool
+	}{
+		{nil, nil, false},
+		{nil, []string{"--color", "always"}, true},
+		{[]string{"NO_COLOR=1"}, []string{"--color", "always"}, true},
+		{[]string{"NO_COLOR=1"}, nil, false},
+		{nil, []string{"--color", "never"}, false},
+	} {
+		r := opsdeck(t, c.env, append(append([]string{"--config", cfg}, c.args...), "check", "--target", "redis")...)
+		if !strings.Contains(r.stdout, "CRIT") {
+			t.Fatalf("%v %v: no CRIT line (exit %d)\n%s%s", c.env, c.args, r.code, r.stdout, r.stderr)
+		}
+		if got := strings.Contains(r.stdout, "\x1b["); got != c.escape {
+			t.Errorf("%v %v: escapes %v, want %v\n%q", c.env, c.args, got, c.escape, r.stdout)
+		}
+	}
+	for _, args := range [][]string{{"--color", "blue", "version"}, {"version", "--bogus"}} {
+		if r := opsdeck(t, nil, args...); r.code != 3 || !strings.Contains(r.stderr, "opsdeck:") {
+			t.Errorf("%v: exit %d, stderr %q; want 3", args, r.code, r.stderr)
+		}
+	}
+}
