@@ -1,0 +1,123 @@
+package backup
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
+)
+
+// TestDigestRDBMatchesDebugDigest: a redis-server 7.0 filled with every
+// type in its small (listpack, intset) and large encodings, in several
+// databases, with TTLs, awkward scores and integer-looking strings, is
+// snapshotted over SYNC as a backup does; DigestRDB of that stream gives
+// the server's own DEBUG DIGEST, each database's digest is the server's
+// DEBUG DIGEST once the other databases are flushed, and each key's value
+// digest is its DEBUG DIGEST-VALUE.
+func TestDigestRDBMatchesDebugDigest(t *testing.T) {
+	ctx := accesstest.Admin(t.Context())
+	srv := strictRedis(t, "")
+	for _, db := range []int{0, 3, 15} {
+		c := redisClient(t, srv, db)
+		p := c.Pipeline()
+		pre := fmt.Sprintf("db%d:", db)
+		p.Set(ctx, pre+"s", "plain text", 0)
+		p.Set(ctx, pre+"int", "-12345", 0)
+		p.Set(ctx, pre+"big", "9223372036854775807", 0)
+		p.Set(ctx, pre+"long", strings.Repeat("compressible ", 200), 0) // LZF in the RDB
+		p.Set(ctx, pre+"ttl", "expires", time.Hour)
+		p.Set(ctx, "", "empty name", 0)
+		p.RPush(ctx, pre+"list", "a", "1", "-7", "b", "", "300000")
+		for i := range 2000 {
+			p.RPush(ctx, pre+"biglist", fmt.Sprintf("element-%d", i), i)
+		}
+		p.SAdd(ctx, pre+"intset", 1, 2, -3, 70000, 5000000000)
+		p.SAdd(ctx, pre+"set", "x", "y", "z", "10")
+		for i := range 300 {
+			p.SAdd(ctx, pre+"bigset", fmt.Sprintf("m%d", i))
+		}
+		p.ZAdd(ctx, pre+"zset", zm(0.1, "a"), zm(1.5, "b"), zm(-3, "c"), zm(math.Inf(1), "d"), zm(math.Inf(-1), "e"), zm(1e21, "f"), zm(1e-5, "g"), zm(12, "13"))
+		for i := range 300 {
+			p.ZAdd(ctx, pre+"bigzset", zm(float64(i)/7, fmt.Sprintf("m%d", i)))
+		}
+		p.HSet(ctx, pre+"hash", "f1", "v1", "n", "42", "neg", "-1", "e", "")
+		for i := range 600 {
+			p.HSet(ctx, pre+"bighash", fmt.Sprintf("f%d", i), strings.Repeat("v", i%90))
+		}
+		p.Expire(ctx, pre+"hash", time.Hour)
+		if _, err := p.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := debugDigest(t, srv)
+	var buf bytes.Buffer
+	if _, err := SnapshotRDB(ctx, srv.URL(), &buf, RDBOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]string{}
+	got, sum, err := DigestRDB(bytes.NewReader(buf.Bytes()), func(db int, key []byte, d string) {
+		values[fmt.Sprintf("%d/%s", db, key)] = d
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("RDB version %d, keys %v, digest %s", sum.Version, got.Keys, got.Dataset)
+	if got.Dataset != want {
+		t.Fatalf("DigestRDB %s, DEBUG DIGEST %s", got.Dataset, want)
+	}
+	if len(got.Unsupported) > 0 || len(got.DBs) != 3 {
+		t.Fatalf("%+v", got)
+	}
+	for k, d := range values {
+		var db int
+		var key string
+		fmt.Sscanf(k, "%d/", &db)
+		key = k[strings.Index(k, "/")+1:]
+		v, err := redisClient(t, srv, db).Do(ctx, "DEBUG", "DIGEST-VALUE", key).StringSlice()
+		if err != nil || len(v) != 1 || v[0] != d {
+			t.Errorf("%s: DIGEST-VALUE %v %v, DigestRDB %s", k, v, err, d)
+		}
+	}
+	// A database alone: 0 and 3 flushed, 15 left.
+	for _, other := range []int{0, 3} {
+		if err := redisClient(t, srv, other).FlushDB(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := debugDigest(t, srv); d != got.DBs[15] {
+		t.Errorf("database 15 alone: DEBUG DIGEST %s, DigestRDB %s", d, got.DBs[15])
+	}
+}
+
+func zm(score float64, member string) goredis.Z { return goredis.Z{Score: score, Member: member} }
+
+// TestDigestRDBOfRedisAssets: the valid RDB files of Redis's own tests
+// (old encodings: ziplists, quicklists, zipmaps) digest as redis-server
+// loading them says; a zipmap hash is named as not digested.
+func TestDigestRDBOfRedisAssets(t *testing.T) {
+	for _, name := range redisAssets {
+		t.Run(name, func(t *testing.T) {
+			path, data := redisAsset(t, name)
+			got, _, err := DigestRDB(bytes.NewReader(data), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Unsupported) > 0 {
+				t.Logf("not digested: %v", got.Unsupported)
+				if name != "hash-zipmap.rdb" {
+					t.Errorf("%s: %v not digested", name, got.Unsupported)
+				}
+				return
+			}
+			if want := debugDigest(t, strictRedis(t, path)); got.Dataset != want {
+				t.Errorf("DigestRDB %s, redis-server loading the file: %s", got.Dataset, want)
+			}
+		})
+	}
+}
