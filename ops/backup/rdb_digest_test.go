@@ -121,3 +121,45 @@ func TestDigestRDBOfRedisAssets(t *testing.T) {
 		})
 	}
 }
+
+// TestDeepVerifyNamesTheDatabaseWithAChangedValue: a set whose stored
+// snapshot has one value changed (same keys, stored with its true
+// checksum, so a plain verify passes) fails deep verify, naming the
+// database whose DEBUG DIGEST is not the one recorded at backup time.
+func TestDeepVerifyNamesTheDatabaseWithAChangedValue(t *testing.T) {
+	ctx := accesstest.Admin(t.Context())
+	srv := strictRedis(t, "")
+	c := redisClient(t, srv, 2)
+	c.Set(ctx, "price:ACME", "100", 0)
+	c.Set(ctx, "price:INIT", "7", 0)
+	redisClient(t, srv, 0).Set(ctx, "other", "x", 0)
+	snap := func() []byte {
+		var buf bytes.Buffer
+		if _, err := SnapshotRDB(ctx, srv.URL(), &buf, RDBOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	orig := snap()
+	d, sum, err := DigestRDB(bytes.NewReader(orig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := &RedisFacts{RDBVersion: sum.Version, Keys: sum.Keys, Expires: sum.Expires, Digest: &d}
+	c.Set(ctx, "price:ACME", "101", 0)
+	changed := snap()
+
+	e, id := storeRDB(t, orig, facts)
+	if _, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}, Deep: true}); err != nil {
+		t.Fatalf("the unchanged snapshot: %v", err)
+	}
+	e, id = storeRDB(t, changed, facts)
+	res, err := e.Verify(ctx, VerifyOptions{IDs: []string{id}, Deep: true})
+	if err == nil || len(res) != 1 || res[0].OK {
+		t.Fatalf("deep verify passed: %v %+v", err, res)
+	}
+	msg := strings.Join(res[0].Problems, "; ")
+	if !strings.Contains(msg, "db2's digest is") || strings.Contains(msg, "db0") {
+		t.Fatalf("problems: %s", msg)
+	}
+}

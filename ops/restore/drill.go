@@ -40,7 +40,7 @@ import (
 const DrillJournalName = "drill-journal.json"
 
 // DrillKinds are what a drill proves, in the CLI's order.
-var DrillKinds = []string{Database}
+var DrillKinds = []string{Database, Redis}
 
 // Drill outcomes.
 const (
@@ -107,8 +107,11 @@ type drillInstance struct {
 // buildDrill makes the steps of a drill.
 func (e *Engine) buildDrill(ctx context.Context, en *env) error {
 	plan := en.plan
+	if plan.Options.Kind == Redis {
+		return e.buildRedisDrill(en)
+	}
 	if plan.Options.Kind != Database {
-		return &ConfigError{fmt.Errorf("a drill of %s is not available yet: drill database", plan.Options.Kind)}
+		return &ConfigError{fmt.Errorf("a drill of %s is not available yet: drill database or drill redis", plan.Options.Kind)}
 	}
 	comp, ok := plan.Set.Component(backup.Database)
 	if !ok || len(comp.Files) == 0 || comp.Postgres == nil {
@@ -374,6 +377,11 @@ func (en *env) cleanLeftovers(ctx context.Context) error {
 			if err := d.dropScratch(ctx); err != nil {
 				return fmt.Errorf("drop the scratch database %s the killed drill left: %w", db.Scratch, err)
 			}
+		}
+	}
+	if r := j.RedisDrill; r != nil && r.Instance != "" && strings.Contains(filepath.Base(r.Instance), "opsdeck-redis-") {
+		if err := (&drillRedis{en: en, dir: r.Instance, pid: r.PID}).remove(); err != nil {
+			return err
 		}
 	}
 	if path := filepath.Join(cfg.Restore.WorkDirIn(cfg.StateDir), "drill-"+j.Set+stagedExt); j.Set != "" {

@@ -131,6 +131,10 @@ func writeDrill(b *strings.Builder, d *DrillResult) {
 		proof = fmt.Sprintf("every table's fingerprint recomputed from the restored copy (%d tables, %d rows)", d.Tables, d.Rows)
 	case ProofCounts:
 		proof = fmt.Sprintf("row counts only: the set was taken before opsdeck recorded fingerprints (%d tables, %d rows)", d.Tables, d.Rows)
+	case ProofDigest:
+		proof = fmt.Sprintf("the loaded server's DEBUG DIGEST equals the one computed from the RDB at backup time (%d databases, %d keys)", d.Tables, d.Rows)
+	case ProofKeyCounts:
+		proof = fmt.Sprintf("key counts per database only: the set records no digest it can be compared with (%d databases, %d keys)", d.Tables, d.Rows)
 	}
 	fmt.Fprintf(b, "| Proof | %s |\n", cell(proof))
 	if len(d.Differ) > 0 {

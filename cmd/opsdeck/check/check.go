@@ -139,7 +139,16 @@ func withDrills(ctx context.Context, rep health.Report, cfg *config.Config) heal
 	}
 	rep.Results = append(rep.Results, setLines(ctx, cfg, recs)...)
 	if err == nil && len(recs) > 0 {
-		rep.Results = append(rep.Results, oprestore.JudgeDrills(recs, oprestore.DrillKinds, cfg.Drill, time.Now())...)
+		// A kind's line once it is configured or has been drilled.
+		st := oprestore.DrillStatuses(recs)
+		var kinds []string
+		for _, k := range oprestore.DrillKinds {
+			_, drilled := st[k]
+			if drilled || (k == oprestore.Database && cfg.Postgres.DSN != "") || (k == oprestore.Redis && cfg.Redis.URL != "") {
+				kinds = append(kinds, k)
+			}
+		}
+		rep.Results = append(rep.Results, oprestore.JudgeDrills(recs, kinds, cfg.Drill, time.Now())...)
 	}
 	rep.Status = health.Worst(rep.Results)
 	return rep
