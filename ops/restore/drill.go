@@ -40,7 +40,7 @@ import (
 const DrillJournalName = "drill-journal.json"
 
 // DrillKinds are what a drill proves, in the CLI's order.
-var DrillKinds = []string{Database, Redis}
+var DrillKinds = []string{Database, Redis, Config}
 
 // Drill outcomes.
 const (
@@ -75,6 +75,8 @@ type DrillResult struct {
 	Tables int      `json:"tables"`
 	Rows   int64    `json:"rows"`
 	Differ []string `json:"differ,omitempty"`
+	// Missing are the namespaces a config drill found missing live.
+	Missing []string `json:"missing_namespaces,omitempty"`
 	// RTO is the wall time from the start to the proof (the cleanup
 	// after it left out); RPO the set's age when the drill started, the
 	// data a restore of it would have lost.
@@ -107,11 +109,14 @@ type drillInstance struct {
 // buildDrill makes the steps of a drill.
 func (e *Engine) buildDrill(ctx context.Context, en *env) error {
 	plan := en.plan
-	if plan.Options.Kind == Redis {
+	switch plan.Options.Kind {
+	case Redis:
 		return e.buildRedisDrill(en)
+	case Config:
+		return e.buildConfigDrill(en)
 	}
 	if plan.Options.Kind != Database {
-		return &ConfigError{fmt.Errorf("a drill of %s is not available yet: drill database or drill redis", plan.Options.Kind)}
+		return &ConfigError{fmt.Errorf("a drill of %s is not available yet: drill database, redis or config", plan.Options.Kind)}
 	}
 	comp, ok := plan.Set.Component(backup.Database)
 	if !ok || len(comp.Files) == 0 || comp.Postgres == nil {

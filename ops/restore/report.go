@@ -133,12 +133,17 @@ func writeDrill(b *strings.Builder, d *DrillResult) {
 		proof = fmt.Sprintf("row counts only: the set was taken before opsdeck recorded fingerprints (%d tables, %d rows)", d.Tables, d.Rows)
 	case ProofDigest:
 		proof = fmt.Sprintf("the loaded server's DEBUG DIGEST equals the one computed from the RDB at backup time (%d databases, %d keys)", d.Tables, d.Rows)
+	case ProofDryRun:
+		proof = fmt.Sprintf("server-side dry run of every object on the live API server (%d objects, %d accepted)", d.Tables, d.Rows)
 	case ProofKeyCounts:
 		proof = fmt.Sprintf("key counts per database only: the set records no digest it can be compared with (%d databases, %d keys)", d.Tables, d.Rows)
 	}
 	fmt.Fprintf(b, "| Proof | %s |\n", cell(proof))
 	if len(d.Differ) > 0 {
 		fmt.Fprintf(b, "| Differ | %s |\n", cell(strings.Join(d.Differ, ", ")))
+	}
+	if len(d.Missing) > 0 {
+		fmt.Fprintf(b, "| Namespaces missing | %s |\n", cell(strings.Join(d.Missing, ", ")))
 	}
 	fmt.Fprintf(b, "| RTO (to the proof) | %v |\n", d.RTO.Round(time.Second))
 	fmt.Fprintf(b, "| RPO (the set's age) | %v |\n", d.RPO.Round(time.Minute))
