@@ -37,9 +37,8 @@ func (e *Engine) buildConfigDrill(en *env) error {
 	dc := &drillConfig{en: en, c: c}
 	en.components = append(en.components, dc)
 	plan := en.plan
-	plan.Confirm = "drill"
 	plan.Target.Namespaces = slices.Clone(c.namespaces)
-	plan.Steps = append(plan.Steps, en.preflightStep(), &Step{
+	plan.Steps = append(plan.Steps, &Step{
 		Name: "config.dryrun", Component: Config,
 		Title: "Apply every object of the set to the live API server as a server-side dry run (nothing is changed)",
 		do:    dc.dryRun,
@@ -67,7 +66,7 @@ func (dc *drillConfig) preflight(ctx context.Context) {
 // server would refuse and the namespaces that are missing.
 func (dc *drillConfig) dryRun(ctx context.Context) error {
 	c, en := dc.c, dc.en
-	res := en.drill
+	res := en.drillPart(Config)
 	res.Proof = ProofDryRun
 	if err := c.load(ctx); err != nil {
 		return err

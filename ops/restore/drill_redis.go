@@ -55,9 +55,8 @@ func (e *Engine) buildRedisDrill(en *env) error {
 	dr.bin, dr.binErr = redistemp.ServerPath("")
 	en.redisDrill = dr
 	en.components = append(en.components, dr)
-	plan.Confirm = "drill"
 	plan.Target.Redis = "a temporary redis-server"
-	plan.Steps = append(plan.Steps, en.preflightStep(),
+	plan.Steps = append(plan.Steps,
 		&Step{
 			Name: "drill.redis", Component: backup.Redis,
 			Title: "Start a temporary redis-server on 127.0.0.1 loaded from the set's RDB",
@@ -166,7 +165,7 @@ func (dr *drillRedis) remove() error {
 // the recorded one, and its keys per database with the recorded counts.
 func (dr *drillRedis) prove(ctx context.Context) error {
 	en, f := dr.en, dr.comp.Redis
-	res := en.drill
+	res := en.drillPart(Redis)
 	got, err := dr.keyCounts(ctx)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-// Package drill is `opsdeck drill database|redis|config [ID|latest]`: a backup set
+// Package drill is `opsdeck drill database|redis|config|full [ID|latest]`: a backup set
 // restored into an isolated target, proven, timed and removed. It never
 // prompts, so it runs from cron: exit 0 proven, 1 failed, 2 refused, 3 a
 // wrong command line or configuration.
@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ type flags struct {
 func Command(g *cli.Globals) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "drill database|redis|config [ID|latest]",
+		Use:   "drill database|redis|config|full [ID|latest]",
 		Short: "Prove a backup set restorable: restore it into an isolated target, check it exactly, time it, remove it",
 		Long: `Restore a backup set into an isolated target — a temporary PostgreSQL
 instance on this machine (loopback, throwaway directory under
@@ -48,7 +49,9 @@ time, naming the databases that differ; sets taken before the digests
 are proven by their key counts. A config drill applies every object of
 the set to the live API server as a server-side dry run (nothing is
 changed) and reports what would be refused and which namespaces are
-missing. Production is never changed. The drill holds the backup store as
+missing. A full drill does the three with a full set, one plan, one
+history record, each component's proof in the report. Production is never
+changed. The drill holds the backup store as
 a reader (a backup may run beside it, a prune may not) and removes its
 temporary servers and files on success, failure, Ctrl-C and SIGTERM; a
 drill killed outright is cleaned up by the next one.
@@ -64,7 +67,8 @@ or server binaries, the role), 3 a wrong command line or configuration.`,
   opsdeck drill database 20260301_020000 -o json
   opsdeck drill database --target server
   opsdeck drill redis latest -q
-  opsdeck drill config`,
+  opsdeck drill config
+  opsdeck drill full latest -o json`,
 		Args: cobra.RangeArgs(1, 2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
@@ -85,7 +89,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return err
 	}
 	if !slices.Contains(oprestore.DrillKinds, args[0]) {
-		return cli.Exit(cli.CodeUsage, fmt.Errorf("unknown drill %q: choose %s (full and pitr are not available yet)", args[0], strings.Join(oprestore.DrillKinds, ", ")))
+		return cli.Exit(cli.CodeUsage, fmt.Errorf("unknown drill %q: choose %s (pitr is not available yet)", args[0], strings.Join(oprestore.DrillKinds, ", ")))
 	}
 	opts := oprestore.Options{Kind: args[0]}
 	if len(args) == 2 {
@@ -156,17 +160,11 @@ func printReport(w io.Writer, rep *oprestore.Report) {
 	p := rep.Plan
 	fmt.Fprintf(w, "drill %s from %s: %s\n", p.Options.Kind, p.SetID, strings.ToUpper(d.Outcome))
 	fmt.Fprintf(w, "  target   %s\n", d.Target)
-	switch d.Proof {
-	case oprestore.ProofFingerprints:
-		fmt.Fprintf(w, "  proof    every table's fingerprint (%d tables, %d rows)\n", d.Tables, d.Rows)
-	case oprestore.ProofCounts:
-		fmt.Fprintf(w, "  proof    row counts only (%d tables, %d rows): the set was taken before opsdeck recorded fingerprints\n", d.Tables, d.Rows)
-	case oprestore.ProofDigest:
-		fmt.Fprintf(w, "  proof    DEBUG DIGEST as recorded at backup time (%d databases, %d keys)\n", d.Tables, d.Rows)
-	case oprestore.ProofDryRun:
-		fmt.Fprintf(w, "  proof    server-side dry run on the live API server (%d objects, %d accepted)\n", d.Tables, d.Rows)
-	case oprestore.ProofKeyCounts:
-		fmt.Fprintf(w, "  proof    key counts only (%d databases, %d keys): the set records no digest to compare with\n", d.Tables, d.Rows)
+	if len(d.Parts) == 0 {
+		fmt.Fprintf(w, "  proof    %s\n", oprestore.ProofText(d))
+	}
+	for _, c := range slices.Sorted(maps.Keys(d.Parts)) {
+		fmt.Fprintf(w, "  proof    %s: %s\n", c, oprestore.ProofText(d.Parts[c]))
 	}
 	if len(d.Differ) > 0 {
 		fmt.Fprintf(w, "  differ   %s\n", strings.Join(d.Differ, ", "))
