@@ -23,7 +23,9 @@ import (
 // TTL itself is not part of it). Redis 7.2 prints scores in their shortest
 // form instead, so a sorted set with a score such as 0.1 digests
 // differently on 7.2 servers: compare with a server of the version that
-// wrote the set.
+// wrote the set. A stream digests as its entries (each ID as "ms.seq",
+// then its fields and values, in order); its consumer groups are not part
+// of it, as in Redis.
 type RDBDigest struct {
 	// Dataset is DEBUG DIGEST of a server loaded with the whole stream.
 	Dataset string `json:"dataset"`
@@ -33,7 +35,7 @@ type RDBDigest struct {
 	// Keys counts the keys digested per database.
 	Keys map[int]int64 `json:"keys"`
 	// Unsupported names the value types found that opsdeck cannot digest
-	// (streams, modules, zipmaps): when set, the digests are not
+	// (modules, zipmaps): when set, the digests are not
 	// comparable and the proof falls back to key counts.
 	Unsupported []string `json:"unsupported,omitempty"`
 }
@@ -52,6 +54,7 @@ const (
 	objSet    = 2
 	objZset   = 3
 	objHash   = 4
+	objStream = 6
 )
 
 // DigestRDB walks an RDB stream and computes its DEBUG DIGEST, per
@@ -221,7 +224,13 @@ func digestValue(d *[20]byte, raw []byte) error {
 	case 6, 7:
 		return fmt.Errorf("module: %w", ErrDigestUnsupported)
 	case 15, 19, 21:
-		return fmt.Errorf("stream: %w", ErrDigestUnsupported)
+		mixType(d, objStream)
+		return r.streamEntries(func(id []byte, fields [][]byte) {
+			mixDigest(d, id)
+			for _, f := range fields {
+				mixDigest(d, f)
+			}
+		})
 	}
 	return fmt.Errorf("type %d: %w", t, ErrDigestUnsupported)
 }
@@ -533,6 +542,144 @@ func (r *rawReader) hashElements(t byte, fn func(field, value []byte)) error {
 	}
 	for i := 0; i < len(es); i += 2 {
 		fn(es[i].bytes(), es[i+1].bytes())
+	}
+	return nil
+}
+
+// Stream listpack entry flags (t_stream.c).
+const (
+	streamItemDeleted    = 1
+	streamItemSameFields = 2
+)
+
+// streamEntries calls fn with each live entry of a stream value, in
+// order: its ID as "ms.seq" and its fields and values alternating. The
+// metadata after the nodes (length, IDs, consumer groups) is not read.
+func (r *rawReader) streamEntries(fn func(id []byte, fieldsValues [][]byte)) error {
+	nodes, err := r.count()
+	if err != nil {
+		return err
+	}
+	for range nodes {
+		key, err := r.str()
+		if err != nil {
+			return err
+		}
+		if len(key) != 16 {
+			return fmt.Errorf("stream node key of %d bytes, not 16", len(key))
+		}
+		masterMS, masterSeq := binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:])
+		es, err := r.blobElements(false)
+		if err != nil {
+			return err
+		}
+		if err := streamNode(es, masterMS, masterSeq, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamNode walks one node's listpack: the master entry (count,
+// deleted, the master fields, a 0), then each entry (flags, ID deltas,
+// its fields unless it has the master's, values, its element count).
+func streamNode(es []element, masterMS, masterSeq uint64, fn func([]byte, [][]byte)) error {
+	i := 0
+	next := func() (element, error) {
+		if i >= len(es) {
+			return element{}, errors.New("stream node ends inside an entry")
+		}
+		i++
+		return es[i-1], nil
+	}
+	num := func() (int64, error) {
+		e, err := next()
+		if err != nil {
+			return 0, err
+		}
+		if !e.isInt {
+			v, perr := strconv.ParseInt(string(e.s), 10, 64)
+			if perr != nil {
+				return 0, fmt.Errorf("stream node: %q is not a number", e.s)
+			}
+			return v, nil
+		}
+		return e.v, nil
+	}
+	if _, err := num(); err != nil { // live entries
+		return err
+	}
+	if _, err := num(); err != nil { // deleted entries
+		return err
+	}
+	nf, err := num()
+	if err != nil {
+		return err
+	}
+	if nf < 0 || int(nf) > len(es) {
+		return fmt.Errorf("stream node: %d master fields", nf)
+	}
+	master := make([][]byte, nf)
+	for j := range master {
+		e, err := next()
+		if err != nil {
+			return err
+		}
+		master[j] = e.bytes()
+	}
+	if _, err := num(); err != nil { // the master entry's terminator
+		return err
+	}
+	for i < len(es) {
+		flags, err := num()
+		if err != nil {
+			return err
+		}
+		dms, err := num()
+		if err != nil {
+			return err
+		}
+		dseq, err := num()
+		if err != nil {
+			return err
+		}
+		var fv [][]byte
+		if flags&streamItemSameFields != 0 {
+			for _, f := range master {
+				v, err := next()
+				if err != nil {
+					return err
+				}
+				fv = append(fv, f, v.bytes())
+			}
+		} else {
+			n, err := num()
+			if err != nil {
+				return err
+			}
+			if n < 0 || int(n) > len(es) {
+				return fmt.Errorf("stream entry with %d fields", n)
+			}
+			for range n {
+				f, err := next()
+				if err != nil {
+					return err
+				}
+				v, err := next()
+				if err != nil {
+					return err
+				}
+				fv = append(fv, f.bytes(), v.bytes())
+			}
+		}
+		if _, err := num(); err != nil { // the entry's element count
+			return err
+		}
+		if flags&streamItemDeleted != 0 {
+			continue
+		}
+		id := fmt.Appendf(nil, "%d.%d", masterMS+uint64(dms), masterSeq+uint64(dseq))
+		fn(id, fv)
 	}
 	return nil
 }

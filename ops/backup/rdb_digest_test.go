@@ -51,6 +51,14 @@ func TestDigestRDBMatchesDebugDigest(t *testing.T) {
 			p.HSet(ctx, pre+"bighash", fmt.Sprintf("f%d", i), strings.Repeat("v", i%90))
 		}
 		p.Expire(ctx, pre+"hash", time.Hour)
+		for i := range 250 { // several nodes (stream-node-max-entries 100)
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: pre + "stream", ID: fmt.Sprintf("%d-%d", 1700000000000+i/3, i%3), Values: []any{"px", i, "sym", "ACME"}})
+		}
+		p.XAdd(ctx, &goredis.XAddArgs{Stream: pre + "stream", ID: "1800000000000-0", Values: []any{"other", "fields", "n", -5}})
+		p.XDel(ctx, pre+"stream", "1700000000001-1", "1700000000010-0")
+		p.XGroupCreate(ctx, pre+"stream", "workers", "0")
+		p.XAdd(ctx, &goredis.XAddArgs{Stream: pre + "empty", ID: "5-1", Values: []any{"a", "b"}})
+		p.XDel(ctx, pre+"empty", "5-1")
 		if _, err := p.Exec(ctx); err != nil {
 			t.Fatal(err)
 		}

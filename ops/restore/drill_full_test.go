@@ -57,11 +57,7 @@ func TestDrillFullProvesEachComponent(t *testing.T) {
 	if d.Outcome != oprestore.Proven || !d.Cleaned || len(d.Parts) != 3 {
 		t.Fatalf("%+v", d)
 	}
-	redisProof := oprestore.ProofDigest
-	if rc, _ := res.Manifest.Component(backup.Redis); len(rc.Redis.Digest.Unsupported) > 0 {
-		redisProof = oprestore.ProofKeyCounts // the sandbox's streams are not digested
-	}
-	for c, want := range map[string]string{"database": oprestore.ProofFingerprints, "redis": redisProof, "config": oprestore.ProofDryRun} {
+	for c, want := range map[string]string{"database": oprestore.ProofFingerprints, "redis": oprestore.ProofDigest, "config": oprestore.ProofDryRun} {
 		if p := d.Parts[c]; p == nil || p.Proof != want {
 			t.Errorf("%s: %+v, want proof %s", c, p, want)
 		}

@@ -22,7 +22,7 @@ import (
 // the RDB stream at backup time (backup.DigestRDB); on a mismatch the
 // stored file's per-database digests name the databases that differ. A
 // set taken before opsdeck recorded digests, or holding values it cannot
-// digest (streams, modules), is proven by its key counts per database,
+// digest (modules, zipmaps), is proven by its key counts per database,
 // and says so.
 
 // Proofs of a Redis drill.
