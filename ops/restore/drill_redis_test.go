@@ -3,10 +3,14 @@ package restore_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,3 +204,62 @@ func TestDrillRedisOldSetProvenByKeyCounts(t *testing.T) {
 }
 
 func zm(score float64, member string) goredis.Z { return goredis.Z{Score: score, Member: member} }
+
+// TestKilledRedisDrillIsCleanedByTheNext: a Redis drill killed (SIGKILL)
+// once its server runs leaves the journal naming the server; the server
+// died with it (parent-death signal), and the next drill removes its
+// directory and says so.
+func TestKilledRedisDrillIsCleanedByTheNext(t *testing.T) {
+	f := newRedisDrillFixture(t)
+	cfgPath := filepath.Join(t.TempDir(), "opsdeck.yaml")
+	if err := f.cfg.Write(cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=instance", "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath,
+		"OPSDECK_RESTORE_TEST_DRILL="+config.DrillInstance, "OPSDECK_RESTORE_TEST_DRILL_KIND="+oprestore.Redis)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("the child was not killed: %v %s", err, stderr.String())
+	}
+	data, err := os.ReadFile(filepath.Join(f.cfg.StateDir, oprestore.DrillJournalName))
+	if err != nil {
+		t.Fatalf("no journal: %v", err)
+	}
+	var j oprestore.Journal
+	if err := json.Unmarshal(data, &j); err != nil || j.RedisDrill == nil || j.RedisDrill.Instance == "" || j.RedisDrill.PID == 0 {
+		t.Fatalf("journal %v %s", err, data)
+	}
+	rep, err := f.drill("latest")
+	if err != nil {
+		t.Fatalf("the next drill: %v", err)
+	}
+	if !strings.Contains(strings.Join(rep.Steps[0].Notes, "\n"), "did not finish: removing what it left") {
+		t.Errorf("the next drill does not say it cleaned up: %v", rep.Steps[0].Notes)
+	}
+	if alive(j.RedisDrill.PID) {
+		t.Errorf("the killed drill's redis-server (pid %d) still runs", j.RedisDrill.PID)
+	}
+	if _, err := os.Stat(j.RedisDrill.Instance); err == nil {
+		t.Errorf("the killed drill's directory %s is left", j.RedisDrill.Instance)
+	}
+	f.assertClean()
+}
+
+// alive reports whether pid runs: a zombie (its parent died and PID 1
+// does not reap it, as in some containers) does not.
+func alive(pid int) bool {
+	for range 50 { // the kernel's SIGKILL may still be on its way
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
