@@ -65,8 +65,11 @@ func DigestRDB(r io.Reader, onKey KeyDigestFunc) (RDBDigest, RDBSummary, error) 
 	d := RDBDigest{DBs: map[int]string{}, Keys: map[int]int64{}}
 	unsupported := map[string]bool{}
 	sum, err := readRDB(r, func(_ int, db int, key []byte, expireAt int64, raw []byte) error {
-		var kd, vd [20]byte
-		if err := digestValue(&vd, raw); err != nil {
+		// computeDatasetDigest: the key's name mixed into a zero digest,
+		// then the value's parts; DIGEST-VALUE starts from zero instead.
+		var kd [20]byte
+		mixDigest(&kd, key)
+		if err := digestValue(&kd, raw); err != nil {
 			if errors.Is(err, ErrDigestUnsupported) {
 				unsupported[err.Error()] = true
 				return nil
@@ -74,19 +77,15 @@ func DigestRDB(r io.Reader, onKey KeyDigestFunc) (RDBDigest, RDBSummary, error) 
 			return fmt.Errorf("digest key %q: %w", key, err)
 		}
 		if expireAt != 0 {
-			xorDigest(&vd, []byte("!!expire!!"))
+			xorDigest(&kd, []byte("!!expire!!"))
 		}
 		if onKey != nil {
+			var vd [20]byte
+			_ = digestValue(&vd, raw) // it digested above
+			if expireAt != 0 {
+				xorDigest(&vd, []byte("!!expire!!"))
+			}
 			onKey(db, key, hex.EncodeToString(vd[:]))
-		}
-		// computeDatasetDigest: the key's name mixed into a zero digest,
-		// then the value's parts; DIGEST-VALUE starts from zero instead.
-		mixDigest(&kd, key)
-		if err := digestValue(&kd, raw); err != nil {
-			return err
-		}
-		if expireAt != 0 {
-			xorDigest(&kd, []byte("!!expire!!"))
 		}
 		acc := perDB[db]
 		if acc == nil {
