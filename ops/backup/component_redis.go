@@ -46,7 +46,7 @@ func (redisComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	if err != nil {
 		return err
 	}
-	run.Record.Redis = &RedisFacts{Version: sum.Aux["redis-ver"], RDBVersion: sum.Version, Keys: sum.Keys, Expires: sum.Expires}
+	run.Record.Redis = &RedisFacts{Version: sum.Aux["redis-ver"], RDBVersion: sum.Version, Keys: sum.Keys, Expires: sum.Expires, Digest: sum.Digest}
 	if sum.ChecksumDisabled {
 		run.Record.Warnings = append(run.Record.Warnings, "the server writes RDBs without a checksum (rdbchecksum no): the snapshot could not be checked")
 	}
@@ -54,10 +54,11 @@ func (redisComponent) Backup(ctx context.Context, run *ComponentRun) error {
 }
 
 // Check parses the RDB to its end (its CRC-64 trailer included) and
-// compares its keys per database, and its version, with the manifest's: a
-// valid RDB of another set is not this set's snapshot.
+// compares its keys per database, its version and (when the set recorded
+// them) each database's DEBUG DIGEST with the manifest's: a valid RDB of
+// another set, or one with a value changed, is not this set's snapshot.
 func (redisComponent) Check(_ context.Context, c *ContentCheck) error {
-	sum, err := ParseRDB(c.Content)
+	d, sum, err := DigestRDB(c.Content, nil)
 	if err != nil {
 		return err
 	}
@@ -75,10 +76,39 @@ func (redisComponent) Check(_ context.Context, c *ContentCheck) error {
 	if d := countsDiffer("keys with a TTL", want.Expires, sum.Expires); d != "" {
 		bad = append(bad, d)
 	}
+	if want.Digest != nil && len(want.Digest.Unsupported) == 0 {
+		bad = append(bad, DigestsDiffer(want.Digest.DBs, d.DBs)...)
+	}
 	if len(bad) > 0 {
 		return fmt.Errorf("the snapshot does not match its manifest: %s", strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// DigestsDiffer names the databases whose DEBUG DIGEST differs from the
+// recorded one, in order ("db3's digest is …, the set recorded …").
+func DigestsDiffer(want, got map[int]string) []string {
+	dbs := map[int]bool{}
+	for db := range want {
+		dbs[db] = true
+	}
+	for db := range got {
+		dbs[db] = true
+	}
+	var out []string
+	for _, db := range slices.Sorted(maps.Keys(dbs)) {
+		if want[db] != got[db] {
+			out = append(out, fmt.Sprintf("db%d's digest is %s, the set recorded %s", db, orNone(got[db]), orNone(want[db])))
+		}
+	}
+	return out
+}
+
+func orNone(d string) string {
+	if d == "" {
+		return "none (no keys)"
+	}
+	return d
 }
 
 // countsDiffer names the databases whose counts differ ("" when none).

@@ -135,6 +135,10 @@ type RedisFacts struct {
 	// number, read from the RDB itself.
 	Keys    map[int]int64 `json:"keys"`
 	Expires map[int]int64 `json:"expires,omitempty"`
+	// Digest is DEBUG DIGEST of the snapshot, whole and per database,
+	// computed by opsdeck from the RDB as it arrived (DigestRDB); nil for
+	// sets taken before opsdeck recorded it.
+	Digest *RDBDigest `json:"digest,omitempty"`
 }
 
 // KubeFacts describe the Kubernetes objects saved.

@@ -125,7 +125,10 @@ func snapshotRDB(ctx context.Context, url string, w io.Writer, opts RDBOptions) 
 	}
 	done := make(chan parsed, 1)
 	go func() {
-		s, err := ParseRDB(pr)
+		d, s, err := DigestRDB(pr, nil)
+		if err == nil {
+			s.Digest = &d
+		}
 		_, _ = io.Copy(io.Discard, pr)
 		done <- parsed{s, err}
 	}()

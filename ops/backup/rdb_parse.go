@@ -35,6 +35,9 @@ type RDBSummary struct {
 	// (rdbchecksum no); the file could then not be checked.
 	ChecksumDisabled bool
 	Size             int64
+	// Digest is the stream's DEBUG DIGEST (SnapshotRDB computes it as the
+	// bytes arrive); nil when not computed.
+	Digest *RDBDigest
 }
 
 // crcTail computes the CRC of everything written except the last 8 bytes

@@ -57,6 +57,42 @@ func DefaultBackupRetention() BackupRetention {
 	return BackupRetention{Database: 30, Redis: 30, Config: 90, Logs: 7}
 }
 
+// BackupEvery is how often each component is backed up: the schedule the
+// check judges the newest verified set's age against (plus
+// BackupScheduleMargin).
+type BackupEvery struct {
+	Database time.Duration `yaml:"database" json:"database"` // default 24h
+	Redis    time.Duration `yaml:"redis" json:"redis"`       // default 24h
+	Config   time.Duration `yaml:"config" json:"config"`     // default 168h (weekly)
+	Logs     time.Duration `yaml:"logs" json:"logs"`         // default 24h
+}
+
+// Of returns a component's interval ("database", "redis", "config",
+// "logs"), 0 for any other.
+func (e BackupEvery) Of(component string) time.Duration {
+	switch component {
+	case "database":
+		return e.Database
+	case "redis":
+		return e.Redis
+	case "config":
+		return e.Config
+	case "logs":
+		return e.Logs
+	}
+	return 0
+}
+
+// DefaultBackupEvery is the reference system's schedule: daily but the
+// weekly config.
+func DefaultBackupEvery() BackupEvery {
+	return BackupEvery{Database: 24 * time.Hour, Redis: 24 * time.Hour, Config: 7 * 24 * time.Hour, Logs: 24 * time.Hour}
+}
+
+// BackupScheduleMargin is how late a scheduled backup may be before the
+// check warns: a daily component's newest verified set may be 26h old.
+const BackupScheduleMargin = 2 * time.Hour
+
 // Backup defaults.
 const (
 	DefaultCompressionLevel = 3
@@ -74,6 +110,11 @@ func (c *Config) validateBackupPolicy(one func(path, reason, hint string, err er
 	}{{"database", b.Retention.Database}, {"redis", b.Retention.Redis}, {"config", b.Retention.Config}, {"logs", b.Retention.Logs}} {
 		if r.days < 1 {
 			one("backup.retention_days."+r.name, fmt.Sprintf("%d is not a number of days >= 1", r.days), "use e.g. 30; the newest verified set is always kept anyway", nil)
+		}
+	}
+	for _, c := range []string{"database", "redis", "config", "logs"} {
+		if d := b.Every.Of(c); d < time.Hour {
+			one("backup.every."+c, fmt.Sprintf("%v is shorter than an hour", d), `use the component's schedule, e.g. "24h" for a daily backup`, nil)
 		}
 	}
 	if b.LogsWindow <= 0 || b.LogsWindow > 30*24*time.Hour {

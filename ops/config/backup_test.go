@@ -22,6 +22,7 @@ func TestValidateBackupPolicy(t *testing.T) {
 		{"level", func(b *BackupConfig) { b.CompressionLevel = 0 }, []string{"field backup.compression_level: 0 is not a zstd level"}},
 		{"retention", func(b *BackupConfig) { b.Retention.Logs = 0 }, []string{"field backup.retention_days.logs: 0 is not a number of days"}},
 		{"window", func(b *BackupConfig) { b.LogsWindow = -time.Hour }, []string{"field backup.logs_window"}},
+		{"every", func(b *BackupConfig) { b.Every.Config = time.Minute }, []string{"field backup.every.config: 1m0s is shorter than an hour"}},
 		{"recipient", func(b *BackupConfig) { b.Encryption.Recipients = []string{"AGE-SECRET-KEY-1XYZ"} }, []string{"backup.encryption.recipients[0]: is not an age recipient"}},
 		{"identity missing", func(b *BackupConfig) { b.Encryption.IdentityFile = "/nonexistent/key.txt" }, []string{"backup.encryption.identity_file: cannot read"}},
 		{"webhook", func(b *BackupConfig) { b.WebhookURL = "hooks.example.com/x" }, []string{"field backup.webhook_url"}},

@@ -81,6 +81,9 @@ type BackupConfig struct {
 	// RetentionBy keeps sets by count and age: the base backups
 	// (backup.retention.base), and with them the WAL they need.
 	RetentionBy RetentionPolicy `yaml:"retention" json:"retention"`
+	// Every is each component's schedule: the check warns when the newest
+	// verified set is older than it plus BackupScheduleMargin.
+	Every BackupEvery `yaml:"every" json:"every"`
 	// LogsWindow is how far back the logs component reaches (default 24h).
 	LogsWindow time.Duration `yaml:"logs_window" json:"logs_window"`
 	// WebhookURL, when set, gets a Slack-compatible message after each run.

@@ -13,6 +13,7 @@ func Default() *Config {
 			Dir:              DefaultBackupDir(),
 			CompressionLevel: DefaultCompressionLevel,
 			Retention:        DefaultBackupRetention(),
+			Every:            DefaultBackupEvery(),
 			RetentionBy:      RetentionPolicy{Base: BaseRetention{Count: 2, Days: 14}},
 			LogsWindow:       DefaultLogsWindow,
 		},

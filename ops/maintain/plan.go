@@ -36,5 +36,5 @@ var Plan = []PlanItem{
 	{"monthly", "capacity planning", "opsdeck maintain capacity", ModeCapacity, "yes", "days until full from the run history and the backup catalog", "maintenance.md#monthly"},
 	{"monthly", "performance review", "opsdeck maintain db", ModeDB, "partly", "indexes, sequential scans and bloat; slow queries in pg_stat_statements", "performance.md#measure-first"},
 	{"monthly", "security audit", "opsdeck maintain security", ModeSecurity, "yes", "Postgres, Redis, Kubernetes, backup store", "maintenance.md#monthly"},
-	{"monthly", "restore drill", "Restore tab", "", "partly", "restore into a scratch database and time it", "backup-restore.md#restore-drill"},
+	{"monthly", "restore drill", "opsdeck drill database latest", "", "yes", "scheduled: proven in a throwaway instance, timed, checked by opsdeck check", "backup-restore.md#restore-drill"},
 }

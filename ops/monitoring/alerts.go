@@ -111,9 +111,10 @@ const (
 // HighAPIErrorRate, PostgreSQLDown, RedisDown, HighMemoryUsage; warning:
 // HighAPIResponseTime, PostgreSQLHighConnections, RedisHighMemoryUsage,
 // HighCPUUsage — each also at its other level, plus HighDiskUsage and the
-// backup alerts BackupStale and BackupFailed, and the WAL archive's
+// backup alerts BackupStale and BackupFailed, DrillStale (no successful
+// restore drill within drill.max_age), and the WAL archive's
 // PostgreSQLWALArchiveLag and PostgreSQLReplicationSlotRetention.
-func Alerts(th config.Thresholds, m config.MonitoringConfig) []Alert {
+func Alerts(th config.Thresholds, m config.MonitoringConfig, d config.DrillConfig) []Alert {
 	both := func(l config.Limit) []Level {
 		return []Level{{"critical", l.Crit}, {"warning", l.Warn}}
 	}
@@ -190,6 +191,13 @@ func Alerts(th config.Thresholds, m config.MonitoringConfig) []Alert {
 			Summary:     "No good {{ $labels.component }} backup for %s",
 			Description: "The last successful {{ $labels.component }} backup is older than %s (monitoring.backup_max_age).",
 			fixture:     backupStaleFixture,
+		},
+		{
+			Name: "DrillStale", Component: ComponentBackups, Levels: []Level{{"warning", d.MaxAge.Seconds()}}, For: 5 * time.Minute, Unit: "s",
+			Expr:        `time() - opsdeck_drill_last_success_timestamp_seconds > %s`,
+			Summary:     "No successful {{ $labels.component }} restore drill for %s",
+			Description: "The newest successful {{ $labels.component }} restore drill ended more than %s ago (drill.max_age): nobody has proven lately that the backups restore.",
+			fixture:     drillStaleFixture,
 		},
 		{
 			Name: "PostgreSQLWALArchiveLag", Component: ComponentBackups, Levels: both(secs(th.WALArchiveLag)), For: time.Minute, Unit: "s",

@@ -185,6 +185,16 @@ var backupStaleFixture = fixture{
 	},
 }
 
+// drillStaleFixture: the last successful drill ended v seconds before the
+// evaluation time.
+var drillStaleFixture = fixture{
+	kind: kindAge, labels: backupDB,
+	series: func(age float64) []inputSeries {
+		at := float64(evalMinutes*60) - age
+		return []inputSeries{{seriesName("opsdeck_drill_last_success_timestamp_seconds", backupDB), gauge(at)}}
+	},
+}
+
 var backupFailedFixture = fixture{
 	kind: kindFlag, labels: backupDB,
 	series: func(v float64) []inputSeries {

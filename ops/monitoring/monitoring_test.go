@@ -256,6 +256,7 @@ func TestReferenceAlertSet(t *testing.T) {
 		{"HighDiskUsage", "critical", "> 95"},
 		{"BackupStale", "critical", "> 93600"},
 		{"BackupFailed", "warning", "== 0"},
+		{"DrillStale", "warning", "> 3024000"},
 		{"PostgreSQLWALArchiveLag", "warning", "> 60"},
 		{"PostgreSQLWALArchiveLag", "critical", "> 300"},
 		{"PostgreSQLReplicationSlotRetention", "warning", "> 1073741824"},

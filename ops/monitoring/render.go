@@ -62,7 +62,7 @@ func (o Output) File(path string) (File, bool) {
 // monitoring section: Prometheus's config and alert rules (with promtool
 // unit tests), Alertmanager's config and the Grafana dashboards.
 func Render(cfg *config.Config) (Output, error) {
-	alerts := Alerts(cfg.Thresholds, cfg.Monitoring)
+	alerts := Alerts(cfg.Thresholds, cfg.Monitoring, cfg.Drill)
 	var out Output
 	header := "# " + generated + " from the opsdeck config.\n# Do not edit: change the config and render again.\n"
 	addYAML := func(path string, v any, mode fs.FileMode) error {

@@ -46,6 +46,7 @@ var Catalog = []Job{
 		"node_filesystem_size_bytes", "node_network_receive_bytes_total", "node_network_transmit_bytes_total", "node_load1",
 		"opsdeck_backup_last_success_timestamp_seconds", "opsdeck_backup_last_run_timestamp_seconds", "opsdeck_backup_last_run_success",
 		"opsdeck_backup_last_duration_seconds", "opsdeck_backup_last_size_bytes",
+		"opsdeck_drill_last_success_timestamp_seconds", "opsdeck_drill_rto_seconds",
 		"opsdeck_wal_archive_lag_seconds", "opsdeck_wal_updated_timestamp_seconds", "opsdeck_wal_last_durable_timestamp_seconds",
 		"opsdeck_wal_durable_lsn_bytes", "opsdeck_wal_streaming", "opsdeck_wal_archive_bytes", "opsdeck_wal_segments", "opsdeck_wal_gaps",
 		"opsdeck_wal_base_coverage_end_lsn_bytes",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -39,7 +40,7 @@ import (
 const DrillJournalName = "drill-journal.json"
 
 // DrillKinds are what a drill proves, in the CLI's order.
-var DrillKinds = []string{Database}
+var DrillKinds = []string{Database, Redis, Config, Full}
 
 // Drill outcomes.
 const (
@@ -74,6 +75,11 @@ type DrillResult struct {
 	Tables int      `json:"tables"`
 	Rows   int64    `json:"rows"`
 	Differ []string `json:"differ,omitempty"`
+	// Missing are the namespaces a config drill found missing live.
+	Missing []string `json:"missing_namespaces,omitempty"`
+	// Parts are a full drill's proofs by component (each with its own
+	// Proof, counts and Differ); the whole's Differ names them all.
+	Parts map[string]*DrillResult `json:"parts,omitempty"`
 	// RTO is the wall time from the start to the proof (the cleanup
 	// after it left out); RPO the set's age when the drill started, the
 	// data a restore of it would have lost.
@@ -103,12 +109,48 @@ type drillInstance struct {
 	pid  int
 }
 
-// buildDrill makes the steps of a drill.
+// buildDrill makes the steps of a drill: the preflight, then each
+// component's (a full drill: the database, Redis and the config the set
+// holds, in that order).
 func (e *Engine) buildDrill(ctx context.Context, en *env) error {
 	plan := en.plan
-	if plan.Options.Kind != Database {
-		return &ConfigError{fmt.Errorf("a drill of %s is not available yet: drill database", plan.Options.Kind)}
+	plan.Confirm = "drill"
+	plan.Steps = append(plan.Steps, en.preflightStep())
+	kinds := []string{plan.Options.Kind}
+	if plan.Options.Kind == Full {
+		kinds = nil
+		for _, k := range []string{Database, Redis, Config} {
+			if _, ok := plan.Set.Component(k); ok {
+				kinds = append(kinds, k)
+			}
+		}
+		if len(kinds) == 0 {
+			return fmt.Errorf("backup set %s holds no database, Redis or config component", plan.SetID)
+		}
+		plan.Components = kinds
 	}
+	for _, k := range kinds {
+		var err error
+		switch k {
+		case Database:
+			err = e.buildDatabaseDrill(en)
+		case Redis:
+			err = e.buildRedisDrill(en)
+		case Config:
+			err = e.buildConfigDrill(en)
+		default:
+			err = &ConfigError{fmt.Errorf("a drill of %s is not available: drill database, redis, config or full", k)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildDatabaseDrill adds a database drill's steps.
+func (e *Engine) buildDatabaseDrill(en *env) error {
+	plan := en.plan
 	comp, ok := plan.Set.Component(backup.Database)
 	if !ok || len(comp.Files) == 0 || comp.Postgres == nil {
 		return fmt.Errorf("backup set %s has no database dump", plan.SetID)
@@ -147,9 +189,7 @@ func (e *Engine) buildDrill(ctx context.Context, en *env) error {
 	d.beforeRestore = dd.checkExtensions
 	en.db = d
 	en.components = append(en.components, dd)
-	plan.Confirm = "drill"
 	add := func(steps ...*Step) { plan.Steps = append(plan.Steps, steps...) }
-	add(en.preflightStep())
 	if !dd.server {
 		add(dd.instanceStep())
 	}
@@ -375,6 +415,11 @@ func (en *env) cleanLeftovers(ctx context.Context) error {
 			}
 		}
 	}
+	if r := j.RedisDrill; r != nil && r.Instance != "" && strings.Contains(filepath.Base(r.Instance), "opsdeck-redis-") {
+		if err := (&drillRedis{en: en, dir: r.Instance, pid: r.PID}).remove(); err != nil {
+			return err
+		}
+	}
 	if path := filepath.Join(cfg.Restore.WorkDirIn(cfg.StateDir), "drill-"+j.Set+stagedExt); j.Set != "" {
 		if err := os.Remove(path); err == nil {
 			en.note("removed the staged dump %s", path)
@@ -401,6 +446,47 @@ func drillOutcome(err error) string {
 		return Refused
 	}
 	return Failing
+}
+
+// drillPart is where a component's proof goes: the drill's result, or
+// for a full drill the component's part of it.
+func (en *env) drillPart(component string) *DrillResult {
+	if en.plan.Options.Kind != Full {
+		return en.drill
+	}
+	if en.drill.Parts == nil {
+		en.drill.Parts = map[string]*DrillResult{}
+	}
+	p := en.drill.Parts[component]
+	if p == nil {
+		p = &DrillResult{}
+		en.drill.Parts[component] = p
+	}
+	return p
+}
+
+// sumParts fills a full drill's result from its parts: the proofs
+// joined, the counts summed, the differences and missing namespaces
+// named by component.
+func (d *DrillResult) sumParts() {
+	if len(d.Parts) == 0 {
+		return
+	}
+	var proofs []string
+	d.Tables, d.Rows, d.Differ, d.Missing = 0, 0, nil, nil
+	for _, c := range slices.Sorted(maps.Keys(d.Parts)) {
+		p := d.Parts[c]
+		if p.Proof != "" {
+			proofs = append(proofs, c+": "+p.Proof)
+		}
+		d.Tables += p.Tables
+		d.Rows += p.Rows
+		for _, x := range p.Differ {
+			d.Differ = append(d.Differ, c+" "+x)
+		}
+		d.Missing = append(d.Missing, p.Missing...)
+	}
+	d.Proof = strings.Join(proofs, "; ")
 }
 
 // sortedDiffer keeps the differing names in a stable order.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -55,6 +56,9 @@ func RecordOf(rep *Report) DrillRecord {
 	r := DrillRecord{
 		Kind: p.Options.Kind, Components: drillComponents(p.Options.Kind), Set: p.SetID,
 		Start: rep.Start.UTC(), End: rep.End.UTC(), Who: rep.Who, Report: rep.Path, Error: rep.Err,
+	}
+	if p.Options.Kind == Full {
+		r.Components = slices.Clone(p.Components) // those the set held
 	}
 	if p.Set != nil {
 		r.SetTaken = p.Set.Start.UTC()

@@ -2,8 +2,10 @@ package restore
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 )
@@ -56,4 +58,52 @@ func days(d time.Duration) string {
 		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 	}
 	return d.Round(time.Minute).String()
+}
+
+// JudgeSets is the check's set line of each component: the newest
+// verified set's age, warned past the component's schedule
+// (backup.every) plus config.BackupScheduleMargin, and the newest set a
+// drill proved. sets are newest first (backup.List).
+func JudgeSets(sets []backup.Set, recs []DrillRecord, components []string, every config.BackupEvery, now time.Time) []health.Result {
+	proven := ProvenSets(recs)
+	var out []health.Result
+	for _, c := range components {
+		limit := every.Of(c) + config.BackupScheduleMargin
+		r := health.Result{Target: DrillCheckTarget, Name: "set/" + c, Status: health.OK,
+			Threshold: "verified within " + health.ShortDuration(limit)}
+		s, ok := backup.Latest(sets, c, true)
+		if !ok {
+			r.Status, r.Value = health.Warn, "no verified "+c+" set"
+			r.Hint = "opsdeck backup " + c + ", then opsdeck backups verify latest"
+			if newest, ok := backup.Latest(sets, c, false); ok {
+				r.Value += "; the newest, " + newest.ID + ", is " + newest.VerifyState()
+				r.Hint = "opsdeck backups verify " + newest.ID
+			}
+		} else {
+			age := s.Age(now)
+			r.Value = fmt.Sprintf("verified %s (%s ago)", s.ID, health.ShortDuration(age.Truncate(time.Minute)))
+			if age > limit {
+				r.Status = health.Warn
+				r.Hint = "the scheduled " + c + " backup did not run, failed or was not verified: check its CronJob, then opsdeck backup " + c
+			}
+		}
+		if p, ok := newestProven(sets, proven, c); ok {
+			r.Value += fmt.Sprintf(" · proven %s (drill %s)", p.Set, p.Start.Local().Format("2006-01-02"))
+		} else {
+			r.Value += " · no set proven by a drill"
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// newestProven is the drill of the newest set holding component c that a
+// drill proved.
+func newestProven(sets []backup.Set, proven map[string]DrillRecord, c string) (DrillRecord, bool) {
+	for _, s := range sets {
+		if r, ok := proven[s.ID]; ok && slices.Contains(r.Components, c) {
+			return r, true
+		}
+	}
+	return DrillRecord{}, false
 }

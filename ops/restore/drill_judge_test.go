@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
@@ -52,5 +53,58 @@ func TestRenderDrillMetrics(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
 		}
+	}
+}
+
+func TestJudgeSets(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	set := func(id string, ago time.Duration, verified bool, comps ...string) backup.Set {
+		m := &backup.Manifest{ID: id, Start: now.Add(-ago)}
+		for _, c := range comps {
+			m.Components = append(m.Components, backup.Component{Name: c, Status: backup.StatusOK})
+		}
+		s := backup.Set{ID: id, Manifest: m}
+		if verified {
+			s.Verify = &backup.VerifyResult{ID: id, OK: true}
+		}
+		return s
+	}
+	sets := []backup.Set{ // newest first
+		set("20260301_100000", 2*time.Hour, false, "database"),
+		set("20260301_020000", 10*time.Hour, true, "database", "redis"),
+		set("20260220_040000", 9*24*time.Hour, true, "config"),
+		set("20260215_020000", 14*24*time.Hour, true, "database", "redis", "config"),
+	}
+	recs := []oprestore.DrillRecord{
+		{Components: []string{"database"}, Set: "20260215_020000", Start: now.Add(-13 * 24 * time.Hour), Outcome: oprestore.Proven},
+		{Components: []string{"database"}, Set: "20260301_020000", Start: now.Add(-time.Hour), Outcome: oprestore.Failing},
+	}
+	rs := oprestore.JudgeSets(sets, recs, []string{"database", "redis", "config", "logs"}, config.DefaultBackupEvery(), now)
+	want := []struct {
+		name   string
+		status health.Status
+		text   []string
+	}{
+		{"set/database", health.OK, []string{"verified 20260301_020000 (10h ago)", "proven 20260215_020000 (drill 2026-02-"}},
+		{"set/redis", health.OK, []string{"verified 20260301_020000", "no set proven by a drill"}},
+		{"set/config", health.Warn, []string{"verified 20260220_040000"}},
+		{"set/logs", health.Warn, []string{"no verified logs set"}},
+	}
+	if len(rs) != len(want) {
+		t.Fatalf("%d lines: %+v", len(rs), rs)
+	}
+	for i, w := range want {
+		r := rs[i]
+		if r.Name != w.name || r.Status != w.status {
+			t.Errorf("line %d: %s %v, want %s %v (%s)", i, r.Name, r.Status, w.name, w.status, r.Value)
+		}
+		for _, s := range w.text {
+			if !strings.Contains(r.Value, s) {
+				t.Errorf("%s: %q lacks %q", r.Name, r.Value, s)
+			}
+		}
+	}
+	if !strings.Contains(rs[2].Threshold, "170h") {
+		t.Errorf("config threshold %q", rs[2].Threshold)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func (dd *drillDB) prove(ctx context.Context) error {
 	en, d := dd.en, dd.d
 	pg := d.comp.Postgres
-	res := en.drill
+	res := en.drillPart(Database)
 	res.Tables = len(pg.Tables)
 	if pg.Session == nil {
 		res.Proof = ProofCounts

@@ -341,6 +341,8 @@ type env struct {
 	db      *dbRestore
 	redis   *redisRestore
 	writers *writers
+	// redisDrill is a Redis drill's temporary server (nil otherwise).
+	redisDrill *drillRedis
 	// journal is the running restore's journal (nil while preparing).
 	journal       *Journal
 	journalLock   *os.File

@@ -41,6 +41,8 @@ type Journal struct {
 	Safety  []string `json:"safety_backups,omitempty"`
 
 	Database *dbJournal `json:"database,omitempty"`
+	// RedisDrill is a Redis drill's temporary server.
+	RedisDrill *redisDrillJournal `json:"redis_drill,omitempty"`
 	// Tables are a table restore's copies.
 	Tables  []sideTable     `json:"tables,omitempty"`
 	Writers []writerJournal `json:"writers,omitempty"`
@@ -56,6 +58,11 @@ type dbJournal struct {
 	// instance: its directory and server process.
 	Instance    string `json:"instance,omitempty"`
 	InstancePID int    `json:"instance_pid,omitempty"`
+}
+
+type redisDrillJournal struct {
+	Instance string `json:"instance"`
+	PID      int    `json:"pid,omitempty"`
 }
 
 type writerJournal struct {
@@ -212,6 +219,9 @@ func (en *env) persist() {
 		if d.tmp != nil {
 			j.Database.Instance, j.Database.InstancePID = d.tmp.dir, d.tmp.pid
 		}
+	}
+	if r := en.redisDrill; r != nil {
+		j.RedisDrill = &redisDrillJournal{Instance: r.dir, PID: r.pid}
 	}
 	if en.table != nil {
 		j.Tables = en.table.tables

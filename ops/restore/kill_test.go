@@ -52,6 +52,9 @@ func childMain() int {
 	}
 	if target := os.Getenv("OPSDECK_RESTORE_TEST_DRILL"); target != "" {
 		opts = oprestore.Options{Kind: oprestore.Database, Drill: target}
+		if k := os.Getenv("OPSDECK_RESTORE_TEST_DRILL_KIND"); k != "" {
+			opts.Kind = k
+		}
 	}
 	plan, err := e.Prepare(ctx, opts, nil)
 	if err != nil {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,16 +128,17 @@ func cell(s string) string {
 
 // writeDrill adds a drill's proof, recovery time and the set's age.
 func writeDrill(b *strings.Builder, d *DrillResult) {
-	proof := "none (it did not get that far)"
-	switch d.Proof {
-	case ProofFingerprints:
-		proof = fmt.Sprintf("every table's fingerprint recomputed from the restored copy (%d tables, %d rows)", d.Tables, d.Rows)
-	case ProofCounts:
-		proof = fmt.Sprintf("row counts only: the set was taken before opsdeck recorded fingerprints (%d tables, %d rows)", d.Tables, d.Rows)
+	if len(d.Parts) == 0 {
+		fmt.Fprintf(b, "| Proof | %s |\n", cell(ProofText(d)))
 	}
-	fmt.Fprintf(b, "| Proof | %s |\n", cell(proof))
+	for _, c := range slices.Sorted(maps.Keys(d.Parts)) {
+		fmt.Fprintf(b, "| Proof (%s) | %s |\n", c, cell(ProofText(d.Parts[c])))
+	}
 	if len(d.Differ) > 0 {
 		fmt.Fprintf(b, "| Differ | %s |\n", cell(strings.Join(d.Differ, ", ")))
+	}
+	if len(d.Missing) > 0 {
+		fmt.Fprintf(b, "| Namespaces missing | %s |\n", cell(strings.Join(d.Missing, ", ")))
 	}
 	fmt.Fprintf(b, "| RTO (to the proof) | %v |\n", d.RTO.Round(time.Second))
 	fmt.Fprintf(b, "| RPO (the set's age) | %v |\n", d.RPO.Round(time.Minute))
@@ -144,4 +147,22 @@ func writeDrill(b *strings.Builder, d *DrillResult) {
 		cleaned = "NO: the next drill removes what is left"
 	}
 	fmt.Fprintf(b, "| Cleaned up | %s |\n", cleaned)
+}
+
+// ProofText says what a drill's (or a full drill part's) proof covered.
+func ProofText(d *DrillResult) string {
+	proof := "none (it did not get that far)"
+	switch d.Proof {
+	case ProofFingerprints:
+		proof = fmt.Sprintf("every table's fingerprint recomputed from the restored copy (%d tables, %d rows)", d.Tables, d.Rows)
+	case ProofCounts:
+		proof = fmt.Sprintf("row counts only: the set was taken before opsdeck recorded fingerprints (%d tables, %d rows)", d.Tables, d.Rows)
+	case ProofDigest:
+		proof = fmt.Sprintf("the loaded server's DEBUG DIGEST equals the one computed from the RDB at backup time (%d databases, %d keys)", d.Tables, d.Rows)
+	case ProofDryRun:
+		proof = fmt.Sprintf("server-side dry run of every object on the live API server (%d objects, %d accepted)", d.Tables, d.Rows)
+	case ProofKeyCounts:
+		proof = fmt.Sprintf("key counts per database only: the set records no digest it can be compared with (%d databases, %d keys)", d.Tables, d.Rows)
+	}
+	return proof
 }

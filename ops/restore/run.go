@@ -97,6 +97,7 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 	rep.OK = err == nil
 	rep.SafetyBackup = strings.Join(en.safetyIDs(), ", ")
 	if en.drill != nil {
+		en.drill.sumParts()
 		en.drill.Outcome = drillOutcome(err)
 		en.drill.Target = target
 		en.drill.RPO = rep.Start.Sub(plan.Set.Start)

@@ -234,8 +234,8 @@ func (c Command) ConfirmWord(database, namespace string) string {
 
 // Action is the access action a command that changes things stands for, so
 // that a session runs from a runbook only what it could run from its tabs:
-// restores and prunes need an admin, backups, verification and maintenance
-// an operator. A command opsdeck does not know needs an admin.
+// restores and prunes need an admin, backups, verification, drills and
+// maintenance an operator. A command opsdeck does not know needs an admin.
 func (c Command) Action() access.Action {
 	p := c.Path()
 	switch {
@@ -249,6 +249,8 @@ func (c Command) Action() access.Action {
 		return access.BackupPrune
 	case p[0] == "restore":
 		return access.RestoreRun
+	case p[0] == "drill":
+		return access.DrillRun
 	case p[0] == "maintain" && len(p) > 1 && p[1] == "cleanup":
 		return access.MaintainClean
 	case p[0] == "maintain":

@@ -20,6 +20,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
 	"github.com/opsdeck/opsdeck/tui/job"
@@ -59,6 +60,8 @@ type Tab struct {
 	sort      sortState
 	filter    textinput.Model
 	filtering bool
+	// proven are the sets drills proved, by ID.
+	proven map[string]oprestore.DrillRecord
 
 	mode   mode
 	detail viewport.Model
@@ -146,6 +149,7 @@ func (t *Tab) SetSize(w, h int) {
 func (t *Tab) layout() {
 	// Title line, table, the WAL panel, status/progress lines.
 	t.tbl.SetSize(t.width, max(t.height-3-len(t.walLines()), 2))
+	t.applyRows() // the proven mark's cell depends on the width
 	t.detail.SetWidth(t.width)
 	t.detail.SetHeight(max(t.height-1, 1))
 }
@@ -169,7 +173,12 @@ func (t *Tab) load() tea.Cmd {
 		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
 		sets, err := backup.List(ctx, eng.Store)
-		return catalogMsg{sets: sets, err: err, at: time.Now()}
+		msg := catalogMsg{sets: sets, err: err, at: time.Now()}
+		// The drill history fails alone: unreadable, the sets show unmarked.
+		if recs, derr := oprestore.ReadDrills(eng.Config.StateDir); derr == nil {
+			msg.proven = oprestore.ProvenSets(recs)
+		}
+		return msg
 	}
 }
 
@@ -189,7 +198,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		return t, t.load()
 	case catalogMsg:
 		t.loading = false
-		t.sets, t.listErr = msg.sets, msg.err
+		t.sets, t.listErr, t.proven = msg.sets, msg.err, msg.proven
 		if msg.err == nil {
 			t.refreshed = msg.at
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/internal/tuitest"
@@ -94,6 +95,19 @@ func fixture(t *testing.T, readOnly bool) (*backup.Engine, string) {
 	b[len(b)/2] ^= 1
 	os.WriteFile(p, b, 0o600)
 	writable.Verify(ctx, backup.VerifyOptions{IDs: []string{"20261120_040000"}})
+	// Drills proved last night's database set and September's; the one of
+	// the Redis set failed, which marks nothing.
+	for _, r := range []oprestore.DrillRecord{
+		{Kind: "database", Components: []string{"database"}, Set: "20261001_020000", Start: time.Date(2026, 10, 4, 5, 0, 0, 0, time.UTC),
+			Outcome: oprestore.Proven, Proof: oprestore.ProofCounts, RTO: 112 * time.Second, Report: "/var/lib/opsdeck/reports/drill-database-20261004T050000.md"},
+		{Kind: "database", Components: []string{"database"}, Set: "20261125_020000", Start: time.Date(2026, 11, 25, 5, 0, 0, 0, time.UTC),
+			Outcome: oprestore.Proven, Proof: oprestore.ProofFingerprints, RTO: 130 * time.Second, Report: "/var/lib/opsdeck/reports/drill-database-20261125T050000.md"},
+		{Kind: "redis", Components: []string{"redis"}, Set: "20261124_030000", Start: time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC), Outcome: oprestore.Failing},
+	} {
+		if err := oprestore.AppendDrill(cfg.StateDir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return eng, cfg.Backup.Dir
 }
 

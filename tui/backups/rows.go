@@ -9,6 +9,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/table"
 )
@@ -21,7 +22,18 @@ var columns = []table.Column{
 	{Title: "SIZE", Width: 9, Right: true},
 	{Title: "AGE", Width: 5, Right: true},
 	{Title: "VERIFY", Width: 13},
+	{Title: "PROVEN", Width: 30}, // "proven 2006-01-02 · RTO 59m59s"
 }
+
+// provenWidth is the width from which the PROVEN column shows; narrower,
+// a proven set's VERIFY cell says "proven <month-day>".
+var provenWidth = func() int {
+	w := -1
+	for _, c := range columns {
+		w += c.Width + 1
+	}
+	return w
+}()
 
 // sortState cycles through the sortable columns.
 type sortState struct {
@@ -71,7 +83,7 @@ func (t *Tab) applyRows() {
 	})
 	rows := make([]table.Row, 0, len(sets))
 	for _, s := range sets {
-		rows = append(rows, rowOf(s, now))
+		rows = append(rows, rowOf(s, now, t.proven, t.width >= provenWidth))
 	}
 	t.tbl.SetRows(rows)
 }
@@ -107,15 +119,22 @@ func matches(s backup.Set, words []string) bool {
 	return true
 }
 
-func rowOf(s backup.Set, now time.Time) table.Row {
+func rowOf(s backup.Set, now time.Time, proven map[string]oprestore.DrillRecord, wide bool) table.Row {
 	r := table.Row{Key: s.ID}
 	if s.Manifest == nil {
-		r.Cells = []string{s.ID, "?", "broken", "", "", "", s.VerifyState()}
+		r.Cells = []string{s.ID, "?", "broken", "", "", "", s.VerifyState(), ""}
 		r.Level = styles.LevelCrit
 		return r
 	}
 	m := s.Manifest
-	r.Cells = []string{m.ID, m.Kind, m.Status, strings.Join(m.ComponentNames(), ","), progress.Bytes(m.Size()), age(now.Sub(m.Start)), s.VerifyState()}
+	verify, mark := s.VerifyState(), ""
+	if d, ok := proven[s.ID]; ok {
+		mark = provenMark(d)
+		if !wide && s.Verified() {
+			verify = "proven " + d.Start.Local().Format("01-02")
+		}
+	}
+	r.Cells = []string{m.ID, m.Kind, m.Status, strings.Join(m.ComponentNames(), ","), progress.Bytes(m.Size()), age(now.Sub(m.Start)), verify, mark}
 	switch {
 	case s.VerifyState() == backup.VerifyFailed:
 		r.Level = styles.LevelCrit
@@ -125,6 +144,11 @@ func rowOf(s backup.Set, now time.Time) table.Row {
 		r.Level = styles.LevelUnknown
 	}
 	return r
+}
+
+// provenMark is a proven set's mark: "proven 2026-11-26 · RTO 2m10s".
+func provenMark(d oprestore.DrillRecord) string {
+	return "proven " + d.Start.Local().Format("2006-01-02") + " · RTO " + d.RTO.Round(time.Second).String()
 }
 
 // age renders a duration as kubectl does: 45s, 12m, 5h, 3d.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
+	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	opwal "github.com/opsdeck/opsdeck/ops/wal"
 )
 
@@ -43,6 +44,9 @@ type (
 		sets []backup.Set
 		err  error
 		at   time.Time
+		// proven maps each set a drill proved to its newest successful
+		// drill (state_dir/drills.jsonl); nil when none or unreadable.
+		proven map[string]oprestore.DrillRecord
 	}
 	// actionResult is what an action ends with (job.DoneMsg's result).
 	actionResult struct {

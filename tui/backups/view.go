@@ -209,6 +209,9 @@ func (t *Tab) detailText(set backup.Set) string {
 		vs += " at " + set.Verify.At.Format(time.RFC3339)
 	}
 	kv("verify", vs)
+	if d, ok := t.proven[set.ID]; ok {
+		kv("drill", provenMark(d)+" · by "+d.Proof+" · report "+d.Report)
+	}
 	if set.Verify != nil {
 		for _, p := range set.Verify.Problems {
 			b.WriteString("  " + s.Error.Render(p) + "\n")

@@ -3,6 +3,7 @@
 package check
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
@@ -64,7 +66,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 			defer stop()
 			rep := health.Run(ctx, cfg, targets...)
 			if len(targets) == 0 {
-				rep = withDrills(rep, cfg)
+				rep = withDrills(ctx, rep, cfg)
 			}
 			shown := rep
 			if quiet {
@@ -124,16 +126,59 @@ func summary(rep health.Report) string {
 		rep.Took.Round(time.Millisecond))
 }
 
-// withDrills adds the drill line of each component once drills have run
-// (state_dir/drills.jsonl): the newest proven one, warned when older
-// than drill.max_age, failed since, or slower than drill.rto_target.
-func withDrills(rep health.Report, cfg *config.Config) health.Report {
+// withDrills adds, once there is a backup store, each component's set line
+// (the newest verified set's age against backup.every plus a margin, and
+// the newest set a drill proved) and, once drills have run
+// (state_dir/drills.jsonl), its drill line: the newest proven drill,
+// warned when older than drill.max_age, failed since, or slower than
+// drill.rto_target.
+func withDrills(ctx context.Context, rep health.Report, cfg *config.Config) health.Report {
 	recs, err := oprestore.ReadDrills(cfg.StateDir)
 	if err != nil {
 		rep.Results = append(rep.Results, health.Result{Target: oprestore.DrillCheckTarget, Name: "drills", Status: health.Unknown, Value: err.Error()})
-	} else if len(recs) > 0 {
-		rep.Results = append(rep.Results, oprestore.JudgeDrills(recs, oprestore.DrillKinds, cfg.Drill, time.Now())...)
+	}
+	rep.Results = append(rep.Results, setLines(ctx, cfg, recs)...)
+	if err == nil && len(recs) > 0 {
+		// A kind's line once it is configured or has been drilled.
+		st := oprestore.DrillStatuses(recs)
+		var kinds []string
+		for _, k := range oprestore.DrillKinds {
+			_, drilled := st[k]
+			if drilled || (k == oprestore.Database && cfg.Postgres.DSN != "") || (k == oprestore.Redis && cfg.Redis.URL != "") {
+				kinds = append(kinds, k)
+			}
+		}
+		rep.Results = append(rep.Results, oprestore.JudgeDrills(recs, kinds, cfg.Drill, time.Now())...)
 	}
 	rep.Status = health.Worst(rep.Results)
 	return rep
+}
+
+// setLines judges the sets of each component the store holds or the
+// config names (database, Redis); none without a store.
+func setLines(ctx context.Context, cfg *config.Config, recs []oprestore.DrillRecord) []health.Result {
+	if cfg.Backup.S3.Bucket == "" {
+		if _, err := os.Stat(cfg.Backup.Dir); err != nil {
+			return nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeouts.Check)
+	defer cancel()
+	st, err := backup.OpenStore(cfg)
+	var sets []backup.Set
+	if err == nil {
+		sets, err = backup.List(ctx, st)
+	}
+	if err != nil {
+		return []health.Result{{Target: oprestore.DrillCheckTarget, Name: "sets", Status: health.Unknown, Value: err.Error(),
+			Hint: "check backup.dir or backup.s3 and the store's credentials"}}
+	}
+	var comps []string
+	for _, c := range backup.AllComponents {
+		_, held := backup.Latest(sets, c, false)
+		if held || (c == backup.Database && cfg.Postgres.DSN != "") || (c == backup.Redis && cfg.Redis.URL != "") {
+			comps = append(comps, c)
+		}
+	}
+	return oprestore.JudgeSets(sets, recs, comps, cfg.Backup.Every, time.Now())
 }

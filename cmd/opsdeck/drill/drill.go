@@ -1,4 +1,4 @@
-// Package drill is `opsdeck drill database [ID|latest]`: a backup set
+// Package drill is `opsdeck drill database|redis|config|full [ID|latest]`: a backup set
 // restored into an isolated target, proven, timed and removed. It never
 // prompts, so it runs from cron: exit 0 proven, 1 failed, 2 refused, 3 a
 // wrong command line or configuration.
@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ type flags struct {
 func Command(g *cli.Globals) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "drill database [ID|latest]",
+		Use:   "drill database|redis|config|full [ID|latest]",
 		Short: "Prove a backup set restorable: restore it into an isolated target, check it exactly, time it, remove it",
 		Long: `Restore a backup set into an isolated target — a temporary PostgreSQL
 instance on this machine (loopback, throwaway directory under
@@ -42,7 +43,16 @@ restore.work_dir), or with drill.target: server a scratch database
 fingerprint (an order-independent digest of its rows) recomputed from the
 restored copy must equal the one recorded at backup time; sets taken
 before the fingerprints are proven by their row counts, and the report
-says so. Production is never touched. The drill holds the backup store as
+says so. A Redis drill loads the set's RDB into a temporary redis-server
+on loopback (keys whose TTL passed since load too) and proves it by the
+server's DEBUG DIGEST against the one computed from the RDB at backup
+time, naming the databases that differ; sets taken before the digests
+are proven by their key counts. A config drill applies every object of
+the set to the live API server as a server-side dry run (nothing is
+changed) and reports what would be refused and which namespaces are
+missing. A full drill does the three with a full set, one plan, one
+history record, each component's proof in the report. Production is never
+changed. The drill holds the backup store as
 a reader (a backup may run beside it, a prune may not) and removes its
 temporary servers and files on success, failure, Ctrl-C and SIGTERM; a
 drill killed outright is cleaned up by the next one.
@@ -56,7 +66,10 @@ does not match), 2 refused (the store lock, a missing extension package
 or server binaries, the role), 3 a wrong command line or configuration.`,
 		Example: `  opsdeck drill database              # the newest set
   opsdeck drill database 20260301_020000 -o json
-  opsdeck drill database --target server`,
+  opsdeck drill database --target server
+  opsdeck drill redis latest -q
+  opsdeck drill config
+  opsdeck drill full latest -o json`,
 		Args: cobra.RangeArgs(1, 2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
@@ -77,7 +90,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return err
 	}
 	if !slices.Contains(oprestore.DrillKinds, args[0]) {
-		return cli.Exit(cli.CodeUsage, fmt.Errorf("unknown drill %q: choose %s (redis, config, full and pitr are not available yet)", args[0], strings.Join(oprestore.DrillKinds, ", ")))
+		return cli.Exit(cli.CodeUsage, fmt.Errorf("unknown drill %q: choose %s (pitr is not available yet)", args[0], strings.Join(oprestore.DrillKinds, ", ")))
 	}
 	opts := oprestore.Options{Kind: args[0]}
 	if len(args) == 2 {
@@ -148,14 +161,17 @@ func printReport(w io.Writer, rep *oprestore.Report) {
 	p := rep.Plan
 	fmt.Fprintf(w, "drill %s from %s: %s\n", p.Options.Kind, p.SetID, strings.ToUpper(d.Outcome))
 	fmt.Fprintf(w, "  target   %s\n", d.Target)
-	switch d.Proof {
-	case oprestore.ProofFingerprints:
-		fmt.Fprintf(w, "  proof    every table's fingerprint (%d tables, %d rows)\n", d.Tables, d.Rows)
-	case oprestore.ProofCounts:
-		fmt.Fprintf(w, "  proof    row counts only (%d tables, %d rows): the set was taken before opsdeck recorded fingerprints\n", d.Tables, d.Rows)
+	if len(d.Parts) == 0 {
+		fmt.Fprintf(w, "  proof    %s\n", oprestore.ProofText(d))
+	}
+	for _, c := range slices.Sorted(maps.Keys(d.Parts)) {
+		fmt.Fprintf(w, "  proof    %s: %s\n", c, oprestore.ProofText(d.Parts[c]))
 	}
 	if len(d.Differ) > 0 {
 		fmt.Fprintf(w, "  differ   %s\n", strings.Join(d.Differ, ", "))
+	}
+	if len(d.Missing) > 0 {
+		fmt.Fprintf(w, "  missing  namespaces %s\n", strings.Join(d.Missing, ", "))
 	}
 	fmt.Fprintf(w, "  RTO      %v\n", d.RTO.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "  RPO      %v (the set's age)\n", d.RPO.Round(time.Minute))
