@@ -36,3 +36,23 @@ func TestColorFlag(t *testing.T) {
 		}
 	}
 }
+
+// kubectl's global flags win over the configuration's kubernetes
+// section, for every command: config show prints what they make of it,
+// and a check reaches for the kubeconfig named.
+func TestKubectlFlags(t *testing.T) {
+	cfg := writeConfig(t, "kubernetes:\n  context: staging\n  namespaces: [a, b]\n")
+	r := opsdeck(t, nil, "--config", cfg, "--kubeconfig", "/nonexistent/kc", "--context", "prod", "-n", "stockapp", "config", "show")
+	for _, want := range []string{"kubeconfig: /nonexistent/kc", "context: prod", "- stockapp"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("config show lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "staging") || strings.Contains(r.stdout, "- a\n") {
+		t.Errorf("the file's values stayed:\n%s", r.stdout)
+	}
+	r = opsdeck(t, nil, "--config", cfg, "--kubeconfig", "/nonexistent/kc", "check", "--target", "kubernetes")
+	if !strings.Contains(r.stdout, "/nonexistent/kc") {
+		t.Errorf("check: the kubeconfig flag is not the one used:\n%s%s", r.stdout, r.stderr)
+	}
+}

@@ -36,6 +36,9 @@ type Globals struct {
 	ReadOnly   bool
 	// Color is --color (color.go).
 	Color ColorMode
+	// Kubeconfig, KubeContext and Namespace are kubectl's global flags:
+	// they win over the configuration's kubernetes section.
+	Kubeconfig, KubeContext, Namespace string
 	// Commands runs runbook commands for the cockpit (nil: they can be
 	// read, not run).
 	Commands Commands
@@ -96,6 +99,22 @@ func (g *Globals) Register(cmd *cobra.Command) {
 	f.BoolVar(&g.Debug, "debug", false, "log debug detail to the log file under the state dir")
 	f.BoolVar(&g.ReadOnly, "read-only", false, "hide and refuse every action that changes anything")
 	f.Var(&g.Color, "color", "colour the output: auto (a terminal, unless NO_COLOR is set), always or never")
+	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "kubeconfig file (wins over kubernetes.kubeconfig, then $KUBECONFIG)")
+	f.StringVar(&g.KubeContext, "context", "", "kubeconfig context (wins over kubernetes.context)")
+	f.StringVarP(&g.Namespace, "namespace", "n", "", "the one namespace to watch and act in (wins over kubernetes.namespaces)")
+}
+
+// ApplyFlags lets kubectl's global flags win over the configuration.
+func (g *Globals) ApplyFlags(cfg *config.Config) {
+	if g.Kubeconfig != "" {
+		cfg.Kubernetes.Kubeconfig = g.Kubeconfig
+	}
+	if g.KubeContext != "" {
+		cfg.Kubernetes.Context = g.KubeContext
+	}
+	if g.Namespace != "" {
+		cfg.Kubernetes.Namespaces = []string{g.Namespace}
+	}
 }
 
 // Path is the config file to load: --config, else $OPSDECK_CONFIG, else ""
@@ -119,6 +138,7 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 	if err != nil {
 		return nil, nil, nil, Exit(3, err)
 	}
+	g.ApplyFlags(cfg)
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, nil, Exit(3, err)
 	}

@@ -30,6 +30,7 @@ func validateCmd(g *cli.Globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(g.Path())
 			if err == nil {
+				g.ApplyFlags(cfg)
 				err = cfg.Validate()
 			}
 			if err != nil {
@@ -61,6 +62,7 @@ func showCmd(g *cli.Globals) *cobra.Command {
 			if err != nil {
 				return cli.Exit(3, err)
 			}
+			g.ApplyFlags(cfg)
 			if g.ReadOnly {
 				cfg.ReadOnly = true
 			}
