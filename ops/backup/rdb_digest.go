@@ -353,21 +353,27 @@ func (r *rawReader) blobElements(zl bool) ([]element, error) {
 	return packed(b, zl)
 }
 
-func (r *rawReader) listElements(t byte, fn func(element)) error {
-	switch t {
-	case 1:
-		n, err := r.count()
+// eachStr reads a count and that many strings (a list's or a set's
+// plain encoding), handing each to fn.
+func (r *rawReader) eachStr(fn func(element)) error {
+	n, err := r.count()
+	if err != nil {
+		return err
+	}
+	for range n {
+		s, err := r.str()
 		if err != nil {
 			return err
 		}
-		for range n {
-			s, err := r.str()
-			if err != nil {
-				return err
-			}
-			fn(element{s: s})
-		}
-		return nil
+		fn(element{s: s})
+	}
+	return nil
+}
+
+func (r *rawReader) listElements(t byte, fn func(element)) error {
+	switch t {
+	case 1:
+		return r.eachStr(fn)
 	case 10:
 		es, err := r.blobElements(true)
 		for _, e := range es {
@@ -408,18 +414,7 @@ func (r *rawReader) listElements(t byte, fn func(element)) error {
 func (r *rawReader) setElements(t byte, fn func(element)) error {
 	switch t {
 	case 2:
-		n, err := r.count()
-		if err != nil {
-			return err
-		}
-		for range n {
-			s, err := r.str()
-			if err != nil {
-				return err
-			}
-			fn(element{s: s})
-		}
-		return nil
+		return r.eachStr(fn)
 	case 11:
 		b, err := r.str()
 		if err != nil {
