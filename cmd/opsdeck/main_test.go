@@ -177,7 +177,8 @@ func TestBadInput(t *testing.T) {
 		{"missing config", []string{"--config", "/nonexistent/opsdeck.yaml", "check"}, 3, []string{"/nonexistent/opsdeck.yaml"}},
 		{"bad output", []string{"check", "-o", "yaml"}, 3, []string{`unknown output format "yaml"`}},
 		{"bad target", []string{"check", "--target", "mysql"}, 3, []string{`unknown target "mysql"`}},
-		{"unknown command", []string{"chek"}, 1, []string{`unknown command "chek"`}},
+		{"unknown command", []string{"chek"}, 3, []string{`unknown command "chek"`, "did you mean check?"}},
+		{"extra argument", []string{"backups", "show", "20260101_000000", "more"}, 3, []string{"accepts 1 arg(s), received 2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := opsdeck(t, nil, tc.args...)

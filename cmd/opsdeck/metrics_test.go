@@ -103,7 +103,7 @@ timeouts: {check: 2s, connect: 1s}
 	}{
 		{"bad output", []string{"metrics", "-o", "yaml"}, 3, []string{`unknown output format "yaml"`}},
 		{"bad source", []string{"metrics", "--source", "mysql"}, 3, []string{`unknown source "mysql": choose from postgres, redis`}},
-		{"extra argument", []string{"metrics", "now"}, 1, []string{"unknown command"}},
+		{"extra argument", []string{"metrics", "now"}, 3, []string{`opsdeck metrics takes no arguments (got "now")`}},
 		{"bad config", []string{"--config", writeConfig(t, "metrics: {interval: 1}\n"), "metrics"}, 3, []string{"a bare number has no unit"}},
 		{"dead servers", []string{"--config", dead, "metrics"}, 3, []string{"unreachable", "Alerts: alertmanager unreachable at 127.0.0.1:" + fmt.Sprint(port)}},
 	}

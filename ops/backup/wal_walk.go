@@ -94,3 +94,14 @@ func (a *WALArchive) ReadPiece(ctx context.Context, c *WALCatalog, p WALPiece) (
 	}
 	return a.ReadPartial(ctx, c, p.Segment)
 }
+
+// ReadSegment reads seg's bytes: the whole segment when the store holds
+// it, else its chunks from its start up to the first hole.
+func (a *WALArchive) ReadSegment(ctx context.Context, c *WALCatalog, seg pgwal.Segment) ([]byte, error) {
+	for _, o := range c.Segments[seg.Timeline] {
+		if o.Segment == seg {
+			return a.Read(ctx, o)
+		}
+	}
+	return a.ReadPartial(ctx, c, seg)
+}

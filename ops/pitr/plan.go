@@ -37,6 +37,7 @@ type Plan struct {
 	Until pgwal.LSN `json:"until"`
 
 	archive *backup.WALArchive
+	cat     *backup.WALCatalog
 	tar     backup.File
 }
 
@@ -207,7 +208,7 @@ func newPlan(t Target, c *candidate, covered []backup.TimeSpan) (*Plan, error) {
 	p := &Plan{
 		Target: t, Set: c.set, Base: c.base, Coverage: c.cov, Covered: covered,
 		Major: comp.Base.ServerVersionNum / 10000, SegmentSize: c.cat.Info.SegmentSize,
-		Until: c.cov.To, archive: c.archive,
+		Until: c.cov.To, archive: c.archive, cat: c.cat,
 	}
 	if t.Kind() == "lsn" {
 		p.Until = t.LSN

@@ -46,6 +46,10 @@ type Options struct {
 	// Hooks.Dir is called with the recovery's directory before anything
 	// is written into it.
 	Hooks pgtemp.Hooks
+	// Unpacked, when set, is called with the data directory once the base
+	// backup is unpacked, before the server starts on it (a drill runs
+	// pg_verifybackup there); its error ends the recovery.
+	Unpacked func(ctx context.Context, dataDir string) error
 	// Progress is told each step's advance.
 	Progress progress.Func
 	// Timeout bounds the whole recovery (default 6 h).
@@ -187,6 +191,11 @@ func Recover(ctx context.Context, e *backup.Engine, p *Plan, o Options) (rec *Re
 	})
 	if err != nil {
 		return abort(err)
+	}
+	if o.Unpacked != nil {
+		if err := o.Unpacked(ctx, data); err != nil {
+			return abort(err)
+		}
 	}
 	if err := neutralizeAutoConf(data); err != nil {
 		return abort(err)

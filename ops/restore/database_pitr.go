@@ -49,6 +49,9 @@ type pitSource struct {
 	// them to `restore recover`).
 	dir string
 	pid int
+	// unpacked, when set, checks the unpacked base backup before the
+	// instance starts on it (a drill's pg_verifybackup).
+	unpacked func(context.Context, string) error
 	// schema is pg_dump --schema-only's archive of the database.
 	schema string
 	tables []copyTable
@@ -95,13 +98,21 @@ func (s *pitSource) preflight(ctx context.Context, d *dbRestore, serverNum int, 
 			chk(tool, health.Crit, "%s has no %s: install the postgresql-client-%d package", bin, tool, p.Major)
 		}
 	}
-	work := d.en.cfg().Restore.WorkDirIn(d.en.cfg().StateDir)
+	checkWorkDir(d.en, chk)
+}
+
+// checkWorkDir checks that restore.work_dir can be made and that the
+// server's user reaches it: a private or temporary instance lives there.
+func checkWorkDir(en *env, chk func(string, health.Status, string, ...any)) {
+	work := en.cfg().Restore.WorkDirIn(en.cfg().StateDir)
 	if acct, err := proc.ServiceAccount("postgres"); err != nil {
 		chk("work directory", health.Crit, "%v", err)
 	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		chk("work directory", health.Crit, "restore.work_dir %s: %v", work, err)
 	} else if err := acct.CheckReachable(work); err != nil {
 		chk("work directory", health.Crit, "%v — set restore.work_dir to a directory the %s user can reach (e.g. /var/lib/opsdeck/restore)", err, acct.Name)
+	} else {
+		chk("work directory", health.OK, "%s", work)
 	}
 }
 
@@ -140,7 +151,7 @@ func (s *pitSource) recover(ctx context.Context, d *dbRestore) error {
 	hooked := false
 	rec, err := pitr.Recover(ctx, en.eng.Backup, s.plan, pitr.Options{
 		WorkDir: cfg.Restore.WorkDirIn(cfg.StateDir), BinDir: cfg.Backup.PgBinDir,
-		Superuser: s.user, IDs: en.ids,
+		Superuser: s.user, IDs: en.ids, Unpacked: s.unpacked,
 		Hooks: pgtemp.Hooks{
 			Dir:     func(dir string) error { s.dir = dir; en.persist(); return nil },
 			Started: func(pid int) { s.pid = pid; en.persist() },

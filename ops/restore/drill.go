@@ -21,7 +21,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/pgtemp"
 	"github.com/opsdeck/opsdeck/ops/pitr"
 	"github.com/opsdeck/opsdeck/ops/postgres"
-	"github.com/opsdeck/opsdeck/ops/proc"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
 
@@ -40,7 +39,7 @@ import (
 const DrillJournalName = "drill-journal.json"
 
 // DrillKinds are what a drill proves, in the CLI's order.
-var DrillKinds = []string{Database, Redis, Config, Full}
+var DrillKinds = []string{Database, Redis, Config, PITR, Full}
 
 // Drill outcomes.
 const (
@@ -75,6 +74,12 @@ type DrillResult struct {
 	Tables int      `json:"tables"`
 	Rows   int64    `json:"rows"`
 	Differ []string `json:"differ,omitempty"`
+	// Head and Reached are a PITR drill's: where the archive's last record
+	// starts and where the instance's replay ended (past it); Databases
+	// how many databases pg_amcheck checked (Tables counts relations).
+	Head      string `json:"head_lsn,omitempty"`
+	Reached   string `json:"reached_lsn,omitempty"`
+	Databases int    `json:"databases,omitempty"`
 	// Missing are the namespaces a config drill found missing live.
 	Missing []string `json:"missing_namespaces,omitempty"`
 	// Parts are a full drill's proofs by component (each with its own
@@ -82,7 +87,8 @@ type DrillResult struct {
 	Parts map[string]*DrillResult `json:"parts,omitempty"`
 	// RTO is the wall time from the start to the proof (the cleanup
 	// after it left out); RPO the set's age when the drill started, the
-	// data a restore of it would have lost.
+	// data a restore of it would have lost (for a PITR drill, the age of
+	// the archive's last write).
 	RTO time.Duration `json:"rto_ns"`
 	RPO time.Duration `json:"rpo_ns"`
 	// Cleaned says the temporary servers and files were removed.
@@ -115,6 +121,9 @@ type drillInstance struct {
 func (e *Engine) buildDrill(ctx context.Context, en *env) error {
 	plan := en.plan
 	plan.Confirm = "drill"
+	if plan.Options.Kind == PITR {
+		return e.buildPITRDrill(en)
+	}
 	plan.Steps = append(plan.Steps, en.preflightStep())
 	kinds := []string{plan.Options.Kind}
 	if plan.Options.Kind == Full {
@@ -249,16 +258,7 @@ func (dd *drillDB) preflight(ctx context.Context) {
 		return
 	}
 	chk("server binaries", health.OK, "PostgreSQL %d's server in %s", dd.major, dd.binDir)
-	work := en.cfg().Restore.WorkDirIn(en.cfg().StateDir)
-	if acct, err := proc.ServiceAccount("postgres"); err != nil {
-		chk("work directory", health.Crit, "%v", err)
-	} else if err := os.MkdirAll(work, 0o755); err != nil {
-		chk("work directory", health.Crit, "restore.work_dir %s: %v", work, err)
-	} else if err := acct.CheckReachable(work); err != nil {
-		chk("work directory", health.Crit, "%v — set restore.work_dir to a directory the %s user can reach (e.g. /var/lib/opsdeck/restore)", err, acct.Name)
-	} else {
-		chk("work directory", health.OK, "%s", work)
-	}
+	checkWorkDir(en, chk)
 }
 
 // instanceStep starts the temporary instance; its undo (which every

@@ -3,6 +3,7 @@ package restore_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -76,5 +77,30 @@ func TestDrillConfigNamesMissingNamespaces(t *testing.T) {
 	}
 	if _, err := f.cs.CoreV1().Namespaces().Get(ctx, f.ns, metav1.GetOptions{}); err == nil {
 		t.Fatal("the dry run created the namespace")
+	}
+}
+
+// TestDrillConfigNamesWhatWouldBeRefused: a ConfigMap made immutable live
+// with other data than the set's would be refused by a restore; the drill
+// fails naming it, and still changes nothing.
+func TestDrillConfigNamesWhatWouldBeRefused(t *testing.T) {
+	f := newConfigFixture(t)
+	ctx := accesstest.Admin(context.Background())
+	cm := f.configMap(t, "settings")
+	immutable := true
+	cm.Immutable = &immutable
+	if _, err := f.cs.CoreV1().ConfigMaps(f.ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.drill(t)
+	d := rep.Drill
+	if err == nil || d.Outcome != oprestore.Failing || len(d.Differ) != 1 || !strings.Contains(d.Differ[0], "settings") || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("drill: %v\n%+v", err, d)
+	}
+	if got := f.configMap(t, "settings"); got.Data["LOG_LEVEL"] != "debug" {
+		t.Errorf("the dry run changed the ConfigMap: %v", got.Data)
+	}
+	if !f.deploymentGone(t) {
+		t.Error("the dry run created the Deployment")
 	}
 }

@@ -31,6 +31,9 @@ type Engine struct {
 	// hooks inject failures in tests: hooks[point] runs at that point and
 	// its error fails the step.
 	hooks map[string]func() error
+	// dirHooks are hooks told a directory (a drill's unpacked data
+	// directory): tests damage it there.
+	dirHooks map[string]func(dir string) error
 }
 
 // New returns a restore engine over a backup engine.
@@ -43,6 +46,14 @@ func (e *Engine) now() time.Time {
 		return e.Backup.Now()
 	}
 	return time.Now()
+}
+
+// dirHook runs the directory hook of point, if any.
+func (e *Engine) dirHook(point, dir string) error {
+	if f := e.dirHooks[point]; f != nil {
+		return f(dir)
+	}
+	return nil
 }
 
 // hook runs the test hook of point, if any.
@@ -133,6 +144,8 @@ func componentsOf(kind string) ([]string, error) {
 		return []string{Config, Database, Redis}, nil
 	case Table, Merge:
 		return []string{Database}, nil
+	case PITR:
+		return []string{PITR}, nil
 	}
 	return nil, fmt.Errorf("unknown restore kind %q: choose database, redis, config or full", kind)
 }
@@ -159,8 +172,19 @@ func (e *Engine) Prepare(ctx context.Context, opts Options, p progress.Func) (pl
 	case opts.Kind == Merge:
 		// From a copy in the live database: no set.
 		m = &backup.Manifest{ID: "live"}
+	case opts.Drill != "" && opts.Kind == PITR:
+		// To the archive's head, from the newest base backup it carries
+		// there (or the one named).
+		id := opts.ID
+		if id == "latest" {
+			id = ""
+		}
+		if pp, err = pitr.Prepare(ctx, e.Backup, pitr.Target{How: "drill: the archive's head"}, id); err != nil {
+			return nil, err
+		}
+		m = pp.Set
 	case opts.Drill != "" && opts.PointInTime != nil:
-		return nil, &ConfigError{errors.New("a drill of the WAL archive (drill pitr) is not available yet")}
+		return nil, &ConfigError{errors.New("a drill recovers to the archive's head: drill pitr takes no target")}
 	case opts.PointInTime != nil:
 		if opts.Kind != Database && opts.Kind != Table {
 			return nil, fmt.Errorf("a point-in-time restore restores the database or tables, not %s", opts.Kind)

@@ -9,6 +9,15 @@ func SetHook(e *Engine, point string, f func() error) {
 	e.hooks[point] = f
 }
 
+// SetDirHook makes f run with a directory at point ("pitr.unpacked":
+// the base backup just unpacked; "pitr.verified": after pg_verifybackup).
+func SetDirHook(e *Engine, point string, f func(dir string) error) {
+	if e.dirHooks == nil {
+		e.dirHooks = map[string]func(string) error{}
+	}
+	e.dirHooks[point] = f
+}
+
 // SetReplayBatch makes Redis replays send pipelines of at most keys keys
 // or bytes bytes until the test ends.
 func SetReplayBatch(t interface{ Cleanup(func()) }, keys, bytes int) {

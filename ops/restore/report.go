@@ -141,12 +141,21 @@ func writeDrill(b *strings.Builder, d *DrillResult) {
 		fmt.Fprintf(b, "| Namespaces missing | %s |\n", cell(strings.Join(d.Missing, ", ")))
 	}
 	fmt.Fprintf(b, "| RTO (to the proof) | %v |\n", d.RTO.Round(time.Second))
-	fmt.Fprintf(b, "| RPO (the set's age) | %v |\n", d.RPO.Round(time.Minute))
+	fmt.Fprintf(b, "| RPO (%s) | %v |\n", RPOSource(d), d.RPO.Round(time.Minute))
 	cleaned := "yes: the temporary servers and files were removed"
 	if !d.Cleaned {
 		cleaned = "NO: the next drill removes what is left"
 	}
 	fmt.Fprintf(b, "| Cleaned up | %s |\n", cleaned)
+}
+
+// RPOSource says what a drill's RPO measures: the set's age, or for a
+// PITR drill the age of the archive's last write.
+func RPOSource(d *DrillResult) string {
+	if d.Proof == ProofRecovery {
+		return "since the archive's last write"
+	}
+	return "the set's age"
 }
 
 // ProofText says what a drill's (or a full drill part's) proof covered.
@@ -161,6 +170,8 @@ func ProofText(d *DrillResult) string {
 		proof = fmt.Sprintf("the loaded server's DEBUG DIGEST equals the one computed from the RDB at backup time (%d databases, %d keys)", d.Tables, d.Rows)
 	case ProofDryRun:
 		proof = fmt.Sprintf("server-side dry run of every object on the live API server (%d objects, %d accepted)", d.Tables, d.Rows)
+	case ProofRecovery:
+		proof = fmt.Sprintf("the unpacked base backup held against its backup_manifest (pg_verifybackup); replay ended at %s, past the archive's last record at %s; pg_amcheck clean on %d relations of %d databases", d.Reached, d.Head, d.Tables, d.Databases)
 	case ProofKeyCounts:
 		proof = fmt.Sprintf("key counts per database only: the set records no digest it can be compared with (%d databases, %d keys)", d.Tables, d.Rows)
 	}

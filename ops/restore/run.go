@@ -101,6 +101,9 @@ func (e *Engine) Run(ctx context.Context, plan *Plan, p progress.Func) (*Report,
 		en.drill.Outcome = drillOutcome(err)
 		en.drill.Target = target
 		en.drill.RPO = rep.Start.Sub(plan.Set.Start)
+		if en.pitr != nil {
+			en.drill.RPO = rep.Start.Sub(en.pitr.Coverage.ToTime)
+		}
 		rep.Drill = en.drill
 	}
 	if path, werr := e.writeReport(rep); werr != nil {

@@ -24,7 +24,11 @@ func (en *env) preflight(ctx context.Context) {
 	if en.drill != nil {
 		// The dump's SHA-256 is checked as it is staged: a drill reads the
 		// set once.
-		en.check("set", "checksums", health.OK, "checked as the dump is staged (SHA-256 at its end)")
+		if en.pitr != nil {
+			en.check("set", "checksums", health.OK, fmt.Sprintf("base backup %s (%s) and its WAL: checked as they are unpacked and staged", en.plan.SetID, progress.Bytes(en.pitr.TarBytes)))
+		} else {
+			en.check("set", "checksums", health.OK, "checked as the dump is staged (SHA-256 at its end)")
+		}
 		en.checkReaderLock()
 		for _, c := range en.components {
 			c.preflight(ctx)

@@ -144,7 +144,8 @@ func withDrills(ctx context.Context, rep health.Report, cfg *config.Config) heal
 		var kinds []string
 		for _, k := range oprestore.DrillKinds {
 			_, drilled := st[k]
-			if drilled || (k == oprestore.Database && cfg.Postgres.DSN != "") || (k == oprestore.Redis && cfg.Redis.URL != "") {
+			if drilled || (k == oprestore.Database && cfg.Postgres.DSN != "") || (k == oprestore.Redis && cfg.Redis.URL != "") ||
+				(k == oprestore.PITR && cfg.Postgres.WAL.Stream) {
 				kinds = append(kinds, k)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -82,5 +83,38 @@ subcommands from scripts and cron.`,
 	root.AddCommand(drill.Command(g))
 	root.AddCommand(wal.Command(g))
 	root.AddCommand(version.Command(g))
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes a wrong number or kind of arguments a usage error
+// (exit 3) in every command, as a flag that does not parse is.
+func usageArgs(c *cobra.Command) {
+	c.SuggestionsMinimumDistance = 2
+	if !c.Runnable() && c.HasSubCommands() {
+		// A group (opsdeck backups): its help, or a mistyped subcommand
+		// named as one, not the help with exit 0.
+		c.Args = cobra.NoArgs
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				if len(args) > 0 && !cmd.HasSubCommands() && strings.HasPrefix(err.Error(), "unknown command") {
+					// cobra.NoArgs's words, for a command that has no subcommands.
+					err = fmt.Errorf("%s takes no arguments (got %q)", cmd.CommandPath(), args[0])
+				}
+				if len(args) > 0 && cmd.HasAvailableSubCommands() {
+					if near := cmd.SuggestionsFor(args[0]); len(near) > 0 {
+						err = fmt.Errorf("%w — did you mean %s?", err, strings.Join(near, " or "))
+					}
+				}
+				return cli.Exit(cli.CodeUsage, err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }

@@ -34,7 +34,7 @@ type flags struct {
 func Command(g *cli.Globals) *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
-		Use:   "drill database|redis|config|full [ID|latest]",
+		Use:   "drill database|redis|config|pitr|full [ID|latest]",
 		Short: "Prove a backup set restorable: restore it into an isolated target, check it exactly, time it, remove it",
 		Long: `Restore a backup set into an isolated target — a temporary PostgreSQL
 instance on this machine (loopback, throwaway directory under
@@ -50,7 +50,14 @@ time, naming the databases that differ; sets taken before the digests
 are proven by their key counts. A config drill applies every object of
 the set to the live API server as a server-side dry run (nothing is
 changed) and reports what would be refused and which namespaces are
-missing. A full drill does the three with a full set, one plan, one
+missing. A pitr drill recovers a base backup (the newest the archive
+carries to its head, or the set named) and every byte of WAL stored after
+it in a private instance, and proves it three ways: pg_verifybackup holds
+the unpacked files against the base backup's backup_manifest before the
+server starts, replay must end past the archive's last whole record (read
+from the stored WAL), and pg_amcheck must find every table and B-tree
+index of every database sound; its RPO is the age of the archive's last
+write. A full drill does the three first with a full set, one plan, one
 history record, each component's proof in the report. Production is never
 changed. The drill holds the backup store as
 a reader (a backup may run beside it, a prune may not) and removes its
@@ -69,6 +76,7 @@ or server binaries, the role), 3 a wrong command line or configuration.`,
   opsdeck drill database --target server
   opsdeck drill redis latest -q
   opsdeck drill config
+  opsdeck drill pitr                  # the newest base backup and all the WAL after it
   opsdeck drill full latest -o json`,
 		Args: cobra.RangeArgs(1, 2),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
@@ -90,7 +98,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		return err
 	}
 	if !slices.Contains(oprestore.DrillKinds, args[0]) {
-		return cli.Exit(cli.CodeUsage, fmt.Errorf("unknown drill %q: choose %s (pitr is not available yet)", args[0], strings.Join(oprestore.DrillKinds, ", ")))
+		return cli.Exit(cli.CodeUsage, fmt.Errorf("unknown drill %q: choose %s", args[0], strings.Join(oprestore.DrillKinds, ", ")))
 	}
 	opts := oprestore.Options{Kind: args[0]}
 	if len(args) == 2 {
@@ -174,7 +182,7 @@ func printReport(w io.Writer, rep *oprestore.Report) {
 		fmt.Fprintf(w, "  missing  namespaces %s\n", strings.Join(d.Missing, ", "))
 	}
 	fmt.Fprintf(w, "  RTO      %v\n", d.RTO.Round(100*time.Millisecond))
-	fmt.Fprintf(w, "  RPO      %v (the set's age)\n", d.RPO.Round(time.Minute))
+	fmt.Fprintf(w, "  RPO      %v (%s)\n", d.RPO.Round(time.Minute), oprestore.RPOSource(d))
 	for _, s := range rep.Steps {
 		fmt.Fprintf(w, "    %-18s %-8s %v\n", s.Name, s.State, s.Took.Round(10*time.Millisecond))
 	}
