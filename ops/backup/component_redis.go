@@ -58,11 +58,15 @@ func (redisComponent) Backup(ctx context.Context, run *ComponentRun) error {
 // them) each database's DEBUG DIGEST with the manifest's: a valid RDB of
 // another set, or one with a value changed, is not this set's snapshot.
 func (redisComponent) Check(_ context.Context, c *ContentCheck) error {
-	d, sum, err := DigestRDB(c.Content, nil)
+	want := c.Record.Redis
+	var rec *RDBDigest
+	if want != nil {
+		rec = want.Digest
+	}
+	d, sum, keys, err := DigestRDBAgainst(c.Content, rec, maxCheckKeys)
 	if err != nil {
 		return err
 	}
-	want := c.Record.Redis
 	if want == nil {
 		return nil
 	}
@@ -78,12 +82,16 @@ func (redisComponent) Check(_ context.Context, c *ContentCheck) error {
 	}
 	if want.Digest != nil && len(want.Digest.Unsupported) == 0 {
 		bad = append(bad, DigestsDiffer(want.Digest.DBs, d.DBs)...)
+		bad = append(bad, keys...)
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("the snapshot does not match its manifest: %s", strings.Join(bad, "; "))
 	}
 	return nil
 }
+
+// maxCheckKeys is how many differing keys a check names.
+const maxCheckKeys = 20
 
 // DigestsDiffer names the databases whose DEBUG DIGEST differs from the
 // recorded one, in order ("db3's digest is …, the set recorded …").

@@ -2,14 +2,18 @@ package backup
 
 import (
 	"crypto/sha1" //nolint:gosec // Redis's DEBUG DIGEST is SHA-1; this reproduces it, it secures nothing
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // RDBDigest is what Redis's DEBUG DIGEST gives for the data of an RDB
@@ -34,6 +38,12 @@ type RDBDigest struct {
 	DBs map[int]string `json:"dbs"`
 	// Keys counts the keys digested per database.
 	Keys map[int]int64 `json:"keys"`
+	// Buckets is, per database, its keys' digests XORed into buckets by
+	// their names (FNV-1a; a power of two of them, four for each key, at
+	// most 1024; 8 bytes each, base64): when a database's digest
+	// differs, the buckets that differ narrow it down to the keys in
+	// them (DigestRDBAgainst). Absent in sets taken before.
+	Buckets map[int]string `json:"buckets,omitempty"`
 	// Unsupported names the value types found that opsdeck cannot digest
 	// (modules, zipmaps): when set, the digests are not
 	// comparable and the proof falls back to key counts.
@@ -61,8 +71,15 @@ const (
 // database and for the whole; onKey (optional) gets each key's value
 // digest.
 func DigestRDB(r io.Reader, onKey KeyDigestFunc) (RDBDigest, RDBSummary, error) {
+	return digestRDB(r, onKey, nil)
+}
+
+// digestRDB is DigestRDB; onDigest (optional) gets each key's part of its
+// database's digest.
+func digestRDB(r io.Reader, onKey KeyDigestFunc, onDigest func(db int, key []byte, kd *[20]byte)) (RDBDigest, RDBSummary, error) {
 	perDB := map[int]*[20]byte{}
-	d := RDBDigest{DBs: map[int]string{}, Keys: map[int]int64{}}
+	buckets := map[int][]uint64{}
+	d := RDBDigest{DBs: map[int]string{}, Keys: map[int]int64{}, Buckets: map[int]string{}}
 	unsupported := map[string]bool{}
 	sum, err := readRDB(r, func(_ int, db int, key []byte, expireAt int64, raw []byte) error {
 		// computeDatasetDigest: the key's name mixed into a zero digest,
@@ -91,8 +108,13 @@ func DigestRDB(r io.Reader, onKey KeyDigestFunc) (RDBDigest, RDBSummary, error) 
 		if acc == nil {
 			acc = new([20]byte)
 			perDB[db] = acc
+			buckets[db] = make([]uint64, maxDigestBuckets)
 		}
 		xorDigest(acc, kd[:])
+		buckets[db][keyBucket(key, maxDigestBuckets)] ^= binary.BigEndian.Uint64(kd[:8])
+		if onDigest != nil {
+			onDigest(db, key, &kd)
+		}
 		d.Keys[db]++
 		return nil
 	})
@@ -120,9 +142,144 @@ func DigestRDB(r io.Reader, onKey KeyDigestFunc) (RDBDigest, RDBSummary, error) 
 			one[i] ^= perDB[db][i]
 		}
 		d.DBs[db] = hex.EncodeToString(one[:])
+		d.Buckets[db] = encodeBuckets(foldBuckets(buckets[db], bucketCount(d.Keys[db])))
 	}
 	d.Dataset = hex.EncodeToString(final[:])
 	return d, sum, nil
+}
+
+// maxDigestBuckets is how many buckets a database's key digests are
+// XORed into as the stream is read, before they are folded to
+// bucketCount's.
+const maxDigestBuckets = 1024
+
+// bucketCount is how many buckets a database of keys keys records: a
+// power of two, four for each key (so that most keys have one to
+// themselves), at most maxDigestBuckets.
+func bucketCount(keys int64) int {
+	n := 1
+	for n < maxDigestBuckets && int64(n) < 4*keys {
+		n *= 2
+	}
+	return n
+}
+
+// keyBucket is key's bucket among n (a power of two): so a key is in
+// bucket i of n exactly when its bucket of maxDigestBuckets is i mod n.
+func keyBucket(key []byte, n int) int {
+	h := fnv.New32a()
+	h.Write(key)
+	return int(h.Sum32() & uint32(n-1))
+}
+
+// foldBuckets XORs maxDigestBuckets buckets down to n.
+func foldBuckets(b []uint64, n int) []uint64 {
+	out := make([]uint64, n)
+	for i, v := range b {
+		out[i%n] ^= v
+	}
+	return out
+}
+
+func encodeBuckets(b []uint64) string {
+	raw := make([]byte, 8*len(b))
+	for i, v := range b {
+		binary.BigEndian.PutUint64(raw[8*i:], v)
+	}
+	return base64.RawStdEncoding.EncodeToString(raw)
+}
+
+func decodeBuckets(s string) ([]uint64, error) {
+	raw, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil || len(raw) == 0 || len(raw)%8 != 0 || len(raw)/8 > maxDigestBuckets || (len(raw)/8)&(len(raw)/8-1) != 0 {
+		return nil, fmt.Errorf("the recorded key buckets do not decode (%d bytes)", len(raw))
+	}
+	out := make([]uint64, len(raw)/8)
+	for i := range out {
+		out[i] = binary.BigEndian.Uint64(raw[8*i:])
+	}
+	return out, nil
+}
+
+// maxNamedKeys is how many keys DigestRDBAgainst names per differing
+// bucket.
+const maxNamedKeys = 8
+
+// DigestRDBAgainst is DigestRDB of an RDB stream that also names the
+// keys whose digests differ from those a set recorded (rec's Buckets; nil
+// or none: no names): per database whose buckets differ, the keys the
+// stream holds in each differing bucket — a bucket holding one key names
+// it (exactly, when the database has as many keys as recorded); one
+// holding several names them as candidates; one holding none says a key
+// is missing. At most limit lines.
+func DigestRDBAgainst(r io.Reader, rec *RDBDigest, limit int) (RDBDigest, RDBSummary, []string, error) {
+	wanted := map[int][]uint64{}
+	if rec != nil && len(rec.Unsupported) == 0 {
+		for db, s := range rec.Buckets {
+			b, err := decodeBuckets(s)
+			if err != nil {
+				return RDBDigest{}, RDBSummary{}, nil, fmt.Errorf("db%d: %w", db, err)
+			}
+			wanted[db] = b
+		}
+	}
+	got := map[int][]uint64{}
+	keys := map[int]map[int][]string{} // db → bucket → keys (at most maxNamedKeys)
+	counts := map[int]map[int]int{}    // db → bucket → keys
+	stored, sum, err := digestRDB(r, nil, func(db int, key []byte, kd *[20]byte) {
+		w, ok := wanted[db]
+		if !ok {
+			return
+		}
+		if got[db] == nil {
+			got[db], keys[db], counts[db] = make([]uint64, len(w)), map[int][]string{}, map[int]int{}
+		}
+		i := keyBucket(key, len(w))
+		got[db][i] ^= binary.BigEndian.Uint64(kd[:8])
+		if counts[db][i]++; len(keys[db][i]) < maxNamedKeys {
+			keys[db][i] = append(keys[db][i], string(key))
+		}
+	})
+	if err != nil || len(wanted) == 0 {
+		return stored, sum, nil, err
+	}
+	var out []string
+	for _, db := range slices.Sorted(maps.Keys(wanted)) {
+		w, g := wanted[db], got[db]
+		if g == nil {
+			g = make([]uint64, len(w))
+		}
+		for i := range w {
+			if w[i] == g[i] {
+				continue
+			}
+			if len(out) == limit {
+				return stored, sum, append(out, "… and more"), nil
+			}
+			ks, n := keys[db][i], counts[db][i]
+			switch {
+			case len(ks) == 0:
+				out = append(out, fmt.Sprintf("db%d: a key the set recorded is missing", db))
+			case len(ks) == 1 && stored.Keys[db] == rec.Keys[db]:
+				out = append(out, fmt.Sprintf("db%d key %q", db, ks[0]))
+			case len(ks) == 1:
+				out = append(out, fmt.Sprintf("db%d key %q, or a key missing beside it", db, ks[0]))
+			case n > len(ks):
+				out = append(out, fmt.Sprintf("db%d: one of %d keys sharing a bucket: %s, …", db, n, quoteAll(ks)))
+			default:
+				out = append(out, fmt.Sprintf("db%d: one of keys %s", db, quoteAll(ks)))
+			}
+		}
+	}
+	return stored, sum, out, nil
+}
+
+func quoteAll(ks []string) string {
+	q := make([]string, len(ks))
+	for i, k := range ks {
+		q[i] = strconv.Quote(k)
+	}
+	return strings.Join(q, ", ")
 }
 
 // xorDigest XORs the SHA-1 of p into d (debug.c's xorDigest).

@@ -167,7 +167,68 @@ func TestDeepVerifyNamesTheDatabaseWithAChangedValue(t *testing.T) {
 		t.Fatalf("deep verify passed: %v %+v", err, res)
 	}
 	msg := strings.Join(res[0].Problems, "; ")
-	if !strings.Contains(msg, "db2's digest is") || strings.Contains(msg, "db0") {
+	if !strings.Contains(msg, "db2's digest is") || strings.Contains(msg, "db0") || !strings.Contains(msg, `db2 key "price:ACME"`) || strings.Contains(msg, "price:INIT") {
 		t.Fatalf("problems: %s", msg)
+	}
+}
+
+// TestDigestBucketsNameTheKeys: a key changed, one removed and one added
+// among 200 are named by the buckets the set recorded; a bucket's keys
+// fold exactly (a key's bucket of n is its bucket of 1024 mod n).
+func TestDigestBucketsNameTheKeys(t *testing.T) {
+	for keys, want := range map[int64]int{0: 1, 1: 4, 2: 8, 3: 16, 200: 1024, 5000: 1024, 1 << 20: 1024} {
+		if n := bucketCount(keys); n != want {
+			t.Errorf("bucketCount(%d) = %d, want %d", keys, n, want)
+		}
+	}
+	for _, k := range []string{"", "a", "price:ACME", "user:42"} {
+		for n := 1; n <= maxDigestBuckets; n *= 2 {
+			if keyBucket([]byte(k), n) != keyBucket([]byte(k), maxDigestBuckets)%n {
+				t.Fatalf("%q: bucket of %d is not the fold of 1024's", k, n)
+			}
+		}
+	}
+	ctx := accesstest.Admin(t.Context())
+	srv := strictRedis(t, "")
+	c := redisClient(t, srv, 1)
+	p := c.Pipeline()
+	for i := range 200 {
+		p.Set(ctx, fmt.Sprintf("k%d", i), i, 0)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	snap := func() []byte {
+		var buf bytes.Buffer
+		if _, err := SnapshotRDB(ctx, srv.URL(), &buf, RDBOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	rec, _, err := DigestRDB(bytes.NewReader(snap()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := decodeBuckets(rec.Buckets[1]); len(b) != 1024 {
+		t.Fatalf("%d buckets for 200 keys", len(b))
+	}
+	_, _, same, err := DigestRDBAgainst(bytes.NewReader(snap()), &rec, 20)
+	if err != nil || len(same) != 0 {
+		t.Fatalf("the same data: %v %v", same, err)
+	}
+	c.Set(ctx, "k17", "changed", 0)
+	c.Del(ctx, "k150")
+	c.Set(ctx, "new", "x", 0)
+	got, _, named, err := DigestRDBAgainst(bytes.NewReader(snap()), &rec, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(named, "; ")
+	t.Log(text)
+	if got.DBs[1] == rec.DBs[1] || len(named) != 3 || !strings.Contains(text, `"k17"`) || !strings.Contains(text, `"new"`) {
+		t.Fatalf("named %q", named)
+	}
+	if _, _, few, _ := DigestRDBAgainst(bytes.NewReader(snap()), &rec, 1); len(few) != 2 || few[1] != "… and more" {
+		t.Fatalf("limit 1: %q", few)
 	}
 }

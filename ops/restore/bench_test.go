@@ -233,65 +233,12 @@ func (d *benchDB) size(b *testing.B, db string) int64 {
 func BenchmarkRestoreVsPgRestore(b *testing.B) {
 	benchEnabled(b)
 	ctx := accesstest.Admin(context.Background())
-	scale := sandbox.EnvInt("OPSDECK_BENCH_SCALE", 16)
-	// Autovacuum is off: the vacuum and analyze of the tables one
-	// contender loaded would otherwise run during the next one's time.
-	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: map[string]string{"autovacuum": "off"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pg.Stop()
-	b.Logf("seeding scale %d (%d price rows)…", scale, sandbox.PostgresSeedPriceRows(scale))
-	seedStart := time.Now()
-	if _, err := sandbox.SeedPostgres(ctx, pg.DSN(), scale); err != nil {
-		b.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, pg.DSNFor("postgres"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	db := &benchDB{pg: pg, conn: conn}
-	dbSize := db.size(b, sandbox.PostgresDatabase)
-	b.Logf("seeded in %s: database %.2f GB", time.Since(seedStart).Round(time.Second), float64(dbSize)/1e9)
-	mt := meter{pgPID: pg.PID()}
-
-	dir := b.TempDir()
-	cfg := config.Default()
-	cfg.Postgres.DSN = pg.DSN()
-	cfg.Backup.Dir = filepath.Join(dir, "store")
-	cfg.StateDir = filepath.Join(dir, "state")
-	cfg.Restore.Writers = nil
-	be, err := backup.New(cfg, "bench", cfg.OpenAudit())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer be.Audit.Close()
+	in := newBenchInputs(b, ctx)
+	defer in.close()
+	db, mt, be, set, comp, fcPath, fcSize, dbSize, scale := in.db, in.mt, in.be, in.set, in.comp, in.fcPath, in.fcSize, in.dbSize, in.scale
 	eng := oprestore.New(be)
 
-	// The two inputs, outside the timing: an opsdeck set and a pg_dump -Fc
-	// file of the same database.
-	var set *backup.Manifest
-	mBackup := mt.measure(b, "opsdeck backup database", func() error {
-		res, err := be.Backup(ctx, backup.Options{Kind: backup.Database})
-		set = res.Manifest
-		return err
-	})
-	comp, _ := set.Component(backup.Database)
-	fcPath := filepath.Join(dir, "fc.dump")
-	mDump := mt.measure(b, "pg_dump -Fc", func() error {
-		f, err := os.Create(fcPath)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		dsn, pw := backup.SplitPassword(pg.DSN())
-		return runner.Exec{}.Run(ctx, runner.Cmd{Path: "pg_dump", Args: []string{"--format=custom", "--no-password", "--dbname=" + dsn}, Env: backup.PgEnv(pw), Stdout: f})
-	})
-	fcSize := sandbox.FileSize(fcPath)
-	b.Logf("inputs: opsdeck set %s (%s raw) in %s; pg_dump -Fc %s in %s", human(set.Size()), human(comp.Files[0].RawSize), mBackup.wall.Round(time.Millisecond), human(fcSize), mDump.wall.Round(time.Millisecond))
-
-	r := &benchRound{b: b, ctx: ctx, db: db, mt: mt, eng: eng, be: be, fcPath: fcPath, tables: len(comp.Postgres.Tables)}
+	r := &benchRound{b: b, ctx: ctx, in: in, db: db, mt: mt, eng: eng, be: be, fcPath: fcPath, tables: len(comp.Postgres.Tables)}
 	rounds := sandbox.EnvInt("OPSDECK_BENCH_ROUNDS", 1)
 	var results []roundResult
 	b.ResetTimer()
@@ -310,11 +257,7 @@ func BenchmarkRestoreVsPgRestore(b *testing.B) {
 		for i, res := range results {
 			v[i] = f(res)
 		}
-		slices.Sort(v)
-		if len(v)%2 == 1 {
-			return v[len(v)/2]
-		}
-		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		return median(v)
 	}
 	ratio := func(a, z time.Duration) float64 { return a.Seconds() / z.Seconds() }
 	wallRatio := med(func(r roundResult) float64 { return ratio(r.ops.wall, r.plain.wall) })
@@ -334,10 +277,121 @@ func BenchmarkRestoreVsPgRestore(b *testing.B) {
 	}
 }
 
+// benchInputs are a restore benchmark's server, seeded, and its two
+// inputs made outside the timing: an opsdeck set and a pg_dump -Fc file
+// of the same database.
+type benchInputs struct {
+	db     *benchDB
+	mt     meter
+	cfg    *config.Config
+	be     *backup.Engine
+	set    *backup.Manifest
+	comp   *backup.Component
+	fcPath string
+	fcSize int64
+	dbSize int64
+	scale  int
+	close  func()
+}
+
+// newBenchInputs starts a PostgreSQL of the bench's own (autovacuum off:
+// the vacuum and analyze of the tables one contender loaded would
+// otherwise run during the next one's time), seeds it at
+// OPSDECK_BENCH_SCALE and makes the inputs.
+func newBenchInputs(b *testing.B, ctx context.Context) *benchInputs {
+	b.Helper()
+	in := &benchInputs{scale: sandbox.EnvInt("OPSDECK_BENCH_SCALE", 16)}
+	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{Settings: map[string]string{"autovacuum": "off"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var closers []func()
+	in.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	closers = append(closers, func() { pg.Stop() })
+	b.Logf("seeding scale %d (%d price rows)…", in.scale, sandbox.PostgresSeedPriceRows(in.scale))
+	seedStart := time.Now()
+	if _, err := sandbox.SeedPostgres(ctx, pg.DSN(), in.scale); err != nil {
+		in.close()
+		b.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, pg.DSNFor("postgres"))
+	if err != nil {
+		in.close()
+		b.Fatal(err)
+	}
+	closers = append(closers, func() { conn.Close(ctx) })
+	in.db = &benchDB{pg: pg, conn: conn}
+	in.dbSize = in.db.size(b, sandbox.PostgresDatabase)
+	b.Logf("seeded in %s: database %.2f GB", time.Since(seedStart).Round(time.Second), float64(in.dbSize)/1e9)
+	in.mt = meter{pgPID: pg.PID()}
+
+	dir := b.TempDir()
+	cfg := config.Default()
+	cfg.Postgres.DSN = pg.DSN()
+	cfg.Backup.Dir = filepath.Join(dir, "store")
+	cfg.StateDir = filepath.Join(dir, "state")
+	cfg.Restore.Writers = nil
+	in.cfg = cfg
+	be, err := backup.New(cfg, "bench", cfg.OpenAudit())
+	if err != nil {
+		in.close()
+		b.Fatal(err)
+	}
+	closers = append(closers, func() { be.Audit.Close() })
+	in.be = be
+	mBackup := in.mt.measure(b, "opsdeck backup database", func() error {
+		res, err := be.Backup(ctx, backup.Options{Kind: backup.Database})
+		in.set = res.Manifest
+		return err
+	})
+	in.comp, _ = in.set.Component(backup.Database)
+	in.fcPath = filepath.Join(dir, "fc.dump")
+	mDump := in.mt.measure(b, "pg_dump -Fc", func() error {
+		f, err := os.Create(in.fcPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		dsn, pw := backup.SplitPassword(pg.DSN())
+		return runner.Exec{}.Run(ctx, runner.Cmd{Path: "pg_dump", Args: []string{"--format=custom", "--no-password", "--dbname=" + dsn}, Env: backup.PgEnv(pw), Stdout: f})
+	})
+	in.fcSize = sandbox.FileSize(in.fcPath)
+	b.Logf("inputs: opsdeck set %s (%s raw) in %s; pg_dump -Fc %s in %s", human(in.set.Size()), human(in.comp.Files[0].RawSize), mBackup.wall.Round(time.Millisecond), human(in.fcSize), mDump.wall.Round(time.Millisecond))
+	return in
+}
+
+// plainRestore times pg_restore -j2 of the pg_dump -Fc file into a new
+// empty database made beforehand, then drops it.
+func (in *benchInputs) plainRestore(b *testing.B, ctx context.Context) (measured, int64) {
+	in.db.exec(b, "CREATE DATABASE "+plainDB+" TEMPLATE template0")
+	in.db.exec(b, "CHECKPOINT")
+	m := in.mt.measure(b, "pg_restore -j2", func() error {
+		dsn, pw := backup.SplitPassword(in.db.pg.DSNFor(plainDB))
+		return runner.Exec{}.Run(ctx, runner.Cmd{Path: "pg_restore", Args: []string{"-j2", "--no-password", "--dbname=" + dsn, in.fcPath}, Env: backup.PgEnv(pw)})
+	})
+	size := in.db.size(b, plainDB)
+	in.db.drop(b, plainDB)
+	return m, size
+}
+
+// median is the median of v (sorted in place).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
 // benchRound runs the contenders of one round on the bench's server.
 type benchRound struct {
 	b      *testing.B
 	ctx    context.Context
+	in     *benchInputs
 	db     *benchDB
 	mt     meter
 	eng    *oprestore.Engine
@@ -376,14 +430,7 @@ func (r *benchRound) run() roundResult {
 	var res roundResult
 
 	// (a) plain pg_restore -j2 into an empty database made beforehand.
-	db.exec(b, "CREATE DATABASE "+plainDB+" TEMPLATE template0")
-	db.exec(b, "CHECKPOINT")
-	res.plain = mt.measure(b, "pg_restore -j2", func() error {
-		dsn, pw := backup.SplitPassword(db.pg.DSNFor(plainDB))
-		return runner.Exec{}.Run(ctx, runner.Cmd{Path: "pg_restore", Args: []string{"-j2", "--no-password", "--dbname=" + dsn, r.fcPath}, Env: backup.PgEnv(pw)})
-	})
-	res.plainSize = db.size(b, plainDB)
-	db.drop(b, plainDB)
+	res.plain, res.plainSize = r.in.plainRestore(b, ctx)
 
 	// (b) opsdeck without the safety backup: the restore and verify steps
 	// from the run's clock, the run as a whole beside them.

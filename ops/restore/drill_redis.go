@@ -239,7 +239,8 @@ func (dr *drillRedis) keyCounts(ctx context.Context) (map[int]int64, error) {
 }
 
 // fileDiffer names the databases whose digest in the stored RDB is not
-// the recorded one.
+// the recorded one and, when the set recorded its key buckets, the keys
+// (backup.DigestRDBAgainst).
 func (dr *drillRedis) fileDiffer(ctx context.Context) ([]string, error) {
 	en := dr.en
 	rc, err := backup.OpenFile(ctx, en.eng.Backup.Store, en.plan.SetID, dr.comp.Files[0], en.ids)
@@ -247,12 +248,16 @@ func (dr *drillRedis) fileDiffer(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	d, _, err := backup.DigestRDB(rc, nil)
+	rec := dr.comp.Redis.Digest
+	d, _, keys, err := backup.DigestRDBAgainst(rc, rec, maxDifferKeys)
 	if err != nil {
 		return nil, err
 	}
-	return backup.DigestsDiffer(dr.comp.Redis.Digest.DBs, d.DBs), nil
+	return append(backup.DigestsDiffer(rec.DBs, d.DBs), keys...), nil
 }
+
+// maxDifferKeys is how many differing keys a Redis drill names.
+const maxDifferKeys = 20
 
 func unionDBs(a, b map[int]int64) map[int]bool {
 	out := map[int]bool{}

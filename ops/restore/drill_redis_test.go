@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -169,7 +170,8 @@ func TestDrillRedisAlteredValueFailsNamingTheDatabase(t *testing.T) {
 		t.Fatal("the drill proved an altered set")
 	}
 	d := rep.Drill
-	if d.Outcome != oprestore.Failing || !strings.Contains(err.Error(), "db2's digest") || strings.Contains(err.Error(), "db0") {
+	if d.Outcome != oprestore.Failing || !strings.Contains(err.Error(), "db2's digest") || strings.Contains(err.Error(), "db0") ||
+		!slices.Contains(d.Differ, `db2 key "price:ACME"`) || strings.Contains(err.Error(), "queue") {
 		t.Fatalf("err %v, result %+v", err, d)
 	}
 	f.assertClean()
