@@ -65,10 +65,11 @@ type BackupEvery struct {
 	Redis    time.Duration `yaml:"redis" json:"redis"`       // default 24h
 	Config   time.Duration `yaml:"config" json:"config"`     // default 168h (weekly)
 	Logs     time.Duration `yaml:"logs" json:"logs"`         // default 24h
+	Base     time.Duration `yaml:"base" json:"base"`         // default 168h (weekly)
 }
 
 // Of returns a component's interval ("database", "redis", "config",
-// "logs"), 0 for any other.
+// "logs", "base"), 0 for any other.
 func (e BackupEvery) Of(component string) time.Duration {
 	switch component {
 	case "database":
@@ -79,14 +80,16 @@ func (e BackupEvery) Of(component string) time.Duration {
 		return e.Config
 	case "logs":
 		return e.Logs
+	case "base":
+		return e.Base
 	}
 	return 0
 }
 
 // DefaultBackupEvery is the reference system's schedule: daily but the
-// weekly config.
+// weekly config, and a weekly base backup beside the WAL archive.
 func DefaultBackupEvery() BackupEvery {
-	return BackupEvery{Database: 24 * time.Hour, Redis: 24 * time.Hour, Config: 7 * 24 * time.Hour, Logs: 24 * time.Hour}
+	return BackupEvery{Database: 24 * time.Hour, Redis: 24 * time.Hour, Config: 7 * 24 * time.Hour, Logs: 24 * time.Hour, Base: 7 * 24 * time.Hour}
 }
 
 // BackupScheduleMargin is how late a scheduled backup may be before the

@@ -98,8 +98,11 @@ func JudgeSets(sets []backup.Set, recs []DrillRecord, components []string, every
 }
 
 // newestProven is the drill of the newest set holding component c that a
-// drill proved.
+// drill proved (a base backup's: a PITR drill).
 func newestProven(sets []backup.Set, proven map[string]DrillRecord, c string) (DrillRecord, bool) {
+	if c == backup.Base {
+		c = PITR
+	}
 	for _, s := range sets {
 		if r, ok := proven[s.ID]; ok && slices.Contains(r.Components, c) {
 			return r, true

@@ -74,12 +74,14 @@ func TestJudgeSets(t *testing.T) {
 		set("20260301_020000", 10*time.Hour, true, "database", "redis"),
 		set("20260220_040000", 9*24*time.Hour, true, "config"),
 		set("20260215_020000", 14*24*time.Hour, true, "database", "redis", "config"),
+		set("20260214_010000", 15*24*time.Hour, true, "base"),
 	}
 	recs := []oprestore.DrillRecord{
 		{Components: []string{"database"}, Set: "20260215_020000", Start: now.Add(-13 * 24 * time.Hour), Outcome: oprestore.Proven},
 		{Components: []string{"database"}, Set: "20260301_020000", Start: now.Add(-time.Hour), Outcome: oprestore.Failing},
+		{Kind: oprestore.PITR, Components: []string{oprestore.PITR}, Set: "20260214_010000", Start: now.Add(-2 * 24 * time.Hour), Outcome: oprestore.Proven},
 	}
-	rs := oprestore.JudgeSets(sets, recs, []string{"database", "redis", "config", "logs"}, config.DefaultBackupEvery(), now)
+	rs := oprestore.JudgeSets(sets, recs, []string{"database", "redis", "config", "logs", "base"}, config.DefaultBackupEvery(), now)
 	want := []struct {
 		name   string
 		status health.Status
@@ -89,6 +91,8 @@ func TestJudgeSets(t *testing.T) {
 		{"set/redis", health.OK, []string{"verified 20260301_020000", "no set proven by a drill"}},
 		{"set/config", health.Warn, []string{"verified 20260220_040000"}},
 		{"set/logs", health.Warn, []string{"no verified logs set"}},
+		// A weekly base backup, 15 days old; proven by a PITR drill.
+		{"set/base", health.Warn, []string{"verified 20260214_010000", "proven 20260214_010000 (drill 2026-02-27)"}},
 	}
 	if len(rs) != len(want) {
 		t.Fatalf("%d lines: %+v", len(rs), rs)

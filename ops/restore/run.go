@@ -301,6 +301,9 @@ func (e *Engine) revert(ctx context.Context, plan *Plan, rep *Report, last int, 
 // describeTarget names what the plan replaces, for the audit log.
 func (p *Plan) describeTarget() string {
 	t := p.Target
+	if p.Options.Kind == PITR {
+		return "a private instance recovered from base backup " + p.SetID + " to the archive's head"
+	}
 	var parts []string
 	if t.Database != "" {
 		parts = append(parts, "database "+t.Database+"@"+t.Postgres)

@@ -175,9 +175,10 @@ func setLines(ctx context.Context, cfg *config.Config, recs []oprestore.DrillRec
 			Hint: "check backup.dir or backup.s3 and the store's credentials"}}
 	}
 	var comps []string
-	for _, c := range backup.AllComponents {
+	for _, c := range append(slices.Clone(backup.AllComponents), backup.Base) {
 		_, held := backup.Latest(sets, c, false)
-		if held || (c == backup.Database && cfg.Postgres.DSN != "") || (c == backup.Redis && cfg.Redis.URL != "") {
+		if held || (c == backup.Database && cfg.Postgres.DSN != "") || (c == backup.Redis && cfg.Redis.URL != "") ||
+			(c == backup.Base && cfg.Postgres.WAL.Stream) {
 			comps = append(comps, c)
 		}
 	}
