@@ -3,9 +3,12 @@ package restore_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opsdeck/opsdeck/ops/access/accesstest"
@@ -78,6 +81,43 @@ func TestDrillPITR(t *testing.T) {
 		md, _ := os.ReadFile(rep.Path)
 		if !strings.Contains(string(md), "pg_amcheck clean") || !strings.Contains(string(md), "since the archive's last write") {
 			t.Errorf("report:\n%s", md)
+		}
+	})
+
+	t.Run("killed", func(t *testing.T) {
+		cfgPath := filepath.Join(t.TempDir(), "opsdeck.yaml")
+		if err := f.cfg.Write(cfgPath); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), childEnv+"=after:database.recover", "OPSDECK_RESTORE_TEST_CONFIG="+cfgPath,
+			"OPSDECK_RESTORE_TEST_DRILL="+config.DrillInstance, "OPSDECK_RESTORE_TEST_DRILL_KIND="+oprestore.PITR)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		_ = cmd.Run()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("the child was not killed: %s", stderr.String())
+		}
+		data, err := os.ReadFile(filepath.Join(f.cfg.StateDir, oprestore.DrillJournalName))
+		var j oprestore.Journal
+		if err == nil {
+			err = json.Unmarshal(data, &j)
+		}
+		if err != nil || j.Database == nil || j.Database.Instance == "" {
+			t.Fatalf("journal %v %s", err, data)
+		}
+		rep, err := drill(t, f.engine())
+		if err != nil {
+			t.Fatalf("the next drill: %v", err)
+		}
+		if !strings.Contains(strings.Join(rep.Steps[0].Notes, "\n"), "did not finish: removing what it left") {
+			t.Errorf("the next drill does not say it cleaned up: %v", rep.Steps[0].Notes)
+		}
+		if _, err := os.Stat(j.Database.Instance); err == nil {
+			t.Errorf("the killed drill's instance directory %s is left", j.Database.Instance)
+		}
+		if pid := j.Database.InstancePID; pid > 0 && syscall.Kill(pid, 0) == nil {
+			t.Errorf("the killed drill's server (pid %d) still runs", pid)
 		}
 	})
 
