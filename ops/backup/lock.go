@@ -109,6 +109,7 @@ type Lock struct {
 	use    LockUse
 	store  *lockfile.Lock
 	backup *lockfile.Lock // LockBackup only
+	lease  *lease         // a store shared between hosts (lease.go)
 }
 
 // BackupLockPath is the second lock a backup holds Exclusive beside the
@@ -123,9 +124,24 @@ func AcquireLock(s Store, action, user string) (*Lock, error) {
 }
 
 // AcquireLockFor takes the store lock in use for action without waiting;
-// a refusal is a *LockedError naming the holders.
+// a refusal is a *LockedError naming the holders. On a store shared
+// between hosts (S3) it takes the store-side lease too (lease.go); its
+// refusal is a *LeaseError.
 func AcquireLockFor(s Store, use LockUse, action, user string) (*Lock, error) {
 	h := lockfile.Self(action, user)
+	l, err := acquireLocal(s, use, h)
+	if err != nil || !leased(s) {
+		return l, err
+	}
+	if l.lease, err = acquireLease(s, use, h); err != nil {
+		l.Release()
+		return nil, err
+	}
+	return l, nil
+}
+
+// acquireLocal takes the local lock files of use.
+func acquireLocal(s Store, use LockUse, h Holder) (*Lock, error) {
 	switch use {
 	case LockReader:
 		l, err := lockfile.Acquire(s.LockPath(), lockfile.Shared, h)
@@ -185,6 +201,6 @@ func (l *Lock) Release() error {
 	if l == nil {
 		return nil
 	}
-	err := l.store.Release()
-	return errors.Join(err, l.backup.Release())
+	err := l.lease.release()
+	return errors.Join(err, l.store.Release(), l.backup.Release())
 }

@@ -29,7 +29,7 @@ type Object struct {
 
 // ObjectPrefixes are the top folders objects may live under. A set's ID
 // never looks like one, so the sets' listing skips them.
-var ObjectPrefixes = []string{"wal/"}
+var ObjectPrefixes = []string{"wal/", leasePrefix}
 
 // CheckObjectKey refuses a key that is not a relative, clean path of
 // letters, digits, '.', '_' and '-' under one of ObjectPrefixes.
