@@ -71,8 +71,9 @@ docs: ## Regenerate the CLI reference in docs/cli from the commands
 	OPSDECK_SKIP_INTEGRATION=1 $(GO) test ./cmd/opsdeck -run '^TestCLIReference$$' -update-docs -count=1
 
 .PHONY: update-golden
-update-golden: ## Regenerate golden files under testdata/
+update-golden: ## Regenerate golden files under testdata/ (the -o json schemas: new fields only)
 	$(GO) test ./tui/... -update
+	$(GO) test ./cmd/opsdeck/commands -run '^TestSchemaFields$$' -update -count=1
 
 .PHONY: clean
 clean: ## Remove build output

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 )
@@ -38,10 +40,14 @@ func TestBackupCLI(t *testing.T) {
 		t.Fatalf("backup redis: %+v", r)
 	}
 	r = opsdeck(t, nil, "--config", cfgPath, "backups", "list", "-o", "json")
-	var raw []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil || len(raw) != 1 {
+	var list struct {
+		Schema string           `json:"schema"`
+		Items  []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list.Items) != 1 || list.Schema != "opsdeck.backups.list/v1" {
 		t.Fatalf("list -o json: %v %+v", err, r)
 	}
+	raw := list.Items
 	id := raw[0]["id"].(string)
 	if raw[0]["verify_state"] != "verified" || raw[0]["kind"] != "redis" {
 		t.Fatalf("row %v", raw[0])
@@ -92,7 +98,7 @@ func TestBackupCLIWrongInput(t *testing.T) {
 		{"ids and all", []string{"backups", "verify", "--all", "20261125_020000"}, 3, "not both"},
 		{"unknown set", []string{"backups", "show", "20200101_000000"}, 3, "no backup set 20200101_000000"},
 		{"verify empty store", []string{"backups", "verify"}, 1, "no backup sets"},
-		{"bad output", []string{"backups", "list", "-o", "yaml"}, 3, "unknown output format"},
+		{"bad output", []string{"backups", "list", "-o", "xml"}, 3, "unknown output format"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,19 +198,32 @@ func TestExitCodesOneRule(t *testing.T) {
 		{3, []string{"backups", "verify", unknown}},
 		{3, []string{"restore", "redis", unknown, "--dry-run"}},
 	} {
-		for _, format := range []string{"text", "json"} {
+		for _, format := range []string{"text", "json", "yaml"} {
 			args := append([]string{"--config", cfgPath}, tc.args...)
 			args = append(args, "-o", format)
 			r := opsdeck(t, nil, args...)
 			if r.code != tc.code {
 				t.Errorf("opsdeck %s -o %s: exit %d, want %d\n%s%s", strings.Join(tc.args, " "), format, r.code, tc.code, r.stdout, r.stderr)
 			}
-			if format == "json" && r.stdout != "" && !json.Valid([]byte(r.stdout)) {
-				t.Errorf("opsdeck %s -o json: stdout is not one JSON document:\n%s", strings.Join(tc.args, " "), r.stdout)
+			if format == "text" || r.stdout == "" {
+				continue
+			}
+			// One document, an object that names its schema.
+			doc := []byte(r.stdout)
+			if format == "yaml" {
+				var err error
+				if doc, err = yaml.YAMLToJSON(doc); err != nil {
+					t.Errorf("opsdeck %s -o yaml: %v\n%s", strings.Join(tc.args, " "), err, r.stdout)
+					continue
+				}
+			}
+			var top struct{ Schema string }
+			if err := json.Unmarshal(doc, &top); err != nil || !strings.HasPrefix(top.Schema, "opsdeck.") {
+				t.Errorf("opsdeck %s -o %s: stdout is not one document with a schema (%v):\n%s", strings.Join(tc.args, " "), format, err, r.stdout)
 			}
 		}
 	}
-	if r := opsdeck(t, nil, "--config", cfgPath, "backups", "list", "-o", "yaml"); r.code != 3 {
+	if r := opsdeck(t, nil, "--config", cfgPath, "backups", "list", "-o", "xml"); r.code != 3 {
 		t.Errorf("an unknown format: exit %d, want 3", r.code)
 	}
 }

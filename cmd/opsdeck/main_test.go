@@ -175,7 +175,7 @@ func TestBadInput(t *testing.T) {
 		{"typo stops check", []string{"--config", typo, "check"}, 3, []string{"opsdeck.yaml:3:1"}},
 		{"bad duration", []string{"--config", badType, "config", "validate"}, 3, []string{"opsdeck.yaml:2:10", "timeouts.check"}},
 		{"missing config", []string{"--config", "/nonexistent/opsdeck.yaml", "check"}, 3, []string{"/nonexistent/opsdeck.yaml"}},
-		{"bad output", []string{"check", "-o", "yaml"}, 3, []string{`unknown output format "yaml"`}},
+		{"bad output", []string{"check", "-o", "xml"}, 3, []string{`unknown output format "xml"`, "-o text, -o json or -o yaml"}},
 		{"bad target", []string{"check", "--target", "mysql"}, 3, []string{`unknown target "mysql"`}},
 		{"unknown command", []string{"chek"}, 3, []string{`unknown command "chek"`, "did you mean check?"}},
 		{"extra argument", []string{"backups", "show", "20260101_000000", "more"}, 3, []string{"accepts 1 arg(s), received 2"}},

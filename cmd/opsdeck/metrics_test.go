@@ -101,7 +101,7 @@ timeouts: {check: 2s, connect: 1s}
 		code int
 		want []string
 	}{
-		{"bad output", []string{"metrics", "-o", "yaml"}, 3, []string{`unknown output format "yaml"`}},
+		{"bad output", []string{"metrics", "-o", "xml"}, 3, []string{`unknown output format "xml"`}},
 		{"bad source", []string{"metrics", "--source", "mysql"}, 3, []string{`unknown source "mysql": choose from postgres, redis`}},
 		{"extra argument", []string{"metrics", "now"}, 3, []string{`opsdeck metrics takes no arguments (got "now")`}},
 		{"bad config", []string{"--config", writeConfig(t, "metrics: {interval: 1}\n"), "metrics"}, 3, []string{"a bare number has no unit"}},

@@ -2,13 +2,16 @@ package main_test
 
 import (
 	"encoding/json"
+	"maps"
 	"runtime"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestVersion: opsdeck version and --version print one line, -o json the
-// version document with its schema.
+// version document with its schema, -o yaml the same document.
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version"}, {"--version"}} {
 		r := opsdeck(t, nil, args...)
@@ -29,5 +32,12 @@ func TestVersion(t *testing.T) {
 	}
 	if _, ok := doc["date"]; !ok {
 		t.Errorf("version -o json has no date: %v", doc)
+	}
+	// -o yaml is the same document.
+	y := opsdeck(t, nil, "version", "-o", "yaml")
+	j, err := yaml.YAMLToJSON([]byte(y.stdout))
+	var ydoc map[string]string
+	if err != nil || json.Unmarshal(j, &ydoc) != nil || y.code != 0 || !strings.HasPrefix(y.stdout, "schema: opsdeck.version/v1\n") || !maps.Equal(ydoc, doc) {
+		t.Errorf("version -o yaml: exit %d, %v: %q; want %v", y.code, err, y.stdout, doc)
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 )
 
+// schema is `opsdeck backup -o json`.
+var schema = cli.NewSchema[result]("opsdeck.backup/v1", "backup")
+
 // Command returns `opsdeck backup`.
 func Command(g *cli.Globals) *cobra.Command {
 	var (
@@ -77,8 +80,8 @@ lock, the role, read-only) · 3 bad configuration.`,
 			defer stop()
 			p := g.Printer(cmd, out)
 			res, err := eng.Backup(ctx, backup.Options{Kind: args[0], Tags: tags, Progress: p.Progress(quiet)})
-			if p.JSON() {
-				if perr := p.PrintJSON(jsonResult(res, err)); perr != nil {
+			if p.Structured() {
+				if perr := p.PrintDocument(schema, jsonResult(res, err)); perr != nil {
 					return perr
 				}
 				if err != nil {

@@ -18,6 +18,14 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
+// The documents of -o json.
+var (
+	listSchema   = cli.NewSchema[[]Row]("opsdeck.backups.list/v1", "backups list")
+	showSchema   = cli.NewSchema[backup.Set]("opsdeck.backups.show/v1", "backups show")
+	verifySchema = cli.NewSchema[VerifyOutput]("opsdeck.backups.verify/v1", "backups verify")
+	pruneSchema  = cli.NewSchema[backup.PruneResult]("opsdeck.backups.prune/v1", "backups prune")
+)
+
 // Command returns `opsdeck backups`.
 func Command(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -92,7 +100,7 @@ func listCommand(g *cli.Globals) *cobra.Command {
 				rows = append(rows, r)
 			}
 			p := g.Printer(cmd, out)
-			return p.Result(rows, func() error {
+			return p.Result(listSchema, rows, func() error {
 				if len(rows) == 0 {
 					fmt.Fprintf(p.Out, "no backup sets in %s — take one with: opsdeck backup database\n", eng.Store)
 					return nil
@@ -136,7 +144,7 @@ func showCommand(g *cli.Globals) *cobra.Command {
 				return cli.Fail(err)
 			}
 			p := g.Printer(cmd, out)
-			return p.Result(s, func() error {
+			return p.Result(showSchema, s, func() error {
 				p.Manifest(s.Manifest)
 				_, err := fmt.Fprintf(p.Out, "verify: %s\n", s.VerifyState())
 				return err
@@ -199,7 +207,7 @@ could not be read.`,
 					err = werr
 				}
 			}
-			if perr := p.Result(VerifyOutput{Sets: results, WAL: archives}, func() error {
+			if perr := p.Result(verifySchema, VerifyOutput{Sets: results, WAL: archives}, func() error {
 				for _, r := range results {
 					fmt.Fprintf(p.Out, "%s  %-13s  %d file(s)\n", r.ID, r.State(), r.Files)
 					for _, pr := range r.Problems {
@@ -216,7 +224,7 @@ could not be read.`,
 			if err != nil {
 				if len(results) > 0 || len(archives) > 0 {
 					// A damaged set: refused, as the restore would refuse it.
-					if p.JSON() {
+					if p.Structured() {
 						return cli.ExitSilently(cli.CodeRefused)
 					}
 					return cli.Exit(cli.CodeRefused, err)
@@ -302,14 +310,14 @@ backup, a verify or a restore running refuses it (exit 2), naming each.`,
 				return cli.Fail(err)
 			}
 			if dryRun {
-				return p.Result(plan, func() error { return printPlan(p, plan.Plan) })
+				return p.Result(pruneSchema, plan, func() error { return printPlan(p, plan.Plan) })
 			}
 			dels := plan.Plan.Deletes()
 			// Nothing to delete asks nothing, but still goes through Prune:
 			// it checks the session's role and records the run.
 			nothing := len(dels) == 0 && len(plan.Plan.Leftovers) == 0
 			if !yes && !nothing {
-				if !p.JSON() {
+				if !p.Structured() {
 					if err := printPlan(p, plan.Plan); err != nil {
 						return err
 					}
@@ -324,7 +332,7 @@ backup, a verify or a restore running refuses it (exit 2), naming each.`,
 				}
 			}
 			res, err := eng.Prune(ctx, backup.PruneOptions{Progress: p.Progress(true)})
-			if perr := p.Result(res, func() error {
+			if perr := p.Result(pruneSchema, res, func() error {
 				switch {
 				case nothing && err == nil:
 					if err := printPlan(p, res.Plan); err != nil {

@@ -19,6 +19,9 @@ import (
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
+// schema is `opsdeck check -o json`.
+var schema = cli.NewSchema[health.Report]("opsdeck.check/v1", "check")
+
 // Command returns `opsdeck check`.
 func Command(g *cli.Globals) *cobra.Command {
 	var (
@@ -58,7 +61,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 				cfg.Timeouts.Check = timeout
 			}
 			p := g.Printer(cmd, out)
-			if cfg.Path == "" && !p.JSON() {
+			if cfg.Path == "" && !p.Structured() {
 				fmt.Fprintf(p.Err, "opsdeck: no config file (looked in %s); checking what the environment names\n",
 					strings.Join(config.SearchPaths(), ", "))
 			}
@@ -72,7 +75,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 			if quiet {
 				shown = onlyProblems(rep)
 			}
-			if err := p.Result(rep, func() error { return printText(p, shown) }); err != nil {
+			if err := p.Result(schema, rep, func() error { return printText(p, shown) }); err != nil {
 				return err
 			}
 			if code := rep.Status.ExitCode(); code != 0 {

@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/ops/backup"
@@ -17,30 +21,36 @@ import (
 	"github.com/opsdeck/opsdeck/ops/progress"
 )
 
-// Output is the -o flag: text or json.
+// Output is the -o flag: text, json or yaml.
 type Output string
 
-// Register adds -o/--output to a command.
+// Formats are the values of -o: text for people, json and yaml for
+// scripts (the same document in both: docs/json.md).
+var Formats = []string{"text", "json", "yaml"}
+
+// Register adds -o/--output to a command, with its shell completion.
 func (o *Output) Register(cmd *cobra.Command) {
 	*o = "text"
-	cmd.Flags().StringVarP((*string)(o), "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP((*string)(o), "output", "o", "text", "output format: text, json or yaml (docs/json.md)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(Formats, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // Validate rejects an unknown output format.
 func (o Output) Validate() error {
-	if o != "text" && o != "json" {
-		return Exit(3, fmt.Errorf("unknown output format %q: use -o text or -o json", string(o)))
+	if !slices.Contains(Formats, string(o)) {
+		return Exit(3, fmt.Errorf("unknown output format %q: use -o text, -o json or -o yaml", string(o)))
 	}
 	return nil
 }
 
-// JSON reports whether JSON output was asked for.
-func (o Output) JSON() bool { return o == "json" }
+// Structured reports whether a document was asked for (-o json or
+// -o yaml) rather than text.
+func (o Output) Structured() bool { return o == "json" || o == "yaml" }
 
-// Printer is how a command prints: its result on Out, as indented JSON
-// with -o json or as text (aligned tables, statuses coloured on a
-// terminal), and its progress on Err as timed lines. Every command prints
-// through one.
+// Printer is how a command prints: its result on Out, as a document (-o
+// json: indented JSON; -o yaml: the same document as YAML) or as text
+// (aligned tables, statuses coloured on a terminal), and its progress on
+// Err as timed lines. Every command prints through one.
 type Printer struct {
 	// Out takes the result; Err the progress, warnings and questions.
 	Out, Err io.Writer
@@ -58,32 +68,133 @@ func (g *Globals) Printer(cmd *cobra.Command, out Output) *Printer {
 	return &Printer{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), Format: out, Terminal: g.IsTerminal(os.Stdout), Colour: g.Colour(os.Stdout)}
 }
 
-// JSON reports whether -o json was asked for.
-func (p *Printer) JSON() bool { return p.Format.JSON() }
+// Structured reports whether -o json or -o yaml was asked for.
+func (p *Printer) Structured() bool { return p.Format.Structured() }
 
-// Result prints v as JSON with -o json; else text prints it.
-func (p *Printer) Result(v any, text func() error) error {
-	if p.JSON() {
-		return p.PrintJSON(v)
+// Result prints v as the document s with -o json or -o yaml; else text
+// prints it.
+func (p *Printer) Result(s *Schema, v any, text func() error) error {
+	if p.Structured() {
+		return p.PrintDocument(s, v)
 	}
 	return text()
 }
 
-// PrintJSON writes v to Out as indented JSON.
-func (p *Printer) PrintJSON(v any) error {
-	enc := json.NewEncoder(p.Out)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+// PrintDocument writes v to Out as the document s: indented JSON, or
+// YAML with -o yaml.
+func (p *Printer) PrintDocument(s *Schema, v any) error {
+	doc, err := s.Document(v)
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	if p.Format == "yaml" {
+		b, err := toYAML(doc)
+		if err != nil {
+			return fmt.Errorf("%s as YAML: %w", s.ID, err)
+		}
+		out.Write(b)
+	} else {
+		if err := json.Indent(&out, doc, "", "  "); err != nil {
+			return fmt.Errorf("%s: %w", s.ID, err)
+		}
+		out.WriteByte('\n')
+	}
+	_, err = p.Out.Write(out.Bytes())
+	return err
 }
 
-// PrintJSONLine writes v to Out as one line of JSON, for a stream of
-// results (--watch into a pipe).
-func (p *Printer) PrintJSONLine(v any) error {
-	enc := json.NewEncoder(p.Out)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+// PrintStream writes v to Out as one document s of a stream (--watch
+// into a pipe): a line of JSON, or a YAML document after a "---" line.
+func (p *Printer) PrintStream(s *Schema, v any) error {
+	doc, err := s.Document(v)
+	if err != nil {
+		return err
+	}
+	if p.Format == "yaml" {
+		b, err := toYAML(doc)
+		if err != nil {
+			return fmt.Errorf("%s as YAML: %w", s.ID, err)
+		}
+		doc = append([]byte("---\n"), b...)
+	} else {
+		doc = append(doc, '\n')
+	}
+	_, err = p.Out.Write(doc)
+	return err
 }
+
+// toYAML is the JSON document doc as YAML: the same fields in the same
+// order, strings quoted where a YAML reader would take them for
+// something else.
+func toYAML(doc []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	v, err := yamlValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.MarshalWithOptions(v, yaml.Indent(2), yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true))
+}
+
+// yamlValue reads the next JSON value of dec as what the YAML encoder
+// writes alike: objects as ordered maps, numbers as numbers and strings
+// that read as numbers quoted (the encoder leaves "1e3" plain; it writes
+// keys itself, so a key of that shape would read back as a number).
+func yamlValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok := tok.(type) {
+	case json.Delim:
+		if tok == '[' {
+			list := []any{}
+			for dec.More() {
+				v, err := yamlValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				list = append(list, v)
+			}
+			_, err := dec.Token()
+			return list, err
+		}
+		obj := yaml.MapSlice{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := yamlValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			obj = append(obj, yaml.MapItem{Key: k, Value: v})
+		}
+		_, err := dec.Token()
+		return obj, err
+	case json.Number:
+		if i, err := tok.Int64(); err == nil {
+			return i, nil
+		}
+		if u, err := strconv.ParseUint(tok.String(), 10, 64); err == nil {
+			return u, nil
+		}
+		return tok.Float64()
+	case string:
+		if _, err := strconv.ParseFloat(tok, 64); err == nil {
+			return quoted(tok), nil
+		}
+	}
+	return tok, nil // a string, a bool or nil
+}
+
+// quoted is a string written in double quotes.
+type quoted string
+
+// MarshalYAML writes q as a double-quoted scalar.
+func (q quoted) MarshalYAML() ([]byte, error) { return json.Marshal(string(q)) }
 
 // Table is an aligned text table on Out: columns two spaces apart.
 type Table struct{ tw *tabwriter.Writer }
@@ -118,7 +229,7 @@ func (p *Printer) Status(s health.Status) string {
 }
 
 // Clip shortens s to n runes, the last one an ellipsis, so that one long
-// value does not push a table off the screen (-o json carries it whole).
+// value does not push a table off the screen (-o json and -o yaml carry it whole).
 func Clip(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {

@@ -12,6 +12,9 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 )
 
+// showSchema is `opsdeck config show -o json`: the configuration, redacted.
+var showSchema = cli.NewSchema[config.Config]("opsdeck.config.show/v1", "config show")
+
 // Command returns `opsdeck config` and its subcommands.
 func Command(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -68,7 +71,7 @@ func showCmd(g *cli.Globals) *cobra.Command {
 			}
 			red := cfg.Redacted()
 			p := g.Printer(cmd, out)
-			return p.Result(red, func() error {
+			return p.Result(showSchema, red, func() error {
 				b, err := red.YAML()
 				if err != nil {
 					return err

@@ -30,6 +30,9 @@ type flags struct {
 	quiet  bool
 }
 
+// schema is `opsdeck drill -o json`: the drill's restore report.
+var schema = cli.NewSchema[oprestore.Report]("opsdeck.drill/v1", "drill")
+
 // Command returns `opsdeck drill`.
 func Command(g *cli.Globals) *cobra.Command {
 	f := &flags{}
@@ -126,7 +129,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	p := g.Printer(cmd, f.out)
-	events := p.Progress(f.quiet || p.JSON())
+	events := p.Progress(f.quiet || p.Structured())
 	eng := oprestore.New(be)
 	plan, err := eng.Prepare(ctx, opts, events)
 	if err != nil {
@@ -137,7 +140,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	}
 	rep, err := eng.Run(ctx, plan, events)
 	if rep != nil {
-		if perr := p.Result(rep, func() error { printReport(p.Out, rep); return nil }); perr != nil {
+		if perr := p.Result(schema, rep, func() error { printReport(p.Out, rep); return nil }); perr != nil {
 			return perr
 		}
 	}

@@ -37,6 +37,9 @@ type flags struct {
 	stderrIsTerminal   func() bool
 }
 
+// schema is `opsdeck maintain -o json`.
+var schema = cli.NewSchema[opmaintain.Report]("opsdeck.maintain/v1", "maintain")
+
 // Command returns `opsdeck maintain`.
 func Command(g *cli.Globals) *cobra.Command {
 	return newCommand(g, func() bool { return g.IsTerminal(os.Stdin) }, func() bool { return g.IsTerminal(os.Stderr) })
@@ -186,7 +189,7 @@ func (f *flags) validate(mode opmaintain.Mode, cmd *cobra.Command) error {
 func run(ctx context.Context, cmd *cobra.Command, p *cli.Printer, e *opmaintain.Engine, mode opmaintain.Mode, f *flags) error {
 	defer e.Close()
 	var runProgress progress.Func
-	if !p.JSON() && f.stderrIsTerminal() {
+	if !p.Structured() && f.stderrIsTerminal() {
 		runProgress = p.Progress(false)
 	}
 	rep, err := e.Run(ctx, opmaintain.Options{
@@ -204,7 +207,7 @@ func run(ctx context.Context, cmd *cobra.Command, p *cli.Printer, e *opmaintain.
 	if err != nil {
 		return cli.Exit(3, err)
 	}
-	text := !p.JSON() && f.report != "-"
+	text := !p.Structured() && f.report != "-"
 	if text {
 		// The findings first, so that the questions come with their reasons.
 		if err := printText(p, rep, f.quiet, f.verbose); err != nil {
@@ -221,8 +224,8 @@ func run(ctx context.Context, cmd *cobra.Command, p *cli.Printer, e *opmaintain.
 	}
 	// JSON once the actions are done; the Markdown report on stdout
 	// replaces it.
-	if p.JSON() && f.report != "-" {
-		if err := p.PrintJSON(rep); err != nil {
+	if p.Structured() && f.report != "-" {
+		if err := p.PrintDocument(schema, rep); err != nil {
 			return err
 		}
 	}
@@ -298,7 +301,7 @@ func act(ctx context.Context, cmd *cobra.Command, p *cli.Printer, e *opmaintain.
 		return
 	}
 	var actProgress progress.Func
-	if !p.JSON() {
+	if !p.Structured() {
 		actProgress = p.Progress(false)
 	}
 	e.ApplyAll(ctx, rep, chosen, actProgress)

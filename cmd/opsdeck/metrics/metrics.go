@@ -41,7 +41,8 @@ then the firing alerts: Alertmanager's when alertmanager.url is set, else the
 same threshold rules evaluated by opsdeck.
 
 With --watch it keeps sampling and prints a fresh report every interval
-(one JSON object per line with -o json) until Ctrl-C.
+(one JSON object per line with -o json, a YAML document after each ---
+line with -o yaml) until Ctrl-C.
 
 Exit codes follow the Nagios convention: 0 ok · 1 warn · 2 crit · 3 unknown.`,
 		Example: `  opsdeck metrics
@@ -201,7 +202,7 @@ func (r *runner) watch(ctx context.Context, p *cli.Printer) error {
 		}
 		first = nil
 		rep := r.report(ctx)
-		if p.Terminal && !p.JSON() {
+		if p.Terminal && !p.Structured() {
 			fmt.Fprint(p.Out, "\x1b[H\x1b[2J") // a terminal: each report on a clean screen
 		}
 		if err := r.print(p, rep); err != nil {

@@ -11,13 +11,16 @@ import (
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 )
 
+// schema is `opsdeck metrics -o json`, one document per report.
+var schema = cli.NewSchema[Report]("opsdeck.metrics/v1", "metrics")
+
 // print prints one report: JSON (one line of it while watching), or the
 // series, the firing alerts and a summary.
 func (r *runner) print(p *cli.Printer, rep Report) error {
-	if p.JSON() && r.watching {
-		return p.PrintJSONLine(rep)
+	if p.Structured() && r.watching {
+		return p.PrintStream(schema, rep)
 	}
-	return p.Result(rep, func() error { return printText(p, rep) })
+	return p.Result(schema, rep, func() error { return printText(p, rep) })
 }
 
 func printText(p *cli.Printer, rep Report) error {

@@ -12,6 +12,16 @@ import (
 	opmon "github.com/opsdeck/opsdeck/ops/monitoring"
 )
 
+// Rendered is `opsdeck monitoring render -o json`: the files written and
+// the warnings.
+type Rendered struct {
+	Files    []string `json:"files"`
+	Warnings []string `json:"warnings"`
+}
+
+// renderSchema is `opsdeck monitoring render -o json`.
+var renderSchema = cli.NewSchema[Rendered]("opsdeck.monitoring.render/v1", "monitoring render")
+
 // Command returns `opsdeck monitoring`.
 func Command(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -76,10 +86,7 @@ write is left alone (the command fails) unless --force.`,
 				return cli.Exit(1, err)
 			}
 			p := g.Printer(cmd, o)
-			return p.Result(struct {
-				Files    []string `json:"files"`
-				Warnings []string `json:"warnings"`
-			}{written, append([]string{}, rendered.Warnings...)}, func() error {
+			return p.Result(renderSchema, Rendered{written, append([]string{}, rendered.Warnings...)}, func() error {
 				printText(p, out, written, rendered.Warnings)
 				return nil
 			})

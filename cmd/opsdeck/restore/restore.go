@@ -49,6 +49,13 @@ type flags struct {
 	stdinIsTerminal func() bool
 }
 
+// The documents of -o json: the report of a restore (or a recover), the
+// plan of a dry run or a refused restore.
+var (
+	reportSchema = cli.NewSchema[oprestore.Report]("opsdeck.restore/v1", "restore")
+	planSchema   = cli.NewSchema[oprestore.Plan]("opsdeck.restore.plan/v1", "restore")
+)
+
 // Command returns `opsdeck restore`.
 func Command(g *cli.Globals) *cobra.Command {
 	return newCommand(g, func() bool { return g.IsTerminal(os.Stdin) })
@@ -251,7 +258,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		}
 	}
 	eng := oprestore.New(be)
-	events := p.Progress(f.quiet || p.JSON())
+	events := p.Progress(f.quiet || p.Structured())
 	if args[0] == "recover" {
 		return f.recover(cmd, p, eng, cfg, events)
 	}
@@ -261,12 +268,12 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	}
 	blocked := plan.Blocked()
 	switch {
-	case !p.JSON():
+	case !p.Structured():
 		printPlan(p.Out, plan)
 	case f.dryRun || blocked != nil:
 		// One JSON document: the plan when it is all there is to say,
 		// the report when the restore runs.
-		if err := p.PrintJSON(plan); err != nil {
+		if err := p.PrintDocument(planSchema, plan); err != nil {
 			return err
 		}
 	}
@@ -274,7 +281,7 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 		// The same code for text and JSON: the plan says why.
 		return cli.Exit(cli.CodeRefused, fmt.Errorf("%w — nothing was changed", blocked))
 	}
-	if f.dryRun && p.JSON() {
+	if f.dryRun && p.Structured() {
 		return nil
 	}
 	if f.dryRun {
@@ -295,11 +302,11 @@ func (f *flags) run(cmd *cobra.Command, g *cli.Globals, args []string) error {
 	}
 	rep, err := eng.Run(ctx, plan, events)
 	if rep != nil {
-		if perr := p.Result(rep, func() error { printReport(p.Out, rep); return nil }); perr != nil {
+		if perr := p.Result(reportSchema, rep, func() error { printReport(p.Out, rep); return nil }); perr != nil {
 			return perr
 		}
 	}
-	if err == nil && opts.Kind == oprestore.Table && !p.JSON() {
+	if err == nil && opts.Kind == oprestore.Table && !p.Structured() {
 		printMergeHints(ctx, p.Out, eng, plan)
 	}
 	switch {
@@ -432,7 +439,7 @@ func (f *flags) recover(cmd *cobra.Command, p *cli.Printer, eng *oprestore.Engin
 	}
 	rep, err := eng.Recover(context.WithoutCancel(cmd.Context()), events)
 	if rep != nil {
-		if perr := p.Result(rep, func() error { printReport(stdout, rep); return nil }); perr != nil {
+		if perr := p.Result(reportSchema, rep, func() error { printReport(stdout, rep); return nil }); perr != nil {
 			return perr
 		}
 	}

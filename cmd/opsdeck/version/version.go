@@ -14,6 +14,9 @@ import (
 // Line is what `opsdeck --version` prints after "opsdeck version ".
 func Line() string { return version.Get().Line() }
 
+// schema is `opsdeck version -o json`: the version package names it.
+var schema = cli.NewSchema[version.Info](version.Schema, "version")
+
 // Command returns `opsdeck version`.
 func Command(g *cli.Globals) *cobra.Command {
 	var out cli.Output
@@ -35,7 +38,7 @@ version.`,
 			}
 			p := g.Printer(cmd, out)
 			i := version.Get()
-			return p.Result(i, func() error {
+			return p.Result(schema, i, func() error {
 				_, err := fmt.Fprintf(p.Out, "opsdeck version %s\n", i.Line())
 				return err
 			})

@@ -15,6 +15,9 @@ import (
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 )
 
+// findSchema is `opsdeck wal find -o json`.
+var findSchema = cli.NewSchema[pitr.Found]("opsdeck.wal.find/v1", "wal find")
+
 func findCommand(g *cli.Globals) *cobra.Command {
 	var out cli.Output
 	var since, until, share string
@@ -68,11 +71,11 @@ damaged · 3 bad flags or configuration.`,
 			}
 			defer done()
 			p := g.Printer(cmd, out)
-			f, err := pitr.Find(ctx, eng, o, p.Progress(quiet || p.JSON()))
+			f, err := pitr.Find(ctx, eng, o, p.Progress(quiet || p.Structured()))
 			if err != nil {
 				return cli.Fail(err)
 			}
-			return p.Result(f, func() error { return printFound(p, f) })
+			return p.Result(findSchema, f, func() error { return printFound(p, f) })
 		},
 	}
 	out.Register(cmd)

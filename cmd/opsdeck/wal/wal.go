@@ -16,6 +16,12 @@ import (
 	opwal "github.com/opsdeck/opsdeck/ops/wal"
 )
 
+// The documents of -o json (wal stream's a stream of them).
+var (
+	streamSchema = cli.NewSchema[StateLine]("opsdeck.wal.stream/v1", "wal stream")
+	statusSchema = cli.NewSchema[Status]("opsdeck.wal.status/v1", "wal status")
+)
+
 // Command returns `opsdeck wal`.
 func Command(g *cli.Globals) *cobra.Command {
 	cmd := &cobra.Command{
@@ -119,8 +125,8 @@ func printState(p *cli.Printer, st opwal.State, event string) {
 		Received: st.Received.String(), Durable: st.Durable.String(), ServerEnd: st.ServerEnd.String(),
 		LagBytes: int64(st.ServerEnd) - int64(st.Durable), LastDurable: st.LastDurable, Error: st.Err, Event: event,
 	}
-	if p.JSON() {
-		_ = p.PrintJSONLine(line)
+	if p.Structured() {
+		_ = p.PrintStream(streamSchema, line)
 		return
 	}
 	switch {
@@ -178,7 +184,7 @@ stream (its settings, the role) · 3 bad configuration.`,
 			if st.Archives, err = eng.ReadWALOverviews(ctx, backup.WALStarts(sets)); err != nil {
 				return cli.Fail(err)
 			}
-			err = p.Result(st, func() error { return printStatus(p, st) })
+			err = p.Result(statusSchema, st, func() error { return printStatus(p, st) })
 			if err != nil {
 				return err
 			}
