@@ -59,6 +59,9 @@ type dbRestore struct {
 	// the staging and pg_restore, tmp is its temporary instance.
 	stagePath     string
 	beforeRestore func(context.Context) error
+	// prepareTarget, when set, makes the server the scratch database goes
+	// on (a drill's temporary instance) while the dump is staged.
+	prepareTarget func(context.Context) error
 	tmp           *drillInstance
 }
 

@@ -63,10 +63,18 @@ func (d *dbRestore) swapStep() *Step {
 // --jobs needs a file it can seek), makes the scratch database and runs
 // pg_restore into it.
 func (d *dbRestore) restore(ctx context.Context) error {
-	// The scratch database is made while the dump is staged.
+	// The scratch database (and a drill's instance) is made while the dump
+	// is staged.
 	var created error
 	var wg sync.WaitGroup
-	wg.Go(func() { created = d.createScratch(ctx) })
+	wg.Go(func() {
+		if d.prepareTarget != nil {
+			if created = d.prepareTarget(ctx); created != nil {
+				return
+			}
+		}
+		created = d.createScratch(ctx)
+	})
 	staged := d.stage(ctx)
 	wg.Wait()
 	defer d.removeDump()

@@ -199,9 +199,6 @@ func (e *Engine) buildDatabaseDrill(en *env) error {
 	en.db = d
 	en.components = append(en.components, dd)
 	add := func(steps ...*Step) { plan.Steps = append(plan.Steps, steps...) }
-	if !dd.server {
-		add(dd.instanceStep())
-	}
 	restore := &Step{
 		Name: "database.restore", Component: backup.Database,
 		Title: fmt.Sprintf("Restore the dump into %s (pg_restore --jobs %d)", plan.Target.Database, en.cfg().Restore.Jobs),
@@ -209,6 +206,12 @@ func (e *Engine) buildDatabaseDrill(en *env) error {
 	}
 	if dd.server {
 		restore.Undo, restore.undo = "Drop the scratch database "+d.scratch, d.dropScratch
+	} else {
+		// The instance starts while the dump is staged.
+		d.prepareTarget = dd.startInstance
+		restore.Title = fmt.Sprintf("Start a temporary PostgreSQL %d on 127.0.0.1 in restore.work_dir while the dump is staged, then restore the dump into it (pg_restore --jobs %d)", dd.major, en.cfg().Restore.Jobs)
+		restore.Undo = "Stop the temporary instance and remove its directory"
+		restore.undo = func(context.Context) error { return d.tmp.remove(en) }
 	}
 	add(restore, &Step{
 		Name: "database.prove", Component: backup.Database,
@@ -261,45 +264,38 @@ func (dd *drillDB) preflight(ctx context.Context) {
 	checkWorkDir(en, chk)
 }
 
-// instanceStep starts the temporary instance; its undo (which every
-// drill runs at the end) stops it and removes its directory.
-func (dd *drillDB) instanceStep() *Step {
+// startInstance starts the temporary instance (while the dump is staged:
+// dbRestore.prepareTarget); the restore step's undo, which every drill
+// runs at the end, stops it and removes its directory.
+func (dd *drillDB) startInstance(ctx context.Context) error {
 	d := dd.d
-	return &Step{
-		Name: "drill.instance", Component: backup.Database,
-		Title: fmt.Sprintf("Start a temporary PostgreSQL %d on 127.0.0.1 in restore.work_dir", dd.major),
-		Undo:  "Stop the temporary instance and remove its directory",
-		do: func(ctx context.Context) error {
-			if dd.binErr != nil {
-				return &RefusedError{dd.binErr}
-			}
-			d.tmp = &drillInstance{}
-			cfg := dd.en.cfg()
-			inst, err := pgtemp.Start(ctx, pgtemp.Options{
-				BinDir: dd.binDir, BaseDir: cfg.Restore.WorkDirIn(cfg.StateDir),
-				// A throwaway cluster: nothing needs to survive a crash.
-				Settings: map[string]string{
-					"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-					"wal_level": "minimal", "max_wal_senders": "0", "max_wal_size": "4GB",
-					"maintenance_work_mem": "256MB", "autovacuum": "off",
-				},
-				Hooks: pgtemp.Hooks{
-					Dir:     func(dir string) error { d.tmp.dir = dir; dd.en.persist(); return nil },
-					Started: func(pid int) { d.tmp.pid = pid; dd.en.persist() },
-				},
-			})
-			if err != nil {
-				return fmt.Errorf("start the temporary instance: %w", err)
-			}
-			d.tmp.inst = inst
-			d.dsn = inst.DSN("postgres")
-			d.server = fmt.Sprintf("127.0.0.1:%d", inst.Port)
-			dd.en.plan.Target.Postgres = d.server
-			dd.en.note("temporary instance on %s (pid %d, %s)", d.server, inst.PID(), inst.Dir)
-			return dd.en.eng.hook("instance")
-		},
-		undo: func(context.Context) error { return d.tmp.remove(dd.en) },
+	if dd.binErr != nil {
+		return &RefusedError{dd.binErr}
 	}
+	d.tmp = &drillInstance{}
+	cfg := dd.en.cfg()
+	inst, err := pgtemp.Start(ctx, pgtemp.Options{
+		BinDir: dd.binDir, BaseDir: cfg.Restore.WorkDirIn(cfg.StateDir),
+		// A throwaway cluster: nothing needs to survive a crash.
+		Settings: map[string]string{
+			"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+			"wal_level": "minimal", "max_wal_senders": "0", "max_wal_size": "4GB",
+			"maintenance_work_mem": "256MB", "autovacuum": "off",
+		},
+		Hooks: pgtemp.Hooks{
+			Dir:     func(dir string) error { d.tmp.dir = dir; dd.en.persist(); return nil },
+			Started: func(pid int) { d.tmp.pid = pid; dd.en.persist() },
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("start the temporary instance: %w", err)
+	}
+	d.tmp.inst = inst
+	d.dsn = inst.DSN("postgres")
+	d.server = fmt.Sprintf("127.0.0.1:%d", inst.Port)
+	dd.en.plan.Target.Postgres = d.server
+	dd.en.note("temporary instance on %s (pid %d, %s)", d.server, inst.PID(), inst.Dir)
+	return dd.en.eng.hook("instance")
 }
 
 // remove stops the instance and removes its directory; after a kill it
