@@ -84,6 +84,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 	out.Register(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "bound on each target's check (default timeouts.check, 5s)")
 	cmd.Flags().StringSliceVar(&targets, "target", nil, "check only these targets: "+strings.Join(health.Targets, ","))
+	cli.FlagWords(cmd, "target", health.Targets...)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the checks that are not ok")
 	return cmd
 }

@@ -24,6 +24,7 @@ type Output string
 func (o *Output) Register(cmd *cobra.Command) {
 	*o = "text"
 	cmd.Flags().StringVarP((*string)(o), "output", "o", "text", "output format: text or json")
+	FlagWords(cmd, "output", "text", "json")
 }
 
 // Validate rejects an unknown output format.
