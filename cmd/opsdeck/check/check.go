@@ -145,7 +145,7 @@ func withDrills(ctx context.Context, rep health.Report, cfg *config.Config) heal
 		var kinds []string
 		for _, k := range oprestore.DrillKinds {
 			_, drilled := st[k]
-			if drilled || (k == oprestore.Database && cfg.Postgres.DSN != "") || (k == oprestore.Redis && cfg.Redis.URL != "") ||
+			if drilled || (k == oprestore.Database && cfg.Postgres.Configured()) || (k == oprestore.Redis && cfg.Redis.URL != "") ||
 				(k == oprestore.PITR && cfg.Postgres.WAL.Stream) {
 				kinds = append(kinds, k)
 			}
@@ -178,7 +178,7 @@ func setLines(ctx context.Context, cfg *config.Config, recs []oprestore.DrillRec
 	var comps []string
 	for _, c := range backup.AllComponents {
 		_, held := backup.Latest(sets, c, false)
-		if held || (c == backup.Database && cfg.Postgres.DSN != "") || (c == backup.Redis && cfg.Redis.URL != "") {
+		if held || (c == backup.Database && cfg.Postgres.Configured()) || (c == backup.Redis && cfg.Redis.URL != "") {
 			comps = append(comps, c)
 		}
 	}
