@@ -53,7 +53,7 @@ func (baseComponent) OnItsOwn() bool { return true }
 
 func (baseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	cfg := run.Config()
-	if cfg.Postgres.DSN == "" {
+	if !cfg.Postgres.Configured() {
 		return errors.New("no PostgreSQL configured — set postgres.dsn (or DATABASE_URL / PGHOST…)")
 	}
 	bb := baseBackup{
@@ -274,7 +274,7 @@ type clientVersion struct {
 // The caller must call pre.client before it returns.
 func (b baseBackup) preflight(ctx context.Context) (basePreflight, error) {
 	var pre basePreflight
-	_, password := SplitPassword(b.dsn)
+	_, password := ClientConnection(b.dsn)
 	pre.secrets = []string{password}
 	pre.bin = PgBin(b.binDir, "pg_basebackup")
 	versionCh := make(chan error, 1)
@@ -353,7 +353,7 @@ func BaseBackupArgs(dsnWithoutPassword, label string) []string {
 // backup_manifest are kept, and at the end the members are held against
 // the manifest. It returns the facts and the manifest's bytes.
 func (b baseBackup) stream(ctx context.Context, pre basePreflight, w io.Writer, onLine func(string)) (*BaseFacts, []byte, error) {
-	dsn, password := SplitPassword(b.dsn)
+	dsn, password := ClientConnection(b.dsn)
 	tee := newHandoff(1<<20, 4)
 	type scanned struct {
 		t   *BaseTar

@@ -29,7 +29,7 @@ func (databaseComponent) Restorable() bool { return true }
 
 func (databaseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	cfg := run.Config()
-	if cfg.Postgres.DSN == "" {
+	if !cfg.Postgres.Configured() {
 		return errors.New("no PostgreSQL configured — set postgres.dsn (or DATABASE_URL / PGHOST…)")
 	}
 	var total atomic.Int64

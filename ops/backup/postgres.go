@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	"github.com/opsdeck/opsdeck/ops/runner"
@@ -105,10 +107,51 @@ func PgDumpArgs(dsnWithoutPassword, snapshot string) []string {
 	return args
 }
 
-// PgEnv is the environment for pg_dump and pg_restore: the password in
-// PGPASSWORD, never in argv.
+// BackupAppName is the application_name of the backup and restore
+// engines' sessions and client programs, unless the DSN or PGAPPNAME names
+// one.
+const BackupAppName = "opsdeck-backup"
+
+// ClientConnection is how a PostgreSQL client program (pg_dump,
+// pg_restore, pg_basebackup) reaches the server pgx connects to for dsn:
+// the DSN without its password for its argument list, and the password
+// pgx resolved for PGPASSWORD (see PgEnv).
+//
+// Only the password is resolved here. The program gets the same DSN and
+// inherits opsdeck's environment (the runner adds to os.Environ), so
+// libpq reads PGSERVICE and PGSERVICEFILE, PGSSLMODE, PGSSLROOTCERT,
+// PGSSLCERT, PGSSLKEY, PGTARGETSESSIONATTRS… under the same precedence
+// as pgx did (the DSN's parameters, then the service file, then the
+// variables). Rebuilding those as explicit arguments would lose what
+// pgx's parsed Config does not keep (the sslmode behind a TLS
+// configuration, file paths). The password is the exception: pgx finds
+// it in the DSN, PGPASSWORD, the service file or the password file
+// (PGPASSFILE, ~/.pgpass) matched against the DSN's host, port, database
+// and user, and handing the program the very password pgx found keeps
+// the two from diverging on a password-file line libpq would match
+// differently; it is also a known secret the runner can remove from the
+// program's error lines.
+func ClientConnection(dsn string) (dsnWithoutPassword, password string) {
+	dsnWithoutPassword, password = SplitPassword(dsn)
+	if password == "" {
+		if pc, err := pgconn.ParseConfig(dsn); err == nil {
+			password = pc.Password
+		}
+	}
+	return dsnWithoutPassword, password
+}
+
+// PgEnv is what pg_dump and pg_restore get on top of opsdeck's
+// environment: the password in PGPASSWORD, never in argv, and the
+// application name and connect timeout unless the environment sets them
+// (the DSN's own win over both, in libpq as in pgx).
 func PgEnv(password string) []string {
-	env := []string{"PGAPPNAME=opsdeck-backup", "PGCONNECT_TIMEOUT=10"}
+	var env []string
+	for _, kv := range [][2]string{{"PGAPPNAME", BackupAppName}, {"PGCONNECT_TIMEOUT", "10"}} {
+		if os.Getenv(kv[0]) == "" {
+			env = append(env, kv[0]+"="+kv[1])
+		}
+	}
 	if password != "" {
 		env = append(env, "PGPASSWORD="+password)
 	}
@@ -143,7 +186,7 @@ var tableRE = regexp.MustCompile(`dumping contents of table "?([^"]+)"?`)
 // while pg_dump runs with --snapshot), so they are what a restore of this
 // dump must show.
 func (p postgresDump) dump(ctx context.Context, w io.Writer) (*PostgresFacts, []string, error) {
-	dsn, password := SplitPassword(p.dsn)
+	dsn, password := ClientConnection(p.dsn)
 	secrets := []string{password}
 	// pg_dump --version runs while the connection is made: Debian's
 	// pg_dump is a Perl wrapper that takes about a tenth of a second to
@@ -298,11 +341,7 @@ func connectBackup(ctx context.Context, dsn string, timeout time.Duration, secre
 	if err != nil {
 		return nil, nil, errors.New("postgres.dsn does not parse — fix it (see opsdeck config validate)")
 	}
-	cfg.ConnectTimeout = timeout
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
-	cfg.RuntimeParams["application_name"] = "opsdeck-backup"
+	postgres.Defaults(&cfg.Config, BackupAppName, timeout)
 	postgres.Trace(cfg)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

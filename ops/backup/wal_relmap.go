@@ -62,7 +62,7 @@ func relMapsToPrune(c *WALCatalog, from pgwal.LSN) []WALObject {
 func (e *Engine) ReadLiveRelMap(ctx context.Context) (*pgwal.RelMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, password := SplitPassword(e.Config.Postgres.DSN)
+	_, password := ClientConnection(e.Config.Postgres.DSN)
 	conn, _, err := connectBackup(ctx, e.Config.Postgres.DSN, e.Config.Timeouts.Connect, []string{password})
 	if err != nil {
 		return nil, err

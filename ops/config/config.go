@@ -44,9 +44,18 @@ type Config struct {
 // DATABASE_URL, then to libpq's PG* environment variables.
 type PostgresConfig struct {
 	DSN string `yaml:"dsn" json:"dsn"`
+	// Env names the variables of LibpqServerEnv that name the server
+	// when DSN is empty (set by ApplyEnv). The DSN is then "": pgx reads
+	// libpq's environment when it parses it, and pg_dump, pg_restore and
+	// psql inherit the same environment.
+	Env []string `yaml:"-" json:"-"`
 	// WAL is the continuous archive of the cluster's WAL (ops/wal).
 	WAL WALConfig `yaml:"wal" json:"wal"`
 }
+
+// Configured reports whether a PostgreSQL server is named, by the DSN or
+// by libpq's environment (Env).
+func (p PostgresConfig) Configured() bool { return p.DSN != "" || len(p.Env) > 0 }
 
 // RedisConfig names the Redis server to watch. An empty URL falls back to REDIS_URL.
 type RedisConfig struct {

@@ -16,22 +16,22 @@ const (
 	EnvS3SecretKey = "AWS_SECRET_ACCESS_KEY"
 )
 
-// libpqEnv maps libpq's environment variables to keyword DSN keys, in the
-// order they are written.
-var libpqEnv = []struct{ env, key string }{
-	{"PGHOST", "host"},
-	{"PGPORT", "port"},
-	{"PGUSER", "user"},
-	{"PGPASSWORD", "password"},
-	{"PGDATABASE", "dbname"},
-	{"PGSSLMODE", "sslmode"},
-}
+// LibpqServerEnv are libpq's environment variables that name a server to
+// connect to: with one of them set and no DSN, PostgreSQL is configured
+// by the environment. The others (PGPASSFILE, PGSERVICEFILE, PGSSLMODE,
+// PGSSLROOTCERT, PGCONNECT_TIMEOUT, PGAPPNAME, PGTARGETSESSIONATTRS…)
+// only shape a connection; pgx reads all of them when it parses the DSN.
+var LibpqServerEnv = []string{"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSERVICE"}
 
 // ApplyEnv fills settings the file left empty from the environment:
 //
-//   - postgres.dsn from DATABASE_URL, else a keyword DSN built from
-//     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (and PGSSLMODE) when
-//     any of the first five is set;
+//   - postgres.dsn from DATABASE_URL; else, when one of LibpqServerEnv is
+//     set, the DSN stays empty and postgres.Env names them: libpq's
+//     environment is not copied into the DSN but read by pgx itself when
+//     it parses the DSN (pgconn.ParseConfig: PGSERVICE with
+//     PGSERVICEFILE, PGPASSFILE, PGSSL*, PGCONNECT_TIMEOUT, PGAPPNAME,
+//     PGTARGETSESSIONATTRS…), so the DSN's own parameters win over the
+//     service file, which wins over the other variables, as in libpq;
 //   - redis.url from REDIS_URL;
 //   - backup.s3.access_key and secret_key from AWS_ACCESS_KEY_ID and
 //     AWS_SECRET_ACCESS_KEY;
@@ -46,8 +46,8 @@ func (c *Config) ApplyEnv() {
 		if v := os.Getenv(EnvDatabaseURL); v != "" {
 			c.Postgres.DSN = v
 			m.env["postgres.dsn"] = EnvDatabaseURL
-		} else if dsn, vars := libpqDSN(); dsn != "" {
-			c.Postgres.DSN = dsn
+		} else if vars := libpqServerVars(); len(vars) > 0 {
+			c.Postgres.Env = vars
 			m.env["postgres.dsn"] = strings.Join(vars, ", $")
 		}
 	}
@@ -80,33 +80,13 @@ func (c *Config) ApplyEnv() {
 	}
 }
 
-// libpqDSN builds a keyword DSN from libpq's environment variables and
-// returns the names of those it used; "" when none of the connection
-// variables is set.
-func libpqDSN() (string, []string) {
-	var parts, vars []string
-	found := false
-	for _, e := range libpqEnv {
-		v := os.Getenv(e.env)
-		if v == "" {
-			continue
+// libpqServerVars returns those of LibpqServerEnv that are set.
+func libpqServerVars() []string {
+	var vars []string
+	for _, name := range LibpqServerEnv {
+		if os.Getenv(name) != "" {
+			vars = append(vars, name)
 		}
-		if e.env != "PGSSLMODE" {
-			found = true
-		}
-		parts = append(parts, e.key+"="+quoteDSNValue(v))
-		vars = append(vars, e.env)
 	}
-	if !found {
-		return "", nil
-	}
-	return strings.Join(parts, " "), vars
-}
-
-// quoteDSNValue quotes a keyword DSN value when libpq requires it.
-func quoteDSNValue(v string) string {
-	if v != "" && !strings.ContainsAny(v, " \t\n\r'\\") {
-		return v
-	}
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	return vars
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,10 +26,10 @@ func TestEnvOverrides(t *testing.T) {
 			wantDSNFrom: "DATABASE_URL",
 		},
 		{
+			// Not copied into the DSN: pgx reads them when it parses it.
 			name:        "libpq variables",
 			env:         map[string]string{"PGHOST": "db", "PGPORT": "5433", "PGUSER": "app", "PGPASSWORD": "p w'd", "PGDATABASE": "stocks", "PGSSLMODE": "require"},
-			wantDSN:     `host=db port=5433 user=app password='p w\'d' dbname=stocks sslmode=require`,
-			wantDSNFrom: "PGHOST, $PGPORT, $PGUSER, $PGPASSWORD, $PGDATABASE, $PGSSLMODE",
+			wantDSNFrom: "PGHOST, $PGPORT, $PGUSER, $PGPASSWORD, $PGDATABASE",
 		},
 		{
 			name: "PGSSLMODE alone is not a target",
@@ -73,6 +74,9 @@ func TestEnvOverrides(t *testing.T) {
 			}
 			if cfg.ReadOnly != tt.wantRO {
 				t.Errorf("read_only = %v, want %v", cfg.ReadOnly, tt.wantRO)
+			}
+			if cfg.Postgres.Configured() != (tt.wantDSN != "" || tt.wantDSNFrom != "") {
+				t.Errorf("Configured = %v", cfg.Postgres.Configured())
 			}
 			if got := cfg.EnvSource("postgres.dsn"); got != tt.wantDSNFrom {
 				t.Errorf("EnvSource = %q, want %q", got, tt.wantDSNFrom)
@@ -129,5 +133,43 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 	}
 	if strings.Contains(msg, "hunter2") {
 		t.Errorf("password leaked: %q", msg)
+	}
+}
+
+// TestLibpqEnvironmentAsPgxReadsIt: with no DSN, PGSERVICE (in the file
+// PGSERVICEFILE names) configures PostgreSQL, the password comes from
+// PGPASSFILE, both as pgx parses them; the service's password is a
+// secret; a DSN's own parameters win over the service and the variables.
+func TestLibpqEnvironmentAsPgxReadsIt(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	service := filepath.Join(dir, "pg_service.conf")
+	os.WriteFile(service, []byte("[stock]\nhost=db.internal\nport=6543\ndbname=stocks\nuser=ops\nsslmode=disable\n"), 0o600)
+	pass := filepath.Join(dir, "pgpass")
+	os.WriteFile(pass, []byte("db.internal:6543:stocks:ops:from-passfile\n*:*:*:ops:other\n"), 0o600)
+	t.Setenv("PGSERVICEFILE", service)
+	t.Setenv("PGSERVICE", "stock")
+	t.Setenv("PGPASSFILE", pass)
+	t.Setenv("PGHOST", "ignored.by.the.service")
+
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Postgres.DSN != "" || !cfg.Postgres.Configured() {
+		t.Fatalf("dsn %q, configured %v", cfg.Postgres.DSN, cfg.Postgres.Configured())
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(cfg.Secrets(), "from-passfile") {
+		t.Errorf("the password file's password is not a secret: %q", cfg.Secrets())
+	}
+
+	// A service that is not in the file: Validate says so.
+	t.Setenv("PGSERVICE", "nope")
+	cfg, _ = Load("")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "postgres.dsn") || !strings.Contains(err.Error(), "PGSERVICE") {
+		t.Errorf("missing service: %v", err)
 	}
 }

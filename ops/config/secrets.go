@@ -3,6 +3,8 @@ package config
 import (
 	"net/url"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/redact"
@@ -31,6 +33,7 @@ func (c *Config) Secrets() []string {
 	}
 	add(redact.Passwords(c.Postgres.DSN)...)
 	add(redact.Passwords(c.Postgres.WAL.DSN)...)
+	add(c.Postgres.resolvedPasswords()...)
 	for _, u := range []string{c.Redis.URL, c.Prometheus.URL, c.Alertmanager.URL} {
 		add(redact.Passwords(u)...)
 	}
@@ -38,6 +41,25 @@ func (c *Config) Secrets() []string {
 	add(webhookSecrets(c.Backup.WebhookURL)...)
 	for _, r := range c.Monitoring.Alertmanager.Receivers {
 		add(webhookSecrets(r.WebhookURL)...)
+	}
+	return out
+}
+
+// resolvedPasswords are the passwords pgx connects with, wherever it found
+// them: the DSN, PGPASSWORD, a service file or a password file (PGPASSFILE,
+// ~/.pgpass). They are secrets even when no DSN holds them.
+func (p PostgresConfig) resolvedPasswords() []string {
+	var out []string
+	add := func(dsn string) {
+		if pc, err := pgconn.ParseConfig(dsn); err == nil && pc.Password != "" {
+			out = append(out, pc.Password)
+		}
+	}
+	if p.Configured() {
+		add(p.DSN)
+	}
+	if p.WAL.DSN != "" {
+		add(p.WAL.DSN)
 	}
 	return out
 }

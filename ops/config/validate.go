@@ -27,8 +27,12 @@ func (c *Config) Validate() error {
 	if c.StateDir == "" {
 		one("state_dir", "is empty", "set it to a writable directory, e.g. ~/.local/state/opsdeck", nil)
 	}
-	if err := checkDSN(c.Postgres.DSN); err != nil {
-		one("postgres.dsn", err.Error(), `use "postgres://user:password@host:5432/dbname?sslmode=disable" or "host=... user=... dbname=..."`, err)
+	if err := checkDSN(c.Postgres.DSN, len(c.Postgres.Env) > 0); err != nil {
+		hint := `use "postgres://user:password@host:5432/dbname?sslmode=disable" or "host=... user=... dbname=..."`
+		if c.Postgres.DSN == "" {
+			hint = "check libpq's variables ($" + strings.Join(c.Postgres.Env, ", $") + ") and the service and password files they name"
+		}
+		one("postgres.dsn", err.Error(), hint, err)
 	}
 	if err := checkRedisURL(c.Redis.URL); err != nil {
 		one("redis.url", err.Error(), `use "redis://[:password@]host:6379/0", or rediss:// for TLS`, err)
@@ -68,9 +72,11 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkDSN parses a PostgreSQL DSN; "" is fine (no database configured).
-func checkDSN(dsn string) error {
-	if dsn == "" {
+// checkDSN parses a PostgreSQL DSN as pgx will, with libpq's
+// environment; "" is fine (no database configured) unless fromEnv says
+// the environment names the server (a service missing from its file).
+func checkDSN(dsn string, fromEnv bool) error {
+	if dsn == "" && !fromEnv {
 		return nil
 	}
 	if _, err := pgconn.ParseConfig(dsn); err != nil {

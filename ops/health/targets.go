@@ -17,7 +17,7 @@ var Targets = []string{"postgres", "redis", "kubernetes"}
 func Checkers(cfg *config.Config, only ...string) []Checker {
 	want := func(t string) bool { return len(only) == 0 || slices.Contains(only, t) }
 	var cs []Checker
-	if want("postgres") && cfg.Postgres.DSN != "" {
+	if want("postgres") && cfg.Postgres.Configured() {
 		cs = append(cs, Checker{Target: "postgres", Check: func(ctx context.Context) []Result { return CheckPostgres(ctx, cfg) }})
 	}
 	if want("redis") && cfg.Redis.URL != "" {

@@ -108,7 +108,7 @@ func (e *Engine) connectPool(ctx context.Context) (*pgxpool.Pool, error) {
 	if e.pg != nil {
 		return e.pg, nil
 	}
-	if e.Config.Postgres.DSN == "" {
+	if !e.Config.Postgres.Configured() {
 		return nil, fmt.Errorf("postgres: %w — set postgres.dsn (or DATABASE_URL)", errNotConfigured)
 	}
 	p, err := postgres.Connect(ctx, e.Config.Postgres.DSN, e.Config.Timeouts.Connect)

@@ -142,7 +142,7 @@ func (e *Engine) backupAge(ctx context.Context) []Finding {
 	if err != nil {
 		return []Finding{na(AreaHealth, "backups", eng.Store.String(), err.Error())}
 	}
-	return BackupAgeFindings(sets, e.Config.Postgres.DSN != "", e.Config.Redis.URL != "", maxAge, e.now())
+	return BackupAgeFindings(sets, e.Config.Postgres.Configured(), e.Config.Redis.URL != "", maxAge, e.now())
 }
 
 // BackupAgeFindings judge the newest good backup of the database and of

@@ -21,7 +21,7 @@ const rbSecurity = "maintenance.md#monthly"
 func (e *Engine) runSecurity(ctx context.Context, explicit bool) []Finding {
 	var fs []Finding
 	if pool, err := e.pool(ctx); err != nil {
-		fs = append(fs, targetFailure(AreaSecurity, "postgres", err, explicit && e.Config.Postgres.DSN != ""))
+		fs = append(fs, targetFailure(AreaSecurity, "postgres", err, explicit && e.Config.Postgres.Configured()))
 	} else if s, err := postgres.ReadSecurity(ctx, pool, e.statementTimeout()); err != nil {
 		fs = append(fs, targetFailure(AreaSecurity, "postgres", err, true))
 	} else {

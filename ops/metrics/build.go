@@ -35,7 +35,7 @@ func Build(cfg *config.Config, kube *KubeSource) (*Setup, error) {
 	m, th := cfg.Metrics, cfg.Thresholds
 	s := &Setup{}
 	var samplers []Sampler
-	if cfg.Postgres.DSN != "" {
+	if cfg.Postgres.Configured() {
 		conn := NewPostgresConn(cfg.Postgres.DSN, cfg.Timeouts.Connect)
 		s.closers = append(s.closers, conn.Close)
 		samplers = append(samplers, NewPostgresSampler(conn, m.Interval, th), NewPostgresSizeSampler(conn, m.SlowInterval, th))

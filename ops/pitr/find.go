@@ -148,7 +148,7 @@ func relMaps(ctx context.Context, e *backup.Engine, arch *backup.WALArchive, cat
 		}
 		all = append(all, m)
 	}
-	if e.Config.Postgres.DSN != "" {
+	if e.Config.Postgres.Configured() {
 		if m, err := e.ReadLiveRelMap(ctx); err == nil {
 			all = append(all, m)
 		} else {

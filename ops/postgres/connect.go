@@ -22,14 +22,14 @@ const MaxConns = 4
 const DefaultConnectTimeout = 3 * time.Second
 
 // Connect opens a small pool (at most MaxConns connections, application_name
-// "opsdeck") to the server named by dsn and checks it with one round trip.
-// An empty dsn uses libpq's PG* environment variables. connectTimeout bounds
-// establishing each connection, including this first one. Failures are
-// *Error values; see Classify.
+// "opsdeck" by default) to the server named by dsn and checks it with one
+// round trip. pgx parses dsn with libpq's environment: an empty dsn is the
+// PG* variables alone (PGSERVICE and its service file, PGPASSFILE, PGSSL*…),
+// and the DSN's own parameters win over them. connectTimeout bounds
+// establishing each connection, including this first one, unless the DSN
+// or PGCONNECT_TIMEOUT sets one (Defaults). Failures are *Error values; see
+// Classify.
 func Connect(ctx context.Context, dsn string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
-	if connectTimeout <= 0 {
-		connectTimeout = DefaultConnectTimeout
-	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// Deliberately not wrapping the parse error: it carries the DSN.
@@ -37,11 +37,7 @@ func Connect(ctx context.Context, dsn string, connectTimeout time.Duration) (*pg
 	}
 	cfg.MaxConns = MaxConns
 	cfg.MinConns = 0
-	cfg.ConnConfig.ConnectTimeout = connectTimeout
-	if cfg.ConnConfig.RuntimeParams == nil {
-		cfg.ConnConfig.RuntimeParams = map[string]string{}
-	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = ApplicationName
+	connectTimeout = Defaults(&cfg.ConnConfig.Config, ApplicationName, connectTimeout)
 	Trace(cfg.ConnConfig)
 
 	t := targetOf(cfg.ConnConfig.Config)
@@ -56,6 +52,28 @@ func Connect(ctx context.Context, dsn string, connectTimeout time.Duration) (*pg
 		return nil, wrapErr(err, t, connectTimeout)
 	}
 	return pool, nil
+}
+
+// Defaults completes cfg, as pgx parsed it (the DSN over libpq's
+// environment), with opsdeck's application name app and connectTimeout
+// where neither the DSN nor the environment set them: application_name
+// (PGAPPNAME) and a positive connect_timeout (PGCONNECT_TIMEOUT) win, as
+// libpq lets them. A timeout <= 0 is DefaultConnectTimeout. It returns
+// the connect timeout in force.
+func Defaults(cfg *pgconn.Config, app string, connectTimeout time.Duration) time.Duration {
+	if connectTimeout <= 0 {
+		connectTimeout = DefaultConnectTimeout
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = connectTimeout
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = app
+	}
+	return cfg.ConnectTimeout
 }
 
 // Describe returns "user@host:port/database" for pool, without the

@@ -29,12 +29,11 @@ var (
 	_ Querier = pgx.Tx(nil)
 )
 
-// DatabaseOf returns the database dsn names, "" when dsn is empty, does
-// not parse or names none (the server then takes the user's name).
+// DatabaseOf returns the database dsn names as pgx reads it, with libpq's
+// environment (PGDATABASE, a PGSERVICE's dbname) under the DSN's own; ""
+// when it does not parse or names none (the server then takes the user's
+// name).
 func DatabaseOf(dsn string) string {
-	if dsn == "" {
-		return ""
-	}
 	pc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return ""

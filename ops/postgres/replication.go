@@ -20,18 +20,14 @@ import (
 // database is ignored by the server) named app in pg_stat_replication.
 // Failures are *Error values with advice (see ReplicationAdvice).
 func ConnectReplication(ctx context.Context, dsn, app string, connectTimeout time.Duration) (*pgconn.PgConn, error) {
-	if connectTimeout <= 0 {
-		connectTimeout = DefaultConnectTimeout
-	}
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
 		return nil, &Error{Kind: KindConfig, msg: message(KindConfig, "", target{}, 0)}
 	}
-	cfg.ConnectTimeout = connectTimeout
-	if cfg.RuntimeParams == nil {
-		cfg.RuntimeParams = map[string]string{}
-	}
+	connectTimeout = Defaults(cfg, app, connectTimeout)
 	cfg.RuntimeParams["replication"] = "true"
+	// The streamer is known by its name in pg_stat_replication (and
+	// synchronous_standby_names): PGAPPNAME does not rename it.
 	cfg.RuntimeParams["application_name"] = app
 	t := targetOf(*cfg)
 	conn, err := pgconn.ConnectConfig(ctx, cfg)

@@ -272,7 +272,7 @@ func (s *pitSource) pgRestore(ctx context.Context, d *dbRestore, section string,
 	if err != nil {
 		return err
 	}
-	dsn, password := backup.SplitPassword(scratchDSN)
+	dsn, password := backup.ClientConnection(scratchDSN)
 	args := []string{"--dbname=" + dsn, fmt.Sprintf("--jobs=%d", max(1, jobs)), "--exit-on-error", "--no-password"}
 	if section != "" {
 		args = append(args, "--section="+section)

@@ -199,7 +199,7 @@ func (d *dbRestore) pgRestore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dsn, password := backup.SplitPassword(scratchDSN)
+	dsn, password := backup.ClientConnection(scratchDSN)
 	args := []string{"--dbname=" + dsn, fmt.Sprintf("--jobs=%d", en.cfg().Restore.Jobs), "--exit-on-error", "--verbose", "--no-password"}
 	args = append(args, d.ownershipArgs()...)
 	args = append(args, d.dumpPath)

@@ -53,8 +53,8 @@ type drillPITR struct {
 func (e *Engine) buildPITRDrill(en *env) error {
 	plan := en.plan
 	user := "postgres"
-	if dsn := en.cfg().Postgres.DSN; dsn != "" {
-		if pc, err := pgx.ParseConfig(dsn); err == nil && pc.User != "" {
+	if pg := en.cfg().Postgres; pg.Configured() {
+		if pc, err := pgx.ParseConfig(pg.DSN); err == nil && pc.User != "" {
 			user = pc.User
 		}
 	}

@@ -109,11 +109,15 @@ func Resolve(ctx context.Context, st backup.Store, kind, id string) (*backup.Man
 	return nil, fmt.Errorf("no backup set in %s holds %s — take one with opsdeck backup %s", st, strings.Join(comps, ", "), kind)
 }
 
-// Candidates lists the sets a restore of kind can read, newest first.
+// Candidates lists the sets a restore of kind can read, newest first; for
+// a PITR drill, the sets holding a base backup.
 func Candidates(sets []backup.Set, kind string) []backup.Set {
 	comps, err := componentsOf(kind)
 	if err != nil {
 		return nil
+	}
+	if kind == PITR {
+		comps = []string{backup.Base}
 	}
 	var out []backup.Set
 	for _, s := range sets {

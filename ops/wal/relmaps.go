@@ -25,7 +25,7 @@ const (
 // It reads the configured database (postgres.dsn) every RelMapInterval
 // once the system is known. The returned stop waits for it.
 func (s *Streamer) startRelMaps(ctx context.Context) (stop func()) {
-	if s.Engine.Config.Postgres.DSN == "" || s.RelMapInterval < 0 {
+	if !s.Engine.Config.Postgres.Configured() || s.RelMapInterval < 0 {
 		return func() {}
 	}
 	every := s.RelMapInterval

@@ -133,6 +133,8 @@ func showCommand(g *cli.Globals) *cobra.Command {
 		Use:   "show ID",
 		Short: "Show a set's manifest: components, files, checksums and facts",
 		Args:  cobra.ExactArgs(1),
+		// The set IDs of the store's catalog.
+		ValidArgsFunction: g.CompleteSets(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			eng, ctx, done, err := g.BackupEngine(cmd, out)
 			if err != nil {
@@ -180,6 +182,7 @@ moment between A and B. -o json prints {"sets": [...], "wal": [...]}.
 Exit codes: 0 every set is good · 2 a set failed (its file is named), or
 refused (the store lock, the role, read-only) · 3 no such set · 1 the store
 could not be read.`,
+		ValidArgsFunction: g.CompleteSets(0),
 		Example: `  opsdeck backups verify
   opsdeck backups verify 20261125_020000 --deep
   opsdeck backups verify --all`,

@@ -87,6 +87,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 	out.Register(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "bound on each target's check (default timeouts.check, 5s)")
 	cmd.Flags().StringSliceVar(&targets, "target", nil, "check only these targets: "+strings.Join(health.Targets, ","))
+	cli.FlagWords(cmd, "target", health.Targets...)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the checks that are not ok")
 	return cmd
 }
@@ -147,7 +148,7 @@ func withDrills(ctx context.Context, rep health.Report, cfg *config.Config) heal
 		var kinds []string
 		for _, k := range oprestore.DrillKinds {
 			_, drilled := st[k]
-			if drilled || (k == oprestore.Database && cfg.Postgres.DSN != "") || (k == oprestore.Redis && cfg.Redis.URL != "") ||
+			if drilled || (k == oprestore.Database && cfg.Postgres.Configured()) || (k == oprestore.Redis && cfg.Redis.URL != "") ||
 				(k == oprestore.PITR && cfg.Postgres.WAL.Stream) {
 				kinds = append(kinds, k)
 			}
@@ -180,7 +181,7 @@ func setLines(ctx context.Context, cfg *config.Config, recs []oprestore.DrillRec
 	var comps []string
 	for _, c := range append(slices.Clone(backup.AllComponents), backup.Base) {
 		_, held := backup.Latest(sets, c, false)
-		if held || (c == backup.Database && cfg.Postgres.DSN != "") || (c == backup.Redis && cfg.Redis.URL != "") ||
+		if held || (c == backup.Database && cfg.Postgres.Configured()) || (c == backup.Redis && cfg.Redis.URL != "") ||
 			(c == backup.Base && cfg.Postgres.WAL.Stream) {
 			comps = append(comps, c)
 		}

@@ -102,6 +102,7 @@ func (g *Globals) Register(cmd *cobra.Command) {
 	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "kubeconfig file (wins over kubernetes.kubeconfig, then $KUBECONFIG)")
 	f.StringVar(&g.KubeContext, "context", "", "kubeconfig context (wins over kubernetes.context)")
 	f.StringVarP(&g.Namespace, "namespace", "n", "", "the one namespace to watch and act in (wins over kubernetes.namespaces)")
+	FlagWords(cmd, "color", string(ColorAuto), string(ColorAlways), string(ColorNever))
 }
 
 // ApplyFlags lets kubectl's global flags win over the configuration.
@@ -134,12 +135,8 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 		cfg.ReadOnly = cfg.ReadOnly || g.ReadOnly
 		return &cfg, slog.Default(), io.NopCloser(nil), nil
 	}
-	cfg, err := config.Load(g.Path())
+	cfg, err := g.readConfig()
 	if err != nil {
-		return nil, nil, nil, Exit(3, err)
-	}
-	g.ApplyFlags(cfg)
-	if err := cfg.Validate(); err != nil {
 		return nil, nil, nil, Exit(3, err)
 	}
 	if g.ReadOnly {
@@ -152,6 +149,22 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 	}
 	UseLogger(log)
 	return cfg, log, closeAll{closer, g.closeAudit}, nil
+}
+
+// readConfig reads the configuration file (--config, $OPSDECK_CONFIG or
+// the search path) with the environment, lets kubectl's global flags win
+// and validates it: what every command runs on, and what shell completion
+// reads the backup catalog with (complete.go).
+func (g *Globals) readConfig() (*config.Config, error) {
+	cfg, err := config.Load(g.Path())
+	if err != nil {
+		return nil, err
+	}
+	g.ApplyFlags(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // closeAudit closes the audit log when this command opened it.

@@ -32,7 +32,7 @@ var Formats = []string{"text", "json", "yaml"}
 func (o *Output) Register(cmd *cobra.Command) {
 	*o = "text"
 	cmd.Flags().StringVarP((*string)(o), "output", "o", "text", "output format: text, json or yaml (docs/json.md)")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(Formats, cobra.ShellCompDirectiveNoFileComp))
+	FlagWords(cmd, "output", Formats...)
 }
 
 // Validate rejects an unknown output format.

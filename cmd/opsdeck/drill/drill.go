@@ -81,17 +81,13 @@ or server binaries, the role), 3 a wrong command line or configuration.`,
   opsdeck drill config
   opsdeck drill pitr                  # the newest base backup and all the WAL after it
   opsdeck drill full latest -o json`,
-		Args: cobra.RangeArgs(1, 2),
-		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-			if len(args) == 0 {
-				return oprestore.DrillKinds, cobra.ShellCompDirectiveNoFileComp
-			}
-			return []string{"latest"}, cobra.ShellCompDirectiveNoFileComp
-		},
-		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, g, args) },
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: g.CompleteKindThenSet(oprestore.DrillKinds),
+		RunE:              func(cmd *cobra.Command, args []string) error { return f.run(cmd, g, args) },
 	}
 	f.out.Register(cmd)
 	cmd.Flags().StringVar(&f.target, "target", "", `where to restore: "instance" or "server" (default: drill.target)`)
+	cli.FlagWords(cmd, "target", config.DrillInstance, config.DrillServer)
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "no progress lines on stderr")
 	return cmd
 }

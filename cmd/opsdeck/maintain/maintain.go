@@ -83,6 +83,7 @@ and does not change the exit code.`,
   opsdeck maintain redis --resume           # go on after an interrupted analysis
   opsdeck maintain cleanup --yes
   opsdeck maintain full -o json`,
+		ValidArgsFunction: cli.Words(modes()...),
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return cli.Exit(3, fmt.Errorf("one mode at a time, got %q: use full for all of them", strings.Join(args, " ")))
@@ -127,12 +128,15 @@ and does not change the exit code.`,
 	return cmd
 }
 
-func modeNames() string {
+func modeNames() string { return strings.Join(modes(), ", ") }
+
+// modes lists the modes' names, in the order the CLI documents them.
+func modes() []string {
 	var names []string
 	for _, m := range opmaintain.Modes {
 		names = append(names, string(m))
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // validate rejects flags that do not fit the mode or each other.

@@ -90,6 +90,7 @@ Exit codes follow the Nagios convention: 0 ok · 1 warn · 2 crit · 3 unknown.`
 	out.Register(cmd)
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "keep sampling and print a report every metrics.interval until Ctrl-C")
 	cmd.Flags().StringSliceVar(&only, "source", nil, "show only these sources: "+strings.Join(sources, ","))
+	cli.FlagWords(cmd, "source", sources...)
 	return cmd
 }
 

@@ -64,9 +64,12 @@ func Command(g *cli.Globals) *cobra.Command {
 func newCommand(g *cli.Globals, stdinIsTerminal func() bool) *cobra.Command {
 	f := &flags{stdinIsTerminal: stdinIsTerminal}
 	cmd := &cobra.Command{
-		Use:       "restore database|redis|config|full [ID|latest] | restore table TABLE... --to… [--with-dependents] | restore merge TABLE... --from COPY... [--overwrite] | restore recover",
-		Short:     "Restore a backup set, step by step, undoing everything if a step fails",
-		ValidArgs: append(slices.Concat(oprestore.Kinds, oprestore.TableKinds), "recover"),
+		Use:   "restore database|redis|config|full [ID|latest] | restore table TABLE... --to… [--with-dependents] | restore merge TABLE... --from COPY... [--overwrite] | restore recover",
+		Short: "Restore a backup set, step by step, undoing everything if a step fails",
+		// A kind, then latest or the sets that hold it; no completion of
+		// a table restore's tables.
+		ValidArgsFunction: g.CompleteKindThenSet(append(slices.Concat(oprestore.Kinds, oprestore.TableKinds), "recover"),
+			oprestore.Table, oprestore.Merge, "recover"),
 		Long: `Restores from a backup set (default: the newest one holding the component,
 safety backups of earlier restores left out) as a plan of named steps, each
 with a precondition, an action, a verification and an undo:

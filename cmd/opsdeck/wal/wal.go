@@ -87,7 +87,7 @@ settings, the role, pg_hba, another streamer); 3 bad configuration.`,
 			if flush > 0 {
 				s.Flush = flush
 			}
-			if s.DSN == "" {
+			if s.DSN == "" && !eng.Config.Postgres.Configured() {
 				return cli.Exit(cli.CodeUsage, errors.New("no PostgreSQL configured — set postgres.dsn (or postgres.wal.dsn)"))
 			}
 			if _, _, err := s.Preflight(ctx); err != nil {
