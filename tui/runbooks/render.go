@@ -16,9 +16,6 @@ import (
 	"github.com/opsdeck/opsdeck/ops/runbook"
 )
 
-// glamourStyle is glamour's built-in style the runbooks are drawn with.
-const glamourStyle = "dark"
-
 // gutter is the width of the column left of the text that marks the
 // selected link or command.
 const gutter = 2
@@ -104,13 +101,14 @@ func (d *document) find(s string, from, to int) (int, bool) {
 	return 0, false
 }
 
-// renderDocument renders b with glamour to fit width columns, one section
+// renderDocument renders b with glamour's standard style (styles.Styles'
+// Markdown: "dark" or "light") to fit width columns, one section
 // at a time so that every heading's rendered line is known exactly, and
 // places the links and commands on the lines where their text landed. It
 // takes a few hundred milliseconds for a long runbook: call it in a Cmd.
-func renderDocument(b *runbook.Book, width int) (*document, error) {
+func renderDocument(b *runbook.Book, width int, style string) (*document, error) {
 	wrap := max(width-gutter-4, 20)
-	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(glamourStyle), glamour.WithWordWrap(wrap), glamour.WithInlineTableLinks(true))
+	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(style), glamour.WithWordWrap(wrap), glamour.WithInlineTableLinks(true))
 	if err != nil {
 		return nil, fmt.Errorf("markdown renderer: %w", err)
 	}
