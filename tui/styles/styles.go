@@ -62,14 +62,14 @@ func DarkPalette() Palette {
 // OK, WARN and CRIT stay apart by hue (green, amber, red) as on dark.
 func LightPalette() Palette {
 	return Palette{
-		Accent:     lipgloss.Color("#5B3CC4"), // violet, 7.6:1
+		Accent:     lipgloss.Color("#5B3CC4"), // violet, 7.3:1
 		Muted:      lipgloss.Color("#5F5F5F"), // 6.4:1
 		Text:       lipgloss.Color("#1C1C1C"),
 		Subtle:     lipgloss.Color("#767676"), // 4.5:1, separators only
-		OK:         lipgloss.Color("#00703C"), // green, 6.1:1
-		Warn:       lipgloss.Color("#9A5700"), // amber, 5.3:1
-		Crit:       lipgloss.Color("#C0101A"), // red, 6.1:1
-		Unknown:    lipgloss.Color("#0B5CAD"), // blue, 6.6:1
+		OK:         lipgloss.Color("#00703C"), // green, 6.2:1
+		Warn:       lipgloss.Color("#9A5700"), // amber, 5.6:1
+		Crit:       lipgloss.Color("#C0101A"), // red, 6.3:1
+		Unknown:    lipgloss.Color("#0B5CAD"), // blue, 6.7:1
 		Border:     lipgloss.Color("#A8A8A8"),
 		SelectedBg: lipgloss.Color("#DDD6F8"),
 		OnAccent:   lipgloss.Color("#FFFFFF"),
