@@ -15,6 +15,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/keys"
+	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
 // Model is the root model of the cockpit.
@@ -39,9 +40,13 @@ func New(c *common.Common, tabs ...common.Tab) *Model {
 }
 
 // Init starts every tab's data sources at once, so switching tabs shows data
-// that is already there.
+// that is already there. With theme auto it asks the terminal for its
+// background colour; nothing waits for the answer (see themeFrom).
 func (m *Model) Init() tea.Cmd {
-	cmds := make([]tea.Cmd, 0, len(m.tabs)+1)
+	cmds := make([]tea.Cmd, 0, len(m.tabs)+2)
+	if m.c.AutoTheme() {
+		cmds = append(cmds, tea.RequestBackgroundColor)
+	}
 	for _, t := range m.tabs {
 		cmds = append(cmds, t.Init())
 	}
@@ -89,6 +94,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.watchTasks()
 	case common.OpenRunbookMsg:
 		return m, m.openRunbook(msg.Section)
+	case tea.BackgroundColorMsg:
+		return m, m.themeFrom(msg)
 	case tea.KeyPressMsg:
 		return m, m.handleKey(msg)
 	}
@@ -155,6 +162,25 @@ func (m *Model) openRunbook(section string) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// themeFrom follows the terminal's answer to the background colour query
+// when the theme is auto: the light styles on a light background, the dark
+// ones otherwise, and every tab told. The cockpit draws dark until then, so
+// a terminal that never answers (some tmux setups, a slow SSH link) keeps
+// the dark palette and nothing ever waits for it.
+func (m *Model) themeFrom(msg tea.BackgroundColorMsg) tea.Cmd {
+	if !m.c.AutoTheme() || msg.Color == nil {
+		return nil
+	}
+	t := styles.Dark
+	if !msg.IsDark() {
+		t = styles.Light
+	}
+	if !m.c.SetTheme(t) {
+		return nil
+	}
+	return m.broadcast(common.ThemeMsg{Theme: t})
 }
 
 func (m *Model) broadcast(msg tea.Msg) tea.Cmd {

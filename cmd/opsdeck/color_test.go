@@ -56,3 +56,23 @@ func TestKubectlFlags(t *testing.T) {
 		t.Errorf("check: the kubeconfig flag is not the one used:\n%s%s", r.stdout, r.stderr)
 	}
 }
+
+// --theme wins over the configuration's theme (config show prints the
+// result); a theme that is not one is a usage error, and so is a wrong
+// theme key in the file, named by its line.
+func TestThemeFlag(t *testing.T) {
+	cfg := writeConfig(t, "theme: light\n")
+	if r := opsdeck(t, nil, "--config", cfg, "config", "show"); !strings.Contains(r.stdout, "theme: light") {
+		t.Errorf("config show lacks the file's theme:\n%s", r.stdout)
+	}
+	if r := opsdeck(t, nil, "--config", cfg, "--theme", "dark", "config", "show"); !strings.Contains(r.stdout, "theme: dark") {
+		t.Errorf("--theme dark does not win:\n%s", r.stdout)
+	}
+	if r := opsdeck(t, nil, "--theme", "solarized", "version"); r.code != 3 || !strings.Contains(r.stderr, `"solarized": give auto, dark, light`) {
+		t.Errorf("--theme solarized: exit %d, stderr %q; want 3", r.code, r.stderr)
+	}
+	bad := writeConfig(t, "read_only: false\ntheme: sepia\n")
+	if r := opsdeck(t, nil, "--config", bad, "config", "validate"); r.code != 3 || !strings.Contains(r.stderr, `:2:8: field theme: "sepia" is not a theme`) {
+		t.Errorf("theme: sepia: exit %d, stderr %q; want 3 naming line 2", r.code, r.stderr)
+	}
+}

@@ -16,6 +16,9 @@ type Config struct {
 	// StateDir holds logs, the audit log and other local state.
 	// Default: $XDG_STATE_HOME/opsdeck (~/.local/state/opsdeck).
 	StateDir string `yaml:"state_dir" json:"state_dir"`
+	// Theme is the cockpit's palette: "auto" (the terminal's background
+	// decides; dark when it does not say), "dark" or "light". --theme wins.
+	Theme string `yaml:"theme" json:"theme"`
 
 	Postgres     PostgresConfig   `yaml:"postgres" json:"postgres"`
 	Redis        RedisConfig      `yaml:"redis" json:"redis"`

@@ -9,6 +9,7 @@ import "time"
 func Default() *Config {
 	return &Config{
 		StateDir: DefaultStateDir(),
+		Theme:    DefaultTheme,
 		Backup: BackupConfig{
 			Dir:              DefaultBackupDir(),
 			CompressionLevel: DefaultCompressionLevel,

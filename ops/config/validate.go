@@ -47,6 +47,7 @@ func (c *Config) Validate() error {
 			one(ep.path, err.Error(), fmt.Sprintf("use an http(s) URL such as %q, or leave it empty", ep.example), err)
 		}
 	}
+	c.validateTheme(one)
 	c.validateKube(one)
 	c.validateRestore(one)
 	c.validateDrill(one)

@@ -77,7 +77,7 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.Every <= 0 {
 		src.Every = 5 * time.Second
 	}
-	fi := textinput.New()
+	fi := styles.NewInput()
 	fi.Prompt = "/"
 	fi.Placeholder = "words match who, action, target, result, error"
 	t := &Tab{c: c, src: src, table: table.New(&c.Styles, columns...), filter: fi, detail: viewport.New()}

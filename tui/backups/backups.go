@@ -26,6 +26,7 @@ import (
 	"github.com/opsdeck/opsdeck/tui/job"
 	"github.com/opsdeck/opsdeck/tui/keys"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
+	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/table"
 )
 
@@ -97,7 +98,7 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.StateEvery <= 0 {
 		src.StateEvery = 2 * time.Second
 	}
-	fi := textinput.New()
+	fi := styles.NewInput()
 	fi.Prompt = "/"
 	fi.Placeholder = "filter: words match id, kind, status, components, verify state"
 	fi.CharLimit = 120

@@ -43,8 +43,9 @@ type Common struct {
 	Now func() time.Time
 }
 
-// New returns the Common of the session of ctx, with the default styles and
-// key map. The session acts as the identity ctx carries; without one it is
+// New returns the Common of the session of ctx, with the styles of the
+// configuration's theme (auto starts dark: see ThemeOf) and the default key
+// map. The session acts as the identity ctx carries; without one it is
 // read-only, and ops would refuse its actions anyway.
 func New(ctx context.Context, cfg *config.Config) *Common {
 	if cfg == nil {
@@ -54,7 +55,7 @@ func New(ctx context.Context, cfg *config.Config) *Common {
 	id, known := access.FromContext(ctx)
 	role, hasRole := id.RoleIn(env.Name)
 	return &Common{
-		Styles:   styles.Default(),
+		Styles:   styles.For(ThemeOf(cfg.Theme)),
 		Keys:     keys.Default(),
 		Config:   cfg,
 		ReadOnly: env.ReadOnly || !known || !hasRole || role == access.Viewer,
@@ -64,6 +65,34 @@ func New(ctx context.Context, cfg *config.Config) *Common {
 		Context:  ctx,
 		Now:      time.Now,
 	}
+}
+
+// ThemeOf is the theme a session starts with for the configuration's
+// theme: light for "light", dark otherwise. "auto" starts dark, the
+// palette of a terminal that never says what its background is; the root
+// model asks the terminal and switches when it answers light (SetTheme).
+func ThemeOf(name string) styles.Theme {
+	if name == config.ThemeLight {
+		return styles.Light
+	}
+	return styles.Dark
+}
+
+// AutoTheme reports whether the session follows the terminal's
+// background (the configuration's theme is auto).
+func (c *Common) AutoTheme() bool {
+	return c.Config != nil && c.Config.Theme == config.ThemeAuto
+}
+
+// SetTheme replaces the styles with those of theme t, in place: every tab
+// and component that holds &c.Styles sees them at its next render. It
+// reports whether the theme changed.
+func (c *Common) SetTheme(t styles.Theme) bool {
+	if c.Styles.Theme == t {
+		return false
+	}
+	c.Styles = styles.For(t)
+	return true
 }
 
 // Can reports whether this session may run a: the tab shows the action only

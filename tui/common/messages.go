@@ -1,6 +1,10 @@
 package common
 
-import tea "charm.land/bubbletea/v2"
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/opsdeck/opsdeck/tui/styles"
+)
 
 // KubeInfoMsg tells the root model which cluster the cockpit is looking at,
 // for the status bar. The Health tab sends it once it has connected.
@@ -23,4 +27,12 @@ type OpenRunbookMsg struct {
 type RunbookOpener interface {
 	// OpenRunbook shows the section and returns the commands that needs.
 	OpenRunbook(section string) tea.Cmd
+}
+
+// ThemeMsg tells every tab that Common.Styles changed to another theme
+// (the terminal reported its background after the cockpit opened). Tabs
+// that keep rendered text (the Metrics tab's panels, the runbooks) drop it
+// and draw again; the others read the styles as they render.
+type ThemeMsg struct {
+	Theme styles.Theme
 }

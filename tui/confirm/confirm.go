@@ -54,7 +54,7 @@ func New(s *styles.Styles, title, body string) Model {
 // NewTyped returns a prompt that confirms only when the operator types
 // target exactly.
 func NewTyped(s *styles.Styles, title, body, target string) Model {
-	in := textinput.New()
+	in := styles.NewInput()
 	in.Prompt = "> "
 	in.Placeholder = target
 	in.CharLimit = 256

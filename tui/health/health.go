@@ -15,6 +15,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/health"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	"github.com/opsdeck/opsdeck/tui/common"
+	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/table"
 )
 
@@ -74,7 +75,7 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.Timeout <= 0 {
 		src.Timeout = 5 * time.Second
 	}
-	fi := textinput.New()
+	fi := styles.NewInput()
 	fi.Prompt = "/"
 	fi.Placeholder = "filter: words match name, namespace, status, node"
 	fi.CharLimit = 120

@@ -13,7 +13,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/alerts"
@@ -64,8 +63,6 @@ type Tab struct {
 	width, height int
 	cache         renderCache
 	sparks        map[sparkKey][]string
-	// border and borderSel draw the panels, from the palette.
-	border, borderSel lipgloss.Style
 }
 
 // New returns the Metrics tab reading from src.
@@ -76,10 +73,7 @@ func New(c *common.Common, src Sources) *Tab {
 	if src.Timeout <= 0 {
 		src.Timeout = 5 * time.Second
 	}
-	t := &Tab{c: c, src: src, win: 1,
-		border:    lipgloss.NewStyle().Foreground(c.Styles.Palette.Border),
-		borderSel: lipgloss.NewStyle().Foreground(c.Styles.Palette.Accent).Bold(true),
-	}
+	t := &Tab{c: c, src: src, win: 1}
 	if src.Engine != nil && src.Engine.Window() < windows[t.win] {
 		t.win = 0
 	}
@@ -178,6 +172,10 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		return t, t.c.Tick(every, func(time.Time) tea.Msg { return alertsTickMsg{} })
 	case alertsTickMsg:
 		return t, t.fetchAlerts()
+	case common.ThemeMsg:
+		// The screen and the sparklines were drawn in the old colours.
+		t.cache, t.sparks = renderCache{}, nil
+		return t, nil
 	case silenceDoneMsg:
 		if msg.err != nil {
 			t.setNotice(msg.what+" failed: "+msg.err.Error(), true)

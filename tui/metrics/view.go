@@ -213,10 +213,10 @@ func (t *Tab) gridView() string {
 func (t *Tab) panel(v opmetrics.SeriesView, w int, selected bool) []string {
 	s := t.c.Styles
 	inner := max(w-4, 4)
-	border := t.border
+	border := s.PanelBorder
 	corner := "╭─ "
 	if selected {
-		border, corner = t.borderSel, "╭▸ "
+		border, corner = s.PanelBorderSelected, "╭▸ "
 	}
 	stStyle := s.ForLevel(level(v.State))
 	state := strings.ToUpper(v.State.String())

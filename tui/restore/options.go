@@ -12,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/postgres"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
+	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
 // option is one setting of a restore.
@@ -37,7 +38,7 @@ type options struct {
 }
 
 func newOptions(cfg *config.Config) options {
-	in := textinput.New()
+	in := styles.NewInput()
 	in.Prompt = ""
 	in.CharLimit = 63 // PostgreSQL's longest name
 	o := options{safety: true, db: in}

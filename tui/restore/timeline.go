@@ -18,6 +18,7 @@ import (
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	"github.com/opsdeck/opsdeck/tui/job"
 	tprogress "github.com/opsdeck/opsdeck/tui/progress"
+	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/walstrip"
 )
 
@@ -63,7 +64,7 @@ type pitState struct {
 }
 
 func newPitState() pitState {
-	in := textinput.New()
+	in := styles.NewInput()
 	in.Prompt = ""
 	in.CharLimit = 40
 	in.Placeholder = "2026-12-07 09:13:00"

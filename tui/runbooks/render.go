@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"charm.land/glamour/v2"
+	glamourstyles "charm.land/glamour/v2/styles"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -15,9 +16,6 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/runbook"
 )
-
-// glamourStyle is glamour's built-in style the runbooks are drawn with.
-const glamourStyle = "dark"
 
 // gutter is the width of the column left of the text that marks the
 // selected link or command.
@@ -104,13 +102,33 @@ func (d *document) find(s string, from, to int) (int, bool) {
 	return 0, false
 }
 
-// renderDocument renders b with glamour to fit width columns, one section
+// lightCodeTheme is the chroma style of code blocks in the light style.
+const lightCodeTheme = "github"
+
+// markdownStyle is glamour's standard style name as a renderer option.
+// The light style's code blocks are coloured by chroma's github style:
+// glamour registers its own code colours once per process under one name
+// ("charm"), so the first style to render a code block would colour every
+// later one, and the dark style's light grey code would land on a white
+// terminal.
+func markdownStyle(name string) glamour.TermRendererOption {
+	if name != glamourstyles.LightStyle {
+		return glamour.WithStandardStyle(name)
+	}
+	cfg := glamourstyles.LightStyleConfig
+	cfg.CodeBlock.Chroma = nil
+	cfg.CodeBlock.Theme = lightCodeTheme
+	return glamour.WithStyles(cfg)
+}
+
+// renderDocument renders b with glamour's standard style (styles.Styles'
+// Markdown: "dark" or "light") to fit width columns, one section
 // at a time so that every heading's rendered line is known exactly, and
 // places the links and commands on the lines where their text landed. It
 // takes a few hundred milliseconds for a long runbook: call it in a Cmd.
-func renderDocument(b *runbook.Book, width int) (*document, error) {
+func renderDocument(b *runbook.Book, width int, style string) (*document, error) {
 	wrap := max(width-gutter-4, 20)
-	r, err := glamour.NewTermRenderer(glamour.WithStandardStyle(glamourStyle), glamour.WithWordWrap(wrap), glamour.WithInlineTableLinks(true))
+	r, err := glamour.NewTermRenderer(markdownStyle(style), glamour.WithWordWrap(wrap), glamour.WithInlineTableLinks(true))
 	if err != nil {
 		return nil, fmt.Errorf("markdown renderer: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/runbook"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/confirm"
+	"github.com/opsdeck/opsdeck/tui/styles"
 )
 
 // Sources are the tab's data sources, built outside the TUI.
@@ -54,10 +55,11 @@ type (
 	}
 )
 
-// docKey identifies a rendering: a runbook at a width.
+// docKey identifies a rendering: a runbook at a width in a glamour style.
 type docKey struct {
 	book  string
 	width int
+	style string
 }
 
 // place is a position in a runbook, kept in the history for esc.
@@ -129,7 +131,7 @@ type Tab struct {
 
 // New returns the Runbooks tab reading from src.
 func New(c *common.Common, src Sources) *Tab {
-	in := textinput.New()
+	in := styles.NewInput()
 	in.Prompt = "/ "
 	in.Placeholder = "search the runbooks: words or a \"phrase\""
 	in.CharLimit = 200
@@ -195,7 +197,9 @@ func (t *Tab) layout() {
 	}
 }
 
-func (t *Tab) key(book string) docKey { return docKey{book: book, width: t.width} }
+func (t *Tab) key(book string) docKey {
+	return docKey{book: book, width: t.width, style: t.c.Styles.Markdown}
+}
 
 // OpenRunbook implements common.RunbookOpener: it shows the section ref
 // names, once the runbooks are loaded.
@@ -278,7 +282,7 @@ func (t *Tab) ensureRendered() tea.Cmd {
 	t.inflight[k] = true
 	b := t.book
 	return func() tea.Msg {
-		d, err := renderDocument(b, k.width)
+		d, err := renderDocument(b, k.width, k.style)
 		return renderedMsg{key: k, doc: d, err: err}
 	}
 }
@@ -314,6 +318,17 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		}
 	case ranMsg:
 		cmd = t.finishRun(msg)
+	case common.ThemeMsg:
+		// The open runbook is drawn again in the new style (ensureRendered
+		// below), at the same place; renderings in the old style go.
+		if t.doc != nil {
+			t.want = t.here()
+		}
+		for k := range t.docs {
+			if k.style != t.c.Styles.Markdown {
+				delete(t.docs, k)
+			}
+		}
 	case tea.KeyPressMsg:
 		cmd = t.handleKey(msg)
 	default:

@@ -36,6 +36,8 @@ type Globals struct {
 	ReadOnly   bool
 	// Color is --color (color.go).
 	Color ColorMode
+	// Theme is --theme (theme.go): it wins over the configuration's theme.
+	Theme ThemeFlag
 	// Kubeconfig, KubeContext and Namespace are kubectl's global flags:
 	// they win over the configuration's kubernetes section.
 	Kubeconfig, KubeContext, Namespace string
@@ -99,14 +101,19 @@ func (g *Globals) Register(cmd *cobra.Command) {
 	f.BoolVar(&g.Debug, "debug", false, "log debug detail to the log file under the state dir")
 	f.BoolVar(&g.ReadOnly, "read-only", false, "hide and refuse every action that changes anything")
 	f.Var(&g.Color, "color", "colour the output: auto (a terminal, unless NO_COLOR is set), always or never")
+	f.Var(&g.Theme, "theme", "the cockpit's palette: auto (the terminal's background; dark when it does not say), dark or light (wins over theme)")
 	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "kubeconfig file (wins over kubernetes.kubeconfig, then $KUBECONFIG)")
 	f.StringVar(&g.KubeContext, "context", "", "kubeconfig context (wins over kubernetes.context)")
 	f.StringVarP(&g.Namespace, "namespace", "n", "", "the one namespace to watch and act in (wins over kubernetes.namespaces)")
 	FlagWords(cmd, "color", string(ColorAuto), string(ColorAlways), string(ColorNever))
 }
 
-// ApplyFlags lets kubectl's global flags win over the configuration.
+// ApplyFlags lets kubectl's global flags and --theme win over the
+// configuration.
 func (g *Globals) ApplyFlags(cfg *config.Config) {
+	if g.Theme != "" {
+		cfg.Theme = string(g.Theme)
+	}
 	if g.Kubeconfig != "" {
 		cfg.Kubernetes.Kubeconfig = g.Kubeconfig
 	}

@@ -23,7 +23,15 @@ var Now = time.Date(2026, 11, 25, 8, 30, 0, 0, time.UTC)
 // Common returns a Common for an admin session with default config and the
 // fixed clock.
 func Common() *common.Common {
-	c := common.New(accesstest.Admin(context.Background()), config.Default())
+	return CommonTheme(config.DefaultTheme)
+}
+
+// CommonTheme is Common with the configuration's theme set to theme
+// (config.ThemeAuto, ThemeDark or ThemeLight).
+func CommonTheme(theme string) *common.Common {
+	cfg := config.Default()
+	cfg.Theme = theme
+	c := common.New(accesstest.Admin(context.Background()), cfg)
 	c.Now = func() time.Time { return Now }
 	return c
 }
