@@ -278,26 +278,32 @@ func number(s string) int {
 	return n
 }
 
+// durationUnits are the units of a duration, largest first.
+var durationUnits = []string{"d", "h", "m", "s", "ms", "us", "µs", "ns"}
+
 // duration returns the length of a Go-style duration at s's start (5003ms,
-// 2.5s, 1h2m3s, 3d), or 0.
+// 2.5s, 1h2m3s, 3d), or 0. A compound's units must come largest first, so
+// a hex id such as 3519d2d7 is not read as days.
 func duration(s string) int {
 	i := 0
+	last := -1 // index in durationUnits of the previous unit
 	for {
 		n := number(s[i:])
 		if n == 0 {
 			return 0
 		}
 		i += n
-		u := 0
-		for _, unit := range []string{"ns", "us", "µs", "ms", "s", "m", "h", "d"} {
-			if strings.HasPrefix(s[i:], unit) {
-				u = len(unit)
-				break
+		u, k := 0, -1
+		for j, unit := range durationUnits {
+			// The longest unit that matches: "ms" before "m".
+			if strings.HasPrefix(s[i:], unit) && len(unit) >= u {
+				u, k = len(unit), j
 			}
 		}
-		if u == 0 {
+		if u == 0 || k <= last {
 			return 0
 		}
+		last = k
 		i += u
 		if boundary(s, i) {
 			return i

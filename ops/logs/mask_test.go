@@ -19,6 +19,7 @@ func TestMask(t *testing.T) {
 		{"GET /api/v1/orders/12345?page=2 at 2025-03-14T09:30:00Z", "GET /api/v1/orders/<num>?page=<num> at <ts>"},
 		{"version 1.2.3 from 256.1.1.1", "version <num>.<num> from <num>.<num>"},
 		{"  spaced\tout  ", "spaced out"},
+		{"ids 3519d2d7544d 1h2m3s 1s500ms 3s2h", "ids <hex> <dur> <dur> 3s2h"},
 		{`unterminated "quote here`, `unterminated "quote here`},
 	} {
 		if got := Mask(tc.in); got != tc.want {
