@@ -41,18 +41,18 @@ func hexID(r *rand.Rand, n int) string {
 	for i := range b {
 		b[i] = digits[r.IntN(16)]
 	}
-	b[0] = digits[r.IntN(10)]      // a digit, so it is an id and not a word
+	b[0] = digits[r.IntN(10)]     // a digit, so it is an id and not a word
 	b[n-1] = digits[10+r.IntN(6)] // a letter, so it is not a number
 	return string(b)
 }
 
 var (
-	api       = Source{Workload: "deploy/api", Pod: "api-6d4f9c7b8-x2kq9"}
-	api2      = Source{Workload: "deploy/api", Pod: "api-6d4f9c7b8-m7wzp"}
-	worker    = Source{Workload: "deploy/worker", Pod: "worker-5c8d7f6b9-qq4rt"}
-	analysis  = Source{Workload: "deploy/analysis", Pod: "analysis-7f9d8c6b5-lk2jd"}
-	portfolio = Source{Workload: "deploy/portfolio", Pod: "portfolio-0"}
-	marketSync      = Source{Workload: "deploy/market-sync", Pod: "market-sync-84c5d-vv9xn"}
+	api        = Source{Workload: "deploy/api", Pod: "api-6d4f9c7b8-x2kq9"}
+	api2       = Source{Workload: "deploy/api", Pod: "api-6d4f9c7b8-m7wzp"}
+	worker     = Source{Workload: "deploy/worker", Pod: "worker-5c8d7f6b9-qq4rt"}
+	analysis   = Source{Workload: "deploy/analysis", Pod: "analysis-7f9d8c6b5-lk2jd"}
+	portfolio  = Source{Workload: "deploy/portfolio", Pod: "portfolio-0"}
+	marketSync = Source{Workload: "deploy/market-sync", Pod: "market-sync-84c5d-vv9xn"}
 )
 
 // errorKinds are the corpus's errors and warnings, each with its expected
