@@ -20,7 +20,7 @@
 //
 // A [Store] keeps the templates of earlier runs in one JSON file in the
 // state dir, per scope (an environment, a workload: the caller's key);
-// [Store.Diff] tells which templates of a run are new (see [Covers] for when
+// [Store.Diff] tells which templates of a run are new (see [SameKind] for when
 // a template counts as known).
 //
 // Everything is deterministic: the same lines in the same order give the

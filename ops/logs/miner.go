@@ -81,7 +81,7 @@ type Source struct {
 type Template struct {
 	// ID is the first 16 hex digits of the SHA-256 of Text: the same text
 	// has the same ID in every run and process. A template that gains a
-	// wildcard gets a new ID (see Covers for how a Store still knows it).
+	// wildcard gets a new ID (see SameKind for how a Store still knows it).
 	ID string `json:"id"`
 	// Text is the masked tokens joined by single spaces.
 	Text  string `json:"text"`
