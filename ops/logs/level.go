@@ -102,16 +102,32 @@ func parse(line string, now time.Time) (p parsed, ok bool) {
 	return p, false
 }
 
+var (
+	errorNames = []string{"error", "err", "fatal", "critical", "crit", "panic", "severe", "emerg", "emergency", "e", "f"}
+	warnNames  = []string{"warn", "warning", "w"}
+	otherNames = []string{"info", "debug", "trace", "notice", "dbg", "inf", "verbose", "fine", "finer", "finest", "config"}
+)
+
 // levelWord maps a level's name, in any case, to a Level; a name of no
-// counted level is LevelNone.
+// counted level is LevelNone. (EqualFold, not ToLower: no allocation for
+// the INFO of every line.)
 func levelWord(w string) Level {
-	switch strings.ToLower(w) {
-	case "error", "err", "fatal", "critical", "crit", "panic", "severe", "emerg", "emergency", "e", "f":
+	if oneOf(w, errorNames) {
 		return LevelError
-	case "warn", "warning", "w":
+	}
+	if oneOf(w, warnNames) {
 		return LevelWarn
 	}
 	return LevelNone
+}
+
+func oneOf(w string, names []string) bool {
+	for _, n := range names {
+		if len(n) == len(w) && strings.EqualFold(w, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // isLevelName reports whether w names any level, counted or not.
@@ -119,14 +135,7 @@ func isLevelName(w string) bool {
 	if len(w) < 3 || len(w) > 9 {
 		return false
 	}
-	if levelWord(w) != LevelNone {
-		return true
-	}
-	switch strings.ToLower(w) {
-	case "info", "debug", "trace", "notice", "dbg", "inf", "verbose", "fine", "finer", "finest", "config":
-		return true
-	}
-	return false
+	return levelWord(w) != LevelNone || oneOf(w, otherNames)
 }
 
 // wordLevel looks for a level word among the first four words.
