@@ -27,6 +27,9 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 # verifies its units, dpkg installs and purges it.
 command -v lintian >/dev/null 2>&1 || need+=(lintian)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# The .rpm's test: rpmlint judges it, rpm unpacks it into a private root.
+command -v rpm >/dev/null 2>&1 || need+=(rpm)
+command -v rpmlint >/dev/null 2>&1 || need+=(rpmlint)
 
 if ((${#need[@]})); then
   sudo=""
