@@ -96,7 +96,7 @@ func TestDeb(t *testing.T) {
 		"/usr/share/man/man1/opsdeck.1.gz", "/usr/share/man/man1/opsdeck-backup.1.gz",
 		"/usr/share/bash-completion/completions/opsdeck", "/usr/share/zsh/vendor-completions/_opsdeck",
 		"/usr/share/fish/vendor_completions.d/opsdeck.fish", "/usr/share/doc/opsdeck/copyright",
-		"/usr/share/doc/opsdeck/changelog.gz",
+		"/usr/share/doc/opsdeck/changelog.gz", "/usr/share/doc/opsdeck/README.md",
 	} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("not installed: %v", err)
