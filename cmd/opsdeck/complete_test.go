@@ -101,7 +101,7 @@ func TestCompletionOfWords(t *testing.T) {
 		want []string
 	}{
 		{[]string{"maintain", ""}, []string{"full", "health", "cleanup", "db", "redis", "security", "capacity"}},
-		{[]string{"backups", "list", "-o", ""}, []string{"text", "json"}},
+		{[]string{"backups", "list", "-o", ""}, []string{"text", "json", "yaml"}},
 		{[]string{"drill", "redis", "--target", ""}, []string{"instance", "server"}},
 		{[]string{"check", "--target", ""}, []string{"postgres", "redis", "kubernetes"}},
 		{[]string{"metrics", "--source", "p"}, []string{"postgres", "prometheus"}},
