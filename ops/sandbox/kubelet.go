@@ -71,6 +71,15 @@ type containerLog struct {
 	hasPrev  bool
 	dropped  int           // lines trimmed off the front of lines
 	changed  chan struct{} // closed and replaced when lines grow
+	stopGen  func()        // the generator writing lines, if any
+}
+
+// stopGenerator stops the container's generator; c's kubelet is locked.
+func (c *containerLog) stopGenerator() {
+	if c.stopGen != nil {
+		c.stopGen()
+		c.stopGen = nil
+	}
 }
 
 func (c *containerLog) appendLines(lines ...LogLine) {
@@ -147,11 +156,13 @@ func (k *Kubelet) entry(ns, pod, container string) *containerLog {
 	return c
 }
 
-// SetLog makes lines the container's current log (replacing any).
+// SetLog makes lines the container's current log, replacing any, and
+// stops its generator.
 func (k *Kubelet) SetLog(ns, pod, container string, lines []LogLine) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c := k.entry(ns, pod, container)
+	c.stopGenerator()
 	c.dropped += len(c.lines)
 	c.lines = nil
 	c.appendLines(lines...)
@@ -173,13 +184,15 @@ func (k *Kubelet) SetPrevious(ns, pod, container string, lines []LogLine) {
 	c.previous, c.hasPrev = append([]LogLine(nil), lines...), true
 }
 
-// Forget removes every log of the pod: the kubelet no longer knows it.
+// Forget removes every log of the pod and stops its generators: the
+// kubelet no longer knows it.
 func (k *Kubelet) Forget(ns, pod string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	prefix := ns + "/" + pod + "/"
-	for key := range k.logs {
+	for key, c := range k.logs {
 		if strings.HasPrefix(key, prefix) {
+			c.stopGenerator()
 			delete(k.logs, key)
 		}
 	}
@@ -187,7 +200,8 @@ func (k *Kubelet) Forget(ns, pod string) {
 
 // Generate appends perSecond lines a second to the container's log, each
 // line(i, now) for i = 0, 1, ..., until the returned stop is called, ctx
-// ends or the kubelet stops. The lines come in batches, every 10 ms at
+// ends, the kubelet stops, or SetLog, Forget or another Generate of the
+// container replaces it. The lines come in batches, every 10 ms at
 // 100 lines a second or more, else every line or every second.
 func (k *Kubelet) Generate(ctx context.Context, ns, pod, container string, perSecond float64, line func(i int, now time.Time) string) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -197,7 +211,9 @@ func (k *Kubelet) Generate(ctx context.Context, ns, pod, container string, perSe
 		cancel()
 		return func() {}
 	}
-	k.entry(ns, pod, container)
+	c := k.entry(ns, pod, container)
+	c.stopGenerator()
+	c.stopGen = cancel
 	k.gens.Add(1)
 	k.mu.Unlock()
 	go func() {
@@ -224,7 +240,11 @@ func (k *Kubelet) Generate(ctx context.Context, ns, pod, container string, perSe
 				for ; written < due; written++ {
 					batch = append(batch, LogLine{Time: now, Text: line(written, now)})
 				}
-				k.AppendLog(ns, pod, container, batch...)
+				k.mu.Lock()
+				if ctx.Err() == nil { // not replaced meanwhile
+					k.entry(ns, pod, container).appendLines(batch...)
+				}
+				k.mu.Unlock()
 			}
 		}
 	}()
