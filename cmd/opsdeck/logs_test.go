@@ -16,6 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/commands"
+	"github.com/opsdeck/opsdeck/ops/access"
+	"github.com/opsdeck/opsdeck/ops/access/accesstest"
 	"github.com/opsdeck/opsdeck/ops/sandbox"
 )
 
@@ -180,5 +183,30 @@ func TestLogsFollowCommand(t *testing.T) {
 	}()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after Ctrl-C: %v\n%s", err, stderr.String())
+	}
+}
+
+// TestLogsInProcess runs `opsdeck logs` as a runbook or a served session
+// does: a viewer may read in read-only mode; a context without an identity
+// is refused.
+func TestLogsInProcess(t *testing.T) {
+	requireSandbox(t)
+	cs, err := kubernetes.NewForConfig(sb.Kube.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := runningPod(t, cs, "redis")
+	sb.Kube.Kubelet().SetLog("stockapp", pod, "redis", []sandbox.LogLine{{Time: time.Now(), Text: "Ready to accept connections tcp"}})
+	cfg := *sb.Config
+	cfg.ReadOnly = true
+	ex := commands.InProcess(&cfg, nil)
+	var out strings.Builder
+	ctx := accesstest.As(context.Background(), "vera", access.Viewer)
+	if code := ex.Exec(ctx, []string{"logs", pod}, &out); code != 0 || out.String() != "Ready to accept connections tcp\n" {
+		t.Fatalf("a viewer, read-only: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := ex.Exec(context.Background(), []string{"logs", pod}, &out); code != 2 || !strings.Contains(out.String(), "no identity") {
+		t.Fatalf("no identity: exit %d\n%s", code, out.String())
 	}
 }
