@@ -76,6 +76,11 @@ func TestLogsCommand(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "fatal: unhandled exception") {
 			t.Fatalf("--previous: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
+		// deploy/worker: the crashed pod's previous log, the other skipped.
+		r = opsdeck(t, nil, "--config", sb.ConfigPath, "logs", "deploy/worker", "--previous")
+		if r.code != 0 || !strings.Contains(r.stdout, "fatal: unhandled exception") || !strings.Contains(r.stderr, "no previous log (never restarted): "+worker+"/worker") {
+			t.Fatalf("deploy/worker --previous: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
 		r = opsdeck(t, nil, "--config", sb.ConfigPath, "logs", worker, "-p")
 		if r.code != 3 || !strings.Contains(r.stderr, "has not restarted") {
 			t.Fatalf("--previous of a container that never restarted: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -107,21 +112,25 @@ func TestLogsCommand(t *testing.T) {
 		}
 	})
 	t.Run("several containers", func(t *testing.T) {
-		name := "two-containers-cli"
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "stockapp"}, Spec: corev1.PodSpec{
+		// A namespace of its own, so that the seeded one's counts stay.
+		ns, name := "logs-cli", "two-containers"
+		if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		defer cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.PodSpec{
 			NodeName:   "node-01",
 			Containers: []corev1.Container{{Name: "app", Image: "stockapp/api:1"}, {Name: "proxy", Image: "envoy:1"}},
 		}}
-		if _, err := cs.CoreV1().Pods("stockapp").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		if _, err := cs.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		defer cs.CoreV1().Pods("stockapp").Delete(context.Background(), name, metav1.DeleteOptions{})
-		k.SetLog("stockapp", name, "proxy", []sandbox.LogLine{{Time: now, Text: "proxy up"}})
-		r := opsdeck(t, nil, "--config", sb.ConfigPath, "logs", name)
+		k.SetLog(ns, name, "proxy", []sandbox.LogLine{{Time: now, Text: "proxy up"}})
+		r := opsdeck(t, nil, "--config", sb.ConfigPath, "-n", ns, "logs", name)
 		if r.code != 3 || !strings.Contains(r.stderr, "app, proxy") || !strings.Contains(r.stderr, "--container") {
 			t.Fatalf("no container chosen: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
-		r = opsdeck(t, nil, "--config", sb.ConfigPath, "logs", name, "--container", "proxy")
+		r = opsdeck(t, nil, "--config", sb.ConfigPath, "-n", ns, "logs", name, "--container", "proxy")
 		if r.code != 0 || r.stdout != "proxy up\n" {
 			t.Fatalf("--container proxy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}

@@ -204,8 +204,17 @@ type LogStream struct {
 	updates chan struct{}
 	done    chan struct{}
 
-	mu   sync.Mutex
-	errs []error
+	mu      sync.Mutex
+	errs    []error
+	skipped []string
+}
+
+// Skipped names the containers of a deploy/NAME --previous that have no
+// previous log (they never restarted): the others' are read.
+func (s *LogStream) Skipped() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.skipped...)
 }
 
 // Ring holds the lines read so far (the last Keep of them).
@@ -262,17 +271,30 @@ func (c *Client) streamSources(ctx context.Context, req LogRequest, sources []Lo
 		return s
 	}
 	var wg sync.WaitGroup
+	var noPrevious []error
 	for _, src := range sources {
 		wg.Go(func() {
-			if err := c.streamOne(ctx, cs, req, src, timeout, s); err != nil {
-				s.mu.Lock()
+			err := c.streamOne(ctx, cs, req, src, timeout, s)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			switch {
+			case err == nil:
+			case len(sources) > 1 && errors.Is(err, ErrNoPreviousLog):
+				noPrevious = append(noPrevious, err)
+				s.skipped = append(s.skipped, src.Pod+"/"+src.Container)
+			default:
 				s.errs = append(s.errs, err)
-				s.mu.Unlock()
 			}
 		})
 	}
 	go func() {
 		wg.Wait()
+		s.mu.Lock()
+		if len(noPrevious) == len(sources) { // none has restarted
+			s.errs = append(s.errs, noPrevious...)
+		}
+		slices.Sort(s.skipped)
+		s.mu.Unlock()
 		close(s.done)
 	}()
 	return s

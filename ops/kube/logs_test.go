@@ -155,35 +155,39 @@ func TestLogsOfAPod(t *testing.T) {
 func TestLogsContainerChoiceAndPrevious(t *testing.T) {
 	f := newLogsFixture(t)
 	ctx := accesstest.Admin(context.Background())
-	name := "two-containers"
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "stockapp"}, Spec: corev1.PodSpec{
+	// A namespace of its own, so that the seeded one's counts stay.
+	ns, name := "logs-containers", "two-containers"
+	if _, err := f.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.PodSpec{
 		NodeName:   "node-01",
 		Containers: []corev1.Container{{Name: "app", Image: "stockapp/api:1"}, {Name: "proxy", Image: "envoy:1"}},
 	}}
-	if _, err := f.cs.CoreV1().Pods("stockapp").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+	if _, err := f.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = f.cs.CoreV1().Pods("stockapp").Delete(context.Background(), name, metav1.DeleteOptions{}) })
 	now := time.Now()
-	f.k.SetLog("stockapp", name, "app", lines(now, 0, "app line"))
-	f.k.SetLog("stockapp", name, "proxy", lines(now, 0, "proxy line"))
-	f.k.SetPrevious("stockapp", name, "app", lines(now.Add(-time.Hour), 0, "app crashed: out of memory"))
+	f.k.SetLog(ns, name, "app", lines(now, 0, "app line"))
+	f.k.SetLog(ns, name, "proxy", lines(now, 0, "proxy line"))
+	f.k.SetPrevious(ns, name, "app", lines(now.Add(-time.Hour), 0, "app crashed: out of memory"))
 
-	_, err := readAll(t, f, kube.LogRequest{Target: name, Tail: -1})
+	_, err := readAll(t, f, kube.LogRequest{Namespace: ns, Target: name, Tail: -1})
 	var te *kube.LogTargetError
 	if !errors.As(err, &te) || strings.Join(te.Containers, ",") != "app,proxy" || !strings.Contains(err.Error(), "app, proxy") {
 		t.Fatalf("two containers, none chosen: %v", err)
 	}
-	if got, err := readAll(t, f, kube.LogRequest{Target: name, Container: "proxy", Tail: -1}); err != nil || textsOf(got) != "proxy line" {
+	if got, err := readAll(t, f, kube.LogRequest{Namespace: ns, Target: name, Container: "proxy", Tail: -1}); err != nil || textsOf(got) != "proxy line" {
 		t.Errorf("-c proxy: %q, %v", textsOf(got), err)
 	}
-	if _, err := readAll(t, f, kube.LogRequest{Target: name, Container: "nope", Tail: -1}); !errors.As(err, &te) {
+	if _, err := readAll(t, f, kube.LogRequest{Namespace: ns, Target: name, Container: "nope", Tail: -1}); !errors.As(err, &te) {
 		t.Errorf("-c nope: %v", err)
 	}
-	if got, err := readAll(t, f, kube.LogRequest{Target: name, Container: "app", Previous: true, Tail: -1}); err != nil || textsOf(got) != "app crashed: out of memory" {
+	if got, err := readAll(t, f, kube.LogRequest{Namespace: ns, Target: name, Container: "app", Previous: true, Tail: -1}); err != nil || textsOf(got) != "app crashed: out of memory" {
 		t.Errorf("--previous: %q, %v", textsOf(got), err)
 	}
-	if _, err := readAll(t, f, kube.LogRequest{Target: name, Container: "proxy", Previous: true, Tail: -1}); !errors.Is(err, kube.ErrNoPreviousLog) {
+	if _, err := readAll(t, f, kube.LogRequest{Namespace: ns, Target: name, Container: "proxy", Previous: true, Tail: -1}); !errors.Is(err, kube.ErrNoPreviousLog) {
 		t.Errorf("--previous of a container that never restarted: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,9 @@ type Output struct {
 	Lines []kube.LogLine `json:"lines"`
 	// Dropped counts the lines read but not kept (beyond --max-lines).
 	Dropped uint64 `json:"dropped"`
+	// Skipped are the pod/container of deploy/NAME --previous that never
+	// restarted, so have no previous log.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // Command returns `opsdeck logs`.
@@ -105,7 +109,7 @@ Exit codes: 0 read · 1 failed (the API server or kubelet) · 2 refused (RBAC)
 				}
 				r := s.Ring()
 				doc := Output{Namespace: ns, Target: args[0], Previous: previous, Sources: s.Sources, Lines: r.Lines()}
-				doc.Dropped = r.Total() - uint64(len(doc.Lines))
+				doc.Dropped, doc.Skipped = r.Total()-uint64(len(doc.Lines)), s.Skipped()
 				if perr := p.PrintDocument(schema, doc); perr != nil {
 					return perr
 				}
@@ -161,6 +165,9 @@ func printLines(p *cli.Printer, s *kube.LogStream, prefix bool) error {
 		case <-s.Done():
 			if err := flush(); err != nil {
 				return err
+			}
+			if skipped := s.Skipped(); len(skipped) > 0 && !p.Structured() {
+				fmt.Fprintf(p.Err, "opsdeck: no previous log (never restarted): %s\n", strings.Join(skipped, ", "))
 			}
 			return s.Err()
 		}
