@@ -162,13 +162,15 @@ func (c Command) Interactive() bool {
 		return true
 	case "wal":
 		return len(p) > 1 && p[1] == "stream"
+	case "logs":
+		return c.Has("--follow") || c.Has("-f")
 	}
 	return c.Has("--watch") || c.Has("-w")
 }
 
 // ReadOnly reports whether the command is on the allow-list of commands
 // that change nothing and so run without confirmation: help and version,
-// check, config show/validate/example/path, metrics, backups list, wal status, the
+// check, config show/validate/example/path, metrics, logs, backups list, wal status, the
 // read-only maintenance reports (health, security, capacity), and
 // --dry-run of backups prune, maintain and restore. Anything else needs a
 // confirmation and is refused in read-only mode.
@@ -185,7 +187,7 @@ func (c Command) ReadOnly() bool {
 		sub = p[1]
 	}
 	switch p[0] {
-	case "help", "check", "metrics", "completion":
+	case "help", "check", "metrics", "logs", "completion":
 		return true
 	case "config":
 		return slices.Contains([]string{"show", "validate", "example", "path"}, sub)

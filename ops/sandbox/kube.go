@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -69,7 +70,8 @@ type KubeOptions struct {
 }
 
 // KubeServer is a running kube-apiserver + etcd on loopback (no kubelet,
-// scheduler or controllers: objects and their status are what you write).
+// scheduler or controllers: objects and their status are what you write),
+// with a fake kubelet that serves the pod logs registered on it (Kubelet).
 type KubeServer struct {
 	env        *envtest.Environment
 	cfg        *rest.Config
@@ -77,6 +79,7 @@ type KubeServer struct {
 	kubeconfig string
 	namespace  string
 	thread     *proc.Thread // etcd's and kube-apiserver's parent thread
+	kubelet    *Kubelet
 
 	mu      sync.Mutex
 	users   int
@@ -117,8 +120,8 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 	}
 	// Give etcd and kube-apiserver directories inside ours so that removing
 	// it cleans up even after a failed start (envtest's retries reuse them).
-	etcdDir, certDir, wrapDir := filepath.Join(dir, "etcd"), filepath.Join(dir, "apiserver"), filepath.Join(dir, "bin")
-	for _, d := range []string{etcdDir, certDir, wrapDir} {
+	etcdDir, certDir, wrapDir, kubeletDir := filepath.Join(dir, "etcd"), filepath.Join(dir, "apiserver"), filepath.Join(dir, "bin"), filepath.Join(dir, "kubelet")
+	for _, d := range []string{etcdDir, certDir, wrapDir, kubeletDir} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			_ = removeDir(dir)
 			return nil, fmt.Errorf("creating %s: %w — check TMPDIR", d, err)
@@ -140,10 +143,30 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 			return nil, err
 		}
 	}
+	// The fake kubelet every node points at (kubelet.go): the API server
+	// reaches it by the nodes' InternalIP (127.0.0.1) and their
+	// kubeletEndpoint port, --kubelet-port for a node without one, and
+	// presents the client certificate the kubelet demands. No
+	// --kubelet-certificate-authority: the API server does not verify a
+	// kubelet's serving certificate, so a test may register a node of its
+	// own kubelet (an httptest server) beside it.
+	kubelet, err := startKubelet(kubeletDir)
+	if err != nil {
+		_ = removeDir(dir)
+		return nil, err
+	}
+	apiServer := &envtest.APIServer{CertDir: certDir, Path: paths[1]}
+	clientCert, clientKey := kubelet.ClientCertFiles()
+	apiServer.Configure().
+		Set("kubelet-preferred-address-types", "InternalIP").
+		Set("kubelet-port", strconv.Itoa(kubelet.Port())).
+		Set("kubelet-client-certificate", clientCert).
+		Set("kubelet-client-key", clientKey).
+		Set("kubelet-timeout", "10s")
 	env := &envtest.Environment{
 		ControlPlane: envtest.ControlPlane{
 			Etcd:      &envtest.Etcd{DataDir: etcdDir, Path: paths[0]},
-			APIServer: &envtest.APIServer{CertDir: certDir, Path: paths[1]},
+			APIServer: apiServer,
 		},
 		BinaryAssetsDirectory:    opts.BinDir,
 		ControlPlaneStartTimeout: opts.StartTimeout,
@@ -179,8 +202,9 @@ func StartKube(ctx context.Context, opts KubeOptions) (*KubeServer, error) {
 			res.err = ctx.Err()
 		}
 	}
-	s := &KubeServer{env: env, dir: dir, namespace: opts.Namespace, thread: thread}
+	s := &KubeServer{env: env, dir: dir, namespace: opts.Namespace, thread: thread, kubelet: kubelet}
 	if res.err != nil {
+		_ = kubelet.Stop()
 		_ = env.Stop()
 		killKubeProcesses(dir)
 		thread.Release()
@@ -204,6 +228,10 @@ func (s *KubeServer) Config() *rest.Config { return rest.CopyConfig(s.cfg) }
 
 // Host is the API server URL (https://127.0.0.1:port).
 func (s *KubeServer) Host() string { return s.cfg.Host }
+
+// Kubelet is the fake kubelet the API server proxies pods/log to: register
+// a container's log on it before asking for it.
+func (s *KubeServer) Kubelet() *Kubelet { return s.kubelet }
 
 // AddUser provisions a user authenticated by client certificate, with no
 // RBAC bindings (every request is forbidden until you bind a role), and
@@ -236,6 +264,9 @@ func (s *KubeServer) Stop() error {
 	}
 	s.stopped = true
 	var errs []error
+	if err := s.kubelet.Stop(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.env.Stop(); err != nil {
 		errs = append(errs, fmt.Errorf("stopping kube-apiserver/etcd: %w", err))
 	}

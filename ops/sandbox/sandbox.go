@@ -55,6 +55,7 @@ type Sandbox struct {
 
 	stopDeployments func() // the Deployment controller's stand-in (deployments.go)
 	stopFollow      func() // pauses the load while api is scaled to 0 (loadpause.go)
+	stopAppLogs     func() // the application's log lines on the fake kubelet (applogs.go)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -106,6 +107,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	wg.Go(func() {
 		sb.KubeSeed, seedKube = SeedKube(ctx, sb.Kube.Config(), KubeSeedOptions{
 			Namespace: opts.Namespace, Nodes: opts.Nodes, ExtraPods: opts.ExtraPods,
+			KubeletPort: sb.Kube.Kubelet().Port(),
 		})
 	})
 	wg.Wait()
@@ -113,6 +115,9 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 		return nil, fmt.Errorf("sandbox: seed: %w", err)
 	}
 	if err := sb.playDeployments(ctx, opts.Namespace); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if sb.stopAppLogs, err = ServeAppLogs(context.WithoutCancel(ctx), sb.Kube.Config(), sb.Kube.Kubelet(), opts.Namespace); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 
@@ -163,6 +168,9 @@ func (sb *Sandbox) Stop() error {
 		errs = append(errs, sb.stopLoadAndMonitoring())
 		if sb.stopDeployments != nil {
 			sb.stopDeployments()
+		}
+		if sb.stopAppLogs != nil {
+			sb.stopAppLogs()
 		}
 		if sb.Kube != nil {
 			errs = append(errs, sb.Kube.Stop())

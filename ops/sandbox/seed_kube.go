@@ -34,6 +34,10 @@ type KubeSeedOptions struct {
 	ExtraPods int
 	// Workers is the number of concurrent requests (default 32).
 	Workers int
+	// KubeletPort is every node's kubelet port (status.daemonEndpoints), the
+	// sandbox's fake kubelet (KubeServer.Kubelet().Port()); 0 leaves it to
+	// the API server's --kubelet-port, which StartKube sets to the same.
+	KubeletPort int
 }
 
 // KubeSeedStats says what SeedKube wrote, for tests and the demo banner.
@@ -237,9 +241,12 @@ func (s *kubeSeeder) seedNode(ctx context.Context, name string, i int, notReady 
 		Allocatable: allocatable,
 		Conditions:  conds,
 		Addresses: []corev1.NodeAddress{
-			{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.0.%d.%d", 1+i/250, 10+i%250)},
+			// Loopback: the API server reaches the node's kubelet there
+			// (the sandbox's fake kubelet), and never anything else.
+			{Type: corev1.NodeInternalIP, Address: nodeIP(name)},
 			{Type: corev1.NodeHostName, Address: name},
 		},
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(s.opts.KubeletPort)}},
 		NodeInfo: corev1.NodeSystemInfo{
 			KubeletVersion:          KubeVersion,
 			OSImage:                 "Ubuntu 24.04.1 LTS",
@@ -858,14 +865,9 @@ func longHash(s string) string {
 	return fmt.Sprintf("%016x%016x%016x%016x", a, b, a^b, a+b)
 }
 
-func nodeIP(name string) string {
-	var i int
-	if _, err := fmt.Sscanf(name, "node-%d", &i); err != nil || i < 1 {
-		return "10.0.0.10"
-	}
-	i--
-	return fmt.Sprintf("10.0.%d.%d", 1+i/250, 10+i%250)
-}
+// nodeIP is every sandbox node's address: loopback, where the fake kubelet
+// listens, so that the API server contacts nothing else.
+func nodeIP(string) string { return "127.0.0.1" }
 
 func podIP(i int) string {
 	return fmt.Sprintf("10.%d.%d.%d", 244+i/(256*254), (i/254)%256, 1+i%254)

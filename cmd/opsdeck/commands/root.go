@@ -18,6 +18,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/config"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/drill"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/logs"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/monitoring"
@@ -73,6 +74,7 @@ subcommands from scripts and cron.`,
 	// command's own checks of its flags are.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.Exit(cli.CodeUsage, err) })
 	root.AddCommand(check.Command(g), config.Command(g))
+	root.AddCommand(logs.Command(g))
 	addDemo(root, g)
 	root.AddCommand(backup.Command(g), backups.Command(g))
 	root.AddCommand(metrics.Command(g))
