@@ -27,11 +27,17 @@ func findCommand(t *testing.T, tm *term, want string) {
 	tm.send("6")
 	tm.waitFor(t, "Backup and restore")
 	for range 5 { // the sixth runbook of the list
+		// One press at a time, each once the screen has moved: on a
+		// loaded machine the list may still be drawing.
+		before := tm.screen()
 		tm.send("\x1b[B")
-		time.Sleep(50 * time.Millisecond)
+		for deadline := time.Now().Add(3 * time.Second); tm.screen() == before && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	tm.send("\r")
-	tm.waitFor(t, "How backups are taken")
+	// The runbook's own opening line, not a link to it from another one.
+	tm.waitFor(t, "How backups are taken, checked and kept")
 	moveTo(t, tm, want)
 }
 
