@@ -42,6 +42,10 @@ type LogRequest struct {
 	Follow bool
 	// Keep is the ring's length (DefaultLogLines when 0).
 	Keep int
+	// OnLine, when set, is told every line as it is read (redacted), from
+	// the streams' goroutines at once: a reader that needs every line, not
+	// the ring's last ones (the error-template miner).
+	OnLine func(LogLine)
 	// Secrets are masked in every line, beside the DSN and password=
 	// patterns redact.String masks anyway.
 	Secrets []string
@@ -344,7 +348,11 @@ func (c *Client) streamOne(ctx context.Context, cs kubernetes.Interface, req Log
 			if !req.Follow {
 				watchdog.Reset(timeout)
 			}
-			s.ring.Add(LogLine{Pod: src.Pod, Container: src.Container, Text: redact.String(line, req.Secrets...)})
+			l := LogLine{Pod: src.Pod, Container: src.Container, Text: redact.String(line, req.Secrets...)}
+			s.ring.Add(l)
+			if req.OnLine != nil {
+				req.OnLine(l)
+			}
 			select {
 			case s.updates <- struct{}{}:
 			default:

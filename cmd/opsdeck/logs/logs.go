@@ -126,6 +126,7 @@ Exit codes: 0 read · 1 failed (the API server or kubelet) · 2 refused (RBAC)
 	f.BoolVarP(&follow, "follow", "f", false, "stream new lines until Ctrl-C")
 	f.Int64Var(&tail, "tail", -1, "only the last N lines of each container's log (-1: all)")
 	f.IntVar(&keep, "max-lines", kube.DefaultLogLines, "lines kept in memory while reading: a reader that falls behind skips the oldest")
+	cmd.AddCommand(errorsCommand(g))
 	return cmd
 }
 
