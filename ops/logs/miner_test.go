@@ -90,6 +90,22 @@ func TestTemplateDetails(t *testing.T) {
 	}
 }
 
+// TestPostgresLogLine: PostgreSQL's own lines (log_line_prefix '%m [%p] ')
+// lose their time and zone name to the timestamp, not to the template.
+func TestPostgresLogLine(t *testing.T) {
+	m := NewMiner(Options{})
+	read := time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
+	m.Add(Source{}, "2025-03-14 09:30:00.505 UTC [9091] ERROR:  canceling statement due to statement timeout", read)
+	m.Add(Source{}, "2025-03-14 09:31:00.007 UTC [9112] ERROR:  canceling statement due to statement timeout", read)
+	ts := m.Templates()
+	if len(ts) != 1 || ts[0].Count != 2 || strings.Contains(ts[0].Text, "UTC") || !strings.HasPrefix(ts[0].Text, "[<num>] ERROR:") {
+		t.Fatalf("templates %+v", ts)
+	}
+	if want := time.Date(2025, 3, 14, 9, 30, 0, 505e6, time.UTC); !ts[0].FirstSeen.Equal(want) {
+		t.Errorf("first seen %v, want %v", ts[0].FirstSeen, want)
+	}
+}
+
 // TestRedactedCorpus: the DSN's password is in no template nor sample.
 func TestRedactedCorpus(t *testing.T) {
 	m := mine(t, Options{Redact: redactor}, corpus(1, 200, 100))

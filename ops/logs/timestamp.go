@@ -12,7 +12,7 @@ import (
 //
 // Forms read: RFC 3339 with or without fraction and zone
 // (2025-03-14T09:30:00.123Z, 2025-03-14 09:30:00,123, Python's comma
-// included), the same with slashes (Go's log package: 2025/03/14 09:30:00)
+// included; PostgreSQL's 2025-03-14 09:30:00.123 UTC), the same with slashes (Go's log package: 2025/03/14 09:30:00)
 // and either one in square brackets. A time without a zone is UTC.
 func leadingTime(s string) (time.Time, string, bool) {
 	var first time.Time
@@ -42,6 +42,14 @@ func parseStamp(s string) (time.Time, string, bool) {
 		return time.Time{}, s, false
 	}
 	rest := in[n:]
+	// PostgreSQL's default log_line_prefix writes the zone's name after
+	// the time ("2025-03-14 09:30:00.123 UTC [4242] ERROR: …"); UTC and
+	// GMT are read as such, as a time without a zone is.
+	for _, z := range []string{" UTC", " GMT"} {
+		if strings.HasPrefix(rest, z) && (len(rest) == len(z) || rest[len(z)] == ' ' || rest[len(z)] == ']') {
+			rest = rest[len(z):]
+		}
+	}
 	if bracket {
 		if !strings.HasPrefix(rest, "]") {
 			return time.Time{}, s, false
