@@ -62,15 +62,11 @@ configuration.`,
 			if since <= 0 {
 				return cli.Exit(cli.CodeUsage, fmt.Errorf("--since %s: give a positive duration such as 24h", since))
 			}
-			cfg, _, closer, err := g.Load()
+			cfg, client, closer, err := load(g)
 			if err != nil {
 				return err
 			}
 			defer closer.Close()
-			client, err := kube.NewClient(cfg.Kubernetes, cfg.Timeouts.Check)
-			if err != nil {
-				return cli.Exit(cli.CodeUsage, err)
-			}
 			store, err := oplogs.LoadStore(oplogs.StorePath(cfg.StateDir))
 			if err != nil {
 				return cli.Exit(cli.CodeUsage, fmt.Errorf("%w — move the file aside to start over", err))

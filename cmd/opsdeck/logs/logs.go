@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
 )
 
@@ -80,15 +82,11 @@ Exit codes: 0 read · 1 failed (the API server or kubelet) · 2 refused (RBAC)
 			if since < 0 {
 				return cli.Exit(cli.CodeUsage, fmt.Errorf("--since %s: give a positive duration such as 10m", since))
 			}
-			cfg, _, closer, err := g.Load()
+			cfg, client, closer, err := load(g)
 			if err != nil {
 				return err
 			}
 			defer closer.Close()
-			client, err := kube.NewClient(cfg.Kubernetes, cfg.Timeouts.Check)
-			if err != nil {
-				return cli.Exit(cli.CodeUsage, err)
-			}
 			ns := client.Namespaces()[0]
 			if ns == "" {
 				return cli.Exit(cli.CodeUsage, errors.New("logs reads one namespace: give it with -n (kubernetes.namespaces watches all)"))
@@ -128,6 +126,21 @@ Exit codes: 0 read · 1 failed (the API server or kubelet) · 2 refused (RBAC)
 	f.IntVar(&keep, "max-lines", kube.DefaultLogLines, "lines kept in memory while reading: a reader that falls behind skips the oldest")
 	cmd.AddCommand(errorsCommand(g))
 	return cmd
+}
+
+// load reads the configuration and makes the Kubernetes client both
+// commands read logs through; closer ends the configuration's audit log.
+func load(g *cli.Globals) (*config.Config, *kube.Client, io.Closer, error) {
+	cfg, _, closer, err := g.Load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	client, err := kube.NewClient(cfg.Kubernetes, cfg.Timeouts.Check)
+	if err != nil {
+		closer.Close()
+		return nil, nil, nil, cli.Exit(cli.CodeUsage, err)
+	}
+	return cfg, client, closer, nil
 }
 
 // printLines prints the lines as they arrive until the stream ends: text,
