@@ -65,23 +65,33 @@ const (
 	SilenceExpire  Action = "alertmanager.silence.expire"
 	RunbookCommand Action = "runbook.run"
 	WALStream      Action = "wal.stream"
+	IncidentOpen   Action = "incident.open"
+	IncidentNote   Action = "incident.note"
+	// IncidentClose closes an incident the session opened; closing
+	// someone else's is IncidentCloseAny.
+	IncidentClose    Action = "incident.close"
+	IncidentCloseAny Action = "incident.close.any"
 )
 
 // needs maps actions to the least role that may run them. An action not
 // listed needs Admin: a new action is safe until someone says otherwise.
 var needs = map[Action]Role{
-	BackupRun:      Operator,
-	BackupVerify:   Operator,
-	MaintainRun:    Operator,
-	MaintainCancel: Operator,
-	SilenceCreate:  Operator,
-	SilenceExpire:  Operator,
-	RunbookCommand: Operator,
-	WALStream:      Operator,
-	DrillRun:       Operator,
-	BackupPrune:    Admin,
-	MaintainClean:  Admin,
-	RestoreRun:     Admin,
+	BackupRun:        Operator,
+	BackupVerify:     Operator,
+	MaintainRun:      Operator,
+	MaintainCancel:   Operator,
+	SilenceCreate:    Operator,
+	SilenceExpire:    Operator,
+	RunbookCommand:   Operator,
+	WALStream:        Operator,
+	DrillRun:         Operator,
+	IncidentOpen:     Operator,
+	IncidentNote:     Operator,
+	IncidentClose:    Operator,
+	BackupPrune:      Admin,
+	MaintainClean:    Admin,
+	RestoreRun:       Admin,
+	IncidentCloseAny: Admin,
 }
 
 // Needs returns the least role that may run a.

@@ -37,6 +37,8 @@ type Config struct {
 	Restore RestoreConfig `yaml:"restore" json:"restore"`
 	// Drill drives `opsdeck drill` and the check's drill lines.
 	Drill DrillConfig `yaml:"drill" json:"drill"`
+	// Incident drives incident mode: levels, response times, the timeline.
+	Incident IncidentConfig `yaml:"incident" json:"incident"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

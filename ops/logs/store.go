@@ -126,6 +126,16 @@ func (s *Store) Known(scopeKey string) []Known {
 	return out
 }
 
+// Scopes returns the store's scope keys, sorted.
+func (s *Store) Scopes() []string {
+	out := make([]string, 0, len(s.scopes))
+	for k := range s.scopes {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Saved returns when a run was last recorded for a scope (zero if never).
 func (s *Store) Saved(scopeKey string) time.Time {
 	if sc := s.scopes[scopeKey]; sc != nil {
