@@ -40,6 +40,10 @@ var ErrNotFound = errors.New("no such incident")
 // none is open.
 var ErrNoneOpen = errors.New("no incident is open")
 
+// ErrAlreadyOpen is returned (wrapped) when an incident is opened while
+// another is.
+var ErrAlreadyOpen = errors.New("an incident is already open")
+
 // Store keeps the incidents of one environment in the state dir. It is safe
 // for concurrent use, by goroutines and by processes.
 type Store struct {
@@ -188,8 +192,8 @@ func (s *Store) Open(ctx context.Context, level, title string) (Incident, error)
 		if cur, ok, err := s.current(); err != nil {
 			return err
 		} else if ok {
-			return fmt.Errorf("%s (%s %q, opened by %s %s ago) is still open: add a note to it (`opsdeck incident note`) or close it first",
-				cur.Name(), cur.Level, cur.Title, cur.OpenedBy, Short(s.Now().Sub(cur.OpenedAt)))
+			return fmt.Errorf("%s (%s %q, opened by %s %s ago) is still open: add a note to it (`opsdeck incident note`) or close it first: %w",
+				cur.Name(), cur.Level, cur.Title, cur.OpenedBy, Short(s.Now().Sub(cur.OpenedAt)), ErrAlreadyOpen)
 		}
 		id, err := s.nextID()
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/incident"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	opwal "github.com/opsdeck/opsdeck/ops/wal"
 )
@@ -84,10 +85,11 @@ func CodeOf(err error) int {
 		return CodeOK
 	case errors.Is(err, context.Canceled):
 		return CodeInterrupted
-	case errors.Is(err, backup.ErrNotFound), errors.As(err, &fe), errors.As(err, &ce):
+	case errors.Is(err, backup.ErrNotFound), errors.As(err, &fe), errors.As(err, &ce),
+		errors.Is(err, incident.ErrNotFound), errors.Is(err, incident.ErrNoneOpen):
 		return CodeUsage
 	case errors.Is(err, access.ErrReadOnly), errors.Is(err, access.ErrForbidden), errors.Is(err, access.ErrNoIdentity),
-		errors.Is(err, backup.ErrLocked), errors.Is(err, oprestore.ErrRestoreRunning),
+		errors.Is(err, backup.ErrLocked), errors.Is(err, oprestore.ErrRestoreRunning), errors.Is(err, incident.ErrAlreadyOpen),
 		errors.Is(err, opwal.ErrRefused), errors.Is(err, opwal.ErrStreaming):
 		return CodeRefused
 	}

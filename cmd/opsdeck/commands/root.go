@@ -18,6 +18,7 @@ import (
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cockpit"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/config"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/drill"
+	"github.com/opsdeck/opsdeck/cmd/opsdeck/incident"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/logs"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/maintain"
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/metrics"
@@ -83,6 +84,7 @@ subcommands from scripts and cron.`,
 	root.AddCommand(maintain.Command(g))
 	root.AddCommand(restore.Command(g))
 	root.AddCommand(drill.Command(g))
+	root.AddCommand(incident.Command(g))
 	root.AddCommand(wal.Command(g))
 	root.AddCommand(version.Command(g))
 	usageArgs(root)
