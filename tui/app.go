@@ -13,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/keys"
 	"github.com/opsdeck/opsdeck/tui/styles"
@@ -32,6 +33,8 @@ type Model struct {
 	// quitArmed is set by a first q while this session's backup or
 	// restore runs: leaving stops it, so it takes a second q.
 	quitArmed bool
+	// banner is whether the incident banner takes a line.
+	banner bool
 }
 
 // New returns the cockpit with the given tabs, the first one active.
@@ -54,7 +57,28 @@ func (m *Model) Init() tea.Cmd {
 		m.taskChanges = m.c.Tasks.Subscribe(m.c.Context)
 		cmds = append(cmds, m.watchTasks())
 	}
+	if m.c.Incidents != nil {
+		m.banner = m.incidentOpen()
+		cmds = append(cmds, m.bannerTick())
+	}
 	return tea.Batch(cmds...)
+}
+
+// bannerTickMsg redraws the incident banner: its clock, or the banner
+// itself when an incident was opened or closed in any session or process.
+type bannerTickMsg struct{}
+
+func (m *Model) bannerTick() tea.Cmd {
+	return m.c.Tick(time.Second, func(time.Time) tea.Msg { return bannerTickMsg{} })
+}
+
+// incidentOpen reports whether an incident is open, as the watcher last read.
+func (m *Model) incidentOpen() bool {
+	if m.c.Incidents == nil {
+		return false
+	}
+	_, open, _ := m.c.Incidents.Current()
+	return open
 }
 
 // tasksChangedMsg says a task started or ended somewhere in the process.
@@ -82,9 +106,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		for _, t := range m.tabs {
-			t.SetSize(m.width, m.bodyHeight())
-		}
+		m.resize()
 		return m, nil
 	case common.KubeInfoMsg:
 		m.kube = msg
@@ -92,6 +114,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tasksChangedMsg:
 		// The status bar reads the registry when it renders.
 		return m, m.watchTasks()
+	case bannerTickMsg:
+		if open := m.incidentOpen(); open != m.banner {
+			m.banner = open
+			m.resize()
+		}
+		return m, tea.Batch(m.bannerTick(), m.broadcast(msg))
 	case common.OpenRunbookMsg:
 		return m, m.openRunbook(msg.Section)
 	case tea.BackgroundColorMsg:
@@ -139,6 +167,13 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.PrevTab):
 			m.active = (m.active + len(m.tabs) - 1) % len(m.tabs)
 			return nil
+		case key.Matches(msg, k.Incident.Open):
+			for i, t := range m.tabs {
+				if o, ok := t.(common.IncidentOpener); ok {
+					m.active = i
+					return o.StartOpen()
+				}
+			}
 		}
 		for i, b := range k.Tabs {
 			if i < len(m.tabs) && key.Matches(msg, b) {
@@ -150,6 +185,18 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	t, cmd := tab.Update(msg)
 	m.tabs[m.active] = t
 	return cmd
+}
+
+// globalKeys are the bindings of every tab, i among them when a tab opens
+// incidents.
+func (m *Model) globalKeys() []key.Binding {
+	bs := m.c.Keys.Global(len(m.tabs))
+	for _, t := range m.tabs {
+		if _, ok := t.(common.IncidentOpener); ok {
+			return append(bs[:len(bs)-2:len(bs)-2], m.c.Keys.Incident.Open, bs[len(bs)-2], bs[len(bs)-1])
+		}
+	}
+	return bs
 }
 
 // openRunbook switches to the tab that shows runbooks and opens section
@@ -195,9 +242,21 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// resize gives every tab the body's size.
+func (m *Model) resize() {
+	for _, t := range m.tabs {
+		t.SetSize(m.width, m.bodyHeight())
+	}
+}
+
 // bodyHeight is the height left for a tab: the tab bar and the status bar
-// take one line each.
-func (m *Model) bodyHeight() int { return max(m.height-2, 0) }
+// take one line each, the incident banner one more.
+func (m *Model) bodyHeight() int {
+	if m.banner {
+		return max(m.height-3, 0)
+	}
+	return max(m.height-2, 0)
+}
 
 // View renders the tab bar, the active tab (or the help screen) and the
 // status bar.
@@ -220,21 +279,77 @@ func (m *Model) Render() string {
 		body = m.tabs[m.active].View()
 	}
 	body = lipgloss.NewStyle().Width(m.width).Height(m.bodyHeight()).MaxHeight(m.bodyHeight()).MaxWidth(m.width).Render(body)
-	return m.tabBar() + "\n" + body + "\n" + m.statusBar()
+	top := m.tabBar()
+	if m.banner {
+		top += "\n" + m.bannerLine()
+	}
+	return top + "\n" + body + "\n" + m.statusBar()
 }
 
+// bannerLine is the open incident: level, title, who opened it and how
+// long ago against its level's response time, red once past it.
+func (m *Model) bannerLine() string {
+	inc, open, _ := m.c.Incidents.Current()
+	if !open {
+		return ""
+	}
+	now := m.c.Now()
+	st := m.c.Styles.Banner
+	clock := fmt.Sprintf("%s of %s", opincident.Short(inc.Elapsed(now)), opincident.Short(inc.Response(m.c.Config.Incident)))
+	if inc.Overdue(m.c.Config.Incident, now) {
+		st = m.c.Styles.BannerOverdue
+		clock += " — RESPONSE TIME PASSED"
+	}
+	right := fmt.Sprintf(" %s · by %s ", clock, inc.OpenedBy)
+	left := fmt.Sprintf(" INCIDENT %d · %s · %s", inc.ID, inc.Level, inc.Title)
+	room := m.width - lipgloss.Width(right)
+	if room < 12 {
+		return st.Render(ansi.Truncate(left+" ·"+right, m.width, "…") + strings.Repeat(" ", max(m.width-lipgloss.Width(left+" ·"+right), 0)))
+	}
+	left = ansi.Truncate(left, room, "…")
+	return st.Render(left + strings.Repeat(" ", room-lipgloss.Width(left)) + right)
+}
+
+// tabBar names the tabs, the active one highlighted. When they do not fit
+// it drops the program's name, then the padding between tabs, then uses
+// the tabs' short titles, and only then cuts the line.
 func (m *Model) tabBar() string {
 	s := m.c.Styles
-	var parts []string
-	for i, t := range m.tabs {
-		label := fmt.Sprintf("%d %s", i+1, t.Title())
-		if i == m.active {
-			parts = append(parts, s.TabActive.Render(label))
-		} else {
-			parts = append(parts, s.TabInactive.Render(label))
+	render := func(title, padded, short bool) string {
+		parts := make([]string, 0, len(m.tabs)+1)
+		if title {
+			parts = append(parts, s.Title.Render("opsdeck"))
+		}
+		for i, t := range m.tabs {
+			name := t.Title()
+			if st, ok := t.(common.ShortTitler); ok && short {
+				name = st.ShortTitle()
+			}
+			label := fmt.Sprintf("%d %s", i+1, name)
+			switch {
+			case i == m.active:
+				parts = append(parts, s.TabActive.Render(label))
+			case padded:
+				parts = append(parts, s.TabInactive.Render(label))
+			default:
+				parts = append(parts, s.TabInactive.Padding(0).Render(label))
+			}
+		}
+		sep := ""
+		if !padded {
+			sep = " "
+		}
+		if title {
+			return parts[0] + " " + strings.Join(parts[1:], sep)
+		}
+		return strings.Join(parts, sep)
+	}
+	var bar string
+	for _, v := range [][3]bool{{true, true, false}, {false, true, false}, {false, false, false}, {false, false, true}} {
+		if bar = render(v[0], v[1], v[2]); lipgloss.Width(bar) <= m.width {
+			return bar
 		}
 	}
-	bar := s.Title.Render("opsdeck") + " " + strings.Join(parts, "")
 	return ansi.Truncate(bar, m.width, "…")
 }
 
@@ -309,7 +424,7 @@ func (m *Model) helpView() string {
 		title    string
 		bindings []key.Binding
 	}{
-		{"Everywhere", k.Global(len(m.tabs))},
+		{"Everywhere", m.globalKeys()},
 		{"Lists", k.Navigation()},
 	}
 	if len(m.tabs) > 0 {

@@ -138,5 +138,8 @@ func Short(d time.Duration) string {
 	case d < 24*time.Hour:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
+	if int(d.Hours())%24 == 0 {
+		return fmt.Sprintf("%dd", int(d.Hours())/24)
+	}
 	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }

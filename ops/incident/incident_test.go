@@ -17,7 +17,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/audit"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
-	"github.com/opsdeck/opsdeck/ops/incident"
+	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	oplogs "github.com/opsdeck/opsdeck/ops/logs"
 )
 
@@ -25,7 +25,7 @@ const secret = "s3cr3t-pa55"
 
 // newStore returns a store in a temporary state dir whose configuration
 // holds secret as the PostgreSQL password, with a fixed clock.
-func newStore(t *testing.T) (*incident.Store, *config.Config, *time.Time) {
+func newStore(t *testing.T) (*opincident.Store, *config.Config, *time.Time) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.StateDir = t.TempDir()
@@ -36,7 +36,7 @@ func newStore(t *testing.T) (*incident.Store, *config.Config, *time.Time) {
 	}
 	log.AddSecrets(cfg.Secrets()...)
 	t.Cleanup(func() { _ = log.Close() })
-	s := incident.NewStore(cfg, log)
+	s := opincident.NewStore(cfg, log)
 	now := time.Now().Truncate(time.Second)
 	s.Now = func() time.Time { return now }
 	return s, cfg, &now
@@ -113,7 +113,7 @@ func TestOpenNoteClose(t *testing.T) {
 	if strings.Contains(string(data), secret) {
 		t.Error("the audit log holds the secret")
 	}
-	files, _ := filepath.Glob(filepath.Join(incident.Dir(cfg.StateDir), "*"))
+	files, _ := filepath.Glob(filepath.Join(opincident.Dir(cfg.StateDir), "*"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
 		if strings.Contains(string(b), secret) {
@@ -163,7 +163,7 @@ func TestRoles(t *testing.T) {
 	ro := config.Default()
 	ro.StateDir = s.Dir()
 	ro.ReadOnly = true
-	if _, err := incident.NewStore(ro, nil).Open(admin, "P1", "x"); err == nil {
+	if _, err := opincident.NewStore(ro, nil).Open(admin, "P1", "x"); err == nil {
 		t.Error("read-only store opened an incident")
 	}
 }
@@ -175,7 +175,7 @@ func TestConcurrentNotes(t *testing.T) {
 	if _, err := s.Open(alice, "P2", "x"); err != nil {
 		t.Fatal(err)
 	}
-	other := incident.NewStore(cfg, config.Default().OpenAudit())
+	other := opincident.NewStore(cfg, config.Default().OpenAudit())
 	var wg sync.WaitGroup
 	for i := range 20 {
 		st := s
@@ -205,7 +205,7 @@ func TestRecorder(t *testing.T) {
 		{Target: "postgres", Name: "connections", Status: health.OK, Value: "12%"},
 		{Target: "kubernetes", Name: "pod/api-1", Status: health.Crit, Value: "CrashLoopBackOff"},
 	}}
-	r := &incident.Recorder{Store: s,
+	r := &opincident.Recorder{Store: s,
 		Alerts: func(context.Context) ([]alerts.Alert, error) { return firing, nil },
 		Checks: func(context.Context) health.Report { return checks }}
 	if err := r.Once(rec); err != nil {
@@ -244,7 +244,7 @@ func TestRecorder(t *testing.T) {
 	}
 }
 
-func kinds(es []incident.Entry) string {
+func kinds(es []opincident.Entry) string {
 	var out []string
 	for _, e := range es {
 		k := e.Kind
@@ -280,14 +280,14 @@ func TestTimeline(t *testing.T) {
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}
-	src := incident.Sources{
+	src := opincident.Sources{
 		AuditPath: audit.PathIn(cfg.StateDir), TemplatesPath: oplogs.StorePath(cfg.StateDir),
 		Lookback: cfg.Incident.Lookback,
 		Alerts: func(context.Context) ([]alerts.Alert, error) {
 			return nil, errors.New("alertmanager: connection refused")
 		},
 	}
-	tl := incident.Timeline(alice, inc, src, now.Add(time.Minute))
+	tl := opincident.Timeline(alice, inc, src, now.Add(time.Minute))
 	got := kinds(tl)
 	for _, want := range []string{"template:error", "open", "audit:ok", "source"} {
 		if !strings.Contains(got, want) {
@@ -298,7 +298,7 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("timeline %s holds a template from before the window", got)
 	}
 	for _, e := range tl {
-		if e.Kind == incident.KindSource && !strings.Contains(e.Text, "alerts: alertmanager: connection refused") {
+		if e.Kind == opincident.KindSource && !strings.Contains(e.Text, "alerts: alertmanager: connection refused") {
 			t.Errorf("source entry %q", e.Text)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
+	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	"github.com/opsdeck/opsdeck/ops/tasks"
 	"github.com/opsdeck/opsdeck/tui/keys"
 	"github.com/opsdeck/opsdeck/tui/styles"
@@ -41,6 +42,10 @@ type Common struct {
 	Context context.Context
 	// Now is the clock; golden tests fix it.
 	Now func() time.Time
+	// Incidents holds the environment's open incident, shared by every
+	// session of a server; nil when incident mode is off. The root model
+	// draws its banner.
+	Incidents *opincident.Watcher
 }
 
 // New returns the Common of the session of ctx, with the styles of the
@@ -136,6 +141,18 @@ type Tab interface {
 	// Capturing reports whether the tab is taking text input, in which case
 	// the root passes every key to it (so "q" types a q instead of quitting).
 	Capturing() bool
+}
+
+// ShortTitler is a tab whose title has a shorter form for the tab bar of
+// a narrow terminal.
+type ShortTitler interface {
+	ShortTitle() string
+}
+
+// IncidentOpener is the tab that opens incidents: the root model sends i
+// from any tab to it.
+type IncidentOpener interface {
+	StartOpen() tea.Cmd
 }
 
 // Refreshed is implemented by tabs that know when their data was last loaded;

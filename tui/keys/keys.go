@@ -42,6 +42,7 @@ type KeyMap struct {
 	Restore     Restore
 	Maintenance Maintenance
 	Runbooks    Runbooks
+	Incident    Incident
 }
 
 // Default returns the cockpit's key map.
@@ -86,6 +87,7 @@ func Default() KeyMap {
 	km.Restore = defaultRestore(km)
 	km.Maintenance = defaultMaintenance()
 	km.Runbooks = defaultRunbooks(km)
+	km.Incident = defaultIncident()
 	return km
 }
 

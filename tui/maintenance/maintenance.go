@@ -101,6 +101,10 @@ func New(c *common.Common, src Sources) *Tab {
 // Title implements common.Tab.
 func (t *Tab) Title() string { return "Maintenance" }
 
+// ShortTitle implements common.ShortTitler: the tab bar of a narrow
+// terminal.
+func (t *Tab) ShortTitle() string { return "Maint." }
+
 // Init builds the engine and reads the last runs.
 func (t *Tab) Init() tea.Cmd {
 	if t.src.Engine == nil {

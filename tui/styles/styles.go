@@ -121,6 +121,11 @@ type Styles struct {
 
 	OK, Warn, Crit, Unknown lipgloss.Style
 
+	// Banner is the open incident's line under the tab bar; BannerOverdue
+	// once its response time has passed. Reversed, so the text takes the
+	// terminal's background colour and reads on either theme.
+	Banner, BannerOverdue lipgloss.Style
+
 	FilterPrompt lipgloss.Style
 	HelpKey      lipgloss.Style
 	HelpDesc     lipgloss.Style
@@ -157,6 +162,8 @@ func For(t Theme) Styles {
 	s.Warn = lipgloss.NewStyle().Foreground(p.Warn)
 	s.Crit = lipgloss.NewStyle().Foreground(p.Crit).Bold(true)
 	s.Unknown = lipgloss.NewStyle().Foreground(p.Unknown)
+	s.Banner = lipgloss.NewStyle().Bold(true).Reverse(true).Foreground(p.Warn)
+	s.BannerOverdue = lipgloss.NewStyle().Bold(true).Reverse(true).Foreground(p.Crit)
 	s.FilterPrompt = lipgloss.NewStyle().Foreground(p.Accent).Bold(true)
 	s.HelpKey = lipgloss.NewStyle().Foreground(p.Accent)
 	s.HelpDesc = lipgloss.NewStyle().Foreground(p.Muted)

@@ -8,7 +8,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
-	"github.com/opsdeck/opsdeck/ops/incident"
+	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	oprestore "github.com/opsdeck/opsdeck/ops/restore"
 	opwal "github.com/opsdeck/opsdeck/ops/wal"
 )
@@ -86,10 +86,10 @@ func CodeOf(err error) int {
 	case errors.Is(err, context.Canceled):
 		return CodeInterrupted
 	case errors.Is(err, backup.ErrNotFound), errors.As(err, &fe), errors.As(err, &ce),
-		errors.Is(err, incident.ErrNotFound), errors.Is(err, incident.ErrNoneOpen):
+		errors.Is(err, opincident.ErrNotFound), errors.Is(err, opincident.ErrNoneOpen):
 		return CodeUsage
 	case errors.Is(err, access.ErrReadOnly), errors.Is(err, access.ErrForbidden), errors.Is(err, access.ErrNoIdentity),
-		errors.Is(err, backup.ErrLocked), errors.Is(err, oprestore.ErrRestoreRunning), errors.Is(err, incident.ErrAlreadyOpen),
+		errors.Is(err, backup.ErrLocked), errors.Is(err, oprestore.ErrRestoreRunning), errors.Is(err, opincident.ErrAlreadyOpen),
 		errors.Is(err, opwal.ErrRefused), errors.Is(err, opwal.ErrStreaming):
 		return CodeRefused
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/backup"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
+	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	"github.com/opsdeck/opsdeck/ops/kube"
 	opmaintain "github.com/opsdeck/opsdeck/ops/maintain"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
@@ -34,6 +35,7 @@ import (
 	"github.com/opsdeck/opsdeck/tui/backups"
 	"github.com/opsdeck/opsdeck/tui/common"
 	healthtab "github.com/opsdeck/opsdeck/tui/health"
+	"github.com/opsdeck/opsdeck/tui/incidenttab"
 	"github.com/opsdeck/opsdeck/tui/maintenance"
 	"github.com/opsdeck/opsdeck/tui/metrics"
 	"github.com/opsdeck/opsdeck/tui/restore"
@@ -49,6 +51,8 @@ type Sources struct {
 	// Maintenance shares one maintenance engine (its connections) between
 	// the sessions.
 	Maintenance maintenance.Sources
+	// Incident is incident mode: the open incident, its timeline, bundles.
+	Incident incidenttab.Sources
 	// Tasks are the operations running in this process; every session of a
 	// server shares them.
 	Tasks *tasks.Registry
@@ -72,6 +76,14 @@ type Sources struct {
 
 	// wal is the WAL streamer this process runs, nil when none.
 	wal *walStreamer
+
+	// incidents is the open incident's watcher every session's banner reads.
+	incidents *opincident.Watcher
+	// background are the goroutines that live until Close (the incident
+	// watcher and recorder); Close cancels them with stopBackground and
+	// waits.
+	background     sync.WaitGroup
+	stopBackground context.CancelFunc
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
@@ -103,6 +115,7 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 			return s.backupEng, s.backupErr
 		},
 	}
+	s.startIncidents(ctx, cfg)
 	if cfg.Postgres.WAL.Stream && !cfg.ReadOnly {
 		if eng, err := s.Backups.Engine(); err == nil {
 			s.startWAL(ctx, eng)
@@ -170,6 +183,10 @@ func (s *Sources) Close() {
 	if c != nil {
 		c.Stop()
 	}
+	if s.stopBackground != nil {
+		s.stopBackground()
+	}
+	s.background.Wait()
 	_ = s.audit.Close()
 }
 
@@ -190,6 +207,7 @@ func tabs(c *common.Common, src *Sources) *tui.Model {
 		maintenance.New(c, src.Maintenance),
 		runbookstab.New(c, src.Runbooks),
 		audittab.New(c, audittab.Sources{Path: AuditPath(c.Config)}),
+		incidenttab.New(c, src.Incident),
 	)
 }
 

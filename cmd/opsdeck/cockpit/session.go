@@ -22,6 +22,7 @@ func AuditPath(cfg *config.Config) string { return audit.PathIn(cfg.StateDir) }
 func NewSessionModel(ctx context.Context, cfg *config.Config, src *Sources) *tui.Model {
 	c := common.New(ctx, cfg)
 	c.Tasks = src.Tasks
+	c.Incidents = src.incidents
 	sess := src.forSession(ctx)
 	return tabs(c, sess)
 }
@@ -36,7 +37,9 @@ func (s *Sources) forSession(ctx context.Context) *Sources {
 		Runbooks:    s.Runbooks,
 		Backups:     s.Backups,
 		Maintenance: s.Maintenance,
+		Incident:    s.Incident,
 		Tasks:       s.Tasks,
+		incidents:   s.incidents,
 		ctx:         ctx,
 	}
 	connect := s.Health.Kube
