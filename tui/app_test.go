@@ -26,6 +26,13 @@ func newModel(t *testing.T, w, h int, readOnly bool) *tui.Model {
 	t.Helper()
 	c := tuitest.Common()
 	c.ReadOnly = readOnly
+	return newModelWith(t, w, h, c)
+}
+
+// newModelWith is the cockpit of c's session with the tabs of newModel and
+// extra after them.
+func newModelWith(t *testing.T, w, h int, c *common.Common, extra ...common.Tab) *tui.Model {
+	t.Helper()
 	cl := tuitest.NewCluster(0)
 	src := healthtab.Sources{
 		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
@@ -40,14 +47,15 @@ func newModel(t *testing.T, w, h int, readOnly bool) *tui.Model {
 	}
 	// The other tabs have no sources: they say what is not configured and
 	// do no I/O.
-	m := tui.New(c,
+	tabs := append([]common.Tab{
 		healthtab.New(c, src),
 		metrics.New(c, metrics.Sources{}),
 		backups.New(c, backups.Sources{}),
 		restore.New(c, restore.Sources{}),
 		maintenance.New(c, maintenance.Sources{}),
 		runbookstab.New(c, runbookstab.Sources{}),
-	)
+	}, extra...)
+	m := tui.New(c, tabs...)
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	feed(m, m.Init(), 0)
 	return m

@@ -24,8 +24,11 @@ import (
 
 // The documents of -o json.
 var (
-	schema     = cli.NewSchema[Output]("opsdeck.incident/v1", "incident open, note, close, show")
-	listSchema = cli.NewSchema[[]opincident.Incident]("opsdeck.incident.list/v1", "incident list")
+	showSchema  = cli.NewSchema[Output]("opsdeck.incident.show/v1", "incident show")
+	openSchema  = cli.NewSchema[Output]("opsdeck.incident.open/v1", "incident open")
+	noteSchema  = cli.NewSchema[Output]("opsdeck.incident.note/v1", "incident note")
+	closeSchema = cli.NewSchema[Output]("opsdeck.incident.close/v1", "incident close")
+	listSchema  = cli.NewSchema[[]opincident.Incident]("opsdeck.incident.list/v1", "incident list")
 )
 
 // Output is one incident with its timeline.
@@ -150,7 +153,7 @@ Exit codes: 0 opened · 1 failed · 2 refused (role, read-only, one is open)
 				inc = got
 			}
 			res := s.output(inc, inc.Entries)
-			return p.Result(schema, res, func() error {
+			return p.Result(openSchema, res, func() error {
 				fmt.Fprintf(p.Out, "%s opened: %s %s, by %s — respond within %s (by %s)\n", inc.Name(), inc.Level, inc.Title,
 					inc.OpenedBy, opincident.Short(res.Response), inc.OpenedAt.Add(res.Response).Local().Format("15:04"))
 				printEntries(p, inc.Entries[1:])
@@ -194,7 +197,7 @@ incident, none open, or no text.`,
 				return cli.Fail(err)
 			}
 			p := g.Printer(cmd, out)
-			return p.Result(schema, s.output(inc, inc.Entries), func() error {
+			return p.Result(noteSchema, s.output(inc, inc.Entries), func() error {
 				fmt.Fprintf(p.Out, "noted on %s (%d entries)\n", inc.Name(), len(inc.Entries))
 				return nil
 			})
@@ -248,7 +251,7 @@ open.`,
 				return cli.Fail(err)
 			}
 			p := g.Printer(cmd, out)
-			return p.Result(schema, s.output(inc, tl), func() error {
+			return p.Result(closeSchema, s.output(inc, tl), func() error {
 				fmt.Fprintf(p.Out, "%s closed after %s (%d timeline entries)\npostmortem skeleton: %s\n",
 					inc.Name(), opincident.Short(inc.Elapsed(inc.ClosedAt)), len(tl), inc.Postmortem)
 				return nil
@@ -348,7 +351,7 @@ of errors. A source that cannot be read is a line of the timeline.`,
 			}
 			res := s.output(inc, s.timeline(ctx, inc))
 			p := g.Printer(cmd, out)
-			return p.Result(schema, res, func() error {
+			return p.Result(showSchema, res, func() error {
 				state := "open for " + opincident.Short(inc.Elapsed(time.Now()))
 				if !inc.IsOpen() {
 					state = fmt.Sprintf("closed by %s after %s", inc.ClosedBy, opincident.Short(inc.Elapsed(time.Now())))
