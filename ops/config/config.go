@@ -37,6 +37,8 @@ type Config struct {
 	Restore RestoreConfig `yaml:"restore" json:"restore"`
 	// Drill drives `opsdeck drill` and the check's drill lines.
 	Drill DrillConfig `yaml:"drill" json:"drill"`
+	// Checks are `opsdeck check deploy`'s smoke and migrations checks.
+	Checks ChecksConfig `yaml:"checks" json:"checks"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.
