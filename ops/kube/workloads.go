@@ -50,6 +50,7 @@ type Workloads struct {
 	// Endpoints are read only in a namespace where EndpointSlices could
 	// not be listed or a selecting Service has none (they are the
 	// deprecated API: a cluster's controllers mirror them into slices).
+	//lint:ignore SA1019 the fallback where EndpointSlices are missing or not readable
 	Endpoints []*corev1.Endpoints
 	Errors    map[string]error
 }
@@ -211,7 +212,7 @@ func (w *Workloads) readEndpoints(ctx context.Context, cs kubernetes.Interface, 
 	for ns := range need {
 		//lint:ignore SA1019 the fallback for clusters without EndpointSlices or the right to list them
 		items, err := listAll(ctx, func(ctx context.Context, o metav1.ListOptions) ([]corev1.Endpoints, string, error) {
-			l, err := cs.CoreV1().Endpoints(ns).List(ctx, o) //nolint:staticcheck // see above
+			l, err := cs.CoreV1().Endpoints(ns).List(ctx, o)
 			if err != nil {
 				return nil, "", err
 			}

@@ -130,7 +130,9 @@ func TestImages(t *testing.T) {
 			t.Errorf("%q pinned %v, want %v", tc.ref, ok, tc.pinned)
 		}
 	}
-	spec := func(image string) corev1.PodSpec { return corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: image}}} }
+	spec := func(image string) corev1.PodSpec {
+		return corev1.PodSpec{Containers: []corev1.Container{{Name: "api", Image: image}}}
+	}
 	pod := func(name, image, imageID string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec(image),
 			Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "api", Image: image, ImageID: imageID}}}}
@@ -227,8 +229,8 @@ func TestServices(t *testing.T) {
 		{"all ready, dual stack counted once", kube.Workloads{EndpointSlices: []*discoveryv1.EndpointSlice{slice("v4", ptr(true), nil), slice("v6", ptr(true), nil)}}, 2, health.OK, "2 ready endpoints"},
 		{"short", kube.Workloads{EndpointSlices: []*discoveryv1.EndpointSlice{slice("v4", ptr(true), ptr(false))}}, 2, health.Warn, "1 ready endpoints, 1 not ready of 2 desired"},
 		{"none ready", kube.Workloads{EndpointSlices: []*discoveryv1.EndpointSlice{slice("v4", ptr(false), ptr(false))}}, 2, health.Crit, "no ready endpoints (2 not ready)"},
-		{"no slice, Endpoints", kube.Workloads{Endpoints: []*corev1.Endpoints{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"},
-			Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.0.0.1"}}}}}}}, 1, health.OK, "1 ready endpoints"},
+		//lint:ignore SA1019 the deprecated Endpoints are the fallback under test
+		{"no slice, Endpoints", kube.Workloads{Endpoints: []*corev1.Endpoints{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.0.0.1"}}}}}}}, 1, health.OK, "1 ready endpoints"},
 		{"nothing", kube.Workloads{}, 2, health.Crit, "no endpoints"},
 		{"scaled to 0", kube.Workloads{}, 0, health.OK, "scaled to 0"},
 		{"unreadable", kube.Workloads{Errors: map[string]error{"endpointslices/shop": errors.New("forbidden")}}, 2, health.Unknown, "not readable"},
