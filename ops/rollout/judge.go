@@ -29,16 +29,17 @@ func JudgeRollout(w Workload, timedOut bool) health.Result {
 	switch {
 	case p.Failed:
 		r.Status = health.Crit
+		r.Value = fmt.Sprintf("failed: %s", p.Message)
 		r.Hint = fmt.Sprintf("the new pods do not become available: opsdeck logs %s; roll back with kubectl -n %s rollout undo %s", w, w.Namespace, w)
 		r.Runbook = "failed-deploy"
 	case !p.Done && timedOut:
 		r.Status = health.Crit
-		r.Value = "did not finish: " + r.Value
+		r.Value = fmt.Sprintf("did not finish: %s, %d available", p.Message, p.Available)
 		r.Hint = "look at the new pods' events and logs (opsdeck logs " + w.String() + "); " + how
 		r.Runbook = "failed-deploy"
 	case !p.Done:
 		r.Status = health.Warn
-		r.Value = "in progress: " + r.Value
+		r.Value = fmt.Sprintf("in progress: %s, %d available", p.Message, p.Available)
 		r.Hint = "wait for it: opsdeck check deploy --wait " + w.String()
 	case p.Desired == 0:
 		r.Value = "scaled to 0"

@@ -111,7 +111,7 @@ Exit codes follow the Nagios convention, as opsdeck check's:
 	}
 	out.Register(cmd)
 	f := cmd.Flags()
-	f.BoolVarP(&wait, "wait", "w", false, "follow the rollouts until they are done or fail, then check")
+	f.BoolVar(&wait, "wait", false, "follow the rollouts until they are done or fail, then check")
 	f.DurationVar(&timeout, "timeout", defaultWait, "with --wait, how long to follow the rollouts")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the checks that are not ok (and no wait progress)")
 	return cmd
