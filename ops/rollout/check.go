@@ -84,6 +84,7 @@ func Check(ctx context.Context, client *kube.Client, cfg *config.Config, req Req
 	if err != nil {
 		return Report{}, err
 	}
+	took(kubeRs, start)
 	var (
 		wg    sync.WaitGroup
 		smoke = make([]health.Result, len(cfg.Checks.HTTP))
@@ -91,13 +92,17 @@ func Check(ctx context.Context, client *kube.Client, cfg *config.Config, req Req
 	)
 	for i, h := range cfg.Checks.HTTP {
 		wg.Go(func() {
+			t0 := time.Now()
 			h = h.WithDefaults(cfg.Thresholds)
 			smoke[i] = JudgeSmoke(h, Smoke(ctx, h, cfg.Timeouts.Check))
+			smoke[i].Took = time.Since(t0)
 		})
 	}
 	if cfg.Checks.Migrations.Configured() {
 		wg.Go(func() {
+			t0 := time.Now()
 			migr = []health.Result{CheckMigrations(ctx, cfg.Postgres, cfg.Checks.Migrations, cfg.Timeouts.Connect, cfg.Timeouts.Check, cfg.Secrets())}
+			took(migr, t0)
 		})
 	}
 	wg.Wait()
@@ -157,6 +162,14 @@ func judgeCluster(objs kube.Workloads, req Request, qualified bool, th config.Th
 			Value: "no Deployment, StatefulSet or DaemonSet", Hint: "check -n or kubernetes.namespaces", Runbook: "validating-a-deploy"})
 	}
 	return rs, states, nil
+}
+
+// took stamps results with the time since start.
+func took(rs []health.Result, start time.Time) {
+	d := time.Since(start)
+	for i := range rs {
+		rs[i].Took = d
+	}
 }
 
 // rbacAdvice is the permission set the deploy check needs.

@@ -55,6 +55,7 @@ func JudgePods(w Workload, since, now time.Time, th config.Thresholds) health.Re
 	r := health.Result{Name: "pods", Status: health.OK, Runbook: "validating-a-deploy"}
 	var bad, restarted []string
 	ready, restarts := 0, 0
+	first := "" // the first pod named, for the hint
 	for _, p := range w.Pods {
 		row := kube.NewPodRow(p, now)
 		if row.ReadyOK && row.Status == "Running" {
@@ -67,12 +68,18 @@ func JudgePods(w Workload, since, now time.Time, th config.Thresholds) health.Re
 			if len(bad) < maxNamedPods {
 				bad = append(bad, fmt.Sprintf("%s %s %s", p.Name, row.Status, row.Ready))
 			}
+			if first == "" {
+				first = p.Name
+			}
 		}
 		if n := restartsSince(p, since); n > 0 {
 			restarts += n
 			r.Status = worse(r.Status, health.Warn)
 			if len(restarted) < maxNamedPods {
 				restarted = append(restarted, fmt.Sprintf("%s ×%d", p.Name, n))
+			}
+			if first == "" {
+				first = p.Name
 			}
 		}
 	}
@@ -90,11 +97,7 @@ func JudgePods(w Workload, since, now time.Time, th config.Thresholds) health.Re
 	}
 	r.Value = strings.Join(parts, "; ")
 	if r.Status != health.OK {
-		pod := w.String()
-		if len(w.Pods) > 0 {
-			pod = w.Pods[0].Name
-		}
-		r.Hint = fmt.Sprintf("kubectl -n %s describe pod …; opsdeck logs %s --previous", w.Namespace, pod)
+		r.Hint = fmt.Sprintf("kubectl -n %s describe pod %s; opsdeck logs %s --previous", w.Namespace, first, first)
 		if r.Status == health.Crit {
 			r.Runbook = "pod-crashloop"
 		}

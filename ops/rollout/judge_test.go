@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
@@ -348,5 +350,62 @@ func TestSelect(t *testing.T) {
 		case err != nil || names(got) != tc.want:
 			t.Errorf("%v: %q, %v; want %q", tc.args, names(got), err, tc.want)
 		}
+	}
+}
+
+func TestWorkloadsAssembly(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ctl := func(kind, name, uid string) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{Kind: kind, Name: name, UID: types.UID(uid), Controller: ptr(true)}}
+	}
+	meta := func(name, uid string, at time.Time, owner []metav1.OwnerReference, lbls map[string]string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID(uid), CreationTimestamp: metav1.NewTime(at), OwnerReferences: owner, Labels: lbls}
+	}
+	pod := func(name string, owner []metav1.OwnerReference, lbls map[string]string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: meta(name, "p-"+name, t0, owner, lbls)}
+	}
+	rsOld := &appsv1.ReplicaSet{ObjectMeta: meta("api-1", "rs1", t0.Add(time.Hour), ctl("Deployment", "api", "d1"), nil)}
+	rsOld.Annotations = map[string]string{"deployment.kubernetes.io/revision": "1"}
+	rsNew := &appsv1.ReplicaSet{ObjectMeta: meta("api-2", "rs2", t0, ctl("Deployment", "api", "d1"), nil)}
+	rsNew.Annotations = map[string]string{"deployment.kubernetes.io/revision": "2"}
+	objs := kube.Workloads{
+		Deployments:  []*appsv1.Deployment{{ObjectMeta: meta("api", "d1", t0, nil, nil)}},
+		ReplicaSets:  []*appsv1.ReplicaSet{rsOld, rsNew},
+		StatefulSets: []*appsv1.StatefulSet{{ObjectMeta: meta("pg", "s1", t0, nil, nil), Status: appsv1.StatefulSetStatus{UpdateRevision: "pg-b"}}},
+		DaemonSets:   []*appsv1.DaemonSet{{ObjectMeta: meta("agent", "ds1", t0, nil, nil)}},
+		Revisions: []*appsv1.ControllerRevision{
+			{ObjectMeta: meta("pg-b", "cr1", t0.Add(2*time.Hour), ctl("StatefulSet", "pg", "s1"), nil), Revision: 2},
+			{ObjectMeta: meta("agent-x", "cr2", t0.Add(3*time.Hour), ctl("DaemonSet", "agent", "ds1"), map[string]string{appsv1.ControllerRevisionHashLabelKey: "x"}), Revision: 1},
+			{ObjectMeta: meta("agent-y", "cr3", t0.Add(4*time.Hour), ctl("DaemonSet", "agent", "ds1"), map[string]string{appsv1.ControllerRevisionHashLabelKey: "y"}), Revision: 2},
+		},
+		Pods: []*corev1.Pod{
+			pod("api-1-a", ctl("ReplicaSet", "api-1", "rs1"), nil),
+			pod("api-2-a", ctl("ReplicaSet", "api-2", "rs2"), nil),
+			pod("pg-0", ctl("StatefulSet", "pg", "s1"), map[string]string{appsv1.ControllerRevisionHashLabelKey: "pg-b"}),
+			pod("pg-1", ctl("StatefulSet", "pg", "s1"), map[string]string{appsv1.ControllerRevisionHashLabelKey: "pg-a"}),
+			pod("agent-1", ctl("DaemonSet", "agent", "ds1"), map[string]string{appsv1.ControllerRevisionHashLabelKey: "y"}),
+			pod("agent-2", ctl("DaemonSet", "agent", "ds1"), map[string]string{appsv1.ControllerRevisionHashLabelKey: "x"}),
+			pod("stray", nil, nil),
+		},
+	}
+	names := func(ps []*corev1.Pod) string {
+		var s []string
+		for _, p := range ps {
+			s = append(s, p.Name)
+		}
+		return strings.Join(s, ",")
+	}
+	var got []string
+	for _, w := range Workloads(objs) {
+		got = append(got, fmt.Sprintf("%s new=%s old=%s since=+%s", w, names(w.Pods), names(w.Old), w.Started.Sub(t0)))
+	}
+	want := []string{
+		// The newer revision wins over the later creation.
+		"deploy/api new=api-2-a old=api-1-a since=+0s",
+		"statefulset/pg new=pg-0 old=pg-1 since=+2h0m0s",
+		"daemonset/agent new=agent-1 old=agent-2 since=+4h0m0s",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

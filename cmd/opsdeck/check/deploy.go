@@ -93,6 +93,9 @@ Exit codes follow the Nagios convention, as opsdeck check's:
 				fmt.Fprintf(p.Err, "%s %s\n", time.Now().Format("15:04:05"), waitedLine(w, timeout))
 			}
 			rep, err := rollout.Check(ctx, client, cfg, req)
+			if err == nil && ctx.Err() != nil {
+				err = fmt.Errorf("check deploy: %w", ctx.Err()) // Ctrl-C: the lines are cut short
+			}
 			if err != nil {
 				return fail(err)
 			}
