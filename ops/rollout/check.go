@@ -63,8 +63,9 @@ type WorkloadState struct {
 }
 
 // Check validates the deployment: the cluster's view of every selected
-// workload, cfg.Checks' smoke checks and migrations, all concurrently,
-// each network call bounded by cfg.Timeouts. The context must carry an
+// workload first (an unknown NAME ends it there), then cfg.Checks' smoke
+// checks and migrations concurrently, each network call bounded by
+// cfg.Timeouts. The context must carry an
 // identity (access.ErrNoIdentity otherwise); it changes nothing. A NAME
 // that names no workload is an error wrapping ErrUnknownWorkload; a
 // cluster that cannot be read is a line of the report.
@@ -119,12 +120,25 @@ func Check(ctx context.Context, client *kube.Client, cfg *config.Config, req Req
 func judgeCluster(objs kube.Workloads, req Request, qualified bool, th config.Thresholds, now time.Time) ([]health.Result, []WorkloadState, error) {
 	var rs []health.Result
 	controllersFailed := false
+	// Lists that failed alike (an unreachable server fails them all) are
+	// one line, named by the first with the count of the others.
+	same := map[string]int{}
+	others := map[int]int{}
 	for _, src := range slices.Sorted(maps.Keys(objs.Errors)) {
-		rs = append(rs, listError(src, objs.Errors[src]))
 		res, _, _ := strings.Cut(src, "/")
 		if res == kube.ResourceDeployments || res == kube.ResourceStatefulSets || res == kube.ResourceDaemonSets {
 			controllersFailed = true
 		}
+		r := listError(src, objs.Errors[src])
+		if i, ok := same[r.Hint]; ok {
+			others[i]++
+			continue
+		}
+		same[r.Hint] = len(rs)
+		rs = append(rs, r)
+	}
+	for i, n := range others {
+		rs[i].Name += fmt.Sprintf(" +%d", n)
 	}
 	all := Workloads(objs)
 	picked, err := Select(all, req.Names)

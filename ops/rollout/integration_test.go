@@ -114,6 +114,21 @@ func TestCheckNamesEachProblem(t *testing.T) {
 			t.Fatalf("unknown name: %v", err)
 		}
 	})
+	t.Run("unreachable", func(t *testing.T) {
+		rc := kubeSrv.Config()
+		rc.Host = "https://127.0.0.1:1"
+		dead, err := kube.NewClientForConfig(rc, "dead", []string{ns}, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := rollout.Check(viewer(t.Context()), dead, cfg, rollout.Request{Names: []string{"deploy/good"}})
+		if err != nil || rep.Status != health.Crit || len(rep.Results) != 1 {
+			t.Fatalf("%v: %s %+v", err, rep.Status, rep.Results)
+		}
+		if r := rep.Results[0]; r.Name != "daemonsets/"+ns+" +6" || !strings.Contains(r.Hint, "cannot reach API server 127.0.0.1:1") {
+			t.Fatalf("%+v", r)
+		}
+	})
 	t.Run("no identity", func(t *testing.T) {
 		if _, err := rollout.Check(t.Context(), client, cfg, rollout.Request{}); !errors.Is(err, access.ErrNoIdentity) {
 			t.Fatalf("got %v", err)
