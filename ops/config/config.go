@@ -39,6 +39,8 @@ type Config struct {
 	Drill DrillConfig `yaml:"drill" json:"drill"`
 	// Incident drives incident mode: levels, response times, the timeline.
 	Incident IncidentConfig `yaml:"incident" json:"incident"`
+	// Checks are `opsdeck check deploy`'s smoke and migrations checks.
+	Checks ChecksConfig `yaml:"checks" json:"checks"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

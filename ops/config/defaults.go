@@ -30,6 +30,7 @@ func Default() *Config {
 		Restore:     DefaultRestore(),
 		Drill:       DefaultDrill(),
 		Incident:    DefaultIncident(),
+		Checks:      DefaultChecks(),
 	}
 }
 

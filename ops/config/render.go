@@ -30,6 +30,9 @@ func (c *Config) Redacted() *Config {
 		r.Backup.S3.SecretKey = redact.Placeholder
 	}
 	r.Backup.WebhookURL = redactWebhook(r.Backup.WebhookURL)
+	for i, h := range r.Checks.HTTP {
+		r.Checks.HTTP[i].URL = redact.URL(h.URL)
+	}
 	return r
 }
 
@@ -42,6 +45,7 @@ func (c *Config) clone() *Config {
 	r.Monitoring = c.Monitoring.clone()
 	r.Maintenance = c.Maintenance.clone()
 	r.Restore = c.Restore.clone()
+	r.Checks = c.Checks.clone()
 	r.meta = c.meta.clone()
 	return &r
 }

@@ -17,8 +17,8 @@ func (c *Config) Env() access.Env {
 }
 
 // Secrets returns every secret value the configuration holds — the
-// passwords inside the PostgreSQL DSN and the Redis, Prometheus and
-// Alertmanager URLs, the S3 secret key, and the webhook URLs (whose path is
+// passwords inside the PostgreSQL DSN and the Redis, Prometheus,
+// Alertmanager and smoke checks' URLs, the S3 secret key, and the webhook URLs (whose path is
 // the credential) with their secret parts — for the audit log and the
 // output filters to remove. It is the one list: a new secret field is added
 // here and in Redacted.
@@ -36,6 +36,9 @@ func (c *Config) Secrets() []string {
 	add(c.Postgres.resolvedPasswords()...)
 	for _, u := range []string{c.Redis.URL, c.Prometheus.URL, c.Alertmanager.URL} {
 		add(redact.Passwords(u)...)
+	}
+	for _, h := range c.Checks.HTTP {
+		add(redact.Passwords(h.URL)...)
 	}
 	add(c.Backup.S3.SecretKey)
 	add(webhookSecrets(c.Backup.WebhookURL)...)

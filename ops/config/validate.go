@@ -52,6 +52,7 @@ func (c *Config) Validate() error {
 	c.validateRestore(one)
 	c.validateDrill(one)
 	c.validateIncident(one)
+	c.validateChecks(one)
 	c.validateBackup(one)
 	c.validateBackupPolicy(one)
 	c.validateWAL(one)

@@ -30,10 +30,19 @@ const DefaultConnectTimeout = 3 * time.Second
 // or PGCONNECT_TIMEOUT sets one (Defaults). Failures are *Error values; see
 // Classify.
 func Connect(ctx context.Context, dsn string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
+	return ConnectDatabase(ctx, dsn, "", connectTimeout)
+}
+
+// ConnectDatabase is Connect to database on dsn's server, as dsn's role
+// ("" is dsn's own database).
+func ConnectDatabase(ctx context.Context, dsn, database string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// Deliberately not wrapping the parse error: it carries the DSN.
 		return nil, &Error{Kind: KindConfig, msg: message(KindConfig, "", target{}, 0)}
+	}
+	if database != "" {
+		cfg.ConnConfig.Database = database
 	}
 	cfg.MaxConns = MaxConns
 	cfg.MinConns = 0

@@ -68,10 +68,16 @@ func TestEveryLinkResolves(t *testing.T) {
 func healthRunbooks(t *testing.T) []string {
 	t.Helper()
 	fset := token.NewFileSet()
+	// The morning check's and check deploy's lines.
 	files, err := filepath.Glob("../health/*.go")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("find ops/health sources: %v", err)
 	}
+	more, err := filepath.Glob("../rollout/*.go")
+	if err != nil || len(more) == 0 {
+		t.Fatalf("find ops/rollout sources: %v", err)
+	}
+	files = append(files, more...)
 	var parsed []*ast.File
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -148,15 +154,16 @@ func TestEveryCheckHasItsSection(t *testing.T) {
 		"postgres-down", "postgres-connections", "postgres-cache-hit", "postgres-long-transactions", "postgres-replication",
 		"redis-down", "redis-memory", "redis-hit-rate", "redis-clients",
 		"kubernetes-access", "node-not-ready", "pod-problems", "pod-crashloop", "pod-pending", "warning-events",
+		"validating-a-deploy", "failed-deploy", "database-migrations",
 	} {
 		if !slices.Contains(used, want) {
-			t.Errorf("the scan of ops/health did not find %q: is the scan still seeing every Runbook value?", want)
+			t.Errorf("the scan of ops/health and ops/rollout did not find %q: is the scan still seeing every Runbook value?", want)
 		}
 	}
 	for _, section := range used {
 		ref, err := lib.Resolve(section)
 		if err != nil {
-			t.Errorf("ops/health names runbook section %q: %v", section, err)
+			t.Errorf("ops/health or ops/rollout names runbook section %q: %v", section, err)
 			continue
 		}
 		b, _ := lib.Book(ref.Book)

@@ -41,7 +41,8 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 		Example: `  opsdeck check
   opsdeck check -o json
   opsdeck check --target postgres,redis --timeout 2s
-  opsdeck check --quiet || page-someone`,
+  opsdeck check --quiet || page-someone
+  opsdeck check deploy --wait`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.Validate(); err != nil {
@@ -89,6 +90,7 @@ Exit codes follow the Nagios convention, so cron and monitoring can use them:
 	cmd.Flags().StringSliceVar(&targets, "target", nil, "check only these targets: "+strings.Join(health.Targets, ","))
 	cli.FlagWords(cmd, "target", health.Targets...)
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the checks that are not ok")
+	cmd.AddCommand(deployCommand(g))
 	return cmd
 }
 
