@@ -35,6 +35,20 @@ type Sources struct {
 	CheckEvery time.Duration
 	// Timeout bounds connecting and each check run (default 5s).
 	Timeout time.Duration
+
+	// Logs opens a pod's log stream (kube.Client.StreamLogs with the
+	// configuration's secrets); ctx carries the session's identity and
+	// ends the stream. Nil when Kubernetes is not configured.
+	Logs func(ctx context.Context, req kube.LogRequest) (*kube.LogStream, error)
+	// LogLines is how many lines the log view keeps (kubernetes.log_lines).
+	LogLines int
+
+	// Errors reads the new kinds of errors (kube.Client.FindErrorKinds,
+	// without recording the run). Nil hides the panel.
+	Errors func(ctx context.Context) (*kube.ErrorKinds, error)
+	// ErrorsEvery is how often Errors runs (default 5m); ErrorsTimeout
+	// bounds a run (default 1m).
+	ErrorsEvery, ErrorsTimeout time.Duration
 }
 
 // Messages of the Health tab. Each carries the tab's data; the tab ignores

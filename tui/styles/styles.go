@@ -121,6 +121,10 @@ type Styles struct {
 
 	OK, Warn, Crit, Unknown lipgloss.Style
 
+	// Match and MatchCurrent mark a search's matches (the log view): every
+	// match, and those of the line the search stands on.
+	Match, MatchCurrent lipgloss.Style
+
 	FilterPrompt lipgloss.Style
 	HelpKey      lipgloss.Style
 	HelpDesc     lipgloss.Style
@@ -157,6 +161,8 @@ func For(t Theme) Styles {
 	s.Warn = lipgloss.NewStyle().Foreground(p.Warn)
 	s.Crit = lipgloss.NewStyle().Foreground(p.Crit).Bold(true)
 	s.Unknown = lipgloss.NewStyle().Foreground(p.Unknown)
+	s.Match = lipgloss.NewStyle().Foreground(p.OnAccent).Background(p.Warn)
+	s.MatchCurrent = lipgloss.NewStyle().Foreground(p.OnAccent).Background(p.Accent).Bold(true)
 	s.FilterPrompt = lipgloss.NewStyle().Foreground(p.Accent).Bold(true)
 	s.HelpKey = lipgloss.NewStyle().Foreground(p.Accent)
 	s.HelpDesc = lipgloss.NewStyle().Foreground(p.Muted)

@@ -72,6 +72,8 @@ type Sources struct {
 
 	// wal is the WAL streamer this process runs, nil when none.
 	wal *walStreamer
+
+	errorKinds errorKinds
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
@@ -87,6 +89,13 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 		},
 		Kube: func(wait context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return s.connectKube(ctx, wait, cfg)
+		},
+		Logs: func(ctx context.Context, req kube.LogRequest) (*kube.LogStream, error) {
+			return s.streamLogs(ctx, cfg, req)
+		},
+		LogLines: cfg.Kubernetes.LogLines,
+		Errors: func(ctx context.Context) (*kube.ErrorKinds, error) {
+			return s.findErrorKinds(ctx, cfg)
 		},
 	}
 	s.startMetrics(ctx, cfg)
