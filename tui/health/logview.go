@@ -35,7 +35,7 @@ type logEntry struct {
 // lines (the stream's ring keeps keep; the view trims at a quarter more).
 type logView struct {
 	c    *common.Common
-	open func(context.Context, kube.LogRequest) (*kube.LogStream, error)
+	open func(context.Context, kube.LogRequest) (LogStream, []kube.LogSource, error)
 	keep int
 
 	ns, pod    string
@@ -47,7 +47,7 @@ type logView struct {
 	gen     int
 	ctx     context.Context
 	cancel  context.CancelFunc
-	stream  *kube.LogStream
+	stream  LogStream
 	seq     uint64 // the last line read from the ring
 	opening bool
 	ended   bool  // the stream ended: nothing more will come
@@ -77,9 +77,10 @@ type logView struct {
 // Messages of the log view, each with the generation of its stream.
 type (
 	logOpenedMsg struct {
-		gen    int
-		stream *kube.LogStream
-		err    error
+		gen     int
+		stream  LogStream
+		sources []kube.LogSource
+		err     error
 	}
 	logLinesMsg struct {
 		gen     int
@@ -94,7 +95,7 @@ type (
 // newLogView returns the view of a pod's log; containers are the pod's
 // (its main ones), which it offers to choose from when there are several.
 // Start opens it.
-func newLogView(c *common.Common, open func(context.Context, kube.LogRequest) (*kube.LogStream, error), keep int, ns, pod string, containers []string) *logView {
+func newLogView(c *common.Common, open func(context.Context, kube.LogRequest) (LogStream, []kube.LogSource, error), keep int, ns, pod string, containers []string) *logView {
 	if keep <= 0 {
 		keep = kube.DefaultLogLines
 	}
@@ -138,8 +139,8 @@ func (v *logView) restart() tea.Cmd {
 		Follow: !v.previous, Tail: int64(v.keep), Keep: v.keep}
 	ctx, gen, open := v.ctx, v.gen, v.open
 	return func() tea.Msg {
-		s, err := open(ctx, req)
-		return logOpenedMsg{gen: gen, stream: s, err: err}
+		s, sources, err := open(ctx, req)
+		return logOpenedMsg{gen: gen, stream: s, sources: sources, err: err}
 	}
 }
 
@@ -229,8 +230,8 @@ func (v *logView) Update(msg tea.Msg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		v.stream = msg.stream
-		if len(msg.stream.Sources) == 1 {
-			v.container = msg.stream.Sources[0].Container
+		if len(msg.sources) == 1 {
+			v.container = msg.sources[0].Container
 		}
 		return v.next(), true
 	case logLinesMsg:
@@ -533,10 +534,11 @@ func (v *logView) View() string {
 }
 
 // header is the title line: the pod and container, previous, following or
-// paused, the lines kept, the search.
+// paused, the search and the error line chosen, the lines kept. What
+// matters most comes first: a narrow terminal cuts the end.
 func (v *logView) header() string {
 	s := v.c.Styles
-	title := s.PanelTitle.Render("Logs " + v.ns + "/" + v.pod)
+	title := s.PanelTitle.Render("Logs " + v.pod)
 	parts := []string{}
 	if v.container != "" {
 		parts = append(parts, v.container)
@@ -547,23 +549,14 @@ func (v *logView) header() string {
 	switch {
 	case v.opening:
 		parts = append(parts, "opening…")
+	case v.err != nil && len(v.lines) == 0:
+		parts = append(parts, s.Error.Render("not read"))
 	case v.previous || v.ended:
 		parts = append(parts, "ended")
 	case v.follow:
 		parts = append(parts, s.OK.Render("● following"))
 	default:
-		parts = append(parts, s.Warn.Render("⏸ paused")+s.Muted.Render(" (G follows)"))
-	}
-	info := fmt.Sprintf("%d lines", len(v.lines))
-	if v.base > 0 || v.missed > 0 {
-		info = fmt.Sprintf("last %d lines", len(v.lines))
-	}
-	parts = append(parts, info)
-	if v.wrap {
-		parts = append(parts, "wrap")
-	}
-	if v.errLine >= 0 {
-		parts = append(parts, s.Error.Render(fmt.Sprintf("error line %d", v.errLine-v.base+1)))
+		parts = append(parts, s.Warn.Render("⏸ paused"))
 	}
 	if v.query != "" {
 		q := fmt.Sprintf("/%s %d matches", v.search.Value(), len(v.matches))
@@ -572,7 +565,18 @@ func (v *logView) header() string {
 		}
 		parts = append(parts, s.FilterPrompt.Render(q))
 	}
-	return ansi.Truncate(title+" "+s.Muted.Render("· ")+strings.Join(parts, s.Muted.Render(" · ")), v.width, "…")
+	if v.errLine >= 0 {
+		parts = append(parts, s.Error.Render(fmt.Sprintf("error at line %d", v.errLine-v.base+1)))
+	}
+	if v.wrap {
+		parts = append(parts, "wrap")
+	}
+	info := fmt.Sprintf("%d lines", len(v.lines))
+	if v.base > 0 || v.missed > 0 {
+		info = fmt.Sprintf("last %d lines", len(v.lines))
+	}
+	parts = append(parts, info, v.ns)
+	return ansi.Truncate(title+s.Muted.Render(" · ")+strings.Join(parts, s.Muted.Render(" · ")), v.width, "…")
 }
 
 // footer is the lines under the log: the search being typed, why the log
@@ -584,7 +588,7 @@ func (v *logView) footer() []string {
 	}
 	if v.err != nil {
 		text := v.err.Error() + " — " + v.errAdvice()
-		lines := strings.Split(ansi.Hardwrap(s.Error.Render(text), max(v.width, 1), true), "\n")
+		lines := strings.Split(s.Error.Width(max(v.width, 1)).Render(text), "\n")
 		return lines[:min(len(lines), max(v.height/3, 1))]
 	}
 	if v.ended && !v.previous && !v.opening {

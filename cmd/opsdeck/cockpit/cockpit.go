@@ -90,7 +90,7 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 		Kube: func(wait context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return s.connectKube(ctx, wait, cfg)
 		},
-		Logs: func(ctx context.Context, req kube.LogRequest) (*kube.LogStream, error) {
+		Logs: func(ctx context.Context, req kube.LogRequest) (healthtab.LogStream, []kube.LogSource, error) {
 			return s.streamLogs(ctx, cfg, req)
 		},
 		LogLines: cfg.Kubernetes.LogLines,

@@ -9,6 +9,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
+	healthtab "github.com/opsdeck/opsdeck/tui/health"
 )
 
 // errorKindsSince is how far back the Health tab's panel of new kinds of
@@ -19,13 +20,17 @@ const errorKindsSince = 24 * time.Hour
 // shared client, with the configuration's secrets masked. ctx is the
 // session's: its identity reaches StreamLogs, which refuses a context
 // without one, and its end ends the stream.
-func (s *Sources) streamLogs(ctx context.Context, cfg *config.Config, req kube.LogRequest) (*kube.LogStream, error) {
+func (s *Sources) streamLogs(ctx context.Context, cfg *config.Config, req kube.LogRequest) (healthtab.LogStream, []kube.LogSource, error) {
 	_, client, err := s.kubeCache(s.ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Secrets = cfg.Secrets()
-	return client.StreamLogs(ctx, req)
+	st, err := client.StreamLogs(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Sources, nil
 }
 
 // errorKinds is the last run of kube.FindErrorKinds, shared by the
