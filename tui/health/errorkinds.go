@@ -134,7 +134,12 @@ func (t *Tab) errorKindsView() string {
 		show, more = show[:slots-1], len(show)-(slots-1)
 	}
 	now := t.c.Now()
-	ago := func(at time.Time) string { return health.ShortDuration(now.Sub(at).Truncate(time.Minute)) + " ago" }
+	ago := func(at time.Time) string {
+		if d := now.Sub(at); d >= time.Minute {
+			return health.ShortDuration(d.Truncate(time.Minute)) + " ago"
+		}
+		return "just now"
+	}
 	for _, tp := range show {
 		mark, ms := "   ", s.Muted
 		if e.res.IsNew(tp.ID) {

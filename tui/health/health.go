@@ -379,7 +379,7 @@ func (t *Tab) ShortHelp() []key.Binding {
 	if t.showDetail {
 		return []key.Binding{k.Up, k.Down, k.Back}
 	}
-	return []key.Binding{k.Filter, kh.FocusNodes, kh.FocusPods, k.Enter, kh.Logs}
+	return []key.Binding{k.Filter, kh.FocusNodes, kh.FocusPods, k.Enter}
 }
 
 // FullHelp implements common.Tab.
