@@ -34,40 +34,70 @@ func (s *Sources) streamLogs(ctx context.Context, cfg *config.Config, req kube.L
 }
 
 // errorKinds is the last run of kube.FindErrorKinds, shared by the
-// sessions of a server: a session asking again within fresh gets it
-// without reading every pod's log again.
+// sessions of a server: one run at a time, in the background on the
+// sources' context, whose answer every session asking within
+// errorKindsFresh gets.
 type errorKinds struct {
-	mu  sync.Mutex // held during a run: sessions asking at once wait for it
-	res *kube.ErrorKinds
-	at  time.Time
+	mu      sync.Mutex
+	res     *kube.ErrorKinds
+	err     error
+	at      time.Time     // when the last run ended; zero before the first
+	running chan struct{} // closed when the run in progress ends; nil when none
 }
 
-// errorKindsFresh is how long a run answers the sessions that ask.
-const errorKindsFresh = 2 * time.Minute
+// How long a run's answer is given to the sessions that ask, and how long
+// a run may take.
+const (
+	errorKindsFresh   = 2 * time.Minute
+	errorKindsTimeout = time.Minute
+)
 
 // findErrorKinds returns the new kinds of errors of the last day, the run
 // not recorded (the CLI's and maintain health's runs are the ones that
 // move "new since"). The caller's context must carry an identity, as
-// reading logs needs, even when a shared run answers.
+// reading logs needs; the run itself reads as the sources' own identity
+// (the local user, or a server's system viewer), so that a session that
+// closes does not cut the run the others wait for.
 func (s *Sources) findErrorKinds(ctx context.Context, cfg *config.Config) (*kube.ErrorKinds, error) {
 	if _, ok := access.FromContext(ctx); !ok {
 		return nil, fmt.Errorf("error templates refused: the request carries no identity: %w", access.ErrNoIdentity)
 	}
 	e := &s.errorKinds
 	e.mu.Lock()
+	if !e.at.IsZero() && time.Since(e.at) < errorKindsFresh {
+		defer e.mu.Unlock()
+		return e.res, e.err
+	}
+	if e.running == nil {
+		e.running = make(chan struct{})
+		go s.runErrorKinds(cfg, e.running)
+	}
+	wait := e.running
+	e.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.res != nil && time.Since(e.at) < errorKindsFresh {
-		return e.res, nil
-	}
+	return e.res, e.err
+}
+
+// runErrorKinds runs FindErrorKinds once, bounded by errorKindsTimeout,
+// keeps its answer and closes done.
+func (s *Sources) runErrorKinds(cfg *config.Config, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(s.ctx, errorKindsTimeout)
+	defer cancel()
+	var res *kube.ErrorKinds
 	_, client, err := s.kubeCache(s.ctx, cfg)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		res, err = client.FindErrorKinds(ctx, kube.ErrorKindsOptions{Since: errorKindsSince, Env: cfg.Env().Name,
+			StateDir: cfg.StateDir, Secrets: cfg.Secrets()})
 	}
-	res, err := client.FindErrorKinds(ctx, kube.ErrorKindsOptions{Since: errorKindsSince, Env: cfg.Env().Name,
-		StateDir: cfg.StateDir, Secrets: cfg.Secrets()})
-	if err != nil {
-		return nil, err
-	}
-	e.res, e.at = res, time.Now()
-	return res, nil
+	e := &s.errorKinds
+	e.mu.Lock()
+	e.res, e.err, e.at, e.running = res, err, time.Now(), nil
+	e.mu.Unlock()
+	close(done)
 }
