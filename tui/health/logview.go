@@ -222,9 +222,12 @@ func (v *logView) Update(msg tea.Msg) (tea.Cmd, bool) {
 		v.opening = false
 		if msg.err != nil {
 			var te *kube.LogTargetError
-			if errors.As(msg.err, &te) && len(te.Containers) > 1 && v.container == "" {
-				v.containers, v.picking, v.pick = te.Containers, true, 0
-				return nil, true
+			if errors.As(msg.err, &te) && len(te.Containers) > 1 {
+				v.containers = te.Containers // c offers them
+				if v.container == "" {
+					v.picking, v.pick = true, 0
+					return nil, true
+				}
 			}
 			v.err, v.ended = msg.err, true
 			return nil, true
