@@ -79,9 +79,10 @@ func (t *Tab) setErrorKinds(msg errorKindsMsg) tea.Cmd {
 }
 
 // errorKindsHeight is the panel's height: one line, or when shown its
-// templates, two lines each, within a third of the tab.
+// templates, two lines each, within a third of the tab; none when the
+// cluster cannot be reached (the tab says so already).
 func (t *Tab) errorKindsHeight() int {
-	if t.src.Errors == nil {
+	if t.src.Errors == nil || t.kubeErr != nil {
 		return 0
 	}
 	if !t.errs.shown || len(t.errs.sorted) == 0 {

@@ -196,6 +196,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 	case kubeErrMsg:
 		t.kubeErr = msg.err
 		t.synced = true
+		t.layout()
 		return t, nil
 	case kubeSnapshotMsg:
 		t.pods, t.nodes, t.kubeErrs = msg.pods, msg.nodes, msg.errs

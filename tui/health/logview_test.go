@@ -409,6 +409,23 @@ func TestErrorKindsPanel(t *testing.T) {
 	}
 }
 
+func TestErrorKindsPanelHiddenWithoutCluster(t *testing.T) {
+	src := healthtab.Sources{
+		Kube: func(context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
+			return nil, common.KubeInfoMsg{}, errors.New("no Kubernetes configuration found — set kubernetes.kubeconfig or KUBECONFIG")
+		},
+		Errors: func(context.Context) (*kube.ErrorKinds, error) {
+			return nil, errors.New("no Kubernetes configuration found — set kubernetes.kubeconfig or KUBECONFIG")
+		},
+	}
+	tab := healthtab.New(tuitest.Common(), src)
+	tab.SetSize(120, 30)
+	drive(t, tab, tab.Init())
+	if out := tuitest.Plain(tab.View()); strings.Contains(out, "New kinds of errors") || !strings.Contains(out, "press r to retry") {
+		t.Fatalf("without a cluster the panel stays out of the way:\n%s", out)
+	}
+}
+
 func TestErrorKindsPanelError(t *testing.T) {
 	cl := tuitest.NewCluster(0)
 	src := sources(cl)

@@ -63,7 +63,7 @@ func (t *Tab) View() string {
 	if t.src.Checks != nil {
 		parts = append(parts, t.checksView())
 	}
-	if t.src.Errors != nil {
+	if t.errorKindsHeight() > 0 {
 		parts = append(parts, t.errorKindsView())
 	}
 	parts = append(parts, t.nodesTitle(), t.nodesBody(), t.podsTitle(), t.podsBody())
