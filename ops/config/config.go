@@ -75,6 +75,10 @@ type KubeConfig struct {
 	Kubeconfig string   `yaml:"kubeconfig" json:"kubeconfig"`
 	Context    string   `yaml:"context" json:"context"`
 	Namespaces []string `yaml:"namespaces" json:"namespaces"`
+	// LogLines is how many lines of a pod's log the cockpit's log view
+	// keeps (the last ones; older lines are dropped as new ones arrive);
+	// 0 is DefaultLogLines.
+	LogLines int `yaml:"log_lines" json:"log_lines"`
 }
 
 // EndpointConfig is an optional HTTP endpoint; an empty URL means absent.

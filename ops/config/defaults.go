@@ -19,6 +19,7 @@ func Default() *Config {
 			LogsWindow:       DefaultLogsWindow,
 		},
 		Postgres:   PostgresConfig{WAL: DefaultWAL()},
+		Kubernetes: KubeConfig{LogLines: DefaultLogLines},
 		Thresholds: DefaultThresholds(),
 		Timeouts: Timeouts{
 			Check:   5 * time.Second,

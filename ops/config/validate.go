@@ -146,7 +146,19 @@ func (c *Config) validateKube(one func(path, reason, hint string, err error)) {
 		}
 		seen[ns] = true
 	}
+	if n := c.Kubernetes.LogLines; n != 0 && (n < MinLogLines || n > MaxLogLines) {
+		one("kubernetes.log_lines", fmt.Sprintf("%d is not between %d and %d", n, MinLogLines, MaxLogLines), fmt.Sprintf("use e.g. %d (each line takes up to 16 KiB)", DefaultLogLines), nil)
+	}
 }
+
+// The bounds of kubernetes.log_lines: the log view keeps DefaultLogLines
+// lines of a pod's log unless told, at least MinLogLines and at most
+// MaxLogLines (a line takes up to 16 KiB).
+const (
+	DefaultLogLines = 10_000
+	MinLogLines     = 100
+	MaxLogLines     = 1_000_000
+)
 
 // s3Bucket is an S3 bucket name (the common subset of the naming rules).
 var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$`)

@@ -29,6 +29,7 @@ func TestValidate(t *testing.T) {
 		{"prometheus scheme", func(c *Config) { c.Prometheus.URL = "prom:9090" }, []string{"field prometheus.url: scheme"}},
 		{"alertmanager no host", func(c *Config) { c.Alertmanager.URL = "http://" }, []string{"field alertmanager.url: no host"}},
 		{"namespace invalid", func(c *Config) { c.Kubernetes.Namespaces = []string{"ok", "Bad_NS"} }, []string{`field kubernetes.namespaces[1]: "Bad_NS" is not a valid namespace name`}},
+		{"log lines", func(c *Config) { c.Kubernetes.LogLines = 50 }, []string{"field kubernetes.log_lines: 50 is not between 100 and 1000000"}},
 		{"namespace duplicate", func(c *Config) { c.Kubernetes.Namespaces = []string{"a", "a"} }, []string{"listed twice"}},
 		{"warn above crit", func(c *Config) { c.Thresholds.CPUPercent = Limit{95, 90} }, []string{"field thresholds.cpu_percent.warn: warn (95) must be below crit (90)"}},
 		{"lower is worse reversed", func(c *Config) { c.Thresholds.CacheHitRatioPercent = Limit{80, 90} }, []string{"warn (80) must be above crit (90): lower values are worse"}},

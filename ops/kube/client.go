@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -38,6 +39,13 @@ type Client struct {
 	host       string
 	namespaces []string
 	timeout    time.Duration
+
+	// streams reads the logs: no overall timeout (it would cut a followed
+	// log), built once so that every stream shares its connections (a
+	// config with its own dialer gets a transport of its own each time).
+	streamsOnce sync.Once
+	streams     kubernetes.Interface
+	streamsErr  error
 }
 
 // NewClient builds a Client with kubectl's loading rules: cfg.Kubeconfig
@@ -142,6 +150,12 @@ func (c *Client) Timeout() time.Duration { return c.timeout }
 
 // watchConfig is the rest.Config informers use: no overall HTTP timeout
 // (it would cut every watch stream after Timeout) but a dial bounded by it.
+// streamClient returns the clientset the log streams share.
+func (c *Client) streamClient() (kubernetes.Interface, error) {
+	c.streamsOnce.Do(func() { c.streams, c.streamsErr = kubernetes.NewForConfig(c.watchConfig()) })
+	return c.streams, c.streamsErr
+}
+
 func (c *Client) watchConfig() *rest.Config {
 	rc := rest.CopyConfig(c.restConfig)
 	rc.Timeout = 0

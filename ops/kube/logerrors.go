@@ -130,3 +130,88 @@ func workloadOf(p *corev1.Pod) string {
 	}
 	return "pod/" + p.Name
 }
+
+// ErrorKindsOptions say what FindErrorKinds reads and where it keeps the
+// earlier runs.
+type ErrorKindsOptions struct {
+	// Since is how far back each container's log is read.
+	Since time.Duration
+	// Env names the environment: with the namespaces read it is the scope
+	// under which the store keeps the templates.
+	Env string
+	// StateDir holds the store (oplogs.StorePath).
+	StateDir string
+	// Save records this run's templates, so that the next run's new kinds
+	// are new since this one. A reader that looks often (the cockpit)
+	// leaves it off: its NEW stays "new since the last recorded run".
+	Save bool
+	// Secrets are masked in every line read, beside what redact.String
+	// masks anyway; Miner tunes the template miner.
+	Secrets []string
+	Miner   oplogs.Options
+}
+
+// ErrorKinds is a MineErrors run held against the runs recorded before
+// it: `opsdeck logs errors`, the Health tab's panel and `maintain health`
+// all read it.
+type ErrorKinds struct {
+	*ErrorScan
+	Since time.Duration `json:"since_ns"`
+	// New are the IDs of the templates no earlier run of this scope knew;
+	// Previous is when that run was recorded (zero: none).
+	New      []string  `json:"new"`
+	Previous time.Time `json:"previous,omitzero"`
+	// Saved says the templates were recorded for the next run.
+	Saved bool `json:"saved"`
+}
+
+// IsNew reports whether the template with this ID is new since the
+// previous run.
+func (k *ErrorKinds) IsNew(id string) bool { return slices.Contains(k.New, id) }
+
+// NewTemplates returns the templates new since the previous run, most
+// frequent first.
+func (k *ErrorKinds) NewTemplates() []oplogs.Template {
+	var out []oplogs.Template
+	for _, t := range k.Templates {
+		if k.IsNew(t.ID) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ErrorKindsScope is the store's key for an environment's namespaces.
+func ErrorKindsScope(env string, namespaces []string) string {
+	return env + "/" + strings.Join(namespaces, ",")
+}
+
+// FindErrorKinds mines the error and warning templates of the last
+// o.Since of the watched pods' logs (MineErrors), marks those no run
+// recorded in the state dir knew, and with o.Save records this run. A
+// store that cannot be read fails with an error wrapping
+// oplogs.ErrUnreadableStore before any log is read. Like MineErrors it
+// changes nothing in the cluster; the context must carry an identity.
+func (c *Client) FindErrorKinds(ctx context.Context, o ErrorKindsOptions) (*ErrorKinds, error) {
+	store, err := oplogs.LoadStore(oplogs.StorePath(o.StateDir))
+	if err != nil {
+		return nil, err
+	}
+	scan, err := c.MineErrors(ctx, o.Since, o.Secrets, o.Miner)
+	if err != nil {
+		return nil, err
+	}
+	scope := ErrorKindsScope(o.Env, scan.Namespaces)
+	res := &ErrorKinds{ErrorScan: scan, Since: o.Since, Previous: store.Saved(scope), New: []string{}}
+	for _, t := range store.Diff(scope, scan.Templates) {
+		res.New = append(res.New, t.ID)
+	}
+	if o.Save {
+		store.Record(scope, scan.Templates, time.Now())
+		if err := store.Save(); err != nil {
+			return res, fmt.Errorf("record the error templates: %w", err)
+		}
+		res.Saved = true
+	}
+	return res, nil
+}

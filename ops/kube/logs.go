@@ -268,7 +268,7 @@ func (c *Client) streamSources(ctx context.Context, req LogRequest, sources []Lo
 	}
 	// No overall HTTP timeout (it would cut a followed stream): the dial
 	// is bounded by the client's timeout, the answer by timeout here.
-	cs, err := kubernetes.NewForConfig(c.watchConfig())
+	cs, err := c.streamClient()
 	if err != nil {
 		s.errs = append(s.errs, fmt.Errorf("kubernetes client for logs: %w", err))
 		close(s.done)

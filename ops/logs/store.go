@@ -60,6 +60,10 @@ type storeFile struct {
 	Scopes  map[string]*scope `json:"scopes"`
 }
 
+// ErrUnreadableStore is what LoadStore's errors wrap: the file is there
+// but cannot be read or is not a store.
+var ErrUnreadableStore = errors.New("cannot read the error templates")
+
 // LoadStore reads the store at path; a missing file is an empty store.
 func LoadStore(path string) (*Store, error) {
 	s := &Store{path: path, scopes: map[string]*scope{}}
@@ -68,10 +72,10 @@ func LoadStore(path string) (*Store, error) {
 		return s, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the error templates: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadableStore, err)
 	}
 	if err := s.decode(data); err != nil {
-		return nil, fmt.Errorf("read the error templates %s: %w — remove the file to start over (every template will be new once)", path, err)
+		return nil, fmt.Errorf("%w %s: %w — remove the file to start over (every template will be new once)", ErrUnreadableStore, path, err)
 	}
 	return s, nil
 }

@@ -25,7 +25,7 @@ type PlanItem struct {
 var Plan = []PlanItem{
 	{"daily", "health check", "opsdeck maintain health", ModeHealth, "yes", "the morning check of every target", "daily-operations.md#morning-check"},
 	{"daily", "alerts", "Metrics tab, alerts view", "", "partly", "opsdeck lists firing alerts; owning them is yours", "monitoring.md#alerts"},
-	{"daily", "error logs", "", "", "no", "kubectl logs --since=24h on api and worker", "daily-operations.md#logs"},
+	{"daily", "error logs", "opsdeck maintain health", ModeHealth, "yes", "new kinds of errors and warnings in the watched pods' last 24 h of logs (opsdeck logs errors); read them in the Health tab (l on a pod)", "daily-operations.md#logs"},
 	{"daily", "backup check", "opsdeck maintain health", ModeHealth, "yes", "age of the last good database and Redis backups; verify them in the Backups tab", "backup-restore.md#check-backups"},
 	{"weekly", "performance trends", "Metrics tab", "", "partly", "the last 15 minutes here; weeks in Grafana", "monitoring.md#dashboards"},
 	{"weekly", "resource use", "opsdeck maintain capacity", ModeCapacity, "yes", "requests against allocatable per node", "maintenance.md#weekly"},

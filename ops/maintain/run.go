@@ -103,8 +103,9 @@ func traceFindings(ctx context.Context, area Area, fs []Finding, notes []string)
 	}
 }
 
-// runHealth is the morning check (health.Run) plus the firing alerts and
-// the age of the last good backup of the database and of Redis.
+// runHealth is the morning check (health.Run) plus the firing alerts, the
+// new kinds of errors in the logs and the age of the last good backup of
+// the database and of Redis.
 func (e *Engine) runHealth(ctx context.Context) []Finding {
 	var fs []Finding
 	rep := health.Run(ctx, e.Config)
@@ -113,6 +114,7 @@ func (e *Engine) runHealth(ctx context.Context) []Finding {
 			Summary: r.Value, Suggestion: r.Hint, Runbook: runbookPath(r.Runbook), Evidence: thresholdEvidence(r.Threshold)})
 	}
 	fs = append(fs, e.alertFindings(ctx)...)
+	fs = append(fs, e.errorLogs(ctx)...)
 	return append(fs, e.backupAge(ctx)...)
 }
 

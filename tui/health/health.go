@@ -5,6 +5,7 @@ package health
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -64,6 +65,10 @@ type Tab struct {
 	showDetail bool
 	detailKey  string
 
+	// logs is the selected pod's log view while open.
+	logs *logView
+	errs errorKinds
+
 	width, height int
 }
 
@@ -74,6 +79,12 @@ func New(c *common.Common, src Sources) *Tab {
 	}
 	if src.Timeout <= 0 {
 		src.Timeout = 5 * time.Second
+	}
+	if src.ErrorsEvery <= 0 {
+		src.ErrorsEvery = 5 * time.Minute
+	}
+	if src.ErrorsTimeout <= 0 {
+		src.ErrorsTimeout = time.Minute
 	}
 	fi := styles.NewInput()
 	fi.Prompt = "/"
@@ -99,19 +110,23 @@ func (t *Tab) Title() string { return "Health" }
 
 // Init connects to the cluster and runs the first checks.
 func (t *Tab) Init() tea.Cmd {
-	return tea.Batch(t.connectKube(), t.runChecks())
+	return tea.Batch(t.connectKube(), t.runChecks(), t.runErrorKinds())
 }
 
 // LastRefresh implements common.Refreshed.
 func (t *Tab) LastRefresh() time.Time { return t.refreshed }
 
-// Capturing implements common.Tab: true while the filter is being typed.
-func (t *Tab) Capturing() bool { return t.filtering }
+// Capturing implements common.Tab: true while the filter or the log
+// view's search is being typed.
+func (t *Tab) Capturing() bool { return t.filtering || t.logs != nil && t.logs.Capturing() }
 
 // SetSize implements common.Tab.
 func (t *Tab) SetSize(w, h int) {
 	t.width, t.height = w, h
 	t.filter.SetWidth(max(w-20, 10))
+	if t.logs != nil {
+		t.logs.SetSize(w, h)
+	}
 	t.layout()
 }
 
@@ -181,6 +196,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 	case kubeErrMsg:
 		t.kubeErr = msg.err
 		t.synced = true
+		t.layout()
 		return t, nil
 	case kubeSnapshotMsg:
 		t.pods, t.nodes, t.kubeErrs = msg.pods, msg.nodes, msg.errs
@@ -211,8 +227,23 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 		return t, t.c.Tick(every, func(time.Time) tea.Msg { return checksTickMsg{} })
 	case checksTickMsg:
 		return t, t.runChecks()
+	case errorKindsMsg:
+		return t, t.setErrorKinds(msg)
+	case errorKindsTickMsg:
+		return t, t.runErrorKinds()
+	case logOpenedMsg, logLinesMsg:
+		if t.logs == nil {
+			return t, nil // the view was closed; its stream ended with it
+		}
+		cmd, _ := t.logs.Update(msg)
+		return t, cmd
 	case tea.KeyPressMsg:
 		return t, t.handleKey(msg)
+	}
+	if t.logs != nil && t.logs.Capturing() {
+		var cmd tea.Cmd
+		t.logs.search, cmd = t.logs.search.Update(msg)
+		return t, cmd
 	}
 	if t.filtering {
 		var cmd tea.Cmd
@@ -229,6 +260,14 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.filtering = !done
 		if changed {
 			t.applyRows()
+		}
+		return cmd
+	}
+	if t.logs != nil {
+		cmd, closed := t.logs.HandleKey(msg)
+		if closed {
+			t.logs.Close()
+			t.logs = nil
 		}
 		return cmd
 	}
@@ -270,6 +309,13 @@ func (t *Tab) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.resort()
 	case key.Matches(msg, k.Enter):
 		t.openDetail()
+	case key.Matches(msg, kh.Logs):
+		return t.openLogs()
+	case key.Matches(msg, kh.ErrorKinds):
+		if t.src.Errors != nil {
+			t.errs.shown = !t.errs.shown
+			t.layout()
+		}
 	case key.Matches(msg, k.Runbook):
 		return t.openRunbook()
 	case key.Matches(msg, k.Refresh):
@@ -325,6 +371,9 @@ func (t *Tab) setFocus(f focus) {
 // ShortHelp implements common.Tab.
 func (t *Tab) ShortHelp() []key.Binding {
 	k, kh := t.c.Keys, t.c.Keys.Health
+	if t.logs != nil {
+		return t.logs.ShortHelp()
+	}
 	if t.filtering {
 		return []key.Binding{k.KeepFilter, k.DropFilter}
 	}
@@ -337,5 +386,33 @@ func (t *Tab) ShortHelp() []key.Binding {
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
 	k, kh := t.c.Keys, t.c.Keys.Health
-	return [][]key.Binding{{kh.FocusNodes, kh.FocusPods, kh.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, k.Runbook, k.Refresh}}
+	if t.logs != nil {
+		return t.logs.FullHelp()
+	}
+	return [][]key.Binding{{kh.FocusNodes, kh.FocusPods, kh.ProblemsOnly, k.Filter, k.ClearFilter, k.Sort, k.Reverse, k.Enter, kh.Logs, kh.ErrorKinds, k.Runbook, k.Refresh}}
+}
+
+// openLogs opens the log view of the selected pod: at once when it has
+// one container, after a choice when it has several.
+func (t *Tab) openLogs() tea.Cmd {
+	if t.src.Logs == nil || t.kube == nil || t.focus != focusPods {
+		return nil
+	}
+	row, ok := t.podTable.Selected()
+	if !ok {
+		return nil
+	}
+	ns, name, _ := strings.Cut(row.Key, "/")
+	var containers []string
+	if d, found := t.kube.PodDetail(ns, name); found {
+		for _, c := range d.Containers {
+			if !c.Init {
+				containers = append(containers, c.Name)
+			}
+		}
+	}
+	t.showDetail = false
+	t.logs = newLogView(t.c, t.src.Logs, t.src.LogLines, ns, name, containers)
+	t.logs.SetSize(t.width, t.height)
+	return t.logs.Start()
 }

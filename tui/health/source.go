@@ -23,6 +23,17 @@ type KubeSource interface {
 	NodeDetail(name string) (kube.NodeDetail, bool)
 }
 
+// LogStream is a log the log view follows: a *kube.LogStream in practice.
+type LogStream interface {
+	// Ring holds the lines read so far, by sequence number.
+	Ring() *kube.LogRing
+	// Updates receives a value when lines were added.
+	Updates() <-chan struct{}
+	// Done is closed when the stream ended; Err says why, after it.
+	Done() <-chan struct{}
+	Err() error
+}
+
 // Sources are the tab's data sources. They are built outside the TUI so that
 // several sessions can share one set of informers.
 type Sources struct {
@@ -35,6 +46,21 @@ type Sources struct {
 	CheckEvery time.Duration
 	// Timeout bounds connecting and each check run (default 5s).
 	Timeout time.Duration
+
+	// Logs opens a pod's log stream (kube.Client.StreamLogs with the
+	// configuration's secrets) and says which containers it reads; ctx
+	// carries the session's identity and ends the stream. Nil when
+	// Kubernetes is not configured.
+	Logs func(ctx context.Context, req kube.LogRequest) (LogStream, []kube.LogSource, error)
+	// LogLines is how many lines the log view keeps (kubernetes.log_lines).
+	LogLines int
+
+	// Errors reads the new kinds of errors (kube.Client.FindErrorKinds,
+	// without recording the run). Nil hides the panel.
+	Errors func(ctx context.Context) (*kube.ErrorKinds, error)
+	// ErrorsEvery is how often Errors runs (default 5m); ErrorsTimeout
+	// bounds a run (default 1m).
+	ErrorsEvery, ErrorsTimeout time.Duration
 }
 
 // Messages of the Health tab. Each carries the tab's data; the tab ignores

@@ -15,7 +15,7 @@ import (
 // line per target, the nodes table up to a third of the rest (or fewer lines
 // when there are few nodes), the pods table everything else.
 func (t *Tab) layout() {
-	h := t.height - t.checksHeight() - 2 // two section titles
+	h := t.height - t.checksHeight() - t.errorKindsHeight() - 2 // two section titles
 	if h < 4 {
 		h = 4
 	}
@@ -53,12 +53,18 @@ func (t *Tab) View() string {
 	if t.width == 0 {
 		return ""
 	}
+	if t.logs != nil {
+		return t.logs.View()
+	}
 	if t.showDetail {
 		return t.detailTitle() + "\n" + t.detail.View()
 	}
-	parts := make([]string, 0, 5)
+	parts := make([]string, 0, 6)
 	if t.src.Checks != nil {
 		parts = append(parts, t.checksView())
+	}
+	if t.errorKindsHeight() > 0 {
+		parts = append(parts, t.errorKindsView())
 	}
 	parts = append(parts, t.nodesTitle(), t.nodesBody(), t.podsTitle(), t.podsBody())
 	return strings.Join(parts, "\n")

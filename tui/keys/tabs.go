@@ -21,9 +21,22 @@ func defaultConfirm() Confirm {
 }
 
 // Health holds the Health tab's keys: focus the nodes or the pods table,
-// show only the rows with a problem.
+// show only the rows with a problem, open the selected pod's log, show the
+// new kinds of errors. Logs holds the keys of the log view.
 type Health struct {
 	FocusNodes, FocusPods, ProblemsOnly key.Binding
+	Logs, ErrorKinds                    key.Binding
+	Log                                 Logs
+}
+
+// Logs holds the keys of a pod's log view (Health tab): the previous
+// container's log, wrap, search and its matches, the error lines, the
+// container picker, following again, closing. Scrolling is the shared
+// Up, Down, PageUp, PageDown and Top.
+type Logs struct {
+	Previous, Wrap, Search, NextMatch, PrevMatch key.Binding
+	NextError, PrevError, Container, Follow      key.Binding
+	Reopen, Close                                key.Binding
 }
 
 func defaultHealth() Health {
@@ -31,6 +44,21 @@ func defaultHealth() Health {
 		FocusNodes:   key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "nodes")),
 		FocusPods:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pods")),
 		ProblemsOnly: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "problems only")),
+		Logs:         key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "pod's logs")),
+		ErrorKinds:   key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "new kinds of errors")),
+		Log: Logs{
+			Previous:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "previous/current container")),
+			Wrap:      key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "wrap")),
+			Search:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+			NextMatch: key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+			PrevMatch: key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous match")),
+			NextError: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "next error line")),
+			PrevError: key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "previous error line")),
+			Container: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "container")),
+			Follow:    key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "follow")),
+			Reopen:    key.NewBinding(key.WithKeys("r", "ctrl+r"), key.WithHelp("r", "reopen")),
+			Close:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
+		},
 	}
 }
 

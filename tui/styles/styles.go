@@ -125,6 +125,9 @@ type Styles struct {
 	// once its response time has passed. Reversed, so the text takes the
 	// terminal's background colour and reads on either theme.
 	Banner, BannerOverdue lipgloss.Style
+	// Match and MatchCurrent mark a search's matches (the log view): every
+	// match, and those of the line the search stands on.
+	Match, MatchCurrent lipgloss.Style
 
 	FilterPrompt lipgloss.Style
 	HelpKey      lipgloss.Style
@@ -164,6 +167,8 @@ func For(t Theme) Styles {
 	s.Unknown = lipgloss.NewStyle().Foreground(p.Unknown)
 	s.Banner = lipgloss.NewStyle().Bold(true).Reverse(true).Foreground(p.Warn)
 	s.BannerOverdue = lipgloss.NewStyle().Bold(true).Reverse(true).Foreground(p.Crit)
+	s.Match = lipgloss.NewStyle().Foreground(p.OnAccent).Background(p.Warn)
+	s.MatchCurrent = lipgloss.NewStyle().Foreground(p.OnAccent).Background(p.Accent).Bold(true)
 	s.FilterPrompt = lipgloss.NewStyle().Foreground(p.Accent).Bold(true)
 	s.HelpKey = lipgloss.NewStyle().Foreground(p.Accent)
 	s.HelpDesc = lipgloss.NewStyle().Foreground(p.Muted)

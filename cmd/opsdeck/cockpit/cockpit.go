@@ -84,6 +84,7 @@ type Sources struct {
 	// waits.
 	background     sync.WaitGroup
 	stopBackground context.CancelFunc
+	errorKinds     errorKinds
 }
 
 // NewSources builds the data sources for cfg. Nothing connects until a tab
@@ -99,6 +100,13 @@ func NewSources(ctx context.Context, cfg *config.Config, commands cli.Commands) 
 		},
 		Kube: func(wait context.Context) (healthtab.KubeSource, common.KubeInfoMsg, error) {
 			return s.connectKube(ctx, wait, cfg)
+		},
+		Logs: func(ctx context.Context, req kube.LogRequest) (healthtab.LogStream, []kube.LogSource, error) {
+			return s.streamLogs(ctx, cfg, req)
+		},
+		LogLines: cfg.Kubernetes.LogLines,
+		Errors: func(ctx context.Context) (*kube.ErrorKinds, error) {
+			return s.findErrorKinds(ctx, cfg)
 		},
 	}
 	s.startMetrics(ctx, cfg)

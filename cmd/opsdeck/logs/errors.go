@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -18,16 +19,7 @@ var errorsSchema = cli.NewSchema[ErrorsOutput]("opsdeck.logs.errors/v1", "logs e
 
 // ErrorsOutput is `opsdeck logs errors -o json`: the scan and which of
 // its templates are new since the previous run.
-type ErrorsOutput struct {
-	*kube.ErrorScan
-	Since time.Duration `json:"since_ns"`
-	// New are the IDs of the templates no earlier run of this scope knew;
-	// Previous is when that run was saved (zero: none).
-	New      []string  `json:"new"`
-	Previous time.Time `json:"previous,omitzero"`
-	// Saved says the templates were recorded for the next run.
-	Saved bool `json:"saved"`
-}
+type ErrorsOutput = kube.ErrorKinds
 
 // errorsCommand returns `opsdeck logs errors`.
 func errorsCommand(g *cli.Globals) *cobra.Command {
@@ -67,27 +59,17 @@ configuration.`,
 				return err
 			}
 			defer closer.Close()
-			store, err := oplogs.LoadStore(oplogs.StorePath(cfg.StateDir))
-			if err != nil {
-				return cli.Exit(cli.CodeUsage, fmt.Errorf("%w — move the file aside to start over", err))
-			}
 			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			scan, err := client.MineErrors(ctx, since, cfg.Secrets(), oplogs.Options{})
-			if err != nil {
+			res, err := client.FindErrorKinds(ctx, kube.ErrorKindsOptions{Since: since, Env: cfg.Env().Name, StateDir: cfg.StateDir,
+				Save: !noSave, Secrets: cfg.Secrets()})
+			switch {
+			case errors.Is(err, oplogs.ErrUnreadableStore):
+				return cli.Exit(cli.CodeUsage, fmt.Errorf("%w — move the file aside to start over", err))
+			case res == nil:
 				return fail(err)
-			}
-			scope := cfg.Env().Name + "/" + strings.Join(scan.Namespaces, ",")
-			res := ErrorsOutput{ErrorScan: scan, Since: since, Previous: store.Saved(scope), New: []string{}}
-			for _, t := range store.Diff(scope, scan.Templates) {
-				res.New = append(res.New, t.ID)
-			}
-			if !noSave {
-				store.Record(scope, scan.Templates, time.Now())
-				if err := store.Save(); err != nil {
-					return cli.Fail(fmt.Errorf("record the templates: %w", err))
-				}
-				res.Saved = true
+			case err != nil: // read, not recorded
+				return cli.Fail(err)
 			}
 			p := g.Printer(cmd, out)
 			return p.Result(errorsSchema, res, func() error { printErrors(p, res); return nil })
@@ -100,12 +82,8 @@ configuration.`,
 }
 
 // printErrors prints the templates, the new ones marked.
-func printErrors(p *cli.Printer, res ErrorsOutput) {
+func printErrors(p *cli.Printer, res *ErrorsOutput) {
 	w := p.Out
-	fresh := map[string]bool{}
-	for _, id := range res.New {
-		fresh[id] = true
-	}
 	prev := "no earlier run: every kind is new"
 	if !res.Previous.IsZero() {
 		prev = "new since the run of " + res.Previous.Local().Format("2006-01-02 15:04")
@@ -114,7 +92,7 @@ func printErrors(p *cli.Printer, res ErrorsOutput) {
 		len(res.Sources), strings.Join(res.Namespaces, ", "), res.Since, res.Lines, res.Counted, len(res.Templates), len(res.New), prev)
 	for _, t := range res.Templates {
 		mark := "   "
-		if fresh[t.ID] {
+		if res.IsNew(t.ID) {
 			mark = "NEW"
 		}
 		fmt.Fprintf(w, "\n%s %-5s %6d×  %s\n", mark, t.Level, t.Count, t.Text)

@@ -397,3 +397,25 @@ func serverStacks() []string {
 }
 
 func serverGoroutines() int { return len(serverStacks()) }
+
+// TestEveryRoleReadsAPodsLog: the Health tab's log view works in a served
+// session of every role (reading logs is read-only): the session's
+// identity reaches the stream, which refuses a request without one.
+func TestEveryRoleReadsAPodsLog(t *testing.T) {
+	requireServer(t)
+	for _, u := range []struct {
+		name string
+		key  gossh.Signer
+	}{{"vic", viewerKey}, {"olga", operatorKey}, {"ada", adminKey}} {
+		t.Run(u.name, func(t *testing.T) {
+			tm := open(t, u.name, u.key, 120, 40)
+			tm.waitFor(t, "redis-0")
+			tm.send("/redis-0\r")
+			tm.waitFor(t, "1 of ")
+			tm.send("l")
+			tm.waitFor(t, "Logs redis-0", "● following")
+			tm.send("\x1b")
+			tm.waitFor(t, "Nodes")
+		})
+	}
+}
