@@ -65,6 +65,10 @@ const (
 	SilenceExpire  Action = "alertmanager.silence.expire"
 	RunbookCommand Action = "runbook.run"
 	WALStream      Action = "wal.stream"
+	// IncidentBundle writes an incident's diagnostic bundle: it changes
+	// nothing it reads, but gathers every system's logs and state into one
+	// file, so it is an operator's (viewers read the incident).
+	IncidentBundle Action = "incident.bundle"
 )
 
 // needs maps actions to the least role that may run them. An action not
@@ -79,6 +83,7 @@ var needs = map[Action]Role{
 	RunbookCommand: Operator,
 	WALStream:      Operator,
 	DrillRun:       Operator,
+	IncidentBundle: Operator,
 	BackupPrune:    Admin,
 	MaintainClean:  Admin,
 	RestoreRun:     Admin,

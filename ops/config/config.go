@@ -37,6 +37,8 @@ type Config struct {
 	Restore RestoreConfig `yaml:"restore" json:"restore"`
 	// Drill drives `opsdeck drill` and the check's drill lines.
 	Drill DrillConfig `yaml:"drill" json:"drill"`
+	// Bundle drives the incident's diagnostic bundle.
+	Bundle BundleConfig `yaml:"bundle" json:"bundle"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

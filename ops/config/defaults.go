@@ -29,6 +29,7 @@ func Default() *Config {
 		Maintenance: DefaultMaintenance(),
 		Restore:     DefaultRestore(),
 		Drill:       DefaultDrill(),
+		Bundle:      DefaultBundle(),
 	}
 }
 

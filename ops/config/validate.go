@@ -51,6 +51,7 @@ func (c *Config) Validate() error {
 	c.validateKube(one)
 	c.validateRestore(one)
 	c.validateDrill(one)
+	c.validateBundle(one)
 	c.validateBackup(one)
 	c.validateBackupPolicy(one)
 	c.validateWAL(one)

@@ -1,0 +1,28 @@
+package bundle_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/ops/redis"
+	"github.com/opsdeck/opsdeck/ops/sandbox"
+)
+
+// sb is the shared sandbox (tiny data set), nil under OPSDECK_SKIP_INTEGRATION=1.
+var sb *sandbox.Sandbox
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	redis.RouteLibraryLogs(nil)
+	kube.RouteLibraryLogs(nil)
+	return sandbox.RunTests(m, sandbox.Options{Scale: 0}, &sb)
+}
+
+func requireSandbox(t *testing.T) {
+	t.Helper()
+	if sb == nil {
+		t.Skip("OPSDECK_SKIP_INTEGRATION=1")
+	}
+}
