@@ -64,7 +64,8 @@ type Options struct {
 	SourceTimeout time.Duration
 	// LogLines is how many last lines of each log are kept (bundle.log_lines).
 	LogLines int
-	// Progress, when set, is told each part as it is written.
+	// Progress, when set, is told each part as it is written, from the
+	// writer's goroutine (the cockpit turns it into a message).
 	Progress func(Part)
 }
 
@@ -233,13 +234,14 @@ func collect(ctx context.Context, sources []source, secrets []string, opts Optio
 		if deadline.Before(limit) {
 			limit = deadline
 		}
+		bound := limit.Sub(start)
 		limit = limit.Add(grace)
 		timer := time.NewTimer(time.Until(limit))
 		var serr error
 		select {
 		case serr = <-done[i]:
 		case <-timer.C:
-			serr = fmt.Errorf("no answer within %s — it was abandoned", s.timeout.Round(time.Millisecond))
+			serr = fmt.Errorf("no answer within %s — it was abandoned", bound.Round(time.Millisecond))
 		}
 		timer.Stop()
 		if serr != nil && ctx.Err() != nil && errors.Is(serr, context.DeadlineExceeded) {

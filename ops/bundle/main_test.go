@@ -19,6 +19,11 @@ func run(m *testing.M) int {
 	kube.RouteLibraryLogs(nil)
 	// The benchmark starts its own sandbox, and its child process none.
 	if os.Getenv(helperEnv) != "" || os.Getenv("OPSDECK_BENCH_ONLY") == "1" {
+		defer func() {
+			if benchSandbox != nil {
+				benchSandbox.Stop()
+			}
+		}()
 		return m.Run()
 	}
 	return sandbox.RunTests(m, sandbox.Options{Scale: 0}, &sb)

@@ -29,7 +29,7 @@ func readMetrics(ctx context.Context, cfg *config.Config, engine *opmetrics.Engi
 		defer setup.Close()
 		engine = setup.Engine
 		engine.SampleOnce(ctx)
-		if iv := engine.Interval(); 2*iv < timeout {
+		if iv := engine.Interval(); 2*iv < timeout && len(engine.Snapshot(0).Sources) > 0 {
 			select {
 			case <-time.After(iv):
 				engine.SampleOnce(ctx)
