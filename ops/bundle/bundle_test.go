@@ -5,15 +5,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/opsdeck/opsdeck/ops/access"
@@ -301,5 +304,76 @@ func TestBundleDeadRedisIsALine(t *testing.T) {
 			}
 			t.Logf("%s Redis: bundle in %s; redis/info.txt: %s", tc.name, took.Round(time.Millisecond), members["redis/info.txt"])
 		})
+	}
+}
+
+// TestBundleBlockingTree: a session waiting for another's lock shows under
+// its blocker in the tree, its lock ungranted in locks.txt, the blocker's
+// transaction among the longest.
+func TestBundleBlockingTree(t *testing.T) {
+	requireSandbox(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	holder, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(context.Background())
+	waiter, err := pgx.Connect(ctx, sb.Postgres.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close(context.Background())
+	if _, err := holder.Exec(ctx, "CREATE TABLE IF NOT EXISTS bundle_blocked (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	var holderPID, waiterPID int
+	_ = holder.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&holderPID)
+	_ = waiter.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&waiterPID)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "LOCK TABLE bundle_blocked IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := waiter.Exec(ctx, "SELECT count(*) FROM bundle_blocked")
+		waited <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var n int
+		_ = holder.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'", waiterPID).Scan(&n)
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second session never waited for the lock")
+		}
+	}
+	cfg := sandboxConfig(t, sb.Redis.URL())
+	path := filepath.Join(t.TempDir(), "b.tar.zst")
+	if _, err := bundle.Collect(accesstest.Admin(ctx), bundle.Sources{Config: cfg}, bundle.Options{Path: path}); err != nil {
+		t.Fatal(err)
+	}
+	members, _ := readBundle(t, path)
+	tree := members["postgres/blocking-tree.txt"]
+	if !strings.Contains(tree, fmt.Sprintf("\n%d ", holderPID)) || !strings.Contains(tree, fmt.Sprintf("\n  %d ", waiterPID)) || !strings.Contains(tree, "SELECT count(*) FROM bundle_blocked") {
+		t.Errorf("blocking tree (holder %d, waiter %d):\n%s", holderPID, waiterPID, tree)
+	}
+	locks := members["postgres/locks.txt"]
+	if !strings.Contains(locks, "bundle_blocked") || !strings.Contains(locks, " f ") {
+		t.Errorf("locks:\n%s", locks)
+	}
+	if !strings.Contains(members["postgres/longest-transactions.txt"], strconv.Itoa(holderPID)) {
+		t.Errorf("longest transactions:\n%s", members["postgres/longest-transactions.txt"])
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Fatal(err)
 	}
 }
