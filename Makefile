@@ -58,6 +58,7 @@ bench: deps build ## Benchmarks: the cockpit on 10,000 pods side by side with k9
 	scripts/bench-pitr.sh
 	scripts/bench-drill.sh
 	scripts/bench-logview.sh
+	scripts/bench-bundle.sh
 
 .PHONY: lint
 lint: ## gofmt, go vet, go mod tidy -diff, staticcheck and one import name per package

@@ -71,6 +71,10 @@ const (
 	// someone else's is IncidentCloseAny.
 	IncidentClose    Action = "incident.close"
 	IncidentCloseAny Action = "incident.close.any"
+	// IncidentBundle writes an incident's diagnostic bundle: it changes
+	// nothing it reads, but gathers every system's logs and state into one
+	// file, so it is an operator's (viewers read the incident).
+	IncidentBundle Action = "incident.bundle"
 )
 
 // needs maps actions to the least role that may run them. An action not
@@ -92,6 +96,7 @@ var needs = map[Action]Role{
 	MaintainClean:    Admin,
 	RestoreRun:       Admin,
 	IncidentCloseAny: Admin,
+	IncidentBundle:   Operator,
 }
 
 // Needs returns the least role that may run a.

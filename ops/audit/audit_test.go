@@ -346,3 +346,21 @@ func TestCurrentUser(t *testing.T) {
 		t.Error("CurrentUser() empty without env")
 	}
 }
+
+func TestSetParam(t *testing.T) {
+	l, path := openTemp(t)
+	e := l.Begin("incident.bundle", "/tmp/b.tar.zst", nil)
+	e.SetParam("size", 4096)
+	e.SetParam("password", "hunter2")
+	if err := e.End(nil); err != nil {
+		t.Fatal(err)
+	}
+	recs := lines(t, path)
+	if len(recs) != 1 || recs[0].Params["size"] != float64(4096) || recs[0].Params["password"] != "REDACTED" {
+		t.Fatalf("records %+v", recs)
+	}
+	b, _ := os.ReadFile(path)
+	if strings.Contains(string(b), "hunter2") {
+		t.Fatalf("a secret parameter is in the log:\n%s", b)
+	}
+}

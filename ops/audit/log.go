@@ -172,6 +172,20 @@ type Entry struct {
 	once    sync.Once
 }
 
+// SetParam adds or replaces a parameter once the action knows it (the
+// size of what it wrote), redacted as Begin's are. Call it before End.
+func (e *Entry) SetParam(key string, value any) {
+	if e == nil {
+		return
+	}
+	p := redact.Params(map[string]any{key: value})
+	if e.rec.Params == nil {
+		e.rec.Params = map[string]any{}
+	}
+	e.rec.Params[key] = p[key]
+	e.secrets = append(e.secrets, redact.Secrets(map[string]any{key: value})...)
+}
+
 // End completes the entry with the action's outcome (nil for success) and
 // appends its record. It returns only the audit write's error; the action's
 // own err is the caller's to return. Calling End twice records once and

@@ -41,6 +41,8 @@ type Config struct {
 	Incident IncidentConfig `yaml:"incident" json:"incident"`
 	// Checks are `opsdeck check deploy`'s smoke and migrations checks.
 	Checks ChecksConfig `yaml:"checks" json:"checks"`
+	// Bundle drives the incident's diagnostic bundle.
+	Bundle BundleConfig `yaml:"bundle" json:"bundle"`
 
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.

@@ -32,6 +32,7 @@ func Default() *Config {
 		Drill:       DefaultDrill(),
 		Incident:    DefaultIncident(),
 		Checks:      DefaultChecks(),
+		Bundle:      DefaultBundle(),
 	}
 }
 

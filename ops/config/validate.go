@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 	c.validateDrill(one)
 	c.validateIncident(one)
 	c.validateChecks(one)
+	c.validateBundle(one)
 	c.validateBackup(one)
 	c.validateBackupPolicy(one)
 	c.validateWAL(one)

@@ -39,6 +39,10 @@ func TestValidate(t *testing.T) {
 		{"duration order", func(c *Config) { c.Thresholds.ReplicationLag = DurationLimit{10 * time.Minute, time.Minute} }, []string{"warn (10m0s) must be shorter than crit (1m0s)"}},
 		{"zero duration", func(c *Config) { c.Thresholds.APIP95.Crit = 0 }, []string{"field thresholds.api_p95.crit: must be a positive duration"}},
 		{"timeouts", func(c *Config) { c.Timeouts = Timeouts{Check: 0, Connect: -time.Second} }, []string{"field timeouts.check: must be positive", "field timeouts.connect: must be positive"}},
+		{"bundle", func(c *Config) {
+			c.Bundle = BundleConfig{Timeout: 10 * time.Second, SourceTimeout: time.Minute, LogLines: 0}
+		}, []string{"field bundle.source_timeout: 1m0s must be at least 1s and at most bundle.timeout (10s)", "field bundle.log_lines: 0 is out of range"}},
+		{"bundle timeout", func(c *Config) { c.Bundle.Timeout = time.Millisecond }, []string{"field bundle.timeout: 1ms is too short"}},
 		{"connect exceeds check", func(c *Config) { c.Timeouts = Timeouts{Check: time.Second, Connect: 2 * time.Second} }, []string{"connect timeout 2s exceeds the check timeout 1s"}},
 		{"s3 incomplete", func(c *Config) { c.Backup.S3 = S3Config{Bucket: "b-b"} }, []string{"backup.s3.endpoint: is required", "backup.s3.access_key: is required", "backup.s3.secret_key: is required"}},
 		{"s3 endpoint with scheme", func(c *Config) {

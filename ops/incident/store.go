@@ -238,6 +238,17 @@ func (s *Store) AddBundle(ctx context.Context, id int, path string, size int64) 
 	})
 }
 
+// RecordBundle records a written bundle on the open incident, and reports
+// whether one was open: a bundle may be written outside an incident.
+func (s *Store) RecordBundle(ctx context.Context, path string, size int64) (Incident, bool, error) {
+	inc, open, err := s.Current(ctx)
+	if err != nil || !open {
+		return Incident{}, false, err
+	}
+	inc, err = s.AddBundle(ctx, inc.ID, path, size)
+	return inc, err == nil, err
+}
+
 // Record adds the entries a recorder saw to incident id, skipping those
 // whose Key is already there. It needs the IncidentNote role: the cockpit's
 // recorder acts as a system identity with it.

@@ -92,8 +92,16 @@ func FetchFacts(ctx context.Context, client *Client, namespaces []string) (Facts
 	if len(namespaces) == 0 {
 		namespaces = client.Namespaces()
 	}
-	nodes, pods, events, errs := fetchObjects(ctx, client.Clientset(), namespaces, true)
-	f := ComputeFacts(nodes, pods, events, time.Now())
+	// The pods are judged as each page arrives and not kept: ten thousand
+	// of them would cost hundreds of megabytes.
+	acc := newPodFacts(time.Now())
+	var mu sync.Mutex
+	nodes, _, events, errs := fetchObjects(ctx, client.Clientset(), namespaces, true, func(p *corev1.Pod) {
+		mu.Lock()
+		defer mu.Unlock()
+		acc.add(p)
+	})
+	f := acc.facts(nodes, events)
 	f.Context, f.Host, f.Namespaces = client.ContextName(), client.Host(), namespaces
 	if len(errs) > 0 {
 		f.Errors = errs
@@ -103,9 +111,11 @@ func FetchFacts(ctx context.Context, client *Client, namespaces []string) (Facts
 
 // fetchObjects lists the nodes and, per namespace, the pods (and the Warning
 // events when withEvents), all concurrently so that an unreachable server
-// costs one timeout, not one per source. Each source fails alone: errs holds
-// the explained error of each that failed, keyed like Cache.Errors.
-func fetchObjects(ctx context.Context, cs kubernetes.Interface, namespaces []string, withEvents bool) (
+// costs one timeout, not one per source. With eachPod, the pods are handed
+// to it page by page (from several goroutines) and not returned. Each
+// source fails alone: errs holds the explained error of each that failed,
+// keyed like Cache.Errors.
+func fetchObjects(ctx context.Context, cs kubernetes.Interface, namespaces []string, withEvents bool, eachPod func(*corev1.Pod)) (
 	nodes []*corev1.Node, pods []*corev1.Pod, events []*corev1.Event, errs map[string]error) {
 	var (
 		mu sync.Mutex
@@ -129,7 +139,7 @@ func fetchObjects(ctx context.Context, cs kubernetes.Interface, namespaces []str
 	})
 	for _, ns := range namespaces {
 		wg.Go(func() {
-			ps, err := listPods(ctx, cs, ns)
+			ps, err := listPods(ctx, cs, ns, eachPod)
 			if err != nil {
 				fail(PodsSource(ns), err)
 				return
@@ -191,15 +201,56 @@ func (c *Cache) Facts() Facts {
 
 // ComputeFacts derives Facts from objects at now. Pure: no I/O.
 func ComputeFacts(nodes []*corev1.Node, pods []*corev1.Pod, events []*corev1.Event, now time.Time) Facts {
-	f := Facts{CollectedAt: now, NodesTotal: len(nodes), PodsTotal: len(pods)}
-	perNode := map[string]int{}
+	acc := newPodFacts(now)
 	for _, p := range pods {
-		if p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			perNode[p.Spec.NodeName]++
-		}
+		acc.add(p)
 	}
+	return acc.facts(nodes, events)
+}
+
+// podFacts gathers the pods' part of Facts one pod at a time, so that a
+// listing need not keep the pods.
+type podFacts struct {
+	f       Facts
+	perNode map[string]int
+}
+
+func newPodFacts(now time.Time) *podFacts {
+	return &podFacts{f: Facts{CollectedAt: now}, perNode: map[string]int{}}
+}
+
+// add counts and judges one pod.
+func (a *podFacts) add(p *corev1.Pod) {
+	f := &a.f
+	f.PodsTotal++
+	if p.Spec.NodeName != "" && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		a.perNode[p.Spec.NodeName]++
+	}
+	row := NewPodRow(p, f.CollectedAt)
+	fact := PodFact{Namespace: row.Namespace, Name: row.Name, Status: row.Status, Ready: row.Ready, Reason: row.Reason, Node: row.Node}
+	if row.Problem {
+		f.PodsNotOK = append(f.PodsNotOK, fact)
+	}
+	switch {
+	case row.Status == "CrashLoopBackOff":
+		f.CrashLooping = append(f.CrashLooping, fact)
+	case row.Phase == string(corev1.PodPending) && row.Status == "Pending":
+		f.Pending = append(f.Pending, fact)
+	}
+	if row.Restarts > 0 {
+		f.Restarted = append(f.Restarted, RestartFact{
+			Namespace: row.Namespace, Name: row.Name, Restarts: row.Restarts,
+			MaxRestarts: row.MaxRestarts, LastRestart: row.LastRestart,
+		})
+	}
+}
+
+// facts completes the Facts with the nodes and events.
+func (a *podFacts) facts(nodes []*corev1.Node, events []*corev1.Event) Facts {
+	f, now := a.f, a.f.CollectedAt
+	f.NodesTotal = len(nodes)
 	for _, n := range nodes {
-		row := NewNodeRow(n, perNode[n.Name], now)
+		row := NewNodeRow(n, a.perNode[n.Name], now)
 		if row.Ready {
 			f.NodesReady++
 		} else {
@@ -212,25 +263,6 @@ func ComputeFacts(nodes []*corev1.Node, pods []*corev1.Pod, events []*corev1.Eve
 	slices.Sort(f.NotReadyNodes)
 	slices.SortFunc(f.ProblemNodes, func(a, b NodeRow) int { return strings.Compare(a.Name, b.Name) })
 
-	for _, p := range pods {
-		row := NewPodRow(p, now)
-		fact := PodFact{Namespace: row.Namespace, Name: row.Name, Status: row.Status, Ready: row.Ready, Reason: row.Reason, Node: row.Node}
-		if row.Problem {
-			f.PodsNotOK = append(f.PodsNotOK, fact)
-		}
-		switch {
-		case row.Status == "CrashLoopBackOff":
-			f.CrashLooping = append(f.CrashLooping, fact)
-		case row.Phase == string(corev1.PodPending) && row.Status == "Pending":
-			f.Pending = append(f.Pending, fact)
-		}
-		if row.Restarts > 0 {
-			f.Restarted = append(f.Restarted, RestartFact{
-				Namespace: row.Namespace, Name: row.Name, Restarts: row.Restarts,
-				MaxRestarts: row.MaxRestarts, LastRestart: row.LastRestart,
-			})
-		}
-	}
 	byName := func(a, b PodFact) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	}
@@ -307,7 +339,8 @@ func listNodes(ctx context.Context, cs kubernetes.Interface) ([]*corev1.Node, er
 	return out, err
 }
 
-func listPods(ctx context.Context, cs kubernetes.Interface, ns string) ([]*corev1.Pod, error) {
+// listPods lists the pods of ns, or hands each to each when it is set.
+func listPods(ctx context.Context, cs kubernetes.Interface, ns string, each func(*corev1.Pod)) ([]*corev1.Pod, error) {
 	var out []*corev1.Pod
 	err := paginate(ctx, metav1.ListOptions{}, func(ctx context.Context, o metav1.ListOptions) (string, error) {
 		l, err := cs.CoreV1().Pods(ns).List(ctx, o)
@@ -315,6 +348,10 @@ func listPods(ctx context.Context, cs kubernetes.Interface, ns string) ([]*corev
 			return "", err
 		}
 		for i := range l.Items {
+			if each != nil {
+				each(&l.Items[i])
+				continue
+			}
 			out = append(out, &l.Items[i])
 		}
 		return l.Continue, nil

@@ -152,7 +152,7 @@ func FetchUsage(ctx context.Context, client *Client, namespaces []string) (Usage
 	if len(namespaces) == 0 {
 		namespaces = client.Namespaces()
 	}
-	nodes, pods, _, errs := fetchObjects(ctx, client.Clientset(), namespaces, false)
+	nodes, pods, _, errs := fetchObjects(ctx, client.Clientset(), namespaces, false, nil)
 	u := ComputeUsage(nodes, pods, time.Now())
 	if len(errs) > 0 {
 		u.Errors = errs

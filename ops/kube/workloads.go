@@ -154,7 +154,7 @@ func FetchWorkloads(ctx context.Context, client *Client, namespaces []string, co
 			return err
 		})
 		run(ResourcePods, ns, func(ctx context.Context) error {
-			items, err := listPods(ctx, cs, ns)
+			items, err := listPods(ctx, cs, ns, nil)
 			keep(func() { w.Pods = append(w.Pods, items...) })
 			return err
 		})

@@ -464,8 +464,8 @@ func (t *Tab) bundle() tea.Cmd {
 	case t.src.Bundle == nil:
 		t.say(true, "a diagnostic bundle cannot be written from this cockpit: run opsdeck incident bundle")
 		return nil
-	case !t.c.Can(access.IncidentNote):
-		t.say(true, "writing a bundle: "+t.c.Refusal(access.IncidentNote))
+	case !t.c.Can(access.IncidentBundle):
+		t.say(true, "writing a bundle: "+t.c.Refusal(access.IncidentBundle))
 		return nil
 	}
 	t.busy = "writing the diagnostic bundle (each source bounded in time)"

@@ -194,7 +194,7 @@ func (t *Tab) bindings(b key.Binding) key.Binding {
 	case b.Help().Key == k.Close.Help().Key:
 		b.SetEnabled(t.closeRefusal() == "")
 	case b.Help().Key == k.Bundle.Help().Key:
-		b.SetEnabled(t.src.Bundle != nil && t.c.Can(access.IncidentNote))
+		b.SetEnabled(t.src.Bundle != nil && t.c.Can(access.IncidentBundle))
 	default:
 		b.SetEnabled(t.c.Can(access.IncidentNote))
 	}

@@ -2,14 +2,17 @@ package cockpit
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/alerts"
+	"github.com/opsdeck/opsdeck/ops/bundle"
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/health"
 	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	"github.com/opsdeck/opsdeck/ops/kube"
+	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/tui/incidenttab"
 )
 
@@ -41,7 +44,31 @@ func (s *Sources) startIncidents(ctx context.Context, cfg *config.Config) {
 			src.Alerts = alertsNow
 			return opincident.Timeline(ctx, inc, src, time.Now())
 		},
+		Bundle: func(ctx context.Context) (incidenttab.BundleResult, error) {
+			return s.writeBundle(ctx, cfg, store)
+		},
 	}
+}
+
+// writeBundle writes a diagnostic bundle with this process's clients and
+// metrics window, and records it on the open incident.
+func (s *Sources) writeBundle(ctx context.Context, cfg *config.Config, store *opincident.Store) (incidenttab.BundleResult, error) {
+	var eng *opmetrics.Engine
+	if s.metrics != nil {
+		eng = s.metrics.Engine
+	}
+	res, err := bundle.Collect(ctx, bundle.Sources{Config: cfg, Kube: s.kubeClient(ctx, cfg), Metrics: eng, Audit: s.audit}, bundle.Options{})
+	if err != nil {
+		return incidenttab.BundleResult{}, err
+	}
+	out := incidenttab.BundleResult{Path: res.Path, Size: res.Size, Parts: len(res.Parts)}
+	for _, p := range res.Failed() {
+		out.Failed = append(out.Failed, p.Name)
+	}
+	if _, _, err := store.RecordBundle(ctx, res.Path, res.Size); err != nil {
+		return out, fmt.Errorf("written to %s, but not recorded on the incident: %w", res.Path, err)
+	}
+	return out, nil
 }
 
 // alertsNow reads the alerts firing now: Alertmanager's when configured,

@@ -63,7 +63,7 @@ Incidents live in state_dir/incidents, one per environment at a time.
 Viewers read them; operators open them and add notes; closing someone
 else's needs an admin. Every change is audited.`,
 	}
-	cmd.AddCommand(openCommand(g), noteCommand(g), closeCommand(g), listCommand(g), showCommand(g))
+	cmd.AddCommand(openCommand(g), noteCommand(g), closeCommand(g), listCommand(g), showCommand(g), BundleCommand(g))
 	return cmd
 }
 
