@@ -287,7 +287,17 @@ func TestTimeline(t *testing.T) {
 			return nil, errors.New("alertmanager: connection refused")
 		},
 	}
+	// The process's own scan: t1 again (one entry), t3 new.
+	src.Templates = func() []oplogs.Template {
+		return []oplogs.Template{
+			{ID: "t1", Text: "connection refused to <ip>", Level: oplogs.LevelError, Count: 41, FirstSeen: now.Add(-10 * time.Minute)},
+			{ID: "t3", Text: "order <num> rejected", Level: oplogs.LevelError, Count: 3, FirstSeen: now.Add(-2 * time.Minute), Workloads: []string{"deploy/api"}},
+		}
+	}
 	tl := opincident.Timeline(alice, inc, src, now.Add(time.Minute))
+	if n := strings.Count(kinds(tl), "template:error"); n != 2 {
+		t.Errorf("%d template entries, want t1 once and t3: %s", n, kinds(tl))
+	}
 	got := kinds(tl)
 	for _, want := range []string{"template:error", "open", "audit:ok", "source"} {
 		if !strings.Contains(got, want) {

@@ -26,6 +26,9 @@ type Sources struct {
 	AuditPath string
 	// TemplatesPath is the error templates' store (oplogs.StorePath).
 	TemplatesPath string
+	// Templates are new kinds of errors a running process found and did
+	// not record (the cockpit's Health panel); nil for none.
+	Templates func() []oplogs.Template
 	// Lookback is how long before the opening the timeline starts.
 	Lookback time.Duration
 	// Timeout bounds each source (the Kubernetes client has its own).
@@ -48,13 +51,25 @@ func Timeline(ctx context.Context, inc Incident, src Sources, now time.Time) []E
 		out = slices.Clone(inc.Entries)
 		wg  sync.WaitGroup
 	)
+	// seen keeps an entry two sources both report (a template in the store
+	// and in the process, an alert recorded and firing) once.
+	seen := map[string]bool{}
+	for _, e := range inc.Entries {
+		if e.Key != "" {
+			seen[e.Key] = true
+		}
+	}
 	add := func(es []Entry) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, e := range es {
-			if e.Key == "" || !inc.hasKey(e.Key) {
-				out = append(out, e)
+			if e.Key != "" {
+				if seen[e.Key] {
+					continue
+				}
+				seen[e.Key] = true
 			}
+			out = append(out, e)
 		}
 	}
 	run := func(name string, fn func(context.Context) ([]Entry, error)) {
@@ -88,6 +103,15 @@ func Timeline(ctx context.Context, inc Incident, src Sources, now time.Time) []E
 	}
 	if src.TemplatesPath != "" {
 		run("error templates", func(context.Context) ([]Entry, error) { return templateEntries(src.TemplatesPath, from, to) })
+	}
+	if src.Templates != nil {
+		var es []Entry
+		for _, t := range src.Templates() {
+			if !t.FirstSeen.Before(from) && !t.FirstSeen.After(to) {
+				es = append(es, templateEntry(t.ID, t.Text, t.Level, t.Count, t.FirstSeen, strings.Join(t.Workloads, ", ")))
+			}
+		}
+		add(es)
 	}
 	wg.Wait()
 	slices.SortStableFunc(out, func(a, b Entry) int { return a.At.Compare(b.At) })
@@ -162,11 +186,17 @@ func templateEntries(path string, from, to time.Time) ([]Entry, error) {
 			if k.FirstSeen.Before(from) || k.FirstSeen.After(to) {
 				continue
 			}
-			out = append(out, Entry{At: k.FirstSeen, Kind: KindTemplate, Status: k.Level.String(),
-				Text: fmt.Sprintf("new kind of %s in %s (%d lines): %s", k.Level, scope, k.Count, k.Text), Key: "template:" + scope + ":" + k.ID})
+			out = append(out, templateEntry(k.ID, k.Text, k.Level, k.Count, k.FirstSeen, scope))
 		}
 	}
 	return out, nil
+}
+
+// templateEntry is a new kind of error first seen at, keyed by its ID so
+// that the store's and a process's copies are one entry.
+func templateEntry(id, text string, level oplogs.Level, count int64, at time.Time, where string) Entry {
+	return Entry{At: at, Kind: KindTemplate, Status: level.String(), Key: "template:" + id,
+		Text: fmt.Sprintf("new kind of %s in %s (%d lines): %s", level, where, count, text)}
 }
 
 // alertKey identifies one firing of an alert.

@@ -244,11 +244,11 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 			t.say(true, "bundle: "+msg.err.Error())
 			return t, nil
 		}
-		text := fmt.Sprintf("bundle written: %s (%s, %d parts", msg.res.Path, bytes(msg.res.Size), msg.res.Parts)
+		text := fmt.Sprintf("bundle written (%s, %d parts", bytes(msg.res.Size), msg.res.Parts)
 		if n := len(msg.res.Failed); n > 0 {
 			text += fmt.Sprintf(", %d could not be read: %s", n, joinShort(msg.res.Failed))
 		}
-		t.say(false, text+")")
+		t.say(false, text+"): "+msg.res.Path)
 		return t, t.refreshNow()
 	case tea.KeyPressMsg:
 		return t, t.handleKey(msg)

@@ -12,6 +12,7 @@ import (
 	"github.com/opsdeck/opsdeck/ops/health"
 	opincident "github.com/opsdeck/opsdeck/ops/incident"
 	"github.com/opsdeck/opsdeck/ops/kube"
+	oplogs "github.com/opsdeck/opsdeck/ops/logs"
 	opmetrics "github.com/opsdeck/opsdeck/ops/metrics"
 	"github.com/opsdeck/opsdeck/tui/incidenttab"
 )
@@ -42,6 +43,7 @@ func (s *Sources) startIncidents(ctx context.Context, cfg *config.Config) {
 		Timeline: func(ctx context.Context, inc opincident.Incident) []opincident.Entry {
 			src := opincident.NewSources(cfg, s.kubeClient(ctx, cfg))
 			src.Alerts = alertsNow
+			src.Templates = s.newErrorKinds
 			return opincident.Timeline(ctx, inc, src, time.Now())
 		},
 		Bundle: func(ctx context.Context) (incidenttab.BundleResult, error) {
@@ -69,6 +71,18 @@ func (s *Sources) writeBundle(ctx context.Context, cfg *config.Config, store *op
 		return out, fmt.Errorf("written to %s, but not recorded on the incident: %w", res.Path, err)
 	}
 	return out, nil
+}
+
+// newErrorKinds are the new kinds of errors the Health tab's last scan
+// found (it does not record them in the store).
+func (s *Sources) newErrorKinds() []oplogs.Template {
+	e := &s.errorKinds
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.res == nil {
+		return nil
+	}
+	return e.res.NewTemplates()
 }
 
 // alertsNow reads the alerts firing now: Alertmanager's when configured,
