@@ -74,6 +74,24 @@ type session struct {
 	closer io.Closer
 }
 
+// run is a subcommand's RunE around body: -o checked, the configuration
+// and the store loaded, ctx cancelled by Ctrl-C, the printer ready.
+func run(g *cli.Globals, out *cli.Output, body func(ctx context.Context, s *session, p *cli.Printer, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := out.Validate(); err != nil {
+			return err
+		}
+		s, err := load(g)
+		if err != nil {
+			return err
+		}
+		defer s.closer.Close()
+		ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
+		defer stop()
+		return body(ctx, s, g.Printer(cmd, *out), args)
+	}
+}
+
 func load(g *cli.Globals) (*session, error) {
 	cfg, _, closer, err := g.Load()
 	if err != nil {
@@ -124,26 +142,15 @@ Exit codes: 0 opened · 1 failed · 2 refused (role, read-only, one is open)
 		Example: `  opsdeck incident open P1 "API 5xx after deploy"
   opsdeck incident open 2 reports slow since 09:00`,
 		Args: cobra.MinimumNArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
+		RunE: run(g, &out, func(ctx context.Context, s *session, p *cli.Printer, args []string) error {
 			level, err := opincident.ParseLevel(args[0])
 			if err != nil {
 				return cli.Exit(cli.CodeUsage, err)
 			}
-			s, err := load(g)
-			if err != nil {
-				return err
-			}
-			defer s.closer.Close()
-			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
-			defer stop()
 			inc, err := s.store.Open(ctx, level, strings.Join(args[1:], " "))
 			if err != nil {
 				return cli.Fail(err)
 			}
-			p := g.Printer(cmd, out)
 			rec := opincident.Recorder{Store: s.store, Alerts: opincident.AlertmanagerAlerts(s.cfg),
 				Checks: func(ctx context.Context) health.Report { return health.Run(ctx, s.cfg) }}
 			if err := rec.Once(ctx); err != nil && !p.Structured() {
@@ -160,7 +167,7 @@ Exit codes: 0 opened · 1 failed · 2 refused (role, read-only, one is open)
 				fmt.Fprintf(p.Out, "\nnext: opsdeck incident note \"what you saw or did\" · opsdeck incident bundle · opsdeck incident show · opsdeck incident close\n")
 				return nil
 			})
-		},
+		}),
 	}
 	out.Register(cmd)
 	return cmd
@@ -183,25 +190,16 @@ incident, none open, or no text.`,
 		Example: `  opsdeck incident note "rolled api back to v1.4.2"
   opsdeck incident note --id 7 "customer report: checkout fails"`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
-			s, err := load(g)
-			if err != nil {
-				return err
-			}
-			defer s.closer.Close()
-			inc, err := s.store.Note(cmd.Context(), id, strings.Join(args, " "))
+		RunE: run(g, &out, func(ctx context.Context, s *session, p *cli.Printer, args []string) error {
+			inc, err := s.store.Note(ctx, id, strings.Join(args, " "))
 			if err != nil {
 				return cli.Fail(err)
 			}
-			p := g.Printer(cmd, out)
 			return p.Result(noteSchema, s.output(inc, inc.Entries), func() error {
 				fmt.Fprintf(p.Out, "noted on %s (%d entries)\n", inc.Name(), len(inc.Entries))
 				return nil
 			})
-		},
+		}),
 	}
 	out.Register(cmd)
 	cmd.Flags().IntVar(&id, "id", 0, "the incident (default: the open one)")
@@ -231,17 +229,7 @@ open.`,
 		Example: `  opsdeck incident close --summary "bad deploy of api v1.5.0, rolled back"
   opsdeck incident close --id 7`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
-			s, err := load(g)
-			if err != nil {
-				return err
-			}
-			defer s.closer.Close()
-			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
-			defer stop()
+		RunE: run(g, &out, func(ctx context.Context, s *session, p *cli.Printer, args []string) error {
 			var tl []opincident.Entry
 			inc, err := s.store.Close(ctx, id, summary, func(inc opincident.Incident) []opincident.Entry {
 				tl = s.timeline(ctx, inc)
@@ -250,13 +238,12 @@ open.`,
 			if err != nil {
 				return cli.Fail(err)
 			}
-			p := g.Printer(cmd, out)
 			return p.Result(closeSchema, s.output(inc, tl), func() error {
 				fmt.Fprintf(p.Out, "%s closed after %s (%d timeline entries)\npostmortem skeleton: %s\n",
 					inc.Name(), opincident.Short(inc.Elapsed(inc.ClosedAt)), len(tl), inc.Postmortem)
 				return nil
 			})
-		},
+		}),
 	}
 	out.Register(cmd)
 	cmd.Flags().IntVar(&id, "id", 0, "the incident (default: the open one)")
@@ -270,23 +257,14 @@ func listCommand(g *cli.Globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the environment's incidents, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
-			s, err := load(g)
-			if err != nil {
-				return err
-			}
-			defer s.closer.Close()
-			all, err := s.store.List(cmd.Context())
+		RunE: run(g, &out, func(ctx context.Context, s *session, p *cli.Printer, args []string) error {
+			all, err := s.store.List(ctx)
 			if err != nil {
 				return cli.Fail(err)
 			}
 			if all == nil {
 				all = []opincident.Incident{}
 			}
-			p := g.Printer(cmd, out)
 			return p.Result(listSchema, all, func() error {
 				if len(all) == 0 {
 					fmt.Fprintln(p.Out, "no incidents yet (opsdeck incident open LEVEL TITLE opens one)")
@@ -307,7 +285,7 @@ func listCommand(g *cli.Globals) *cobra.Command {
 				}
 				return t.Flush()
 			})
-		},
+		}),
 	}
 	out.Register(cmd)
 	return cmd
@@ -326,10 +304,7 @@ of errors. A source that cannot be read is a line of the timeline.`,
 		Example: `  opsdeck incident show
   opsdeck incident show 7 -o json`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := out.Validate(); err != nil {
-				return err
-			}
+		RunE: run(g, &out, func(ctx context.Context, s *session, p *cli.Printer, args []string) error {
 			id := 0
 			if len(args) == 1 {
 				n, err := strconv.Atoi(strings.TrimPrefix(args[0], "#"))
@@ -338,19 +313,11 @@ of errors. A source that cannot be read is a line of the timeline.`,
 				}
 				id = n
 			}
-			s, err := load(g)
-			if err != nil {
-				return err
-			}
-			defer s.closer.Close()
-			ctx, stop := g.SignalContext(cmd.Context(), os.Interrupt)
-			defer stop()
 			inc, err := s.store.Get(ctx, id)
 			if err != nil {
 				return cli.Fail(err)
 			}
 			res := s.output(inc, s.timeline(ctx, inc))
-			p := g.Printer(cmd, out)
 			return p.Result(showSchema, res, func() error {
 				state := "open for " + opincident.Short(inc.Elapsed(time.Now()))
 				if !inc.IsOpen() {
@@ -366,7 +333,7 @@ of errors. A source that cannot be read is a line of the timeline.`,
 				}
 				return nil
 			})
-		},
+		}),
 	}
 	out.Register(cmd)
 	return cmd
