@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ func Happenings(ctx context.Context, c *Client, from, to time.Time) ([]Happening
 		}
 		for _, rs := range rss {
 			if t := rs.CreationTimestamp.Time; in(t) {
-				out = append(out, Happening{Time: t, Kind: "rollout", Text: rolloutText(rs)})
+				out = append(out, Happening{Time: t, Kind: "rollout", Text: rolloutText(rs, previousRevision(rss, rs))})
 			}
 		}
 		evs, err := listWarnings(ctx, c.Clientset(), ns)
@@ -68,24 +69,66 @@ func listReplicaSets(ctx context.Context, c *Client, ns string) ([]appsv1.Replic
 	return out, err
 }
 
-// rolloutText names a ReplicaSet's Deployment, revision and images.
-func rolloutText(rs appsv1.ReplicaSet) string {
+// rolloutText names a ReplicaSet's Deployment, revision and images; with
+// the revision before it (prev, nil for none), the images that changed.
+func rolloutText(rs appsv1.ReplicaSet, prev *appsv1.ReplicaSet) string {
 	owner := "replicaset " + rs.Name
-	for _, ref := range rs.OwnerReferences {
-		if ref.Kind == "Deployment" {
-			owner = "deployment " + ref.Name
+	if o := deploymentOf(rs); o != "" {
+		owner = "deployment " + o
+	}
+	s := fmt.Sprintf("%s/%s rolled out", rs.Namespace, owner)
+	if rev := rs.Annotations[revisionAnnotation]; rev != "" {
+		s += " revision " + rev
+	}
+	was := map[string]string{}
+	if prev != nil {
+		for _, c := range prev.Spec.Template.Spec.Containers {
+			was[c.Name] = c.Image
 		}
 	}
 	var images []string
 	for _, c := range rs.Spec.Template.Spec.Containers {
-		images = append(images, c.Image)
-	}
-	s := fmt.Sprintf("%s/%s rolled out", rs.Namespace, owner)
-	if rev := rs.Annotations["deployment.kubernetes.io/revision"]; rev != "" {
-		s += " revision " + rev
+		if old, ok := was[c.Name]; ok && old != c.Image {
+			images = append(images, fmt.Sprintf("%s: %s → %s", c.Name, old, c.Image))
+		} else {
+			images = append(images, c.Image)
+		}
 	}
 	if len(images) > 0 {
 		s += " (" + strings.Join(images, ", ") + ")"
 	}
 	return s
+}
+
+// revisionAnnotation numbers a Deployment's ReplicaSets.
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// deploymentOf is the Deployment that owns rs, "" for none.
+func deploymentOf(rs appsv1.ReplicaSet) string {
+	for _, ref := range rs.OwnerReferences {
+		if ref.Kind == "Deployment" {
+			return ref.Name
+		}
+	}
+	return ""
+}
+
+// previousRevision is the ReplicaSet of rs's Deployment with the highest
+// revision below rs's, nil for none.
+func previousRevision(rss []appsv1.ReplicaSet, rs appsv1.ReplicaSet) *appsv1.ReplicaSet {
+	owner := deploymentOf(rs)
+	rev, err := strconv.Atoi(rs.Annotations[revisionAnnotation])
+	if owner == "" || err != nil {
+		return nil
+	}
+	var best *appsv1.ReplicaSet
+	bestRev := 0
+	for i := range rss {
+		r, err := strconv.Atoi(rss[i].Annotations[revisionAnnotation])
+		if err != nil || r >= rev || r <= bestRev || deploymentOf(rss[i]) != owner {
+			continue
+		}
+		best, bestRev = &rss[i], r
+	}
+	return best
 }
