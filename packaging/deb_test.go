@@ -58,6 +58,9 @@ func TestDeb(t *testing.T) {
 	if _, err := user.Lookup("opsdeck"); err == nil {
 		t.Skip("a user opsdeck exists; the test's purge would remove it")
 	}
+	if _, err := os.Stat("/etc/opsdeck/config.yaml"); err == nil {
+		t.Skip("/etc/opsdeck/config.yaml exists and no opsdeck package owns it: dpkg would ask whether to keep it; move it aside to run the test")
+	}
 
 	dist, _ := sharedRelease(t)
 	pkg := exec.Command("bash", "scripts/package.sh")
