@@ -175,7 +175,7 @@ func TestConcurrentNotes(t *testing.T) {
 	if _, err := s.Open(alice, "P2", "x"); err != nil {
 		t.Fatal(err)
 	}
-	other := opincident.NewStore(cfg, config.Default().OpenAudit())
+	other := opincident.NewStore(cfg, cfg.OpenAudit())
 	var wg sync.WaitGroup
 	for i := range 20 {
 		st := s
