@@ -25,6 +25,9 @@ func FuzzParse(f *testing.F) {
 		"a: 1\n---\nb: 2\n",
 		"postgres: {dsn: 'x', dsn: 'y'}\n",
 		"redis:\n  url: |\n    redis://x\n",
+		"backup: {dir: /b}\nenvironments:\n  prod:\n    read_only: true\n    thresholds: {cpu_percent: {warn: 60}}\n  staging: {colour: green}\n",
+		"environments:\n  - name: default\n  - name: prod\n    <<: {read_only: true}\n  - name: prod\n",
+		"environments: [a, {name: B}]\n",
 	} {
 		f.Add([]byte(s))
 	}
