@@ -54,7 +54,8 @@ type environment struct {
 }
 
 // envName is a valid environment name: it becomes a directory of the
-// backup store.
+// backup store, and having no '_' it is never taken for a backup set's
+// ID (YYYYMMDD_HHMMSS) there.
 var envName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Colours names the colours an environment may take besides "#rrggbb".
