@@ -18,11 +18,11 @@ import (
 // environmentsKey is the top-level key of the named environments.
 const environmentsKey = "environments"
 
-// Section is what one environment may set: its targets, its backup store
+// section is what one environment may set: its targets, its backup store
 // and restore writers, threshold overrides, whether it is read-only and its
 // colour. Keys an environment leaves out keep the top level's values, so a
 // file states once what its environments share.
-type Section struct {
+type section struct {
 	// Name is the environment's name in the list form of environments:
 	// ("- name: prod"); in the mapping form the key is the name.
 	Name string `yaml:"name"`
@@ -42,7 +42,7 @@ type Section struct {
 	Thresholds   Thresholds     `yaml:"thresholds"`
 }
 
-var sectionType = reflect.TypeOf(Section{})
+var sectionType = reflect.TypeOf(section{})
 
 // environment is one entry of environments: as written, decoded over the
 // top level by ForEnv.
@@ -161,7 +161,7 @@ func (c *Config) merge(e environment) (*Config, error) {
 	r := c.clone()
 	r.Restore.Writers = slices.Clone(r.Restore.Writers)
 	r.Postgres.Env = slices.Clone(r.Postgres.Env)
-	sec := Section{
+	sec := section{
 		ReadOnly: r.ReadOnly, Postgres: r.Postgres, Redis: r.Redis, Kubernetes: r.Kubernetes,
 		Prometheus: r.Prometheus, Alertmanager: r.Alertmanager, Backup: r.Backup,
 		Restore: r.Restore, Thresholds: r.Thresholds,
@@ -256,7 +256,7 @@ func (w *walker) environments(key, n ast.Node) []environment {
 		}
 		w.pos[scope] = at
 		if v != nil {
-			var sec Section
+			var sec section
 			if err := yaml.NodeToValue(v, &sec, yaml.Strict()); err != nil && len(ew.errs) == 0 {
 				w.errs = append(w.errs, yamlError(w.file, err, "compare with `opsdeck config example`"))
 			} else if sec.Name != "" && sec.Name != name {

@@ -220,6 +220,8 @@ func TestEnvironmentsErrors(t *testing.T) {
 			`ops.yaml:3:5: field environments.prod: unknown field "timeouts"`},
 		{"wrong kind", "environments:\n  prod:\n    read_only: maybe\n", true,
 			`ops.yaml:3:16: field environments.prod.read_only: expected true or false`},
+		{"a misspelt section", "enviroments:\n  prod: {}\n", true,
+			`ops.yaml:1:1: unknown field "enviroments" (did you mean "environments"?)`},
 		{"a bad name", "environments:\n  Prod_1: {}\n", true,
 			`ops.yaml:2:3: field environments.Prod_1: "Prod_1" is not a valid environment name`},
 		{"named twice", "environments:\n  - name: prod\n  - name: prod\n", true,
