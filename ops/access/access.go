@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/opsdeck/opsdeck/ops/audit"
@@ -192,9 +193,32 @@ func (id Identity) String() string {
 		return "nobody"
 	}
 	if id.SSH != nil && id.SSH.KeyFingerprint != "" {
-		return fmt.Sprintf("%s (%s, SSH key %s)", id.User, id.Role(), id.SSH.KeyFingerprint)
+		return fmt.Sprintf("%s (%s, SSH key %s)", id.User, id.RolesString(), id.SSH.KeyFingerprint)
 	}
-	return fmt.Sprintf("%s (%s)", id.User, id.Role())
+	return fmt.Sprintf("%s (%s)", id.User, id.RolesString())
+}
+
+// RolesString describes the identity's roles as the authorized keys file
+// writes them: "operator" (every environment), "admin@staging,
+// viewer@prod", "viewer, admin@staging"; "no role" when it has none.
+func (id Identity) RolesString() string {
+	var all string
+	var scoped []string
+	for env, r := range id.Roles {
+		if env == AllEnvs {
+			all = r.String()
+			continue
+		}
+		scoped = append(scoped, r.String()+"@"+env)
+	}
+	sort.Strings(scoped)
+	if all != "" {
+		scoped = append([]string{all}, scoped...)
+	}
+	if len(scoped) == 0 {
+		return "no role"
+	}
+	return strings.Join(scoped, ", ")
 }
 
 type ctxKey struct{}

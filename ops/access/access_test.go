@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -142,10 +143,11 @@ func TestKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, ok := kr.Lookup(a); !ok || k.Role != access.Admin || k.Comment != "alice@laptop" || !strings.HasPrefix(k.Fingerprint, "SHA256:") {
+	all := func(r access.Role) map[string]access.Role { return map[string]access.Role{access.AllEnvs: r} }
+	if k, ok := kr.Lookup(a); !ok || !reflect.DeepEqual(k.Roles, all(access.Admin)) || k.Comment != "alice@laptop" || !strings.HasPrefix(k.Fingerprint, "SHA256:") {
 		t.Errorf("admin key: %+v %v", k, ok)
 	}
-	if k, ok := kr.Lookup(v); !ok || k.Role != access.Viewer || k.Line != 4 {
+	if k, ok := kr.Lookup(v); !ok || !reflect.DeepEqual(k.Roles, all(access.Viewer)) || k.Line != 4 {
 		t.Errorf("viewer key: %+v %v", k, ok)
 	}
 	if _, ok := kr.Lookup(stranger); ok {
@@ -154,6 +156,12 @@ func TestKeys(t *testing.T) {
 	for _, tc := range []struct{ name, file, want string }{
 		{"no role", line("", a, "bob"), "keys:1: key \"bob\" has no role"},
 		{"bad role", line("role=root", a, "bob"), `keys:1: unknown role "root"`},
+		{"bad role in an environment", line("role=admin@staging,root@prod", a, "bob"), `keys:1: unknown role "root"`},
+		{"no environment after @", line("role=admin@", a, "bob"), `keys:1: role "admin@": "" is not an environment name`},
+		{"a bad environment", line("role=admin@Prod", a, "bob"), `keys:1: role "admin@Prod": "Prod" is not an environment name`},
+		{"an environment twice", line("role=admin@prod,viewer@prod", a, "bob"), `keys:1: role "viewer@prod": environment "prod" has a role already`},
+		{"every environment twice", line(`role="admin,viewer"`, a, "bob"), `keys:1: role "viewer": a role for every environment is already given`},
+		{"role twice", line("role=admin,role=viewer", a, "bob"), "keys:1: role is given twice"},
 		{"garbage", "role=admin ssh-ed25519 notbase64", "keys:1: not an authorized key"},
 		{"duplicate", line("role=admin", a, "x") + "\n" + line("role=viewer", a, "y"), "keys:2: the same key is already listed on line 1"},
 		{"empty", "# nobody\n", "no keys"},
@@ -163,5 +171,53 @@ func TestKeys(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestKeysPerEnvironment(t *testing.T) {
+	k := newKey(t)
+	for _, tc := range []struct {
+		name, opts string
+		want       map[string]access.Role
+		str        string
+	}{
+		{"plain", "role=operator", map[string]access.Role{access.AllEnvs: access.Operator}, "operator"},
+		{"per environment", "role=admin@staging,operator@prod", map[string]access.Role{"staging": access.Admin, "prod": access.Operator}, "admin@staging, operator@prod"},
+		{"with other options after", "role=viewer@prod,admin@staging,no-pty,no-port-forwarding", map[string]access.Role{"prod": access.Viewer, "staging": access.Admin}, "admin@staging, viewer@prod"},
+		{"quoted", `no-pty,role="viewer,admin@staging"`, map[string]access.Role{access.AllEnvs: access.Viewer, "staging": access.Admin}, "viewer, admin@staging"},
+		{"every environment and one", "role=viewer,admin@staging", map[string]access.Role{access.AllEnvs: access.Viewer, "staging": access.Admin}, "viewer, admin@staging"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kr, err := access.ParseKeys("keys", []byte(line(tc.opts, k, "bob")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := kr.Lookup(k)
+			if !reflect.DeepEqual(got.Roles, tc.want) {
+				t.Fatalf("roles = %v, want %v", got.Roles, tc.want)
+			}
+			id := got.Identity("bob")
+			if s := id.RolesString(); s != tc.str {
+				t.Errorf("RolesString = %q, want %q", s, tc.str)
+			}
+		})
+	}
+
+	// A key with viewer@prod,admin@staging restores in staging only, and
+	// has no say in an environment it does not name.
+	kr, err := access.ParseKeys("keys", []byte(line("role=viewer@prod,admin@staging", k, "bob")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := kr.Lookup(k)
+	ctx := access.WithIdentity(context.Background(), got.Identity("bob"))
+	if err := access.Check(ctx, access.Env{Name: "staging"}, access.RestoreRun); err != nil {
+		t.Errorf("staging: %v", err)
+	}
+	if err := access.Check(ctx, access.Env{Name: "prod"}, access.RestoreRun); !errors.Is(err, access.ErrForbidden) {
+		t.Errorf("prod: %v", err)
+	}
+	if err := access.Check(ctx, access.Env{Name: "dev"}, access.BackupRun); !errors.Is(err, access.ErrForbidden) || !strings.Contains(err.Error(), `no role in environment "dev"`) {
+		t.Errorf("dev: %v", err)
 	}
 }

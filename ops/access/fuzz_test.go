@@ -1,6 +1,7 @@
 package access
 
 import (
+	"reflect"
 	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -32,6 +33,12 @@ func FuzzParseKeys(f *testing.F) {
 		"role=admin " + fuzzEd25519 + "\nrole=viewer " + fuzzEd25519,
 		"role=admin ssh-ed25519 AAAA",
 		"role=admin " + fuzzRSA[:len(fuzzRSA)/2],
+		"role=admin@staging,operator@prod " + fuzzEd25519,
+		`role="viewer,admin@staging",no-pty ` + fuzzEd25519,
+		"role=admin@staging,admin@staging " + fuzzEd25519,
+		"role=admin@,viewer " + fuzzEd25519,
+		"role=admin@Prod " + fuzzEd25519,
+		"role=viewer,role=admin " + fuzzEd25519,
 	} {
 		f.Add([]byte(s))
 	}
@@ -51,8 +58,13 @@ func FuzzParseKeys(f *testing.F) {
 				t.Fatalf("key %+v: %v", k, err)
 			}
 			got, ok := kr.Lookup(pub)
-			if _, err := ParseRole(k.Role.String()); !ok || got != k || err != nil || k.Line < 1 || k.Fingerprint != gossh.FingerprintSHA256(pub) {
+			if !ok || !reflect.DeepEqual(got, k) || len(k.Roles) == 0 || k.Line < 1 || k.Fingerprint != gossh.FingerprintSHA256(pub) {
 				t.Fatalf("key %+v: found %+v %v", k, got, ok)
+			}
+			for env, r := range k.Roles {
+				if _, err := ParseRole(r.String()); err != nil || (env != AllEnvs && !envName.MatchString(env)) {
+					t.Fatalf("key %+v: role %v in %q", k, r, env)
+				}
 			}
 		}
 	})

@@ -4,18 +4,28 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
+	"regexp"
 	"strings"
 
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// Key is one authorized SSH key and the role it grants.
+// Key is one authorized SSH key and the roles it grants.
 type Key struct {
-	Role        Role
+	// Roles gives the key's role per environment name, as Identity.Roles:
+	// "role=admin" is AllEnvs; "role=admin@staging,operator@prod" names
+	// each environment and grants nothing in the others.
+	Roles       map[string]Role
 	Comment     string
 	Fingerprint string // SHA256:…
 	Line        int
+}
+
+// Identity returns the identity of a session of user logged in with k.
+func (k Key) Identity(user string) Identity {
+	return Identity{User: user, Roles: maps.Clone(k.Roles)}
 }
 
 // KeyRing is the authorized-keys file of `opsdeck serve`: the OpenSSH format,
@@ -23,6 +33,12 @@ type Key struct {
 //
 //	role=admin ssh-ed25519 AAAAC3Nza… alice@laptop
 //	role=viewer,no-port-forwarding ssh-rsa AAAAB3Nza… oncall
+//	role=admin@staging,operator@prod ssh-ed25519 AAAAC3Nza… bob
+//	role=viewer,admin@staging ssh-ed25519 AAAAC3Nza… carol
+//
+// A role without "@" holds in every environment the line does not name; a
+// role@env holds in that environment only, so a key with only such roles
+// sees only the environments it names.
 //
 // A key that is not listed is refused; a listed key without a role is an
 // error when the file is loaded, not a silent viewer.
@@ -56,18 +72,18 @@ func ParseKeys(name string, data []byte) (*KeyRing, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: not an authorized key (%v) — expected `role=viewer|operator|admin KEYTYPE BASE64 [comment]`", name, n, err)
 		}
-		role, found, err := roleOption(options)
+		roles, err := roleOption(options)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
-		if !found {
+		if roles == nil {
 			return nil, fmt.Errorf("%s:%d: key %q has no role — start the line with role=viewer, role=operator or role=admin", name, n, comment)
 		}
 		id := string(pub.Marshal())
 		if prev, dup := kr.keys[id]; dup {
 			return nil, fmt.Errorf("%s:%d: the same key is already listed on line %d — keep one line per key", name, n, prev.Line)
 		}
-		kr.keys[id] = Key{Role: role, Comment: comment, Fingerprint: gossh.FingerprintSHA256(pub), Line: n}
+		kr.keys[id] = Key{Roles: roles, Comment: comment, Fingerprint: gossh.FingerprintSHA256(pub), Line: n}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -78,17 +94,56 @@ func ParseKeys(name string, data []byte) (*KeyRing, error) {
 	return kr, nil
 }
 
-func roleOption(options []string) (Role, bool, error) {
-	for _, o := range options {
-		k, v, ok := strings.Cut(o, "=")
+// roleOption reads the role option: role=ROLE, role=ROLE@ENV,ROLE@ENV…
+// (OpenSSH splits options at commas, so the entries after the first are
+// options of their own, ROLE@ENV without "="), or all of them quoted
+// (role="admin@staging,operator@prod"). It returns nil when the line has
+// no role option.
+func roleOption(options []string) (map[string]Role, error) {
+	var entries []string
+	for i := 0; i < len(options); i++ {
+		k, v, ok := strings.Cut(options[i], "=")
 		if !ok || !strings.EqualFold(k, "role") {
 			continue
 		}
-		r, err := ParseRole(strings.Trim(v, `"`))
-		return r, true, err
+		if entries != nil {
+			return nil, fmt.Errorf("role is given twice — write one role= option, e.g. role=admin@staging,operator@prod")
+		}
+		entries = strings.Split(strings.Trim(v, `"`), ",")
+		for i+1 < len(options) && !strings.Contains(options[i+1], "=") && strings.Contains(options[i+1], "@") {
+			i++
+			entries = append(entries, options[i])
+		}
 	}
-	return Viewer, false, nil
+	if entries == nil {
+		return nil, nil
+	}
+	roles := map[string]Role{}
+	for _, e := range entries {
+		role, env, scoped := strings.Cut(strings.TrimSpace(e), "@")
+		if !scoped {
+			env = AllEnvs
+		} else if !envName.MatchString(env) {
+			return nil, fmt.Errorf("role %q: %q is not an environment name — write ROLE@ENV such as admin@staging (lowercase letters, digits and '-')", e, env)
+		}
+		r, err := ParseRole(role)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := roles[env]; dup {
+			if env == AllEnvs {
+				return nil, fmt.Errorf("role %q: a role for every environment is already given — keep one role without @ENV", e)
+			}
+			return nil, fmt.Errorf("role %q: environment %q has a role already — keep one per environment", e, env)
+		}
+		roles[env] = r
+	}
+	return roles, nil
 }
+
+// envName is an environment name, as the configuration's environments
+// allow it.
+var envName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // Lookup returns the entry of pub, and whether it is authorized.
 func (kr *KeyRing) Lookup(pub gossh.PublicKey) (Key, bool) {

@@ -47,6 +47,13 @@ type Config struct {
 	// meta records where values came from (file positions, environment
 	// variables); Load fills it and Validate uses it to locate problems.
 	meta *meta
+	// envs are the named environments of the file (environments.go);
+	// envName and colour are set on the configuration ForEnv returns,
+	// base is the top level it was made from.
+	envs    []environment
+	envName string
+	colour  string
+	base    *Config
 }
 
 // PostgresConfig names the database to watch. An empty DSN falls back to

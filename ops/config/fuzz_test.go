@@ -9,7 +9,8 @@ import (
 
 // FuzzParse: no configuration file panics, hangs or allocates more than
 // fuzzcheck allows; one that loads validates without panicking, and
-// renders to YAML that loads back to the same values. Its seeds and
+// renders to YAML that loads back to the same values; each of its
+// environments merges. Its seeds and
 // testdata/fuzz run with the other tests; scripts/fuzz.sh fuzzes it.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(ExampleYAML))
@@ -25,6 +26,9 @@ func FuzzParse(f *testing.F) {
 		"a: 1\n---\nb: 2\n",
 		"postgres: {dsn: 'x', dsn: 'y'}\n",
 		"redis:\n  url: |\n    redis://x\n",
+		"backup: {dir: /b}\nenvironments:\n  prod:\n    read_only: true\n    thresholds: {cpu_percent: {warn: 60}}\n  staging: {colour: green}\n",
+		"environments:\n  - name: default\n  - name: prod\n    <<: {read_only: true}\n  - name: prod\n",
+		"environments: [a, {name: B}]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -36,6 +40,11 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		_ = cfg.Validate()
+		for _, name := range cfg.EnvNames() {
+			if _, err := cfg.ForEnv(name); err != nil {
+				t.Fatalf("environment %q of a loaded configuration: %v", name, err)
+			}
+		}
 		out, err := cfg.YAML()
 		if err != nil {
 			t.Fatalf("a loaded configuration does not render: %v", err)

@@ -89,13 +89,24 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		body = doc.Body
 	}
+	w := &walker{file: name, pos: m.pos}
+	var envs []environment
+	if body != nil {
+		var key, value ast.Node
+		if body, key, value = splitEnvironments(body); key != nil {
+			envs = w.environments(key, value)
+		}
+	}
 	if body == nil {
 		// Empty or comments only: all defaults. (Decoding an empty
 		// document would zero the defaults.)
+		if len(w.errs) > 0 {
+			return nil, errors.Join(w.errs...)
+		}
+		cfg.envs = envs
 		return cfg, nil
 	}
 
-	w := &walker{file: name, pos: m.pos}
 	w.walk("", body, reflect.TypeOf(Config{}))
 	if len(w.errs) > 0 {
 		return nil, errors.Join(w.errs...)
@@ -105,6 +116,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	cfg.Path = name
 	cfg.meta = m
+	cfg.envs = envs
 	cfg.normalize()
 	return cfg, nil
 }

@@ -8,6 +8,10 @@ type position struct{ Line, Col int }
 type meta struct {
 	pos map[string]position // values read from the file
 	env map[string]string   // values taken from environment variables
+	// scope prefixes the paths in scoped, the values an environment's
+	// section set ("environments.staging."), in messages.
+	scope  string
+	scoped map[string]bool
 }
 
 func (c *Config) ensureMeta() *meta {
@@ -28,6 +32,13 @@ func (m *meta) clone() *meta {
 	}
 	for k, v := range m.env {
 		c.env[k] = v
+	}
+	c.scope = m.scope
+	if m.scoped != nil {
+		c.scoped = make(map[string]bool, len(m.scoped))
+		for k, v := range m.scoped {
+			c.scoped[k] = v
+		}
 	}
 	return c
 }
@@ -66,6 +77,9 @@ func (c *Config) fieldError(paths []string, reason, hint string, err error) *Fie
 		}
 		if pos, ok := c.meta.pos[p]; ok {
 			fe.Field, fe.File, fe.Line, fe.Col = p, c.Path, pos.Line, pos.Col
+			if c.meta.scoped[p] {
+				fe.Field = c.meta.scope + p
+			}
 			return fe
 		}
 	}

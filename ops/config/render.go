@@ -51,7 +51,9 @@ func (c *Config) clone() *Config {
 }
 
 // YAML renders c as a configuration file that [Load] reads back to the same
-// values. It does not redact: call Redacted first to show it.
+// values. It does not redact: call Redacted first to show it. It renders
+// one environment: the named environments of a file are not rendered (the
+// configuration ForEnv returns is the one to show).
 func (c *Config) YAML() ([]byte, error) {
 	b, err := c.render()
 	if err != nil {

@@ -11,9 +11,9 @@ import (
 )
 
 // Env is the environment this configuration describes, as access sees it:
-// its name and whether it is read-only.
+// its name (EnvName) and whether it is read-only.
 func (c *Config) Env() access.Env {
-	return access.Env{Name: access.DefaultEnv, ReadOnly: c.ReadOnly}
+	return access.Env{Name: c.EnvName(), ReadOnly: c.ReadOnly}
 }
 
 // Secrets returns every secret value the configuration holds — the

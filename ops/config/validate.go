@@ -73,6 +73,7 @@ func (c *Config) Validate() error {
 			fmt.Sprintf("connect timeout %v exceeds the check timeout %v that contains it", c.Timeouts.Connect, c.Timeouts.Check),
 			"lower timeouts.connect or raise timeouts.check", nil))
 	}
+	errs = append(errs, c.validateEnvironments(errs)...)
 	return errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,6 +229,9 @@ func (w *walker) walkStruct(path string, n ast.Node, t reflect.Type) {
 }
 
 func (w *walker) unknown(path, name string, p position, names []string) {
+	if path == "" {
+		names = append(slices.Clone(names), environmentsKey) // read apart by Parse
+	}
 	reason := fmt.Sprintf("unknown field %q", name)
 	hint := ""
 	if s := suggest(name, names); s != "" {

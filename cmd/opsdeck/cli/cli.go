@@ -32,8 +32,11 @@ type Commands func(cfg *config.Config, log *audit.Log) runbook.Executor
 // they lead to.
 type Globals struct {
 	ConfigPath string
-	Debug      bool
-	ReadOnly   bool
+	// Env is --env: the configuration's environment to act on (else
+	// $OPSDECK_ENV; see EnvName).
+	Env      string
+	Debug    bool
+	ReadOnly bool
 	// Color is --color (color.go).
 	Color ColorMode
 	// Theme is --theme (theme.go): it wins over the configuration's theme.
@@ -98,6 +101,7 @@ func (g *Globals) IsTerminal(f *os.File) bool {
 func (g *Globals) Register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVarP(&g.ConfigPath, "config", "c", "", "config file (default $OPSDECK_CONFIG, then $XDG_CONFIG_HOME/opsdeck/config.yaml, then ./opsdeck.yaml)")
+	f.StringVar(&g.Env, "env", "", "the configuration's environment to act on (default $OPSDECK_ENV, then the one named default)")
 	f.BoolVar(&g.Debug, "debug", false, "log debug detail to the log file under the state dir")
 	f.BoolVar(&g.ReadOnly, "read-only", false, "hide and refuse every action that changes anything")
 	f.Var(&g.Color, "color", "colour the output: auto (a terminal, unless NO_COLOR is set), always or never")
@@ -106,6 +110,13 @@ func (g *Globals) Register(cmd *cobra.Command) {
 	f.StringVar(&g.KubeContext, "context", "", "kubeconfig context (wins over kubernetes.context)")
 	f.StringVarP(&g.Namespace, "namespace", "n", "", "the one namespace to watch and act in (wins over kubernetes.namespaces)")
 	FlagWords(cmd, "color", string(ColorAuto), string(ColorAlways), string(ColorNever))
+	_ = cmd.RegisterFlagCompletionFunc("env", func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		cfg, err := config.Load(g.Path())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return matching(cfg.EnvNames(), toComplete), cobra.ShellCompDirectiveNoFileComp
+	})
 }
 
 // ApplyFlags lets kubectl's global flags and --theme win over the
@@ -134,8 +145,18 @@ func (g *Globals) Path() string {
 	return os.Getenv("OPSDECK_CONFIG")
 }
 
-// Load reads and validates the configuration, applies --read-only and starts
-// logging to the state dir. The returned closer flushes the log.
+// EnvName is the environment chosen: --env, else $OPSDECK_ENV, else ""
+// (the configuration's default: see config.Config.ForEnv).
+func (g *Globals) EnvName() string {
+	if g.Env != "" {
+		return g.Env
+	}
+	return os.Getenv("OPSDECK_ENV")
+}
+
+// Load reads and validates the configuration, picks the chosen
+// environment's, applies --read-only and starts logging to the state dir.
+// The returned closer flushes the log.
 func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 	if g.preset != nil {
 		cfg := *g.preset
@@ -159,11 +180,19 @@ func (g *Globals) Load() (*config.Config, *slog.Logger, io.Closer, error) {
 }
 
 // readConfig reads the configuration file (--config, $OPSDECK_CONFIG or
-// the search path) with the environment, lets kubectl's global flags win
-// and validates it: what every command runs on, and what shell completion
-// reads the backup catalog with (complete.go).
+// the search path) with the environment, validates it (every environment
+// it names), picks the chosen environment's (EnvName), lets kubectl's
+// global flags win and validates the result: what every command runs on,
+// and what shell completion reads the backup catalog with (complete.go).
 func (g *Globals) readConfig() (*config.Config, error) {
-	cfg, err := config.Load(g.Path())
+	top, err := config.Load(g.Path())
+	if err != nil {
+		return nil, err
+	}
+	if err := top.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := top.ForEnv(g.EnvName())
 	if err != nil {
 		return nil, err
 	}

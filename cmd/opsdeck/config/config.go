@@ -5,10 +5,13 @@ package config
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/opsdeck/opsdeck/cmd/opsdeck/cli"
+	"github.com/opsdeck/opsdeck/ops/access"
 	"github.com/opsdeck/opsdeck/ops/config"
 )
 
@@ -28,13 +31,16 @@ func Command(g *cli.Globals) *cobra.Command {
 func validateCmd(g *cli.Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate",
-		Short: "Check the config file: syntax, unknown keys, values; exit 3 when it is wrong",
+		Short: "Check the config file: syntax, unknown keys, values, every environment; exit 3 when it is wrong",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(g.Path())
 			if err == nil {
 				g.ApplyFlags(cfg)
 				err = cfg.Validate()
+			}
+			if err == nil && g.EnvName() != "" {
+				_, err = cfg.ForEnv(g.EnvName())
 			}
 			if err != nil {
 				return cli.Exit(3, err)
@@ -43,6 +49,10 @@ func validateCmd(g *cli.Globals) *cobra.Command {
 			if cfg.Path == "" {
 				fmt.Fprintln(w, "no config file found; the defaults and environment are valid")
 				fmt.Fprintf(w, "looked in: %v (write one with: opsdeck config example > %s)\n", config.SearchPaths(), config.UserConfigPath())
+				return nil
+			}
+			if cfg.HasEnvironments() {
+				fmt.Fprintf(w, "%s: ok (environments: %s)\n", cfg.Path, strings.Join(cfg.EnvNames(), ", "))
 				return nil
 			}
 			fmt.Fprintf(w, "%s: ok\n", cfg.Path)
@@ -55,15 +65,23 @@ func showCmd(g *cli.Globals) *cobra.Command {
 	var out cli.Output
 	cmd := &cobra.Command{
 		Use:   "show",
-		Short: "Print the effective configuration (file + defaults + environment), secrets redacted",
+		Short: "Print the effective configuration (file + defaults + environment variables) of the chosen environment, secrets redacted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := out.Validate(); err != nil {
 				return err
 			}
-			cfg, err := config.Load(g.Path())
+			top, err := config.Load(g.Path())
 			if err != nil {
 				return cli.Exit(3, err)
+			}
+			// The top level when no environment is chosen and the file
+			// has no default one: what the environments share.
+			cfg := top
+			if name := g.EnvName(); name != "" || !top.HasEnvironments() || slices.Contains(top.EnvNames(), access.DefaultEnv) {
+				if cfg, err = top.ForEnv(name); err != nil {
+					return cli.Exit(3, err)
+				}
 			}
 			g.ApplyFlags(cfg)
 			if g.ReadOnly {
@@ -80,11 +98,22 @@ func showCmd(g *cli.Globals) *cobra.Command {
 				if src == "" {
 					src = "no file (defaults and environment)"
 				}
-				fmt.Fprintf(p.Out, "# effective configuration from %s; secrets redacted\n", src)
+				switch {
+				case cfg != top && top.HasEnvironments():
+					fmt.Fprintf(p.Out, "# effective configuration of environment %s from %s; secrets redacted\n", cfg.EnvName(), src)
+				case top.HasEnvironments():
+					fmt.Fprintf(p.Out, "# configuration shared by the environments %s (pick one with --env) from %s; secrets redacted\n", strings.Join(top.EnvNames(), ", "), src)
+				default:
+					fmt.Fprintf(p.Out, "# effective configuration from %s; secrets redacted\n", src)
+				}
 				if _, err := p.Out.Write(b); err != nil {
 					return err
 				}
-				if verr := cfg.Validate(); verr != nil {
+				verr := cfg.Validate()
+				if verr == nil && top.HasEnvironments() {
+					verr = top.Validate() // the other environments
+				}
+				if verr != nil {
 					fmt.Fprintf(p.Err, "\nthis configuration has problems:\n%v\n", verr)
 					return cli.ExitSilently(3)
 				}

@@ -35,9 +35,12 @@ The authorized keys file is OpenSSH's format with a role on each line:
   role=admin    ssh-ed25519 AAAAC3Nza... alice@laptop
   role=operator ssh-ed25519 AAAAC3Nza... bob@desk
   role=viewer   ssh-rsa     AAAAB3Nza... oncall
+  role=admin@staging,operator@prod ssh-ed25519 AAAAC3Nza... carol@desk
 
 viewer sees everything and changes nothing; operator adds backups, verify,
-maintenance and silences; admin adds restore and prune. Unknown keys are
+maintenance and silences; admin adds restore and prune. A role without @ENV
+holds in every environment the line does not name; role@env holds in that
+environment of the configuration only, and none elsewhere. Unknown keys are
 refused, and so is a session without a terminal (ssh -t).`,
 		Example: `  opsdeck serve --listen :2222 --host-key /var/lib/opsdeck/host_ed25519 --authorized-keys /etc/opsdeck/authorized_keys
   ssh -p 2222 -t bastion`,
@@ -90,7 +93,7 @@ refused, and so is a session without a terminal (ssh -t).`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Listen, "listen", ":2222", "address to listen on")
 	f.StringVar(&opts.HostKeyPath, "host-key", "", "the server's SSH host key (an ed25519 key is created there when missing)")
-	f.StringVar(&keysPath, "authorized-keys", "", "authorized keys with a role on each line (role=viewer|operator|admin)")
+	f.StringVar(&keysPath, "authorized-keys", "", "authorized keys with a role on each line (role=viewer|operator|admin, or per environment: role=admin@staging,viewer@prod)")
 	f.IntVar(&opts.MaxSessions, "max-sessions", 20, "sessions served at once; more are refused with a message")
 	f.DurationVar(&opts.IdleTimeout, "idle-timeout", 30*time.Minute, "close a session after this long without a key press")
 	return cmd

@@ -101,10 +101,11 @@ func (s *Server) authorize(ctx ssh.Context, pub ssh.PublicKey) bool {
 	return true
 }
 
-// identity is the session's identity: the SSH user with the role of its key.
+// identity is the session's identity: the SSH user with the roles of its
+// key, per environment.
 func identity(sess ssh.Session) access.Identity {
 	k, _ := sess.Context().Value(keyCtx{}).(access.Key)
-	id := access.As(sess.User(), k.Role)
+	id := k.Identity(sess.User())
 	id.SSH = &audit.SSH{
 		User:           sess.User(),
 		KeyFingerprint: k.Fingerprint,
