@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/opsdeck/opsdeck/ops/kube"
@@ -76,7 +73,6 @@ type tunnelFixture struct {
 	cs     kubernetes.Interface
 	client *kube.Client
 	k      *sandbox.Kubelet
-	node   string
 	pg     *sandbox.PostgresServer
 	redis  *sandbox.RedisServer
 }
@@ -98,62 +94,29 @@ func newTunnelFixture(t *testing.T) *tunnelFixture {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil || len(nodes.Items) == 0 {
-		t.Fatalf("no sandbox node: %v", err)
-	}
-	f.node = nodes.Items[0].Name
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.ns}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		for _, p := range []string{"postgres-0", "postgres-1", "redis-0"} {
 			f.k.RemovePortForward(f.ns, p)
 		}
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), f.ns, metav1.DeleteOptions{})
 	})
-	f.service(t, "postgres", 5432)
-	f.service(t, "redis", 6379)
-	f.readyPod(t, "postgres", "postgres-0", 5432, pg.Port)
-	f.readyPod(t, "redis", "redis-0", 6379, rd.Port)
+	if err := sandbox.InClusterServer(ctx, cs, f.k, f.ns, "postgres", 5432, pg.Port); err != nil {
+		t.Fatal(err)
+	}
+	if err := sandbox.InClusterServer(ctx, cs, f.k, f.ns, "redis", 6379, rd.Port); err != nil {
+		t.Fatal(err)
+	}
 	f.slice(t, "redis", 6379, "redis-0")
 	return f
 }
 
-func (f *tunnelFixture) service(t *testing.T, app string, port int32) {
-	t.Helper()
-	_, err := f.cs.CoreV1().Services(f.ns).Create(context.Background(), &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: app},
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": app},
-			Ports:    []corev1.ServicePort{{Name: app, Port: port, TargetPort: intstr.FromString(app)}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// readyPod creates a running, ready pod of app on the fixture's node whose
-// port the kubelet forwards to the local port local.
+// readyPod adds a ready pod of app whose port the kubelet forwards to
+// 127.0.0.1:local.
 func (f *tunnelFixture) readyPod(t *testing.T, app, name string, port int32, local int) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := f.cs.CoreV1().Pods(f.ns).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": app}},
-		Spec: corev1.PodSpec{
-			NodeName:   f.node,
-			Containers: []corev1.Container{{Name: app, Image: app, Ports: []corev1.ContainerPort{{Name: app, ContainerPort: port}}}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
+	if err := sandbox.AddReadyPod(context.Background(), f.cs, f.k, f.ns, app, name, port, local); err != nil {
 		t.Fatal(err)
 	}
-	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-	if _, err := f.cs.CoreV1().Pods(f.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f.k.SetPortForward(f.ns, name, int(port), net.JoinHostPort("127.0.0.1", strconv.Itoa(local)))
 }
 
 // slice is the Service's EndpointSlice listing pods as ready.
