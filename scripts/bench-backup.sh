@@ -7,7 +7,9 @@
 # -D - | zstd -T2 -3 > file` and the floor `pg_basebackup -Ft -X none -D
 # dir` on the stock-analysis database; and its Redis snapshot against redis-cli --rdb on 1,000,000 keys,
 # in the same run (Go benchmarks in ops/backup that start and remove their
-# own servers; the package's test sandbox is not started).
+# own servers; the package's test sandbox is not started); and the same
+# database backup directly and through a port-forward over the API server
+# (OPSDECK_BENCH_PF_SCALE, default 4), their ratio.
 #
 # Environment:
 #   OPSDECK_BENCH_SCALE   database size: 16 ≈ 1 GB with indexes (default 16)
@@ -18,4 +20,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPSDECK_BENCH_BACKUP=1 OPSDECK_SKIP_INTEGRATION=1
-exec go test -run '^$' -bench 'BenchmarkDatabaseVsPgDump|BenchmarkBaseVsPgBasebackup|BenchmarkRedisVsRedisCLI' -benchtime 1x -timeout 60m ./ops/backup/
+exec go test -run '^$' -bench 'BenchmarkDatabaseVsPgDump|BenchmarkDatabaseThroughPortForward|BenchmarkBaseVsPgBasebackup|BenchmarkRedisVsRedisCLI' -benchtime 1x -timeout 60m ./ops/backup/

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/progress"
+	"github.com/opsdeck/opsdeck/ops/reach"
 	"github.com/opsdeck/opsdeck/ops/runner"
 )
 
@@ -32,17 +33,25 @@ func (databaseComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	if !cfg.Postgres.Configured() {
 		return errors.New("no PostgreSQL configured — set postgres.dsn (or DATABASE_URL / PGHOST…)")
 	}
+	tgt, err := reach.Postgres(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	if v := tgt.Via(); v != "" {
+		run.Emit(progress.Info, "connecting via "+v, 0, 0)
+	}
 	var total atomic.Int64
 	dump := postgresDump{
-		dsn: cfg.Postgres.DSN, binDir: cfg.Backup.PgBinDir, run: run.Runner(), connect: cfg.Timeouts.Connect,
+		dsn: tgt.DSN, binDir: cfg.Backup.PgBinDir, run: run.Runner(), connect: cfg.Timeouts.Connect,
 		onTable:    func(t string) { run.Emit(progress.Info, "dumping "+t, 0, 0) },
 		onEstimate: func(n int64) { total.Store(n) },
 	}
 	var facts *PostgresFacts
-	err := run.WriteFile(ctx, "database.dump", "pg_dump-custom", run.Advance(&total), func(w io.Writer) error {
+	err = run.WriteFile(ctx, "database.dump", "pg_dump-custom", run.Advance(&total), func(w io.Writer) error {
 		var err error
 		facts, run.Record.Warnings, err = dump.dump(ctx, w)
-		return err
+		return tgt.Explain(err)
 	})
 	if err != nil {
 		return err

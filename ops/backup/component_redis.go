@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/opsdeck/opsdeck/ops/config"
+	"github.com/opsdeck/opsdeck/ops/reach"
 )
 
 // redisComponent is a Redis snapshot: the RDB the server streams over the
@@ -32,16 +33,21 @@ func (redisComponent) Backup(ctx context.Context, run *ComponentRun) error {
 	if cfg.Redis.URL == "" {
 		return errors.New("no Redis configured — set redis.url")
 	}
+	tgt, err := reach.Redis(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
 	var total atomic.Int64
 	tick := run.Advance(&total)
 	var sum RDBSummary
-	err := run.WriteFile(ctx, "redis.rdb", "rdb", nil, func(w io.Writer) error {
+	err = run.WriteFile(ctx, "redis.rdb", "rdb", nil, func(w io.Writer) error {
 		var err error
-		sum, err = SnapshotRDB(ctx, cfg.Redis.URL, w, RDBOptions{
+		sum, err = SnapshotRDB(ctx, tgt.DSN, w, RDBOptions{
 			DialTimeout: cfg.Timeouts.Connect,
 			Tick:        func(done, t int64) { total.Store(t); tick(done) },
 		})
-		return err
+		return tgt.Explain(err)
 	})
 	if err != nil {
 		return err

@@ -67,6 +67,16 @@ type PostgresConfig struct {
 	Env []string `yaml:"-" json:"-"`
 	// WAL is the continuous archive of the cluster's WAL (ops/wal).
 	WAL WALConfig `yaml:"wal" json:"wal"`
+	// Service, "namespace/name", is a Kubernetes Service the server runs
+	// behind: opsdeck reaches it through a port-forward over the API server
+	// to a ready pod of it, in place of the DSN's host and port (the DSN
+	// still names the user, the database and the options).
+	Service string `yaml:"service" json:"service"`
+	// Port is the Service's port; 0 is DefaultPostgresPort.
+	Port int `yaml:"port" json:"port"`
+	// PasswordSecret, "namespace/name#key", is a Kubernetes Secret's key
+	// holding the password, read when opsdeck connects; it replaces the DSN's.
+	PasswordSecret string `yaml:"password_secret" json:"password_secret"`
 }
 
 // Configured reports whether a PostgreSQL server is named, by the DSN or
@@ -76,6 +86,12 @@ func (p PostgresConfig) Configured() bool { return p.DSN != "" || len(p.Env) > 0
 // RedisConfig names the Redis server to watch. An empty URL falls back to REDIS_URL.
 type RedisConfig struct {
 	URL string `yaml:"url" json:"url"`
+	// Service, Port (0 is DefaultRedisPort) and PasswordSecret are
+	// PostgresConfig's: the server behind a Kubernetes Service, reached
+	// through a port-forward, its password in a Secret.
+	Service        string `yaml:"service" json:"service"`
+	Port           int    `yaml:"port" json:"port"`
+	PasswordSecret string `yaml:"password_secret" json:"password_secret"`
 }
 
 // KubeConfig selects the cluster with kubectl's loading rules (KUBECONFIG,

@@ -45,6 +45,7 @@ func (c *Config) Secrets() []string {
 	for _, r := range c.Monitoring.Alertmanager.Receivers {
 		add(webhookSecrets(r.WebhookURL)...)
 	}
+	add(redact.Registered()...) // read at run time: password_secret
 	return out
 }
 

@@ -49,6 +49,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateTheme(one)
 	c.validateKube(one)
+	c.validateInCluster(one)
 	c.validateRestore(one)
 	c.validateDrill(one)
 	c.validateIncident(one)

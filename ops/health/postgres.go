@@ -6,6 +6,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/postgres"
+	"github.com/opsdeck/opsdeck/ops/reach"
 )
 
 // CheckPostgres connects to the configured server, takes one snapshot and
@@ -13,19 +14,33 @@ import (
 // is in use (checkWALArchive). Runbook sections name where each check is
 // explained.
 func CheckPostgres(ctx context.Context, cfg *config.Config) []Result {
-	pool, err := postgres.Connect(ctx, cfg.Postgres.DSN, cfg.Timeouts.Connect)
+	tgt, err := reach.Postgres(ctx, cfg)
+	if err != nil {
+		return []Result{unreachable("port-forward", err, "postgres-down", false)}
+	}
+	defer tgt.Close()
+	pool, err := postgres.Connect(ctx, tgt.DSN, cfg.Timeouts.Connect)
 	if err != nil {
 		k := postgres.Classify(err)
 		access := k == postgres.KindAuth || k == postgres.KindPermission || k == postgres.KindConfig || k == postgres.KindDatabaseMissing
-		return []Result{unreachable(k.String(), err, "postgres-down", access)}
+		return []Result{unreachable(k.String(), tgt.Explain(err), "postgres-down", access)}
 	}
 	defer pool.Close()
 	snap, err := postgres.TakeSnapshot(ctx, pool)
 	if err != nil {
-		return []Result{unreachable(postgres.Classify(err).String(), err, "postgres-down", false)}
+		return []Result{unreachable(postgres.Classify(err).String(), tgt.Explain(err), "postgres-down", false)}
 	}
-	rs := JudgePostgres(snap, cfg.Thresholds)
+	rs := via(JudgePostgres(snap, cfg.Thresholds), tgt)
 	return append(rs, checkWALArchive(ctx, pool, cfg)...)
+}
+
+// via adds to the reachable line how the server was reached when not
+// directly: "…, via port-forward to postgres-0".
+func via(rs []Result, tgt *reach.Target) []Result {
+	if v := tgt.Via(); v != "" && len(rs) > 0 && rs[0].Name == "reachable" {
+		rs[0].Value += ", via " + v
+	}
+	return rs
 }
 
 // unreachable is the result for a target that could not be checked. A server

@@ -6,12 +6,18 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/config"
 	"github.com/opsdeck/opsdeck/ops/kube"
+	"github.com/opsdeck/opsdeck/ops/reach"
 	"github.com/opsdeck/opsdeck/ops/redis"
 )
 
 // CheckRedis connects to the configured server, reads INFO once and judges it.
 func CheckRedis(ctx context.Context, cfg *config.Config) []Result {
-	client, err := redis.NewClient(cfg.Redis.URL, cfg.Timeouts.Connect)
+	tgt, err := reach.Redis(ctx, cfg)
+	if err != nil {
+		return []Result{unreachable("port-forward", err, "redis-down", false)}
+	}
+	defer tgt.Close()
+	client, err := redis.NewClient(tgt.DSN, cfg.Timeouts.Connect)
 	if err != nil {
 		return []Result{unreachable(redis.Classify(err).String(), err, "redis-down", true)}
 	}
@@ -20,9 +26,9 @@ func CheckRedis(ctx context.Context, cfg *config.Config) []Result {
 	if err != nil {
 		k := redis.Classify(err)
 		access := k == redis.KindAuth || k == redis.KindPermission || k == redis.KindConfig
-		return []Result{unreachable(k.String(), err, "redis-down", access)}
+		return []Result{unreachable(k.String(), tgt.Explain(err), "redis-down", access)}
 	}
-	return JudgeRedis(snap, cfg.Thresholds)
+	return via(JudgeRedis(snap, cfg.Thresholds), tgt)
 }
 
 // JudgeRedis turns an INFO snapshot into check results.

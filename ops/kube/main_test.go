@@ -41,6 +41,11 @@ func runMain(m *testing.M) int {
 		}()
 		kubeSeed, kubeErr = sandbox.SeedKube(ctx, kubeSrv.Config(), sandbox.KubeSeedOptions{})
 	}
+	defer func() {
+		if err := stopDatabases(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the tunnel tests' databases:", err)
+		}
+	}()
 	return m.Run()
 }
 

@@ -3,6 +3,7 @@ package redact
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -14,13 +15,17 @@ var keywordPasswordRE = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:
 // String returns s with every occurrence of each non-empty secret replaced by
 // [Mask], and with passwords embedded as "scheme://user:pw@" or
 // "password=..." masked even when they were not passed in. Use it on error
-// messages and command output that may quote a DSN.
+// messages and command output that may quote a DSN. The secrets Register
+// added are masked as well.
 func String(s string, secrets ...string) string {
 	if s == "" {
 		return s
 	}
 	// Longest first so a secret containing another is replaced whole.
 	sorted := make([]string, 0, len(secrets))
+	if p := registered.Load(); p != nil {
+		secrets = append(slices.Clip(secrets), *p...)
+	}
 	for _, sec := range secrets {
 		if sec != "" && sec != Mask {
 			sorted = append(sorted, sec)

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Kubelet is the sandbox's fake kubelet: an HTTPS server on 127.0.0.1 that
@@ -46,11 +48,13 @@ type Kubelet struct {
 	port int
 	dir  string // the client certificate and key for the API server
 
-	mu     sync.Mutex
-	logs   map[string]*containerLog // "ns/pod/container"
-	gens   sync.WaitGroup
-	stop   chan struct{}
-	closed bool
+	mu       sync.Mutex
+	logs     map[string]*containerLog                      // "ns/pod/container"
+	forwards map[string]string                             // "ns/pod/port": the local address it reaches
+	streams  map[string]map[httpstream.Connection]struct{} // "ns/pod": port-forward sessions open
+	gens     sync.WaitGroup
+	stop     chan struct{}
+	closed   bool
 }
 
 // LogLine is one line of a container's log: when it was written and its
@@ -123,9 +127,10 @@ func startKubelet(dir string) (*Kubelet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fake kubelet: listen on loopback: %w", err)
 	}
-	k := &Kubelet{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, dir: dir, logs: map[string]*containerLog{}, stop: make(chan struct{})}
+	k := &Kubelet{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, dir: dir, logs: map[string]*containerLog{}, forwards: map[string]string{}, streams: map[string]map[httpstream.Connection]struct{}{}, stop: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{ns}/{pod}/{container}", k.serveLogs)
+	mux.HandleFunc("/portForward/{ns}/{pod}", k.servePortForward)
 	k.srv = &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	go func() { _ = k.srv.Serve(tls.NewListener(ln, tlsCfg)) }()
 	return k, nil
@@ -260,6 +265,7 @@ func (k *Kubelet) Stop() error {
 	}
 	k.closed = true
 	close(k.stop)
+	k.closeSessionsLocked("")
 	k.mu.Unlock()
 	k.gens.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
