@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	opincident "github.com/opsdeck/opsdeck/ops/incident"
+	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/common"
 	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/table"
@@ -244,7 +245,7 @@ func (t *Tab) Update(msg tea.Msg) (common.Tab, tea.Cmd) {
 			t.say(true, "bundle: "+msg.err.Error())
 			return t, nil
 		}
-		text := fmt.Sprintf("bundle written (%s, %d parts", bytes(msg.res.Size), msg.res.Parts)
+		text := fmt.Sprintf("bundle written (%s, %d parts", progress.Bytes(msg.res.Size), msg.res.Parts)
 		if n := len(msg.res.Failed); n > 0 {
 			text += fmt.Sprintf(", %d could not be read: %s", n, joinShort(msg.res.Failed))
 		}

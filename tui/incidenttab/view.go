@@ -10,7 +10,6 @@ import (
 
 	"github.com/opsdeck/opsdeck/ops/access"
 	opincident "github.com/opsdeck/opsdeck/ops/incident"
-	"github.com/opsdeck/opsdeck/ops/progress"
 	"github.com/opsdeck/opsdeck/tui/keys"
 	"github.com/opsdeck/opsdeck/tui/styles"
 	"github.com/opsdeck/opsdeck/tui/table"
@@ -179,35 +178,30 @@ func (t *Tab) ShortHelp() []key.Binding {
 	if t.showDetail {
 		return []key.Binding{k.Back}
 	}
+	open, note, bundle, closing := t.actions()
 	if t.open {
-		return keys.Enabled(t.bindings(k.Incident.Note), t.bindings(k.Incident.Bundle), t.bindings(k.Incident.Close), k.Enter)
+		return keys.Enabled(note, bundle, closing, k.Enter)
 	}
-	return keys.Enabled(t.bindings(k.Incident.Open), k.Enter)
+	return keys.Enabled(open, k.Enter)
 }
 
-// bindings is b disabled when the session may not use it.
-func (t *Tab) bindings(b key.Binding) key.Binding {
+// actions are the tab's action bindings, each disabled when this session
+// may not use it.
+func (t *Tab) actions() (open, note, bundle, closing key.Binding) {
 	k := t.c.Keys.Incident
-	switch {
-	case b.Help().Key == k.Open.Help().Key:
-		b.SetEnabled(t.c.Can(access.IncidentOpen))
-	case b.Help().Key == k.Close.Help().Key:
-		b.SetEnabled(t.closeRefusal() == "")
-	case b.Help().Key == k.Bundle.Help().Key:
-		b.SetEnabled(t.src.Bundle != nil && t.c.Can(access.IncidentBundle))
-	default:
-		b.SetEnabled(t.c.Can(access.IncidentNote))
-	}
-	return b
+	open, note, bundle, closing = k.Open, k.Note, k.Bundle, k.Close
+	open.SetEnabled(t.c.Can(access.IncidentOpen))
+	note.SetEnabled(t.c.Can(access.IncidentNote))
+	bundle.SetEnabled(t.src.Bundle != nil && t.c.Can(access.IncidentBundle))
+	closing.SetEnabled(t.closeRefusal() == "")
+	return open, note, bundle, closing
 }
 
 // FullHelp implements common.Tab.
 func (t *Tab) FullHelp() [][]key.Binding {
 	k := t.c.Keys
-	return [][]key.Binding{
-		keys.Enabled(t.bindings(k.Incident.Open), t.bindings(k.Incident.Note), t.bindings(k.Incident.Bundle), t.bindings(k.Incident.Close)),
-		{k.Enter, k.Back, k.Refresh},
-	}
+	open, note, bundle, closing := t.actions()
+	return [][]key.Binding{keys.Enabled(open, note, bundle, closing), {k.Enter, k.Back, k.Refresh}}
 }
 
 func plural(n int, one, many string) string {
@@ -218,8 +212,6 @@ func plural(n int, one, many string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func bytes(n int64) string { return progress.Bytes(n) }
 
 func joinShort(ss []string) string {
 	if len(ss) > 3 {

@@ -41,7 +41,7 @@ func (s *Sources) startIncidents(ctx context.Context, cfg *config.Config) {
 	s.Incident = incidenttab.Sources{
 		Watcher: w,
 		Timeline: func(ctx context.Context, inc opincident.Incident) []opincident.Entry {
-			src := opincident.NewSources(cfg, s.kubeClient(ctx, cfg))
+			src := opincident.NewSources(cfg, s.kubeClient(cfg))
 			src.Alerts = alertsNow
 			src.Templates = s.newErrorKinds
 			return opincident.Timeline(ctx, inc, src, time.Now())
@@ -59,7 +59,7 @@ func (s *Sources) writeBundle(ctx context.Context, cfg *config.Config, store *op
 	if s.metrics != nil {
 		eng = s.metrics.Engine
 	}
-	res, err := bundle.Collect(ctx, bundle.Sources{Config: cfg, Kube: s.kubeClient(ctx, cfg), Metrics: eng, Audit: s.audit}, bundle.Options{})
+	res, err := bundle.Collect(ctx, bundle.Sources{Config: cfg, Kube: s.kubeClient(cfg), Metrics: eng, Audit: s.audit}, bundle.Options{})
 	if err != nil {
 		return incidenttab.BundleResult{}, err
 	}
@@ -100,7 +100,7 @@ func (s *Sources) alertsNow(cfg *config.Config) func(context.Context) ([]alerts.
 
 // kubeClient is the shared client when the Health tab built it, else a new
 // one; nil when Kubernetes is not configured (the timeline says so).
-func (s *Sources) kubeClient(_ context.Context, cfg *config.Config) *kube.Client {
+func (s *Sources) kubeClient(cfg *config.Config) *kube.Client {
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()
